@@ -1,0 +1,77 @@
+// swift-tools-version: 6.1
+//
+// ExpertPlacement: expert-parallel load balancing (EPLB) for Mixture-of-Experts serving.
+//
+// Modules (see README.md and ../shared/ARCHITECTURE.md):
+//   ExpertPlacement         pure-Swift core: problem model, plans, metrics, validation, solvers
+//   ExpertPlacementFormats  wire formats: instance/placement JSON v1, NumPy .npy
+//   eplb                    the command-line tool
+//   ExpertPlacementTestSupport  seeded generators and naive reference implementations (tests only)
+//
+// The benchmark suite is its own package under Benchmarks/ (depends on this one by path), so that
+// `swift build` and `swift test` never build package-benchmark.
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "ExpertPlacement",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "ExpertPlacement", targets: ["ExpertPlacement"]),
+        .library(name: "ExpertPlacementFormats", targets: ["ExpertPlacementFormats"]),
+        .executable(name: "eplb", targets: ["eplb"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+    ],
+    targets: [
+        .target(
+            name: "ExpertPlacement",
+            dependencies: [.product(name: "HeapModule", package: "swift-collections")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ExpertPlacementFormats",
+            dependencies: ["ExpertPlacement"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "eplb",
+            dependencies: [
+                "ExpertPlacement",
+                "ExpertPlacementFormats",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ExpertPlacementTestSupport",
+            dependencies: ["ExpertPlacement"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ExpertPlacementTests",
+            dependencies: [
+                "ExpertPlacement", "ExpertPlacementTestSupport",
+                .product(name: "Numerics", package: "swift-numerics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ExpertPlacementFormatsTests",
+            dependencies: ["ExpertPlacementFormats", "ExpertPlacement", "ExpertPlacementTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "eplbTests",
+            dependencies: ["eplb", "ExpertPlacementFormats", "ExpertPlacement"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,53 @@
+/// Expert loads of a model: `w[l][t][e]`, tokens routed to logical expert `e` of MoE layer `l`
+/// during episode `t`.
+///
+/// Stored flat and row-major (`values[(l·T + t)·E + e]`) in one `ContiguousArray`. An episode is
+/// whatever time unit the loads were counted over: a forward step, a window of steps, a task.
+///
+/// Invariants (checked by the throwing initialiser): `layers`, `episodes`, `experts` ≥ 1,
+/// `values.count == layers·episodes·experts`, every value finite and ≥ 0.
+public struct LoadTensor: Sendable, Equatable {
+    /// Number of MoE layers, `L`.
+    public let layers: Int
+    /// Number of episodes, `T`.
+    public let episodes: Int
+    /// Number of logical experts, `E`.
+    public let experts: Int
+    /// The loads, row-major `[L][T][E]`, in tokens (any non-negative unit works).
+    public let values: ContiguousArray<Double>
+
+    /// Creates a load tensor from flat row-major values.
+    ///
+    /// - Throws: ``ExpertPlacementError`` naming the first bad value as `load[l][t][e]`, or a
+    ///   shape mismatch when the count is not `layers·episodes·experts`.
+    /// - Complexity: O(L·T·E).
+    public init(layers: Int, episodes: Int, experts: Int,
+                values: ContiguousArray<Double>) throws(ExpertPlacementError) {
+        guard layers >= 1 else { throw .invalidValue(field: "load", reason: "holds no layers") }
+        guard episodes >= 1 else { throw .invalidValue(field: "load", reason: "holds no episodes") }
+        guard experts >= 1 else { throw .invalidValue(field: "load", reason: "holds no experts") }
+        guard values.count == layers * episodes * experts else {
+            throw .shapeMismatch(field: "load",
+                                 reason: "\(values.count) values for shape [\(layers)][\(episodes)][\(experts)]")
+        }
+        if let bad = values.firstIndex(where: { !($0.isFinite && $0 >= 0) }) {
+            let v = values[bad]
+            let e = bad % experts, t = (bad / experts) % episodes, l = bad / (experts * episodes)
+            let why = v.isNaN ? "NaN is not a valid load" : v.isFinite
+                ? "negative load \(v)" : "infinite load"
+            throw .invalidValue(field: "load[\(l)][\(t)][\(e)]", reason: why)
+        }
+        self.layers = layers
+        self.episodes = episodes
+        self.experts = experts
+        self.values = values
+    }
+
+    /// The load of expert `expert` in `layer` during `episode`.
+    @inlinable public subscript(layer: Int, episode: Int, expert: Int) -> Double {
+        values[(layer &* episodes &+ episode) &* experts &+ expert]
+    }
+
+    /// Offset of `layer`'s first value in ``values``; the layer occupies `episodes·experts` values.
+    @inlinable public func layerOffset(_ layer: Int) -> Int { layer * episodes * experts }
+}

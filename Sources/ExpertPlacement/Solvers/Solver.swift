@@ -1,0 +1,71 @@
+/// What a solver concluded about its answer (INTERFACE.md §3, `solver.status`).
+public enum SolveStatus: String, Sendable, Codable, CaseIterable {
+    /// Proven optimal for the objective.
+    case optimal
+    /// Valid, not proven optimal.
+    case feasible
+    /// Stopped by the time limit; the best plan found is returned.
+    case timeLimit
+    /// No valid placement exists.
+    case infeasible
+}
+
+/// Options common to every solver.
+public struct SolveOptions: Sendable, Equatable {
+    /// The per-layer objective to minimise. Static policies (greedy, hierarchical) plan on the
+    /// episode-weighted aggregate load whatever the objective; it still selects the reported gap.
+    public var objective: Objective
+    /// Wall-clock budget for the whole solve, or `nil` for none.
+    public var timeLimit: Duration?
+
+    /// Creates options.
+    public init(objective: Objective = .meanImbalance, timeLimit: Duration? = nil) {
+        self.objective = objective
+        self.timeLimit = timeLimit
+    }
+}
+
+/// A solver's answer: the plan plus what is known about it.
+public struct SolveReport: Sendable {
+    /// The plan, valid by construction (tests check every solver's output with ``Validation``).
+    public var placement: Placement
+    /// What the solver concluded.
+    public var status: SolveStatus
+    /// The method name (`greedy`, `hierarchical`, …).
+    public var method: String
+    /// The objective the report's bounds and gaps refer to.
+    public var objective: Objective
+    /// A proven lower bound per layer on `objective`, when the solver computes one.
+    public var lowerBounds: [Double]?
+    /// Wall-clock time spent solving (input parsing excluded).
+    public var wallTime: Duration
+    /// Remarks a user should know (a fallback taken, a relaxed rule).
+    public var notes: [String]
+
+    /// Creates a report.
+    public init(placement: Placement, status: SolveStatus, method: String, objective: Objective,
+                lowerBounds: [Double]? = nil, wallTime: Duration, notes: [String] = []) {
+        self.placement = placement
+        self.status = status
+        self.method = method
+        self.objective = objective
+        self.lowerBounds = lowerBounds
+        self.wallTime = wallTime
+        self.notes = notes
+    }
+}
+
+/// A placement algorithm: problem + options → report.
+///
+/// Solvers know nothing of files or the command line. Use them through generics (`some
+/// PlacementSolver`), not existentials, in hot code.
+public protocol PlacementSolver: Sendable {
+    /// The method name used on the command line and in `solver.method`.
+    var method: String { get }
+
+    /// Solves every layer of `problem`.
+    ///
+    /// - Throws: ``ExpertPlacementError`` when the call cannot run (for example an instance this
+    ///   method cannot handle). What the solver concludes is in ``SolveReport/status``.
+    func solve(_ problem: Problem, options: SolveOptions) throws(ExpertPlacementError) -> SolveReport
+}

@@ -1,0 +1,115 @@
+/// One broken rule of a placement, with where it is broken.
+public struct Violation: Sendable, Hashable, CustomStringConvertible {
+    /// The rules a valid placement keeps (INTERFACE.md §1).
+    public enum Rule: String, Sendable, Hashable, CaseIterable {
+        /// The number of layers, slots or experts disagrees with the instance.
+        case shape
+        /// An expert id outside `0..<E`.
+        case expertIdInRange
+        /// Every logical expert has at least one replica.
+        case everyExpertPresent
+        /// No device holds two replicas of one expert (vllm-ascend's worker rejects such plans;
+        /// DeepSeek's reference can produce them).
+        case noDuplicateOnDevice
+    }
+
+    /// The rule broken.
+    public var rule: Rule
+    /// The layer, when the violation is inside one.
+    public var layer: Int?
+    /// The device, when the violation is on one.
+    public var device: Int?
+    /// The expert concerned, when there is one.
+    public var expert: Int?
+    /// A sentence a user can act on.
+    public var message: String
+
+    /// Creates a violation record.
+    public init(rule: Rule, layer: Int? = nil, device: Int? = nil, expert: Int? = nil, message: String) {
+        self.rule = rule
+        self.layer = layer
+        self.device = device
+        self.expert = expert
+        self.message = message
+    }
+
+    /// `layer L, device D, expert E: message`.
+    public var description: String {
+        var parts: [String] = []
+        if let layer { parts.append("layer \(layer)") }
+        if let device { parts.append("device \(device)") }
+        if let expert { parts.append("expert \(expert)") }
+        return parts.isEmpty ? message : parts.joined(separator: ", ") + ": " + message
+    }
+}
+
+/// The validator: checks a placement against the rules of INTERFACE.md §1.
+public enum Validation {
+    /// All violations of a placement, in layer, then device, then expert order (empty when valid).
+    ///
+    /// - Parameters:
+    ///   - placement: the plan to check.
+    ///   - topology: the instance's topology, when checking against an instance (its device and
+    ///     slot counts must match the plan's).
+    ///   - experts: the instance's expert count, when known.
+    ///   - layers: the instance's layer count, when known.
+    ///   - limit: stop after this many violations (a broken 58-layer plan can have thousands).
+    /// - Complexity: O(L·(P + E)).
+    public static func violations(of placement: Placement, topology: Topology? = nil,
+                                  experts: Int? = nil, layers: Int? = nil,
+                                  limit: Int = 1_000) -> [Violation] {
+        var out: [Violation] = []
+        if let topology, topology.devices != placement.topology.devices
+            || topology.slotsPerDevice != placement.topology.slotsPerDevice {
+            out.append(Violation(rule: .shape, message:
+                "the placement is for \(placement.topology.devices) devices × \(placement.topology.slotsPerDevice) slots but the instance has \(topology.devices) × \(topology.slotsPerDevice)"))
+            return out
+        }
+        if let experts, experts != placement.experts {
+            out.append(Violation(rule: .shape, message:
+                "the placement is for \(placement.experts) experts but the instance has \(experts)"))
+            return out
+        }
+        if let layers, layers != placement.layers {
+            out.append(Violation(rule: .shape, message:
+                "the placement has \(placement.layers) layers but the instance has \(layers)"))
+            return out
+        }
+        let e = placement.experts, s = placement.topology.slotsPerDevice
+        let d = placement.topology.devices, p = placement.slotsPerLayer
+        var seen = [Int](repeating: -1, count: e)  // device that last held the expert in this layer
+        var present = [Bool](repeating: false, count: e)
+        layerLoop: for l in 0..<placement.layers {
+            for i in 0..<e { seen[i] = -1; present[i] = false }
+            for dev in 0..<d {
+                for local in 0..<s {
+                    let slot = dev * s + local
+                    let x = Int(placement.physicalToLogical[l * p + slot])
+                    guard x >= 0 && x < e else {
+                        out.append(Violation(rule: .expertIdInRange, layer: l, device: dev, expert: x,
+                                             message: "slot \(slot) holds expert id \(x), outside 0..<\(e)"))
+                        if out.count >= limit { break layerLoop }
+                        continue
+                    }
+                    if seen[x] == dev {
+                        out.append(Violation(rule: .noDuplicateOnDevice, layer: l, device: dev, expert: x,
+                                             message: "two replicas on one device (second in slot \(slot))"))
+                        if out.count >= limit { break layerLoop }
+                    }
+                    seen[x] = dev
+                    present[x] = true
+                }
+            }
+            for x in 0..<e where !present[x] {
+                out.append(Violation(rule: .everyExpertPresent, layer: l, expert: x, message: "has no replica"))
+                if out.count >= limit { break layerLoop }
+            }
+        }
+        return out
+    }
+
+    /// Whether the placement keeps every rule.
+    public static func isValid(_ placement: Placement) -> Bool {
+        violations(of: placement, limit: 1).isEmpty
+    }
+}

@@ -1,0 +1,233 @@
+public import ExpertPlacement
+
+/// Topology values given on the command line; each one that is set replaces the file's.
+public struct TopologyOverrides: Sendable, Equatable {
+    /// `--devices`.
+    public var devices: Int?
+    /// `--slots-per-device`.
+    public var slotsPerDevice: Int?
+    /// `--nodes`.
+    public var nodes: Int?
+    /// `--groups`.
+    public var expertGroups: Int?
+
+    /// Creates overrides (all `nil`: keep the file's topology).
+    public init(devices: Int? = nil, slotsPerDevice: Int? = nil, nodes: Int? = nil, expertGroups: Int? = nil) {
+        self.devices = devices
+        self.slotsPerDevice = slotsPerDevice
+        self.nodes = nodes
+        self.expertGroups = expertGroups
+    }
+}
+
+/// An instance read from a file: instance JSON v1 (INTERFACE.md §3) or a NumPy `.npy` load array.
+///
+/// JSON: an object with `load` ([L][T][E], [L][E] or [E] non-negative numbers), optional
+/// `schemaVersion` (must be 1 when present; files without it, such as the converted real traces,
+/// are read as version 1), `name`, `topology` {devices, slotsPerDevice, nodes, expertGroups},
+/// `episodeWeights` ([T]) and `current` ([L][P] expert ids). Unknown keys are ignored.
+/// `.npy`: float32/float64/int32/int64, C order, shape (L,T,E), (L,E) or (E,); the topology then
+/// comes from the overrides alone.
+public struct InstanceFile: Sendable {
+    /// The instance's `name`, if it has one.
+    public var name: String?
+    /// The validated problem.
+    public var problem: Problem
+
+    /// Reads and validates an instance from `path` (`-` for standard input).
+    ///
+    /// - Throws: ``InputError`` naming the file, the field and the problem.
+    public static func load(path: String, overrides: TopologyOverrides = TopologyOverrides()) throws(InputError) -> InstanceFile {
+        let bytes = try InputSource.read(path)
+        return try decode(bytes, file: InputSource.displayName(path), overrides: overrides)
+    }
+
+    /// Decodes an instance from bytes (JSON, or `.npy` when the bytes start with NumPy's magic).
+    public static func decode(_ bytes: [UInt8], file: String,
+                              overrides: TopologyOverrides = TopologyOverrides()) throws(InputError) -> InstanceFile {
+        if bytes.starts(with: [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]) {  // "\x93NUMPY"
+            return try decodeNumPy(bytes, file: file, overrides: overrides)
+        }
+        let value: JSONValue
+        do { value = try JSONParser.parse(bytes) } catch {
+            throw InputError(file: file, reason: "invalid JSON: \(error)")
+        }
+        return try decode(value, file: file, overrides: overrides)
+    }
+
+    /// Decodes an instance from a parsed JSON value.
+    public static func decode(_ value: JSONValue, file: String,
+                              overrides: TopologyOverrides = TopologyOverrides()) throws(InputError) -> InstanceFile {
+        guard case .object(let root) = value else {
+            throw InputError(file: file, reason: "expected a JSON object with a \"load\" key, found \(value.kindDescription)")
+        }
+        if let version = root["schemaVersion"] {
+            guard let v = version.doubleValue else {
+                throw InputError(file: file, field: "schemaVersion", reason: "expected the number 1, found \(version.kindDescription)")
+            }
+            guard v == 1 else {
+                throw InputError(file: file, field: "schemaVersion",
+                                 reason: "unsupported version \(JSONWriter.compactString(version)) (this eplb reads version 1)")
+            }
+        }
+        var name: String? = nil
+        if let n = root["name"] {
+            guard case .string(let s) = n else {
+                throw InputError(file: file, field: "name", reason: "expected a string, found \(n.kindDescription)")
+            }
+            name = s
+        }
+        guard let loadValue = root["load"] else {
+            throw InputError(file: file, field: "load", reason: "missing: an instance needs a load array ([L][T][E], [L][E] or [E])")
+        }
+        let loads = try LoadReader.read(loadValue, file: file)
+
+        var topology = TopologyFields()
+        if let t = root["topology"] {
+            guard case .object(let obj) = t else {
+                throw InputError(file: file, field: "topology", reason: "expected an object, found \(t.kindDescription)")
+            }
+            topology.devices = try integer(obj["devices"], field: "topology.devices", file: file)
+            topology.slotsPerDevice = try integer(obj["slotsPerDevice"], field: "topology.slotsPerDevice", file: file)
+            topology.nodes = try integer(obj["nodes"], field: "topology.nodes", file: file)
+            topology.expertGroups = try integer(obj["expertGroups"], field: "topology.expertGroups", file: file)
+        }
+        let resolved = try topology.resolve(overrides, file: file)
+
+        var weights: ContiguousArray<Double>? = nil
+        if let w = root["episodeWeights"] {
+            guard case .array(let items) = w else {
+                throw InputError(file: file, field: "episodeWeights", reason: "expected an array of numbers, found \(w.kindDescription)")
+            }
+            weights = []
+            for (t, item) in items.enumerated() {
+                guard case .number(let x) = item else {
+                    throw InputError(file: file, field: "episodeWeights[\(t)]", reason: "expected a number, found \(item.kindDescription)")
+                }
+                weights!.append(x)
+            }
+        }
+
+        var current: Placement? = nil
+        if let c = root["current"] {
+            current = try readCurrent(c, topology: resolved, experts: loads.experts, layers: loads.layers, file: file)
+        }
+        do {
+            let problem = try Problem(topology: resolved, loads: loads, episodeWeights: weights, current: current)
+            return InstanceFile(name: name, problem: problem)
+        } catch {
+            throw InputError(file: file, error)
+        }
+    }
+
+    /// The instance as JSON v1 (for `eplb example` and tests).
+    public static func encode(_ problem: Problem, name: String? = nil) -> JSONValue {
+        var root = JSONObject()
+        root["schemaVersion"] = .number(1)
+        if let name { root["name"] = .string(name) }
+        root["topology"] = PlacementFile.topologyJSON(problem.topology)
+        let l = problem.layers, t = problem.episodes, e = problem.experts
+        let w = problem.loads.values
+        root["load"] = .array((0..<l).map { layer in
+            .array((0..<t).map { episode in
+                let base = (layer * t + episode) * e
+                return .array((0..<e).map { .number(w[base + $0]) })
+            })
+        })
+        if problem.episodeWeights.contains(where: { $0 != 1 }) {
+            root["episodeWeights"] = .array(problem.episodeWeights.map { .number($0) })
+        }
+        if let current = problem.current {
+            root["current"] = PlacementFile.rowsJSON(current)
+        }
+        return .object(root)
+    }
+
+    // MARK: - Parts
+
+    private struct TopologyFields {
+        var devices: Int?, slotsPerDevice: Int?, nodes: Int?, expertGroups: Int?
+
+        func resolve(_ o: TopologyOverrides, file: String) throws(InputError) -> Topology {
+            guard let d = o.devices ?? devices else {
+                throw InputError(file: file, field: "topology.devices",
+                                 reason: "missing: give the topology in the file or with --devices and --slots-per-device")
+            }
+            guard let s = o.slotsPerDevice ?? slotsPerDevice else {
+                throw InputError(file: file, field: "topology.slotsPerDevice",
+                                 reason: "missing: give the topology in the file or with --slots-per-device")
+            }
+            return Topology(devices: d, slotsPerDevice: s, nodes: o.nodes ?? nodes ?? 1,
+                            expertGroups: o.expertGroups ?? expertGroups ?? 1)
+        }
+    }
+
+    private static func integer(_ value: JSONValue?, field: String, file: String) throws(InputError) -> Int? {
+        guard let value else { return nil }
+        guard case .number(let x) = value, x.isFinite, x.rounded() == x, abs(x) < 1e15 else {
+            throw InputError(file: file, field: field, reason: "expected an integer, found \(describe(value))")
+        }
+        return Int(x)
+    }
+
+    private static func readCurrent(_ value: JSONValue, topology: Topology, experts: Int, layers: Int,
+                                    file: String) throws(InputError) -> Placement {
+        guard case .array(let rows) = value else {
+            throw InputError(file: file, field: "current", reason: "expected an array [L][P] of expert ids, found \(value.kindDescription)")
+        }
+        guard rows.count == layers else {
+            throw InputError(file: file, field: "current", reason: "has \(rows.count) layers but the loads have \(layers)")
+        }
+        let p = topology.slotCount
+        var flat = ContiguousArray<Int32>()
+        flat.reserveCapacity(layers * p)
+        for (l, row) in rows.enumerated() {
+            guard case .array(let slots) = row else {
+                throw InputError(file: file, field: "current[\(l)]", reason: "expected an array of \(p) expert ids, found \(row.kindDescription)")
+            }
+            guard slots.count == p else {
+                throw InputError(file: file, field: "current[\(l)]",
+                                 reason: "has \(slots.count) slots but the topology has \(p) (\(topology.devices) devices × \(topology.slotsPerDevice))")
+            }
+            for (s, item) in slots.enumerated() {
+                guard case .number(let x) = item, x.rounded() == x, x.isFinite else {
+                    throw InputError(file: file, field: "current[\(l)][\(s)]", reason: "expected an integer expert id, found \(describe(item))")
+                }
+                guard x >= 0 && x < Double(experts) else {
+                    throw InputError(file: file, field: "current[\(l)][\(s)]",
+                                     reason: "expert id \(Int(exactly: x).map(String.init) ?? "\(x)") is out of range 0..<\(experts)")
+                }
+                flat.append(Int32(x))
+            }
+        }
+        do {
+            return try Placement(topology: topology, experts: experts, physicalToLogical: flat)
+        } catch {
+            throw InputError(file: file, error)
+        }
+    }
+
+    private static func decodeNumPy(_ bytes: [UInt8], file: String, overrides: TopologyOverrides) throws(InputError) -> InstanceFile {
+        let array: NumPyArray
+        do { array = try NumPyArray.decode(bytes) } catch {
+            throw InputError(file: file, reason: error.message)
+        }
+        let loads = try LoadReader.read(array, file: file)
+        let topology = try TopologyFields().resolve(overrides, file: file)
+        do {
+            return InstanceFile(name: nil, problem: try Problem(topology: topology, loads: loads))
+        } catch {
+            throw InputError(file: file, error)
+        }
+    }
+}
+
+/// A value as an error message shows it: numbers by value, anything else by kind.
+func describe(_ value: JSONValue) -> String {
+    if case .number(let x) = value {
+        if x.isNaN { return "NaN" }
+        if x.isInfinite { return x > 0 ? "Infinity" : "-Infinity" }
+        return JSONWriter.compactString(value)
+    }
+    return value.kindDescription
+}

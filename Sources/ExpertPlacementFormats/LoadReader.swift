@@ -1,0 +1,118 @@
+import ExpertPlacement
+
+/// Turns a JSON `load` array or a NumPy array into a ``LoadTensor``, naming each bad value by its
+/// index path in the file's own nesting (`load[3][17]` for an [L][E] file).
+enum LoadReader {
+    /// Reads `load` given as [E], [L][E] or [L][T][E].
+    static func read(_ value: JSONValue, file: String) throws(InputError) -> LoadTensor {
+        // Find the nesting depth by following first elements.
+        var depth = 0
+        var probe = value
+        var path = "load"
+        while case .array(let items) = probe {
+            depth += 1
+            guard let first = items.first else {
+                throw InputError(file: file, field: path, reason: "is empty")
+            }
+            guard depth <= 3 else {
+                throw InputError(file: file, field: "load",
+                                 reason: "is nested more than 3 deep; expected [E], [L][E] or [L][T][E] numbers")
+            }
+            probe = first
+            path += "[0]"
+        }
+        guard depth >= 1 else {
+            throw InputError(file: file, field: "load", reason: "expected an array of numbers ([L][T][E], [L][E] or [E]), found \(value.kindDescription)")
+        }
+        guard case .number = probe else {
+            throw InputError(file: file, field: path, reason: "expected a number, found \(probe.kindDescription)")
+        }
+        // Shape from the first elements, then a full walk checking every row against it.
+        var shape: [Int] = []
+        probe = value
+        while case .array(let items) = probe {
+            shape.append(items.count)
+            probe = items[0]
+        }
+        var values = ContiguousArray<Double>()
+        values.reserveCapacity(shape.reduce(1, *))
+        try walk(value, level: 0, shape: shape, path: "load", values: &values, file: file)
+        let (l, t, e): (Int, Int, Int) = switch depth {
+        case 1: (1, 1, shape[0])
+        case 2: (shape[0], 1, shape[1])
+        default: (shape[0], shape[1], shape[2])
+        }
+        do {
+            return try LoadTensor(layers: l, episodes: t, experts: e, values: values)
+        } catch {
+            throw InputError(file: file, error)  // unreachable: every value was checked by walk
+        }
+    }
+
+    private static func walk(_ value: JSONValue, level: Int, shape: [Int], path: String,
+                             values: inout ContiguousArray<Double>, file: String) throws(InputError) {
+        guard case .array(let items) = value else {
+            throw InputError(file: file, field: path, reason: "expected an array, found \(describe(value)) (ragged array?)")
+        }
+        guard items.count == shape[level] else {
+            let what = level == shape.count - 1 ? "experts" : level == 0 ? "layers" : "episodes"
+            throw InputError(file: file, field: path,
+                             reason: "has \(items.count) entries, expected \(shape[level]) \(what) like the first row (ragged array)")
+        }
+        if level == shape.count - 1 {
+            for (i, item) in items.enumerated() {
+                guard case .number(let x) = item else {
+                    throw InputError(file: file, field: "\(path)[\(i)]", reason: "expected a number, found \(item.kindDescription)")
+                }
+                if let reason = problem(with: x) {
+                    throw InputError(file: file, field: "\(path)[\(i)]", reason: reason)
+                }
+                values.append(x)
+            }
+        } else {
+            for (i, item) in items.enumerated() {
+                try walk(item, level: level + 1, shape: shape, path: "\(path)[\(i)]", values: &values, file: file)
+            }
+        }
+    }
+
+    /// Why a load value is invalid, or `nil` when it is fine.
+    static func problem(with x: Double) -> String? {
+        if x.isNaN { return "NaN is not a valid load" }
+        if x.isInfinite { return "infinite load (Infinity, or a number too large for a double)" }
+        if x < 0 { return "negative load \(x)" }
+        return nil
+    }
+
+    /// Reads loads from a NumPy array of shape (E,), (L,E) or (L,T,E).
+    static func read(_ array: NumPyArray, file: String) throws(InputError) -> LoadTensor {
+        let shape = array.shape
+        guard (1...3).contains(shape.count) else {
+            throw InputError(file: file, reason: "array of shape (\(shape.map(String.init).joined(separator: ", "))) is not supported: expected (L, T, E), (L, E) or (E,)")
+        }
+        if let zero = shape.firstIndex(of: 0) {
+            throw InputError(file: file, reason: "array of shape (\(shape.map(String.init).joined(separator: ", "))) is empty along axis \(zero)")
+        }
+        for (i, x) in array.values.enumerated() {
+            if let reason = problem(with: x) {
+                var index: [Int] = []
+                var rest = i
+                for extent in shape.reversed() {
+                    index.append(rest % extent)
+                    rest /= extent
+                }
+                throw InputError(file: file, field: "load" + index.reversed().map { "[\($0)]" }.joined(), reason: reason)
+            }
+        }
+        let (l, t, e): (Int, Int, Int) = switch shape.count {
+        case 1: (1, 1, shape[0])
+        case 2: (shape[0], 1, shape[1])
+        default: (shape[0], shape[1], shape[2])
+        }
+        do {
+            return try LoadTensor(layers: l, episodes: t, experts: e, values: array.values)
+        } catch {
+            throw InputError(file: file, error)
+        }
+    }
+}

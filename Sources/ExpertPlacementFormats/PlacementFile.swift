@@ -1,0 +1,193 @@
+public import ExpertPlacement
+
+/// The placement file, `schemaVersion: 1` (INTERFACE.md §3): `phy2log` (the source of truth),
+/// the derived `logcnt` and `log2phy`, optional `metrics` and `solver` blocks.
+public enum PlacementFile {
+    /// The `solver` block of a placement file.
+    public struct SolverInfo: Sendable, Equatable {
+        /// `greedy`, `hierarchical`, …
+        public var method: String
+        /// The objective bounds and gaps refer to.
+        public var objective: Objective
+        /// What the solver concluded.
+        public var status: SolveStatus
+        /// Solve time in seconds; `nil` omits it (for byte-identical fixtures).
+        public var wallSeconds: Double?
+        /// Remarks (a fallback taken, …); written only when non-empty.
+        public var notes: [String]
+
+        /// Creates a solver block.
+        public init(method: String, objective: Objective, status: SolveStatus, wallSeconds: Double?, notes: [String] = []) {
+            self.method = method
+            self.objective = objective
+            self.status = status
+            self.wallSeconds = wallSeconds
+            self.notes = notes
+        }
+
+        /// The block for a solver's report.
+        public init(_ report: SolveReport, includeTiming: Bool = true) {
+            let seconds = Double(report.wallTime.components.seconds) + Double(report.wallTime.components.attoseconds) * 1e-18
+            self.init(method: report.method, objective: report.objective, status: report.status,
+                      wallSeconds: includeTiming ? seconds : nil, notes: report.notes)
+        }
+    }
+
+    /// The placement file as JSON.
+    ///
+    /// - Parameters:
+    ///   - placement: the plan.
+    ///   - metrics: its metrics (omitted when `nil`).
+    ///   - solver: the solver block (omitted when `nil`).
+    public static func encode(_ placement: Placement, metrics: PlacementMetrics? = nil,
+                              solver: SolverInfo? = nil) -> JSONValue {
+        var root = JSONObject()
+        root["schemaVersion"] = .number(1)
+        root["topology"] = topologyJSON(placement.topology)
+        root["layers"] = .number(Double(placement.layers))
+        root["experts"] = .number(Double(placement.experts))
+        root["phy2log"] = rowsJSON(placement)
+        root["logcnt"] = .array((0..<placement.layers).map { l in
+            .array(placement.replicaCounts(layer: l).map { .number(Double($0)) })
+        })
+        root["log2phy"] = .array((0..<placement.layers).map { l in
+            .array(placement.logicalToPhysical(layer: l).map { .array($0.map { .number(Double($0)) }) })
+        })
+        if let metrics { root["metrics"] = metricsJSON(metrics) }
+        if let solver {
+            var s = JSONObject()
+            s["method"] = .string(solver.method)
+            s["objective"] = .string(solver.objective.rawValue)
+            s["status"] = .string(solver.status.rawValue)
+            if let seconds = solver.wallSeconds { s["wallSeconds"] = .number(seconds) }
+            s["version"] = .string(ExpertPlacementVersion.string)
+            if !solver.notes.isEmpty { s["notes"] = .array(solver.notes.map { .string($0) }) }
+            root["solver"] = .object(s)
+        }
+        return .object(root)
+    }
+
+    /// The `metrics` block: per-layer records and, for each metric, its mean and max over layers
+    /// (`moves`: sum, mean and max).
+    public static func metricsJSON(_ metrics: PlacementMetrics) -> JSONValue {
+        var root = JSONObject()
+        root["layers"] = .array(metrics.layers.map { m in
+            var o = JSONObject()
+            o["meanImbalance"] = .number(m.meanImbalance)
+            o["worstImbalance"] = .number(m.worstImbalance)
+            o["aggregateImbalance"] = .number(m.aggregateImbalance)
+            o["peakSum"] = .number(m.peakSum)
+            if let lb = m.lowerBound { o["lowerBound"] = .number(lb) }
+            if let gap = m.gap { o["gap"] = .number(gap) }
+            if let moves = m.moves { o["moves"] = .number(Double(moves)) }
+            return .object(o)
+        })
+        var summary = JSONObject()
+        let fields: [(String, (LayerMetrics) -> Double?)] = [
+            ("meanImbalance", { $0.meanImbalance }), ("worstImbalance", { $0.worstImbalance }),
+            ("aggregateImbalance", { $0.aggregateImbalance }), ("peakSum", { $0.peakSum }),
+            ("lowerBound", { $0.lowerBound }), ("gap", { $0.gap }),
+        ]
+        for (key, get) in fields {
+            if let s = metrics.summary(get) {
+                summary[key] = .object(JSONObject([("mean", .number(s.mean)), ("max", .number(s.max))]))
+            }
+        }
+        if let total = metrics.totalMoves, let s = metrics.summary({ $0.moves.map(Double.init) }) {
+            summary["moves"] = .object(JSONObject([("sum", .number(Double(total))), ("mean", .number(s.mean)),
+                                                   ("max", .number(s.max))]))
+        }
+        root["summary"] = .object(summary)
+        return .object(root)
+    }
+
+    /// Reads a placement file. `experts` (from the instance) is used when the file lacks
+    /// `experts`; otherwise the largest id + 1 is assumed.
+    ///
+    /// Only the shape is checked here; ``Validation`` checks the rules.
+    /// - Throws: ``InputError`` naming the file and field.
+    public static func decode(_ bytes: [UInt8], file: String, experts: Int? = nil) throws(InputError) -> Placement {
+        let value: JSONValue
+        do { value = try JSONParser.parse(bytes) } catch {
+            throw InputError(file: file, reason: "invalid JSON: \(error)")
+        }
+        guard case .object(let root) = value else {
+            throw InputError(file: file, reason: "expected a placement object with \"phy2log\", found \(value.kindDescription)")
+        }
+        if let version = root["schemaVersion"], version.doubleValue != 1 {
+            throw InputError(file: file, field: "schemaVersion", reason: "unsupported version \(describe(version)) (this eplb reads version 1)")
+        }
+        guard case .object(let t)? = root["topology"] else {
+            throw InputError(file: file, field: "topology", reason: root["topology"] == nil ? "missing" : "expected an object")
+        }
+        func int(_ key: String, default value: Int? = nil) throws(InputError) -> Int {
+            guard let v = t[key] else {
+                if let value { return value }
+                throw InputError(file: file, field: "topology.\(key)", reason: "missing")
+            }
+            guard let i = v.intValue else {
+                throw InputError(file: file, field: "topology.\(key)", reason: "expected an integer, found \(describe(v))")
+            }
+            return i
+        }
+        let topology = Topology(devices: try int("devices"), slotsPerDevice: try int("slotsPerDevice"),
+                                nodes: try int("nodes", default: 1), expertGroups: try int("expertGroups", default: 1))
+        guard topology.devices >= 1, topology.slotsPerDevice >= 1 else {
+            throw InputError(file: file, field: "topology", reason: "devices and slotsPerDevice must be at least 1")
+        }
+        guard let rowsValue = root["phy2log"] else {
+            throw InputError(file: file, field: "phy2log", reason: "missing")
+        }
+        guard case .array(let rows) = rowsValue, !rows.isEmpty else {
+            throw InputError(file: file, field: "phy2log", reason: "expected a non-empty array [L][P] of expert ids")
+        }
+        let p = topology.slotCount
+        var flat = ContiguousArray<Int32>()
+        flat.reserveCapacity(rows.count * p)
+        for (l, row) in rows.enumerated() {
+            guard case .array(let slots) = row else {
+                throw InputError(file: file, field: "phy2log[\(l)]", reason: "expected an array, found \(row.kindDescription)")
+            }
+            guard slots.count == p else {
+                throw InputError(file: file, field: "phy2log[\(l)]",
+                                 reason: "has \(slots.count) slots but the topology has \(p) (\(topology.devices) devices × \(topology.slotsPerDevice))")
+            }
+            for (s, item) in slots.enumerated() {
+                guard let x = item.intValue, x >= Int(Int32.min), x <= Int(Int32.max) else {
+                    throw InputError(file: file, field: "phy2log[\(l)][\(s)]", reason: "expected an integer expert id, found \(describe(item))")
+                }
+                flat.append(Int32(x))
+            }
+        }
+        var e: Int
+        if let v = root["experts"] {
+            guard let i = v.intValue, i >= 1 else {
+                throw InputError(file: file, field: "experts", reason: "expected a positive integer, found \(describe(v))")
+            }
+            e = i
+        } else {
+            e = experts ?? (Int(flat.max() ?? 0) + 1)
+        }
+        if let layers = root["layers"], layers.intValue != rows.count {
+            throw InputError(file: file, field: "layers", reason: "says \(describe(layers)) but phy2log has \(rows.count) layers")
+        }
+        e = Swift.max(e, 1)
+        do {
+            return try Placement(topology: topology, experts: e, physicalToLogical: flat)
+        } catch {
+            throw InputError(file: file, error)
+        }
+    }
+
+    static func topologyJSON(_ t: Topology) -> JSONValue {
+        .object(JSONObject([("devices", .number(Double(t.devices))), ("slotsPerDevice", .number(Double(t.slotsPerDevice))),
+                            ("nodes", .number(Double(t.nodes))), ("expertGroups", .number(Double(t.expertGroups)))]))
+    }
+
+    static func rowsJSON(_ placement: Placement) -> JSONValue {
+        let p = placement.slotsPerLayer
+        return .array((0..<placement.layers).map { l in
+            .array((0..<p).map { .number(Double(placement.physicalToLogical[l * p + $0])) })
+        })
+    }
+}

@@ -1,0 +1,26 @@
+import ArgumentParser
+
+/// `eplb`: expert-parallel load balancing for Mixture-of-Experts serving.
+@main
+struct EPLB: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eplb",
+        abstract: "Expert placement for MoE models served with expert parallelism.",
+        discussion: """
+        Decides how many replicas each logical expert gets and which device slot holds each \
+        replica, so that the busiest device does as little work as possible.
+
+        Exit codes: 0 success; 1 a placement failed validation (eplb validate); 2 bad input \
+        (the message names the file, the field and the problem); 64 bad command-line usage.
+
+        Examples:
+          eplb solve                                  # the bundled DeepSeek-V3-shaped example, as a table
+          eplb solve instance.json --output plan.json
+          eplb solve loads.npy --devices 32 --slots-per-device 9 --method hierarchical --nodes 4 --groups 8
+          eplb evaluate instance.json --placement plan.json
+          eplb validate plan.json --instance instance.json
+        """,
+        version: "0.1.0",
+        subcommands: [Solve.self, Evaluate.self, Validate.self, Example.self]
+    )
+}

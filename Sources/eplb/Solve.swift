@@ -1,0 +1,76 @@
+import ArgumentParser
+import ExpertPlacement
+import ExpertPlacementFormats
+
+struct Solve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compute a placement (replica counts + slots) for every layer.",
+        discussion: """
+        Writes a placement JSON v1 (phy2log, logcnt, log2phy, metrics, solver) with sorted keys, \
+        so equal inputs give byte-equal files (use --omit-timing to drop solver.wallSeconds too). \
+        With no INSTANCE it solves a bundled example and prints a table.
+
+        Methods:
+          greedy        min-max replica allotment + largest-first placement (DeepSeek/vLLM/SGLang \
+        "global" policy, never two replicas of an expert on one device)
+          hierarchical  DeepSeek EPLB's node-aware policy (groups → nodes → devices), vLLM's and \
+        SGLang's default on multi-node DeepSeek-V3
+
+        Examples:
+          eplb solve
+          eplb solve --example flashlb-toy
+          eplb solve instance.json --output plan.json
+          eplb solve trace.json --devices 6 --slots-per-device 11 --format table
+          cat loads.npy | eplb solve - --devices 32 --slots-per-device 9
+        """
+    )
+
+    @OptionGroup var input: InstanceOptions
+
+    @Option(help: "Placement method.")
+    var method: Method = .greedy
+
+    @Option(help: "Objective to report bounds and gaps for (mean, worst, aggregate, peak-sum).")
+    var objective = ObjectiveOption(.meanImbalance)
+
+    @Option(name: .customLong("time-limit"), help: ArgumentHelp("Time budget in seconds (for the search methods to come).", valueName: "seconds"))
+    var timeLimit: Double?
+
+    @Option(help: ArgumentHelp("Write the placement to FILE instead of standard output (atomically).", valueName: "file"))
+    var output: String?
+
+    @Option(help: "Output format: json (the placement file) or table (a per-layer summary for people). Default: json for a file, table for a bundled example.")
+    var format: OutputFormat?
+
+    @Flag(name: .customLong("omit-timing"), help: "Leave solver.wallSeconds out, so the output depends on the input alone.")
+    var omitTiming = false
+
+    func validate() throws {
+        if let timeLimit, !(timeLimit > 0 && timeLimit.isFinite) {
+            throw ValidationError("--time-limit must be a positive number of seconds, got \(timeLimit)")
+        }
+    }
+
+    func run() throws {
+        try reportingInputErrors {
+            let (name, problem) = try input.load()
+            var options = SolveOptions(objective: objective.objective)
+            if let timeLimit { options.timeLimit = .milliseconds(Int64(timeLimit * 1000)) }
+            let report: SolveReport = switch method {
+            case .greedy: try GreedySolver().solve(problem, options: options)
+            case .hierarchical: try HierarchicalSolver().solve(problem, options: options)
+            }
+            let metrics = try Metrics.evaluate(report.placement, on: problem, objective: objective.objective,
+                                               lowerBounds: report.lowerBounds)
+            let text: String
+            switch format ?? (input.usesExample ? .table : .json) {
+            case .json:
+                text = JSONWriter.string(PlacementFile.encode(report.placement, metrics: metrics,
+                                                              solver: .init(report, includeTiming: !omitTiming)))
+            case .table:
+                text = TableReport.solve(name: name, problem: problem, report: report, metrics: metrics)
+            }
+            try OutputSink.write(text, to: output ?? "-")
+        }
+    }
+}

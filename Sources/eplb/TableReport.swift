@@ -1,0 +1,76 @@
+import ExpertPlacement
+import Foundation
+
+/// Human-readable summaries (`--format table`).
+enum TableReport {
+    static func solve(name: String, problem: Problem, report: SolveReport, metrics: PlacementMetrics) -> String {
+        let t = problem.topology
+        var out = "eplb solve: \(report.method) on \(name)\n"
+        out += "  \(problem.layers) layers × \(problem.episodes) episodes × \(problem.experts) experts; "
+        out += "\(t.devices) devices × \(t.slotsPerDevice) slots (\(t.slotCount - problem.experts) redundant), \(t.nodes) node(s), \(t.expertGroups) group(s)\n"
+        out += "  status \(report.status.rawValue), objective \(report.objective.commandLineName), solved in \(format(seconds: report.wallTime))\n"
+        for note in report.notes { out += "  note: \(note)\n" }
+        out += "\n" + metricsTable(metrics)
+        return out
+    }
+
+    static func metrics(title: String, problem: Problem, metrics: PlacementMetrics) -> String {
+        "eplb evaluate: \(title)\n  \(problem.layers) layers × \(problem.episodes) episodes × \(problem.experts) experts\n\n"
+            + metricsTable(metrics)
+    }
+
+    /// Per-layer rows, then mean and max over layers. Imbalances are peak/average device load.
+    static func metricsTable(_ metrics: PlacementMetrics) -> String {
+        let hasBound = metrics.layers.allSatisfy { $0.lowerBound != nil }
+        let hasMoves = metrics.totalMoves != nil
+        var header = ["layer", "mean", "worst", "aggregate", "peakSum"]
+        if hasBound { header += ["lowerBound", "gap"] }
+        if hasMoves { header += ["moves"] }
+        var rows: [[String]] = []
+        func row(_ label: String, _ m: LayerMetrics) -> [String] {
+            var r = [label, fixed(m.meanImbalance, 4), fixed(m.worstImbalance, 4), fixed(m.aggregateImbalance, 4),
+                     fixed(m.peakSum, 1)]
+            if hasBound { r += [m.lowerBound.map { fixed($0, 4) } ?? "-", m.gap.map { fixed($0 * 100, 2) + "%" } ?? "-"] }
+            if hasMoves { r += [m.moves.map(String.init) ?? "-"] }
+            return r
+        }
+        for (l, m) in metrics.layers.enumerated() { rows.append(row(String(l), m)) }
+        if metrics.layers.count > 1 {
+            for (label, pick) in [("mean", { (s: MetricSummary) in s.mean }), ("max", { (s: MetricSummary) in s.max })] {
+                let m = LayerMetrics(
+                    meanImbalance: pick(metrics.summary { $0.meanImbalance }!),
+                    worstImbalance: pick(metrics.summary { $0.worstImbalance }!),
+                    aggregateImbalance: pick(metrics.summary { $0.aggregateImbalance }!),
+                    peakSum: pick(metrics.summary { $0.peakSum }!),
+                    lowerBound: metrics.summary { $0.lowerBound }.map(pick),
+                    gap: metrics.summary { $0.gap }.map(pick),
+                    moves: label == "mean" ? nil : metrics.summary { $0.moves.map(Double.init) }.map { Int(pick($0)) })
+                var r = row(label, m)
+                if hasMoves && label == "mean" { r[r.count - 1] = metrics.totalMoves.map { "Σ \($0)" } ?? "-" }
+                rows.append(r)
+            }
+        }
+        let widths = header.indices.map { i in max(header[i].count, rows.map { $0[i].count }.max() ?? 0) }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { i, c in
+                String(repeating: " ", count: widths[i] - c.count) + c
+            }.joined(separator: "  ")
+        }
+        var out = line(header) + "\n" + line(widths.map { String(repeating: "-", count: $0) }) + "\n"
+        for (i, r) in rows.enumerated() {
+            if i == metrics.layers.count && metrics.layers.count > 1 {
+                out += line(widths.map { String(repeating: "-", count: $0) }) + "\n"
+            }
+            out += line(r) + "\n"
+        }
+        out += "(mean/worst/aggregate: peak ÷ average device load; peakSum: Σ over episodes of the peak device load)\n"
+        return out
+    }
+
+    static func fixed(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", x) }
+
+    static func format(seconds d: Duration) -> String {
+        let s = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+        return s < 1 ? String(format: "%.2f ms", s * 1000) : String(format: "%.2f s", s)
+    }
+}

@@ -1,0 +1,79 @@
+import ArgumentParser
+import ExpertPlacement
+import ExpertPlacementFormats
+
+struct Validate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check a placement file against the rules (and an instance).",
+        discussion: """
+        Rules: expert ids in range, every expert present in every layer, no expert twice on one \
+        device, and (with --instance) layers, slots and experts matching the instance. Exits 0 \
+        when valid, 1 with each broken rule named (layer, device, expert) when not, 2 on bad input.
+
+        Examples:
+          eplb validate plan.json
+          eplb validate plan.json --instance instance.json --devices 32 --slots-per-device 9
+        """
+    )
+
+    @Argument(help: ArgumentHelp("The placement file (v1); '-' reads standard input.", valueName: "placement"))
+    var placement: String
+
+    @Option(help: ArgumentHelp("Also check the shape against this instance.", valueName: "instance"))
+    var instance: String?
+
+    @OptionGroup var topology: TopologyOptions
+
+    @Option(help: "Output format: table (one line per broken rule) or json.")
+    var format: OutputFormat = .table
+
+    @Option(name: .customLong("max-violations"), help: "Report at most this many broken rules.")
+    var maxViolations: Int = 100
+
+    func validate() throws {
+        if placement == "-" && instance == "-" {
+            throw ValidationError("the placement and the instance cannot both come from standard input")
+        }
+        if maxViolations < 1 { throw ValidationError("--max-violations must be at least 1") }
+    }
+
+    func run() throws {
+        let violations: [Violation] = try reportingInputErrors {
+            var problem: Problem? = nil
+            if let instance {
+                problem = try InstanceFile.load(path: instance, overrides: topology.overrides).problem
+            }
+            let file = InputSource.displayName(placement)
+            let plan = try PlacementFile.decode(try InputSource.read(placement), file: file, experts: problem?.experts)
+            let found = Validation.violations(of: plan, topology: problem?.topology, experts: problem?.experts,
+                                              layers: problem?.layers, limit: maxViolations)
+            let text: String
+            switch format {
+            case .json:
+                var o = JSONObject()
+                o["valid"] = .bool(found.isEmpty)
+                o["violations"] = .array(found.map { v in
+                    var item = JSONObject()
+                    item["rule"] = .string(v.rule.rawValue)
+                    if let l = v.layer { item["layer"] = .number(Double(l)) }
+                    if let d = v.device { item["device"] = .number(Double(d)) }
+                    if let e = v.expert { item["expert"] = .number(Double(e)) }
+                    item["message"] = .string(v.message)
+                    return .object(item)
+                })
+                text = JSONWriter.string(.object(o))
+            case .table:
+                if found.isEmpty {
+                    text = "valid: \(plan.layers) layers × \(plan.slotsPerLayer) slots (\(plan.topology.devices) devices × \(plan.topology.slotsPerDevice)), \(plan.experts) experts\n"
+                } else {
+                    let more = found.count >= maxViolations ? " (first \(maxViolations) shown)" : ""
+                    text = "invalid: \(found.count) broken rule(s)\(more)\n"
+                        + found.map { "  [\($0.rule.rawValue)] \($0)" }.joined(separator: "\n") + "\n"
+                }
+            }
+            try OutputSink.write(text, to: "-")
+            return found
+        }
+        if !violations.isEmpty { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,72 @@
+import ExpertPlacement
+import ExpertPlacementTestSupport
+import Testing
+
+@Suite("Validation rules")
+struct ValidationTests {
+    let topology = Topology(devices: 3, slotsPerDevice: 2)
+
+    @Test("a valid placement has no violation")
+    func valid() throws {
+        let plan = try Placement(topology: topology, experts: 4, layers: [[0, 1, 2, 3, 0, 1], [3, 2, 1, 0, 2, 3]])
+        #expect(Validation.violations(of: plan).isEmpty)
+        #expect(Validation.violations(of: plan, topology: topology, experts: 4, layers: 2).isEmpty)
+    }
+
+    @Test("two replicas of one expert on a device are named with layer, device and expert")
+    func duplicate() throws {
+        let plan = try Placement(topology: topology, experts: 4, layers: [[0, 1, 2, 3, 0, 1], [3, 2, 1, 0, 2, 2]])
+        let v = Validation.violations(of: plan)
+        #expect(v == [Violation(rule: .noDuplicateOnDevice, layer: 1, device: 2, expert: 2,
+                                message: "two replicas on one device (second in slot 5)")])
+        #expect(v[0].description == "layer 1, device 2, expert 2: two replicas on one device (second in slot 5)")
+    }
+
+    @Test("a missing expert is named")
+    func missing() throws {
+        let plan = try Placement(topology: topology, experts: 4, layers: [[0, 1, 2, 0, 1, 2]])
+        #expect(Validation.violations(of: plan).map(\.rule) == [.everyExpertPresent])
+        #expect(Validation.violations(of: plan)[0].expert == 3)
+    }
+
+    @Test("ids out of range are named with their slot")
+    func outOfRange() throws {
+        let plan = try Placement(topology: topology, experts: 4, layers: [[0, 1, 2, 3, -1, 7]])
+        let v = Validation.violations(of: plan)
+        #expect(v.map(\.rule) == [.expertIdInRange, .expertIdInRange])
+        #expect(v.map(\.device) == [2, 2])
+        #expect(v.map(\.expert) == [-1, 7])
+    }
+
+    @Test("shape against an instance: devices, experts, layers")
+    func shape() throws {
+        let plan = try Placement(topology: topology, experts: 4, layers: [[0, 1, 2, 3, 0, 1]])
+        #expect(Validation.violations(of: plan, topology: Topology(devices: 2, slotsPerDevice: 3)).map(\.rule) == [.shape])
+        #expect(Validation.violations(of: plan, experts: 5).map(\.rule) == [.shape])
+        #expect(Validation.violations(of: plan, layers: 2).map(\.rule) == [.shape])
+    }
+
+    @Test("the limit caps the report")
+    func limit() throws {
+        let plan = try Placement(topology: topology, experts: 4, layers: [[9, 9, 9, 9, 9, 9]])
+        #expect(Validation.violations(of: plan, limit: 3).count == 3)
+        #expect(Validation.violations(of: plan).count == 6 + 4)
+    }
+
+    @Test("shape errors when building a placement")
+    func placementShape() {
+        #expect(throws: ExpertPlacementError.self) {
+            try Placement(topology: topology, experts: 4, physicalToLogical: [0, 1, 2])
+        }
+        #expect(throws: ExpertPlacementError.shapeMismatch(field: "phy2log[1]", reason: "has 5 slots, expected 6")) {
+            try Placement(topology: topology, experts: 4, layers: [[0, 1, 2, 3, 0, 1], [0, 1, 2, 3, 0]])
+        }
+    }
+
+    @Test("derived tables: logcnt and −1-padded log2phy of width R + 1")
+    func derivedTables() throws {
+        let plan = try Placement(topology: topology, experts: 4, layers: [[0, 1, 2, 3, 0, 1]])
+        #expect(plan.replicaCounts(layer: 0) == [2, 2, 1, 1])
+        #expect(plan.logicalToPhysical(layer: 0) == [[0, 4, -1], [1, 5, -1], [2, -1, -1], [3, -1, -1]])
+    }
+}
