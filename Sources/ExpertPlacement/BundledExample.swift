@@ -41,35 +41,12 @@ public enum BundledExample: String, Sendable, CaseIterable {
                                    loads: loads)
             case .deepseekV3:
                 return try Problem(topology: Topology(devices: 32, slotsPerDevice: 9, nodes: 4, expertGroups: 8),
-                                   loads: Self.syntheticLoads(layers: 58, episodes: 8, experts: 256,
-                                                              assignments: 65_536, seed: 2025))
+                                   loads: SyntheticLoads.lognormal(layers: 58, episodes: 8, experts: 256,
+                                                                   assignments: 65_536, seed: 2025))
             }
         } catch {
             preconditionFailure("bundled example \(rawValue) is invalid: \(error)")
         }
-    }
-
-    /// Synthetic integer token counts: per layer a lognormal(σ = 1) popularity, per episode a
-    /// lognormal(σ = 0.3) perturbation, scaled to `assignments` per episode and rounded.
-    static func syntheticLoads(layers: Int, episodes: Int, experts: Int, assignments: Double,
-                               seed: UInt64) throws(ExpertPlacementError) -> LoadTensor {
-        var rng = SeededGenerator(seed: seed)
-        var values = ContiguousArray<Double>()
-        values.reserveCapacity(layers * episodes * experts)
-        var popularity = [Double](repeating: 0, count: experts)
-        var row = [Double](repeating: 0, count: experts)
-        for _ in 0..<layers {
-            for x in 0..<experts { popularity[x] = MathShim.exp(rng.nextGaussian()) }
-            for _ in 0..<episodes {
-                var total = 0.0
-                for x in 0..<experts {
-                    row[x] = popularity[x] * MathShim.exp(0.3 * rng.nextGaussian())
-                    total += row[x]
-                }
-                for x in 0..<experts { values.append((assignments * row[x] / total).rounded()) }
-            }
-        }
-        return try LoadTensor(layers: layers, episodes: episodes, experts: experts, values: values)
     }
 }
 

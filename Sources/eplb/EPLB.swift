@@ -14,13 +14,13 @@ struct EPLB: ParsableCommand {
         (the message names the file, the field and the problem); 64 bad command-line usage.
 
         Examples:
-          eplb solve                                  # the bundled DeepSeek-V3-shaped example, as a table
+          eplb solve                  # bundled DeepSeek-V3-shaped example
           eplb solve instance.json --output plan.json
-          eplb solve loads.npy --devices 32 --slots-per-device 9 --method hierarchical --nodes 4 --groups 8
+          eplb solve loads.npy --devices 32 --slots-per-device 9
           eplb evaluate instance.json --placement plan.json
           eplb validate plan.json --instance instance.json
         """,
         version: "0.1.0",
-        subcommands: [Solve.self, Evaluate.self, Validate.self, Example.self]
+        subcommands: [Solve.self, Evaluate.self, Validate.self, Example.self, Generate.self]
     )
 }

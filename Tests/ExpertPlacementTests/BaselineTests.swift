@@ -66,6 +66,10 @@ struct BaselineTests {
         let a = try GreedySolver().solve(problem).placement
         let b = try GreedySolver().solve(problem).placement
         #expect(a == b)
+        let oneThread = try GreedySolver().solve(problem, options: SolveOptions(maxThreads: 1)).placement
+        #expect(a == oneThread)
+        let hier = try HierarchicalSolver().solve(problem).placement
+        #expect(try hier == HierarchicalSolver().solve(problem, options: SolveOptions(maxThreads: 1)).placement)
         // Layer by layer on one thread gives the same plan as the parallel solve.
         for l in [0, 17, 57] {
             let single = try Problem(topology: problem.topology, loads: LoadTensor(

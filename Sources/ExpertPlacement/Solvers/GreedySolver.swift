@@ -27,7 +27,7 @@ public struct GreedySolver: PlacementSolver {
         let topology = problem.topology
         let p = topology.slotCount
         let work = problem.layers * (problem.episodes * problem.experts + p * topology.devices)
-        let rows = LayerParallelism.map(count: problem.layers, work: work) { l in
+        let rows = LayerParallelism.map(count: problem.layers, work: work, maxThreads: options.maxThreads) { l in
             Self.solveLayer(loads: problem.aggregateLoad(layer: l), topology: topology)
         }
         var flat = ContiguousArray<Int32>()

@@ -48,7 +48,7 @@ public struct HierarchicalSolver: PlacementSolver {
         }
         let used = topology
         let work = problem.layers * (problem.episodes * e + used.slotCount * used.devicesPerNode)
-        let rows = LayerParallelism.map(count: problem.layers, work: work) { l in
+        let rows = LayerParallelism.map(count: problem.layers, work: work, maxThreads: options.maxThreads) { l in
             Self.solveLayer(loads: problem.aggregateLoad(layer: l), topology: used)
         }
         var flat = ContiguousArray<Int32>()

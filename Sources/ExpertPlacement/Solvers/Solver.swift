@@ -17,11 +17,14 @@ public struct SolveOptions: Sendable, Equatable {
     public var objective: Objective
     /// Wall-clock budget for the whole solve, or `nil` for none.
     public var timeLimit: Duration?
+    /// Most threads to solve layers on (`nil`: one per core). Results never depend on it.
+    public var maxThreads: Int?
 
     /// Creates options.
-    public init(objective: Objective = .meanImbalance, timeLimit: Duration? = nil) {
+    public init(objective: Objective = .meanImbalance, timeLimit: Duration? = nil, maxThreads: Int? = nil) {
         self.objective = objective
         self.timeLimit = timeLimit
+        self.maxThreads = maxThreads
     }
 }
 

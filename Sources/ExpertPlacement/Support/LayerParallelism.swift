@@ -13,9 +13,10 @@ enum LayerParallelism {
     /// Maps `body` over `0..<count`, in parallel when `work` (an estimate of the total element
     /// operations) is large enough, and returns the results in index order.
     static func map<Result: Sendable, Failure: Error>(
-        count: Int, work: Int = .max, _ body: @Sendable (Int) throws(Failure) -> Result
+        count: Int, work: Int = .max, maxThreads: Int? = nil, _ body: @Sendable (Int) throws(Failure) -> Result
     ) throws(Failure) -> [Result] {
-        if count <= 1 || work < parallelThreshold {
+        let threads = Swift.min(maxThreads ?? ProcessInfoShim.activeProcessorCount, ProcessInfoShim.activeProcessorCount)
+        if count <= 1 || work < parallelThreshold || threads <= 1 {
             var out: [Result] = []
             out.reserveCapacity(count)
             for i in 0..<count { out.append(try body(i)) }
@@ -23,7 +24,7 @@ enum LayerParallelism {
         }
         let results = ResultSlots<Result>(count: count)
         let errors = ResultSlots<Failure>(count: count)
-        let chunks = Swift.min(count, 2 * ProcessInfoShim.activeProcessorCount)
+        let chunks = Swift.min(count, 2 * threads)
         DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
             let lower = count * chunk / chunks, upper = count * (chunk + 1) / chunks
             for i in lower..<upper {

@@ -1,0 +1,168 @@
+import ExpertPlacement
+import ExpertPlacementFormats
+import Foundation
+import Testing
+
+/// Runs the built `eplb` binary and checks stdout, stderr and the exit code.
+struct CLI {
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static let binary: URL = {
+        if let path = ProcessInfo.processInfo.environment["EPLB_BINARY"] { return URL(fileURLWithPath: path) }
+        // The test bundle sits in the same build products directory as the executable.
+        var dir = Bundle.main.bundleURL
+        for _ in 0..<3 {
+            let candidate = dir.appendingPathComponent("eplb")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return Bundle.main.bundleURL.appendingPathComponent("eplb")
+    }()
+
+    static func run(_ arguments: [String], stdin: Data? = nil) throws -> Result {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(stdin) }
+        try input.fileHandleForWriting.close()
+        // Read both pipes concurrently so a large output cannot block the child.
+        let group = DispatchGroup()
+        nonisolated(unsafe) var outData = Data(), errData = Data()
+        group.enter()
+        DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        errData = err.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                      stderr: String(decoding: errData, as: UTF8.self))
+    }
+}
+
+func temporaryFile(_ name: String, _ contents: String) throws -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("eplb-tests-\(getpid())")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let url = dir.appendingPathComponent(name)
+    try contents.write(to: url, atomically: true, encoding: .utf8)
+    return url.path
+}
+
+@Suite("eplb command line")
+struct CLITests {
+    @Test("eplb solve with no input prints a table for the bundled DeepSeek-V3-shaped example")
+    func solveDefault() throws {
+        let r = try CLI.run(["solve"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("greedy on deepseek-v3"))
+        #expect(r.stdout.contains("58 layers × 8 episodes × 256 experts"))
+        #expect(r.stderr.isEmpty)
+    }
+
+    @Test("JSON output is byte-identical for equal input, and valid per eplb validate")
+    func solveJSONDeterministic() throws {
+        let instance = try CLI.run(["example", "flashlb-toy"])
+        #expect(instance.status == 0)
+        let path = try temporaryFile("toy.json", instance.stdout)
+        let a = try CLI.run(["solve", path, "--omit-timing"])
+        let b = try CLI.run(["solve", "-", "--omit-timing"], stdin: Data(instance.stdout.utf8))
+        #expect(a.status == 0 && b.status == 0)
+        #expect(a.stdout == b.stdout)
+        #expect(a.stdout.contains(#""peakSum": 232"#))
+        let plan = try temporaryFile("plan.json", a.stdout)
+        let v = try CLI.run(["validate", plan, "--instance", path])
+        #expect(v.status == 0)
+        #expect(v.stdout.hasPrefix("valid:"))
+        let e = try CLI.run(["evaluate", path, "--placement", plan])
+        #expect(e.status == 0)
+        #expect(e.stdout.contains(#""aggregateImbalance": 1.28"#))
+    }
+
+    @Test("--output writes the file and nothing to stdout")
+    func output() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("eplb-out-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let r = try CLI.run(["solve", "--example", "deepseek-readme", "--method", "hierarchical", "--format", "json",
+                             "--output", dir + "/plan.json"])
+        #expect(r.status == 0 && r.stdout.isEmpty)
+        let text = try String(contentsOfFile: dir + "/plan.json", encoding: .utf8)
+        #expect(text.contains("[5, 6, 5, 7, 8, 4, 3, 4, 10, 9, 10, 2, 0, 1, 11, 1]"))
+    }
+
+    @Test("bad input: one line on stderr naming file and field, exit code 2, nothing on stdout", arguments: [
+        (#"{"topology": {"devices": 2, "slotsPerDevice": 2}, "load": [1, NaN, 3]}"#, "load[1]: NaN is not a valid load"),
+        (#"{"topology": {"devices": 2, "slotsPerDevice": 2}, "load": [[1, 2], [3]]}"#, "load[1]: has 1 entries"),
+        (#"{"load": [1, 2, 3]}"#, "topology.devices: missing"),
+        (#"{"schemaVersion": 9, "load": [1]}"#, "schemaVersion: unsupported version 9"),
+        (#"{"topology": {"devices": 2, "slotsPerDevice": 2}, "load": [1, 2"#, "truncated"),
+        ("", "the file is empty"),
+    ])
+    func badInput(json: String, expected: String) throws {
+        let path = try temporaryFile("bad-\(abs(json.hashValue)).json", json)
+        let r = try CLI.run(["solve", path])
+        #expect(r.status == 2)
+        #expect(r.stdout.isEmpty)
+        #expect(r.stderr.hasPrefix("eplb: error: \(path): "), "\(r.stderr)")
+        #expect(r.stderr.contains(expected), "\(r.stderr)")
+        #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+    }
+
+    @Test("a missing file and a bad flag")
+    func missingAndUsage() throws {
+        let r = try CLI.run(["solve", "/nonexistent/instance.json"])
+        #expect(r.status == 2 && r.stdout.isEmpty)
+        #expect(r.stderr == "eplb: error: /nonexistent/instance.json: no such file\n")
+        let u = try CLI.run(["solve", "--example", "nope"])
+        #expect(u.status == 64 && u.stdout.isEmpty)
+        let t = try CLI.run(["solve", "--example", "flashlb-toy", "--devices", "0"])
+        #expect(t.status == 64)
+    }
+
+    @Test("topology flags override the file; infeasible hierarchical is reported")
+    func flags() throws {
+        let r = try CLI.run(["solve", "--example", "flashlb-toy", "--devices", "4", "--slots-per-device", "4", "--format", "json"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains(#""slotsPerDevice": 4"#))
+        let h = try CLI.run(["solve", "--example", "flashlb-toy", "--method", "hierarchical", "--nodes", "8", "--groups", "8"])
+        #expect(h.status == 2)
+        #expect(h.stderr.contains("hierarchical placement gives each of the 8 nodes 1 experts"))
+    }
+
+    @Test("validate names broken rules and exits 1")
+    func validateInvalid() throws {
+        let plan = #"{"schemaVersion": 1, "topology": {"devices": 2, "slotsPerDevice": 2}, "experts": 3, "phy2log": [[0, 0, 1, 1]]}"#
+        let path = try temporaryFile("broken.json", plan)
+        let r = try CLI.run(["validate", path])
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("layer 0, device 0, expert 0: two replicas on one device"))
+        #expect(r.stdout.contains("layer 0, expert 2: has no replica"))
+        let j = try CLI.run(["validate", path, "--format", "json"])
+        #expect(j.status == 1)
+        #expect(j.stdout.contains(#""rule": "noDuplicateOnDevice""#))
+    }
+
+    @Test("NumPy input from stdin")
+    func numpyStdin() throws {
+        let array = NumPyArray(shape: [2, 8], dtype: .float64, values: [600, 560, 120, 120, 20, 10, 10, 10, 1, 2, 3, 4, 5, 6, 7, 8])
+        let r = try CLI.run(["solve", "-", "--devices", "8", "--slots-per-device", "2", "--format", "table"],
+                            stdin: Data(array.encode()))
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("2 layers × 1 episodes × 8 experts"))
+    }
+
+    @Test("every subcommand has help with an example")
+    func help() throws {
+        for command in ["solve", "evaluate", "validate", "example"] {
+            let r = try CLI.run([command, "--help"])
+            #expect(r.status == 0)
+            #expect(r.stdout.contains("eplb \(command)"), "\(command)")
+        }
+    }
+}
