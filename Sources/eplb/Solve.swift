@@ -59,6 +59,7 @@ struct Solve: ParsableCommand {
             let report: SolveReport = switch method {
             case .greedy: try GreedySolver().solve(problem, options: options)
             case .hierarchical: try HierarchicalSolver().solve(problem, options: options)
+            case .search: try SearchSolver().solve(problem, options: options)
             }
             let metrics = try Metrics.evaluate(report.placement, on: problem, objective: objective.objective,
                                                lowerBounds: report.lowerBounds)

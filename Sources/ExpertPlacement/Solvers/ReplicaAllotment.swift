@@ -31,7 +31,19 @@ enum ReplicaAllotment {
         var extra = slots - e
         if extra == 0 { return }
         if cap == 1 { return }
-        var heap = Heap<Candidate>((0..<e).map { Candidate(perReplica: loads[$0], expert: Int32($0)) })
+        // Only the `extra` heaviest experts can receive a replica (an expert with one replica gets
+        // the next one only while it is the heaviest of those with one), so the heap holds those.
+        var heap = Heap<Candidate>()
+        if extra < e {
+            var top = Heap<Candidate>()  // min-heap of the `extra` heaviest, by (load, id) order
+            for x in 0..<e {
+                let c = Candidate(perReplica: loads[x], expert: Int32(x))
+                if top.count < extra { top.insert(c) } else if top.min! < c { _ = top.replaceMin(with: c) }
+            }
+            heap = Heap(top.unordered)
+        } else {
+            heap = Heap((0..<e).map { Candidate(perReplica: loads[$0], expert: Int32($0)) })
+        }
         while extra > 0 {
             var top = heap.max!
             let x = Int(top.expert)

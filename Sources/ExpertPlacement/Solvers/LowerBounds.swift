@@ -1,0 +1,70 @@
+/// Provable lower bounds on the optimal value of each objective, per layer.
+///
+/// For every episode `t` (with total load `W_t`), any valid placement has a peak device load of at
+/// least
+/// - the average `W_t / D` (the loads must go somewhere), and
+/// - `M*_t`, the smallest achievable largest per-replica load: a device holds whole replicas, and
+///   no allotment of the `P` slots (at most `D` replicas per expert) makes every replica lighter
+///   than `M*_t`. Min-max allotment (``ReplicaAllotment``) computes it exactly.
+///
+/// Each episode may use its own allotment in the bound (a relaxation), so the bound of the
+/// objective combines these per-episode bounds: `Σ_t ω_t·max(1, D·M*_t/W_t)/Σω` for
+/// `meanImbalance`, the max over episodes for `worstImbalance`, the same on the summed load for
+/// `aggregateImbalance`, and `Σ_t ω_t·max(W_t/D, M*_t)` for `peakSum`. The tests check it never
+/// exceeds a brute-force optimum.
+public enum LowerBounds {
+    /// The bound on `objective` for `layer`. O(T·(E + R log E)).
+    public static func bound(_ problem: Problem, layer: Int, objective: Objective) -> Double {
+        let e = problem.experts, d = problem.topology.devices, p = problem.topology.slotCount
+        let base = problem.loads.layerOffset(layer)
+        let weights = problem.episodeWeights
+        let weightSum = weights.reduce(0, +)
+        var rowStorage = [Double](repeating: 0, count: e)
+        var countStorage = [Int32](repeating: 1, count: e)
+        return problem.loads.values.withUnsafeBufferPointer { w in
+            rowStorage.withUnsafeMutableBufferPointer { row in
+                countStorage.withUnsafeMutableBufferPointer { counts in
+                    switch objective {
+                    case .aggregateImbalance:
+                        for x in 0..<e { row[x] = 0 }
+                        for t in 0..<problem.episodes where weights[t] > 0 {
+                            let omega = weights[t], offset = base + t * e
+                            for x in 0..<e { row[x] += omega * w[offset + x] }
+                        }
+                        let (peak, total) = peakBound(row, counts, devices: d, slots: p)
+                        return total > 0 ? Swift.max(1, peak * Double(d) / total) : 1
+                    case .meanImbalance, .worstImbalance, .peakSum:
+                        var sum = 0.0, worst = 1.0
+                        for t in 0..<problem.episodes where weights[t] > 0 {
+                            let offset = base + t * e
+                            for x in 0..<e { row[x] = w[offset + x] }
+                            let (peak, total) = peakBound(row, counts, devices: d, slots: p)
+                            let rho = total > 0 ? Swift.max(1, peak * Double(d) / total) : 1
+                            switch objective {
+                            case .meanImbalance: sum += weights[t] * rho
+                            case .worstImbalance: worst = Swift.max(worst, rho)
+                            default: sum += weights[t] * peak
+                            }
+                        }
+                        switch objective {
+                        case .meanImbalance: return sum / weightSum
+                        case .worstImbalance: return worst
+                        default: return sum
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `(max(average, M*), total)` of one episode's loads.
+    static func peakBound(_ row: UnsafeMutableBufferPointer<Double>, _ counts: UnsafeMutableBufferPointer<Int32>,
+                          devices d: Int, slots p: Int) -> (peak: Double, total: Double) {
+        var total = 0.0
+        for v in row { total += v }
+        ReplicaAllotment.minMax(loads: UnsafeBufferPointer(row), slots: p, cap: d, counts: counts)
+        var largest = 0.0
+        for x in 0..<row.count { largest = Swift.max(largest, row[x] / Double(counts[x])) }
+        return (Swift.max(total / Double(d), largest), total)
+    }
+}

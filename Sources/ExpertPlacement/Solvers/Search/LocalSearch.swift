@@ -1,0 +1,166 @@
+/// Local improvement of a complete placement on the exact model objective.
+///
+/// Two neighbourhoods, tried in turn until neither improves or the move budget is spent:
+/// - **swap** two replicas of different experts between two devices, where one of the devices is
+///   *critical* (the peak device of some episode — only those moves can lower a peak). Devices are
+///   tried in decreasing order of how much they stick out above the runner-up; for each, the best
+///   swap over all its replicas and all other replicas is applied if it improves.
+/// - **transfer** a replica from an expert with several replicas to another expert (changing the
+///   allotment, and with it the per-replica load of every holder of both experts).
+///
+/// Deterministic: candidates are scanned in a fixed order and ties keep the first found.
+struct LocalSearch {
+    /// Most improving moves to apply.
+    var maxMoves: Int
+    /// Most candidate evaluations (work bound, keeps the time predictable).
+    var maxEvaluations: Int
+    /// Relative improvement below which a move is not worth applying.
+    let tolerance = 1e-12
+    /// Whether to try replica transfers.
+    var transfers = true
+    /// Apply the first improving swap found instead of the best one of a critical device.
+    var firstImprovement = false
+
+    /// Iterated local search: local search, then — while the evaluation budget lasts — perturb
+    /// the best state by a few seeded random swaps and one replica transfer, search again, and
+    /// keep the result when it is better. On large layers the first descent uses the whole
+    /// budget; on small ones the restarts escape local optima (the toy example needs them).
+    /// Deterministic for a given seed.
+    func iterate(state: SearchState, best: SearchState, seed: UInt64, deadline: ContinuousClock.Instant?) {
+        var used = run(state: state, deadline: deadline).evaluations
+        best.copy(from: state)
+        var bestValue = best.objective()
+        var rng = SeededGenerator(seed: seed)
+        let clock = ContinuousClock()
+        var rounds = 0
+        while used < maxEvaluations && rounds < maxEvaluations / 8 {
+            if let deadline, clock.now >= deadline { break }
+            rounds += 1
+            state.copy(from: best)
+            state.perturb(swaps: 2 + rounds % 3, transfers: 1, rng: &rng)
+            var rest = self
+            rest.maxEvaluations = maxEvaluations - used
+            used += Swift.max(1, rest.run(state: state, deadline: deadline).evaluations)
+            let value = state.objective()
+            if value < bestValue * (1 - tolerance) {
+                bestValue = value
+                best.copy(from: state)
+            }
+        }
+        state.copy(from: best)
+    }
+    /// Improves `state` in place until no move improves or the budget is spent; returns the
+    /// number of moves applied and the evaluations used.
+    @discardableResult
+    func run(state: SearchState, deadline: ContinuousClock.Instant?) -> (moves: Int, evaluations: Int) {
+        let d = state.d, s = state.s, e = state.e, t = state.t
+        var moves = 0
+        var evaluations = 0
+        var current = state.objective()
+        let critical = UnsafeMutablePointer<(excess: Double, device: Int32)>.allocate(capacity: d)
+        defer { critical.deallocate() }
+        let clock = ContinuousClock()
+
+        while moves < maxMoves && evaluations < maxEvaluations {
+            if let deadline, clock.now >= deadline { break }
+            // Critical devices, by total excess over the runner-up in the episodes they peak.
+            var n = 0
+            for dev in 0..<d {
+                var excess = 0.0
+                var isPeak = false
+                for i in 0..<t where Int(state.topDev1[i]) == dev {
+                    isPeak = true
+                    excess += state.top1[i] - state.top2[i]
+                }
+                if isPeak {
+                    critical[n] = (excess, Int32(dev))
+                    n += 1
+                }
+            }
+            var criticalList = UnsafeMutableBufferPointer(start: critical, count: n)
+            criticalList.sort {
+                $0.excess != $1.excess ? $0.excess > $1.excess : $0.device < $1.device
+            }
+            var improved = false
+            // Swaps from a critical device.
+            for c in 0..<n where !improved {
+                let d1 = Int(critical[c].device)
+                let sumMode = state.mode == .sum
+                var best = sumMode ? -current * tolerance : current * (1 - tolerance)
+                var move: (Int, Int, Int)? = nil
+                for k1 in 0..<s {
+                    let x = Int(state.slots[d1 * s + k1])
+                    for d2 in 0..<d where d2 != d1 && state.holds[d2 * e + x] == 0 {
+                        for k2 in 0..<s {
+                            let y = Int(state.slots[d2 * s + k2])
+                            if y == x || state.holds[d1 * e + y] != 0 { continue }
+                            evaluations += 1
+                            if evaluations >= maxEvaluations { break }
+                            let f = sumMode ? state.swapDelta(d1, k1, d2, k2, cutoff: best)
+                                            : state.evaluateSwap(d1, k1, d2, k2, cutoff: best)
+                            if f < best {
+                                best = f
+                                move = (k1, d2, k2)
+                                if firstImprovement { break }
+                            }
+                        }
+                        if firstImprovement && move != nil { break }
+                    }
+                    if firstImprovement && move != nil { break }
+                }
+                if let (k1, d2, k2) = move {
+                    state.applySwap(d1, k1, d2, k2)
+                    current = state.objective()
+                    moves += 1
+                    improved = true
+                }
+            }
+            if improved { continue }
+            if !transfers { break }
+            // Replica transfers: from any expert with ≥ 2 replicas to an expert on a critical
+            // device. A transfer can only gain in the critical device's peak episodes, by at most
+            // the drop of b's share there (capped by the device's excess): skip b when that bound
+            // cannot beat the best move found. Evaluations are charged by the devices they touch.
+            var best = current * (1 - tolerance)
+            var transfer: (Int, Int, Int)? = nil
+            transferScan: for c in 0..<n {
+                let dHot = Int(critical[c].device)
+                for kb in 0..<s {
+                    let b = Int(state.slots[dHot * s + kb])
+                    let rb = Double(state.counts[b])
+                    if Int(state.counts[b]) >= d { continue }
+                    if state.mode == .sum {
+                        var gain = 0.0
+                        for j in Int(state.peakStart[dHot]) ..< Int(state.peakStart[dHot + 1]) {
+                            let i = Int(state.peakEpisodes[j])
+                            let drop = state.u[b * t + i] / (rb * (rb + 1))
+                            gain += Swift.min(drop, state.top1[i] - state.top2[i])
+                        }
+                        if current - gain >= best { continue }
+                    }
+                    for dev in 0..<d where state.holds[dev * e + b] == 0 {
+                        for k in 0..<s {
+                            let a = Int(state.slots[dev * s + k])
+                            if state.counts[a] < 2 { continue }
+                            evaluations += 1 + Int(state.counts[a]) + Int(state.counts[b])
+                            if evaluations >= maxEvaluations { break transferScan }
+                            let f = state.evaluateTransfer(device: dev, slot: k, to: b, cutoff: best)
+                            if f < best {
+                                best = f
+                                transfer = (dev, k, b)
+                            }
+                        }
+                    }
+                }
+            }
+            if let (dev, k, b) = transfer {
+                state.applyTransfer(device: dev, slot: k, to: b)
+                current = state.objective()
+                moves += 1
+                continue
+            }
+            break
+        }
+        return (moves, evaluations)
+    }
+}

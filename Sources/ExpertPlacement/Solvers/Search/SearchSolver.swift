@@ -1,0 +1,150 @@
+/// The main solver: joint replica allotment and placement by a FlashLB-style pruned tree search
+/// with look-ahead, followed by local improvement, on the exact multi-episode objective.
+///
+/// Per layer (layers in parallel):
+/// 1. Build the ``LayerModel`` of the objective (episodes beyond ``SearchOptions/episodeCap``
+///    are summed into blocks).
+/// 2. ``TreeSearch`` over the number of redundant replicas per group of experts (by risk weight
+///    `μ + z·σ`), scoring each branch by a look-ahead completion and placement.
+/// 3. Place the best allotments with the vector-aware greedy (every episode seen) and keep the
+///    better of it and the scalar placement.
+/// 4. ``LocalSearch``: swaps from critical devices and replica transfers between experts.
+/// 5. Keep the greedy baseline's plan if, against expectation, it scores better.
+///
+/// The result is deterministic for a given input and options (work is bounded by move and
+/// evaluation counts; the time limit is a safety net that, when hit, makes the status
+/// ``SolveStatus/timeLimit``). Every layer gets a provable ``LowerBounds`` value and gap.
+/// See `Search.md` for the design, its complexity and how it differs from FlashLB.
+public struct SearchSolver: PlacementSolver {
+    /// Tuning of the search. The defaults meet the project's speed targets on DeepSeek-V3 shapes.
+    public struct Configuration: Sendable, Equatable {
+        /// Groups of experts in the tree (tree depth).
+        public var depth: Int = 4
+        /// Candidates tried on each side of the look-ahead guess per level.
+        public var width: Int = 2
+        /// Partial allotments kept per level.
+        public var beam: Int = 1
+        /// Most model episodes; more are summed into this many consecutive blocks.
+        public var episodeCap: Int = 64
+        /// `z` of the risk weight `μ + z·σ` used to order experts and allot replicas.
+        public var riskZ: Double = 0.674
+        /// Most improving local moves per layer.
+        public var maxMoves: Int = 400
+        /// Most local-move evaluations per layer.
+        public var maxEvaluations: Int = 5_000
+        /// Projection weights `α` of the vector-aware greedy placements tried on each allotment
+        /// (0: marginal peak increase; 1: full projection of the unplaced load).
+        public var projections: [Double] = [0, 1]
+
+        /// Creates a configuration (defaults as documented).
+        public init(depth: Int = 4, width: Int = 2, beam: Int = 1, episodeCap: Int = 64, riskZ: Double = 0.674,
+                    maxMoves: Int = 400, maxEvaluations: Int = 5_000, projections: [Double] = [0, 1]) {
+            self.projections = projections
+            self.depth = depth
+            self.width = width
+            self.beam = beam
+            self.episodeCap = episodeCap
+            self.riskZ = riskZ
+            self.maxMoves = maxMoves
+            self.maxEvaluations = maxEvaluations
+        }
+    }
+
+    /// The tuning in use.
+    public var configuration: Configuration
+
+    /// `"search"`.
+    public var method: String { "search" }
+
+    /// Creates the solver.
+    public init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+    }
+
+    /// Solves every layer.
+    public func solve(_ problem: Problem, options: SolveOptions = SolveOptions()) throws(ExpertPlacementError) -> SolveReport {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let deadline = options.timeLimit.map { start + $0 }
+        let config = configuration
+        let objective = options.objective
+        let results = LayerParallelism.map(count: problem.layers, maxThreads: options.maxThreads) { l in
+            Self.solveLayer(problem, layer: l, objective: objective, configuration: config, deadline: deadline)
+        }
+        var flat = ContiguousArray<Int32>()
+        flat.reserveCapacity(problem.topology.slotCount * problem.layers)
+        var hitLimit = false
+        for r in results {
+            flat.append(contentsOf: r.slots)
+            hitLimit = hitLimit || r.hitLimit
+        }
+        let placement = try Placement(topology: problem.topology, experts: problem.experts, physicalToLogical: flat)
+        return SolveReport(placement: placement, status: hitLimit ? .timeLimit : .feasible, method: method,
+                           objective: objective, lowerBounds: results.map(\.bound), wallTime: clock.now - start)
+    }
+
+    struct LayerResult: Sendable {
+        var slots: [Int32]
+        var bound: Double
+        var hitLimit: Bool
+    }
+
+    static func solveLayer(_ problem: Problem, layer: Int, objective: Objective, configuration c: Configuration,
+                           deadline: ContinuousClock.Instant?) -> LayerResult {
+        let model = LayerModel(problem: problem, layer: layer, objective: objective, episodeCap: c.episodeCap)
+        let bound = LowerBounds.bound(problem, layer: layer, objective: objective)
+        let state = SearchState(model: model)
+        let e = model.experts, t = model.episodes
+
+        // Risk weights μ + zσ over the model episodes (in model units, so episodes are comparable).
+        var risk = [Double](repeating: 0, count: e)
+        for x in 0..<e {
+            var mean = 0.0, sq = 0.0
+            for i in 0..<t { mean += model.u[x * t + i] }
+            mean /= Double(t)
+            for i in 0..<t { let dlt = model.u[x * t + i] - mean; sq += dlt * dlt }
+            risk[x] = mean + c.riskZ * (sq / Double(t)).squareRoot()
+        }
+        let order = (0..<e).sorted { risk[$0] != risk[$1] ? risk[$0] > risk[$1] : $0 < $1 }
+
+        // 1. Tree search over allotments.
+        var incumbent = Double.infinity
+        let tree = TreeSearch(depth: c.depth, width: c.width, beam: c.beam)
+        let candidates = tree.run(state: state, risk: risk, order: order, bestScore: &incumbent)
+
+        // 2. Vector-aware placement of the best allotments (plain and projected); keep the best.
+        let best = SearchState(model: model)
+        var bestValue = Double.infinity
+        var orderBuffer = [Int32](repeating: 0, count: e)
+        for candidate in candidates {
+            candidate.counts.withUnsafeBufferPointer { state.setCounts($0) }
+            for alpha in c.projections {
+                risk.withUnsafeBufferPointer { key in
+                    orderBuffer.withUnsafeMutableBufferPointer { state.placeVectorGreedy(key: key, order: $0, alpha: alpha) }
+                }
+                let v = state.objective()
+                if v < bestValue {
+                    bestValue = v
+                    best.copy(from: state)
+                }
+            }
+            if candidate.score < bestValue {
+                // The tree's own (scalar) placement of this allotment.
+                risk.withUnsafeBufferPointer { key in
+                    orderBuffer.withUnsafeMutableBufferPointer { state.placeScalarGreedy(key: key, order: $0) }
+                }
+                let v = state.objective()
+                if v < bestValue {
+                    bestValue = v
+                    best.copy(from: state)
+                }
+            }
+        }
+        // 3. Iterated local search from the best placement.
+        state.copy(from: best)
+        LocalSearch(maxMoves: c.maxMoves, maxEvaluations: c.maxEvaluations)
+            .iterate(state: state, best: best, seed: UInt64(layer) &* 0x9E37_79B9 &+ 1, deadline: deadline)
+        let hitLimit = deadline.map { ContinuousClock().now >= $0 } ?? false
+        return LayerResult(slots: best.physicalToLogical(), bound: bound, hitLimit: hitLimit)
+    }
+}
