@@ -140,6 +140,14 @@ public struct SearchSolver: PlacementSolver {
                 }
             }
         }
+        // The greedy baseline's plan as one more start: the search never returns worse.
+        let baseline = GreedySolver.solveLayer(loads: problem.aggregateLoad(layer: layer), topology: problem.topology)
+        state.load(physicalToLogical: baseline)
+        if state.objective() < bestValue {
+            bestValue = state.objective()
+            best.copy(from: state)
+        }
+
         // 3. Iterated local search from the best placement.
         state.copy(from: best)
         LocalSearch(maxMoves: c.maxMoves, maxEvaluations: c.maxEvaluations)

@@ -138,6 +138,17 @@ final class SearchState {
         }
     }
 
+    /// Sets slots and counts from a complete `phy2log` (device-major) and rebuilds.
+    func load(physicalToLogical plan: ContiguousArray<Int32>) {
+        for x in 0..<e { counts[x] = 0 }
+        for i in 0..<(d * s) {
+            slots[i] = plan[i]
+            counts[Int(plan[i])] += 1
+        }
+        for x in 0..<e { refreshShare(x) }
+        rebuild()
+    }
+
     /// The placement as flat `phy2log` (device-major).
     func physicalToLogical() -> [Int32] { Array(UnsafeBufferPointer(start: slots, count: d * s)) }
 
