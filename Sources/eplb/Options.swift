@@ -99,3 +99,46 @@ struct ObjectiveOption: ExpressibleByArgument {
     static var allValueStrings: [String] { Objective.allCases.map(\.commandLineName) }
     var defaultValueDescription: String { objective.commandLineName }
 }
+
+/// Tuning of `--method search`; defaults as in ``SearchSolver/Configuration``.
+struct SearchTuning: ParsableArguments {
+    @Option(help: "Tree depth: groups of experts whose replica counts are branched on.")
+    var depth: Int?
+    @Option(help: "Candidates tried on each side of the look-ahead guess per tree level.")
+    var width: Int?
+    @Option(help: "Partial allotments kept per tree level (beam width).")
+    var beam: Int?
+    @Option(name: .customLong("episode-cap"), help: "Most episodes optimised on; more are summed into this many consecutive blocks (metrics still use every episode).")
+    var episodeCap: Int?
+    @Option(name: .customLong("risk-z"), help: "z of the risk weight μ + z·σ (0.674 = FlashLB's 75th percentile).")
+    var riskZ: Double?
+    @Flag(name: .customLong("risk-aware"), help: "Optimise the device score μ + z·σ over episodes (covariance-aware) instead of the exact objective.")
+    var riskAware = false
+    @Option(name: .customLong("max-evaluations"), help: "Local-search move evaluations per layer (the main effort knob).")
+    var maxEvaluations: Int?
+
+    var isSet: Bool {
+        depth != nil || width != nil || beam != nil || episodeCap != nil || riskZ != nil || riskAware || maxEvaluations != nil
+    }
+
+    var configuration: SearchSolver.Configuration {
+        var c = SearchSolver.Configuration()
+        if let depth { c.depth = depth }
+        if let width { c.width = width }
+        if let beam { c.beam = beam }
+        if let episodeCap { c.episodeCap = episodeCap }
+        if let riskZ { c.riskZ = riskZ }
+        c.riskAware = riskAware
+        if let maxEvaluations { c.maxEvaluations = maxEvaluations }
+        return c
+    }
+
+    func validate() throws {
+        for (flag, value) in [("--depth", depth), ("--beam", beam), ("--episode-cap", episodeCap)] {
+            if let value, value < 1 { throw ValidationError("\(flag) must be at least 1, got \(value)") }
+        }
+        if let width, width < 0 { throw ValidationError("--width must be at least 0, got \(width)") }
+        if let maxEvaluations, maxEvaluations < 0 { throw ValidationError("--max-evaluations must be at least 0") }
+        if let riskZ, !riskZ.isFinite { throw ValidationError("--risk-z must be a finite number") }
+    }
+}

@@ -11,6 +11,9 @@ struct Solve: ParsableCommand {
         With no INSTANCE it solves a bundled example and prints a table.
 
         Methods:
+          search        (default) joint replica allotment and placement: pruned tree search with \
+        look-ahead, vector-aware greedy placement, iterated local search, on the exact multi-episode \
+        objective; reports a proven lower bound and the gap per layer
           greedy        min-max replica allotment + largest-first placement (DeepSeek/vLLM/SGLang \
         "global" policy, never two replicas of an expert on one device)
           hierarchical  DeepSeek EPLB's node-aware policy (groups → nodes → devices), vLLM's and \
@@ -20,6 +23,7 @@ struct Solve: ParsableCommand {
           eplb solve
           eplb solve --example flashlb-toy
           eplb solve instance.json --output plan.json
+          eplb solve trace.json --objective worst --time-limit 0.5 --risk-aware
           eplb solve trace.json --devices 6 --slots-per-device 11 --format table
           cat loads.npy | eplb solve - --devices 32 --slots-per-device 9
         """
@@ -27,14 +31,16 @@ struct Solve: ParsableCommand {
 
     @OptionGroup var input: InstanceOptions
 
-    @Option(help: "Placement method.")
-    var method: Method = .greedy
+    @Option(help: "Placement method: search (default), greedy or hierarchical.")
+    var method: Method = .search
 
     @Option(help: "Objective to report bounds and gaps for (mean, worst, aggregate, peak-sum).")
     var objective = ObjectiveOption(.meanImbalance)
 
     @Option(name: .customLong("time-limit"), help: ArgumentHelp("Time budget in seconds (for the search methods to come).", valueName: "seconds"))
     var timeLimit: Double?
+
+    @OptionGroup(title: "Search tuning (--method search)") var tuning: SearchTuning
 
     @Option(help: ArgumentHelp("Write the placement to FILE instead of standard output (atomically).", valueName: "file"))
     var output: String?
@@ -46,6 +52,9 @@ struct Solve: ParsableCommand {
     var omitTiming = false
 
     func validate() throws {
+        if method != .search && tuning.isSet {
+            throw ValidationError("the search tuning options apply to --method search only")
+        }
         if let timeLimit, !(timeLimit > 0 && timeLimit.isFinite) {
             throw ValidationError("--time-limit must be a positive number of seconds, got \(timeLimit)")
         }
@@ -59,7 +68,7 @@ struct Solve: ParsableCommand {
             let report: SolveReport = switch method {
             case .greedy: try GreedySolver().solve(problem, options: options)
             case .hierarchical: try HierarchicalSolver().solve(problem, options: options)
-            case .search: try SearchSolver().solve(problem, options: options)
+            case .search: try SearchSolver(configuration: tuning.configuration).solve(problem, options: options)
             }
             let metrics = try Metrics.evaluate(report.placement, on: problem, objective: objective.objective,
                                                lowerBounds: report.lowerBounds)

@@ -14,8 +14,13 @@
 /// positive-weight episodes, consecutive ones are summed into `episodeCap` blocks (weights folded
 /// in) and the model optimises the blocked objective; reports always evaluate the plan on every
 /// episode.
+///
+/// Risk mode (FlashLB's stochastic view) replaces the exact objective by the largest device score
+/// `μ_d + z·σ_d`, the weighted mean and standard deviation over episodes of the device's load
+/// (each episode normalised to an average device load of 1). Its variance is the sum of the
+/// covariances of the replicas on the device, so correlated experts are kept apart.
 struct LayerModel {
-    enum Mode { case sum, max }
+    enum Mode { case sum, max, risk }
 
     let experts: Int
     let devices: Int
@@ -26,10 +31,13 @@ struct LayerModel {
     let u: [Double]
     let mode: Mode
     let constant: Double
+    /// Risk mode: episode weights (summing to 1) and `z` of the device score `μ + z·σ`.
+    let weights: [Double]
+    let riskZ: Double
 
     var slots: Int { devices * slotsPerDevice }
 
-    init(problem: Problem, layer: Int, objective: Objective, episodeCap: Int) {
+    init(problem: Problem, layer: Int, objective: Objective, episodeCap: Int, riskZ: Double? = nil) {
         let e = problem.experts, d = problem.topology.devices
         experts = e
         devices = d
@@ -42,7 +50,7 @@ struct LayerModel {
         var blocks: [[Double]] = []
         var blockWeight: [Double] = []
         let active = (0..<tAll).filter { problem.episodeWeights[$0] > 0 }
-        if objective == .aggregateImbalance {
+        if objective == .aggregateImbalance && riskZ == nil {
             var sum = [Double](repeating: 0, count: e)
             for t in active {
                 let omega = problem.episodeWeights[t]
@@ -71,6 +79,11 @@ struct LayerModel {
         var kept: [(loads: [Double], c: Double)] = []
         for (b, loads) in blocks.enumerated() {
             let total = loads.reduce(0, +)
+            if riskZ != nil {
+                // Risk mode: every episode normalised to an average device load of 1.
+                if total > 0 { kept.append((loads, Double(d) / total)) }
+                continue
+            }
             switch objective {
             case .meanImbalance:
                 if total > 0 {
@@ -85,9 +98,26 @@ struct LayerModel {
             }
         }
         if objective == .worstImbalance || objective == .aggregateImbalance { constant = Swift.max(constant, 1) }
-        if kept.isEmpty { kept = [([Double](repeating: 0, count: e), 0)] }
-        mode = objective == .worstImbalance || objective == .aggregateImbalance ? .max : .sum
-        self.constant = objective == .aggregateImbalance ? 1 : constant
+        var keptWeights: [Double] = []
+        if riskZ != nil {
+            for (b, loads) in blocks.enumerated() where loads.reduce(0, +) > 0 { keptWeights.append(blockWeight[b]) }
+        }
+        if kept.isEmpty {
+            kept = [([Double](repeating: 0, count: e), 0)]
+            keptWeights = [1]
+        }
+        if let riskZ {
+            mode = .risk
+            self.riskZ = riskZ
+            let sum = keptWeights.reduce(0, +)
+            weights = keptWeights.map { $0 / sum }
+            self.constant = 0
+        } else {
+            mode = objective == .worstImbalance || objective == .aggregateImbalance ? .max : .sum
+            self.riskZ = 0
+            weights = [Double](repeating: 1 / Double(kept.count), count: kept.count)
+            self.constant = objective == .aggregateImbalance ? 1 : constant
+        }
         let t = kept.count
         episodes = t
         var u = [Double](repeating: 0, count: e * t)
@@ -97,17 +127,4 @@ struct LayerModel {
         self.u = u
     }
 
-    /// Objective value from per-episode peaks.
-    func value(peaks: UnsafeBufferPointer<Double>) -> Double {
-        switch mode {
-        case .sum:
-            var s = constant
-            for p in peaks { s += p }
-            return s
-        case .max:
-            var m = constant
-            for p in peaks { m = Swift.max(m, p) }
-            return m
-        }
-    }
 }

@@ -26,21 +26,20 @@ struct LocalSearch {
     /// keep the result when it is better. On large layers the first descent uses the whole
     /// budget; on small ones the restarts escape local optima (the toy example needs them).
     /// Deterministic for a given seed.
-    func iterate(state: SearchState, best: SearchState, seed: UInt64, deadline: ContinuousClock.Instant?) {
-        var used = run(state: state, deadline: deadline).evaluations
+    func iterate(state: SearchState, best: SearchState, seed: UInt64, stop: SearchSolver.StopCondition) {
+        var used = run(state: state, stop: stop).evaluations
         best.copy(from: state)
         var bestValue = best.objective()
         var rng = SeededGenerator(seed: seed)
-        let clock = ContinuousClock()
         var rounds = 0
         while used < maxEvaluations && rounds < maxEvaluations / 8 {
-            if let deadline, clock.now >= deadline { break }
+            if stop.shouldStop() { break }
             rounds += 1
             state.copy(from: best)
             state.perturb(swaps: 2 + rounds % 3, transfers: 1, rng: &rng)
             var rest = self
             rest.maxEvaluations = maxEvaluations - used
-            used += Swift.max(1, rest.run(state: state, deadline: deadline).evaluations)
+            used += Swift.max(1, rest.run(state: state, stop: stop).evaluations)
             let value = state.objective()
             if value < bestValue * (1 - tolerance) {
                 bestValue = value
@@ -52,27 +51,31 @@ struct LocalSearch {
     /// Improves `state` in place until no move improves or the budget is spent; returns the
     /// number of moves applied and the evaluations used.
     @discardableResult
-    func run(state: SearchState, deadline: ContinuousClock.Instant?) -> (moves: Int, evaluations: Int) {
+    func run(state: SearchState, stop: SearchSolver.StopCondition) -> (moves: Int, evaluations: Int) {
         let d = state.d, s = state.s, e = state.e, t = state.t
         var moves = 0
         var evaluations = 0
         var current = state.objective()
         let critical = UnsafeMutablePointer<(excess: Double, device: Int32)>.allocate(capacity: d)
         defer { critical.deallocate() }
-        let clock = ContinuousClock()
 
         while moves < maxMoves && evaluations < maxEvaluations {
-            if let deadline, clock.now >= deadline { break }
-            // Critical devices, by total excess over the runner-up in the episodes they peak.
+            if stop.shouldStop() { break }
+            // Critical devices, by total excess over the runner-up in the episodes they peak
+            // (risk mode: the best-scoring device).
             var n = 0
-            for dev in 0..<d {
-                var excess = 0.0
-                var isPeak = false
-                for i in 0..<t where Int(state.topDev1[i]) == dev {
-                    isPeak = true
-                    excess += state.top1[i] - state.top2[i]
-                }
-                if isPeak {
+            if state.mode == .risk {
+                critical[0] = (state.scoreTop.0 - state.scoreTop.1, state.scoreDev.0)
+                n = 1
+            } else {
+                for dev in 0..<d {
+                    let lo = Int(state.peakStart[dev]), hi = Int(state.peakStart[dev + 1])
+                    if lo == hi { continue }
+                    var excess = 0.0
+                    for j in lo..<hi {
+                        let i = Int(state.peakEpisodes[j])
+                        excess += state.top1[i] - state.top2[i]
+                    }
                     critical[n] = (excess, Int32(dev))
                     n += 1
                 }
@@ -116,7 +119,7 @@ struct LocalSearch {
                 }
             }
             if improved { continue }
-            if !transfers { break }
+            if !transfers || state.mode == .risk { break }
             // Replica transfers: from any expert with ≥ 2 replicas to an expert on a critical
             // device. A transfer can only gain in the critical device's peak episodes, by at most
             // the drop of b's share there (capped by the device's excess): skip b when that bound
@@ -144,6 +147,7 @@ struct LocalSearch {
                             if state.counts[a] < 2 { continue }
                             evaluations += 1 + Int(state.counts[a]) + Int(state.counts[b])
                             if evaluations >= maxEvaluations { break transferScan }
+                            if evaluations & 1023 < 8 && stop.shouldStop() { break transferScan }
                             let f = state.evaluateTransfer(device: dev, slot: k, to: b, cutoff: best)
                             if f < best {
                                 best = f

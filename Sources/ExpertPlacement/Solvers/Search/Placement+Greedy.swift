@@ -33,7 +33,9 @@ extension SearchState {
             let c = Double(counts[x])
             for i in 0..<t { remaining[i] += c * share[x * t + i] }
         }
-        let project = alpha > 0
+        let project = alpha > 0 && mode != .risk
+        var maxScore = 0.0
+        let projRow = work.projection
         for i in 0..<t { theta[i] = 0; mean[i] = 0 }
         for xi in order {
             let x = Int(xi)
@@ -57,6 +59,18 @@ extension SearchState {
                 var best = -1
                 var bestCost = Double.infinity, bestTotal = Double.infinity
                 for dev in 0..<d where Int(fill[dev]) < s && holds[dev * e + x] == 0 {
+                    if mode == .risk {
+                        // Raise of the largest device score, ties to the lower new score.
+                        for i in 0..<t { projRow[i] = load[dev * t + i] + share[src + i] }
+                        let newScore = riskScore(projRow)
+                        let cost = Swift.max(newScore - maxScore, 0)
+                        if cost < bestCost || (cost == bestCost && newScore < bestTotal) {
+                            best = dev
+                            bestCost = cost
+                            bestTotal = newScore
+                        }
+                        continue
+                    }
                     let after = Double(s - Int(fill[dev]) - 1)
                     let (cost, sum) = projectedCost(row: load + dev * t, share: share + src, mean: mean,
                                                      after: after, theta: theta)
@@ -76,7 +90,9 @@ extension SearchState {
                 holds[best * e + x] = 1
                 let row = best * t
                 for i in 0..<t { load[row + i] += share[src + i] }
-                if project {
+                if mode == .risk {
+                    maxScore = Swift.max(maxScore, riskScore(load + row))
+                } else if project {
                     work.move(device: best, from: oldGroup, load: load)
                 } else {
                     // θ is the running peak (mean is 0).
@@ -121,42 +137,6 @@ extension SearchState {
             let v = row[i] + share[i]
             sum += v
             let over = v + after * mean[i] - theta[i]
-            if isSum { if over > 0 { cost += over } } else { cost = Swift.max(cost, over) }
-            i += 1
-        }
-        if !isSum { cost = Swift.max(cost, 0) }
-        return (cost, sum)
-    }
-
-    /// `(Σ_t max(row_t + share_t − peak_t, 0), Σ_t (row_t + share_t))` in sum mode, the max of the
-    /// overshoots in max mode; SIMD over episodes.
-    @inline(__always)
-    func placementCost(row: UnsafeMutablePointer<Double>, share: UnsafeMutablePointer<Double>,
-                       peak: UnsafeMutablePointer<Double>) -> (Double, Double) {
-        var i = 0
-        var costV = SIMD8<Double>(repeating: 0), sumV = SIMD8<Double>(repeating: 0)
-        let zero = SIMD8<Double>(repeating: 0)
-        let rowRaw = UnsafeRawPointer(row), shareRaw = UnsafeRawPointer(share), peakRaw = UnsafeRawPointer(peak)
-        let stride = MemoryLayout<Double>.stride
-        let isSum = mode == .sum
-        while i + 8 <= t {
-            let v = rowRaw.loadUnaligned(fromByteOffset: i * stride, as: SIMD8<Double>.self)
-                + shareRaw.loadUnaligned(fromByteOffset: i * stride, as: SIMD8<Double>.self)
-            let over = v - peakRaw.loadUnaligned(fromByteOffset: i * stride, as: SIMD8<Double>.self)
-            sumV += v
-            if isSum {
-                costV += over.replacing(with: zero, where: over .< zero)
-            } else {
-                costV = pointwiseMax(costV, over)
-            }
-            i += 8
-        }
-        var cost = isSum ? costV.sum() : costV.max()
-        var sum = sumV.sum()
-        while i < t {
-            let v = row[i] + share[i]
-            sum += v
-            let over = v - peak[i]
             if isSum { if over > 0 { cost += over } } else { cost = Swift.max(cost, over) }
             i += 1
         }
@@ -229,6 +209,7 @@ final class GreedyWorkspace {
     let remaining: UnsafeMutablePointer<Double>
     let mean: UnsafeMutablePointer<Double>
     let theta: UnsafeMutablePointer<Double>
+    let projection: UnsafeMutablePointer<Double>
 
     init(devices: Int, slotsPerDevice: Int, episodes: Int) {
         d = devices; s = slotsPerDevice; t = episodes
@@ -238,11 +219,12 @@ final class GreedyWorkspace {
         remaining = .allocate(capacity: t); remaining.initialize(repeating: 0, count: t)
         mean = .allocate(capacity: t); mean.initialize(repeating: 0, count: t)
         theta = .allocate(capacity: t); theta.initialize(repeating: 0, count: t)
+        projection = .allocate(capacity: t); projection.initialize(repeating: 0, count: t)
     }
 
     deinit {
         fill.deallocate(); groupSize.deallocate(); groupMax.deallocate()
-        remaining.deallocate(); mean.deallocate(); theta.deallocate()
+        remaining.deallocate(); mean.deallocate(); theta.deallocate(); projection.deallocate()
     }
 
     /// Device `dev` went from fill level `old` to `old + 1` (its load row already updated).

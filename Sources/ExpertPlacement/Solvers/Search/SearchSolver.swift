@@ -26,8 +26,13 @@ public struct SearchSolver: PlacementSolver {
         public var beam: Int = 1
         /// Most model episodes; more are summed into this many consecutive blocks.
         public var episodeCap: Int = 64
-        /// `z` of the risk weight `μ + z·σ` used to order experts and allot replicas.
+        /// `z` of the risk weight `μ + z·σ` used to order experts and allot replicas (and of the
+        /// device score in risk-aware mode). 0.674 is FlashLB's default (the 75th percentile).
         public var riskZ: Double = 0.674
+        /// Risk-aware mode: optimise the largest device score `μ + z·σ` over episodes (mean and
+        /// standard deviation of the device load, i.e. with the replicas' covariances) instead of
+        /// the exact objective — a hedge for unseen episodes, as FlashLB does.
+        public var riskAware: Bool = false
         /// Most improving local moves per layer.
         public var maxMoves: Int = 400
         /// Most local-move evaluations per layer.
@@ -38,8 +43,10 @@ public struct SearchSolver: PlacementSolver {
 
         /// Creates a configuration (defaults as documented).
         public init(depth: Int = 4, width: Int = 2, beam: Int = 1, episodeCap: Int = 64, riskZ: Double = 0.674,
-                    maxMoves: Int = 400, maxEvaluations: Int = 5_000, projections: [Double] = [0, 1]) {
+                    maxMoves: Int = 400, maxEvaluations: Int = 5_000, projections: [Double] = [0, 1],
+                    riskAware: Bool = false) {
             self.projections = projections
+            self.riskAware = riskAware
             self.depth = depth
             self.width = width
             self.beam = beam
@@ -65,11 +72,11 @@ public struct SearchSolver: PlacementSolver {
     public func solve(_ problem: Problem, options: SolveOptions = SolveOptions()) throws(ExpertPlacementError) -> SolveReport {
         let clock = ContinuousClock()
         let start = clock.now
-        let deadline = options.timeLimit.map { start + $0 }
+        let stop = StopCondition(deadline: options.timeLimit.map { start + $0 }, observesCancellation: false)
         let config = configuration
         let objective = options.objective
         let results = LayerParallelism.map(count: problem.layers, maxThreads: options.maxThreads) { l in
-            Self.solveLayer(problem, layer: l, objective: objective, configuration: config, deadline: deadline)
+            Self.solveLayer(problem, layer: l, objective: objective, configuration: config, stop: stop)
         }
         var flat = ContiguousArray<Int32>()
         flat.reserveCapacity(problem.topology.slotCount * problem.layers)
@@ -83,6 +90,17 @@ public struct SearchSolver: PlacementSolver {
                            objective: objective, lowerBounds: results.map(\.bound), wallTime: clock.now - start)
     }
 
+    /// When to stop searching early: a deadline, and (in the async API) task cancellation.
+    internal struct StopCondition: Sendable {
+        var deadline: ContinuousClock.Instant?
+        var observesCancellation: Bool
+
+        func shouldStop() -> Bool {
+            if let deadline, ContinuousClock.now >= deadline { return true }
+            return observesCancellation && Task.isCancelled
+        }
+    }
+
     struct LayerResult: Sendable {
         var slots: [Int32]
         var bound: Double
@@ -90,8 +108,15 @@ public struct SearchSolver: PlacementSolver {
     }
 
     static func solveLayer(_ problem: Problem, layer: Int, objective: Objective, configuration c: Configuration,
-                           deadline: ContinuousClock.Instant?) -> LayerResult {
-        let model = LayerModel(problem: problem, layer: layer, objective: objective, episodeCap: c.episodeCap)
+                           stop: StopCondition) -> LayerResult {
+        if stop.shouldStop() {
+            // Out of time before this layer started: the greedy plan, at once.
+            let plan = GreedySolver.solveLayer(loads: problem.aggregateLoad(layer: layer), topology: problem.topology)
+            return LayerResult(slots: Array(plan), bound: LowerBounds.bound(problem, layer: layer, objective: objective),
+                               hitLimit: true)
+        }
+        let model = LayerModel(problem: problem, layer: layer, objective: objective, episodeCap: c.episodeCap,
+                               riskZ: c.riskAware ? c.riskZ : nil)
         let bound = LowerBounds.bound(problem, layer: layer, objective: objective)
         let state = SearchState(model: model)
         let e = model.experts, t = model.episodes
@@ -118,7 +143,7 @@ public struct SearchSolver: PlacementSolver {
         var orderBuffer = [Int32](repeating: 0, count: e)
         for candidate in candidates {
             candidate.counts.withUnsafeBufferPointer { state.setCounts($0) }
-            for alpha in c.projections {
+            for alpha in c.projections where alpha == 0 || model.mode != .risk {
                 risk.withUnsafeBufferPointer { key in
                     orderBuffer.withUnsafeMutableBufferPointer { state.placeVectorGreedy(key: key, order: $0, alpha: alpha) }
                 }
@@ -151,8 +176,8 @@ public struct SearchSolver: PlacementSolver {
         // 3. Iterated local search from the best placement.
         state.copy(from: best)
         LocalSearch(maxMoves: c.maxMoves, maxEvaluations: c.maxEvaluations)
-            .iterate(state: state, best: best, seed: UInt64(layer) &* 0x9E37_79B9 &+ 1, deadline: deadline)
-        let hitLimit = deadline.map { ContinuousClock().now >= $0 } ?? false
+            .iterate(state: state, best: best, seed: UInt64(layer) &* 0x9E37_79B9 &+ 1, stop: stop)
+        let hitLimit = stop.shouldStop()
         return LayerResult(slots: best.physicalToLogical(), bound: bound, hitLimit: hitLimit)
     }
 }

@@ -26,6 +26,12 @@ final class SearchState {
     /// Episodes each device is the peak of, as CSR: `peakEpisodes[peakStart[d] ..< peakStart[d+1]]`.
     let peakStart: UnsafeMutablePointer<Int32>
     let peakEpisodes: UnsafeMutablePointer<Int32>
+    /// Risk mode: episode weights (sum 1), `z`, device scores and the three best-scoring devices.
+    let weights: UnsafeMutablePointer<Double>
+    let riskZ: Double
+    let score: UnsafeMutablePointer<Double>
+    var scoreTop: (Double, Double, Double) = (0, 0, 0)
+    var scoreDev: (Int32, Int32, Int32) = (-1, -1, -1)
 
     init(model: LayerModel) {
         e = model.experts; d = model.devices; s = model.slotsPerDevice; t = model.episodes
@@ -50,10 +56,15 @@ final class SearchState {
         touched = .allocate(capacity: d); touched.initialize(repeating: 0, count: d)
         peakStart = .allocate(capacity: d + 1); peakStart.initialize(repeating: 0, count: d + 1)
         peakEpisodes = .allocate(capacity: t); peakEpisodes.initialize(repeating: 0, count: t)
+        let weightBuffer = UnsafeMutablePointer<Double>.allocate(capacity: model.episodes)
+        model.weights.withUnsafeBufferPointer { weightBuffer.initialize(from: $0.baseAddress!, count: $0.count) }
+        weights = weightBuffer
+        riskZ = model.riskZ
+        score = .allocate(capacity: d); score.initialize(repeating: 0, count: d)
     }
 
     deinit {
-        for p in [u, share, load, top1, top2, top3, scratch, scratchRows] { p.deallocate() }
+        for p in [u, share, load, top1, top2, top3, scratch, scratchRows, weights, score] { p.deallocate() }
         for p in [counts, slots, topDev1, topDev2, topDev3, touched, peakStart, peakEpisodes] { p.deallocate() }
         holds.deallocate()
     }
@@ -122,11 +133,57 @@ final class SearchState {
             peakEpisodes[Int(cursor[dev])] = Int32(i)
             cursor[dev] += 1
         }
+        if mode == .risk { recomputeScores() }
+    }
+
+    /// Risk mode: `μ + z·σ` of a device row over the weighted episodes. O(T).
+    @inline(__always)
+    func riskScore(_ row: UnsafePointer<Double>) -> Double {
+        var mean = 0.0
+        for i in 0..<t { mean += weights[i] * row[i] }
+        var variance = 0.0
+        for i in 0..<t {
+            let dev = row[i] - mean
+            variance += weights[i] * dev * dev
+        }
+        return mean + riskZ * variance.squareRoot()
+    }
+
+    /// Risk mode: every device's score and the three best. O(D·T).
+    func recomputeScores() {
+        var v1 = -Double.infinity, v2 = -Double.infinity, v3 = -Double.infinity
+        var d1: Int32 = -1, d2: Int32 = -1, d3: Int32 = -1
+        for dev in 0..<d {
+            let v = riskScore(load + dev * t)
+            score[dev] = v
+            if v > v1 {
+                v3 = v2; d3 = d2; v2 = v1; d2 = d1; v1 = v; d1 = Int32(dev)
+            } else if v > v2 {
+                v3 = v2; d3 = d2; v2 = v; d2 = Int32(dev)
+            } else if v > v3 {
+                v3 = v; d3 = Int32(dev)
+            }
+        }
+        scoreTop = (v1, Swift.max(v2, 0), Swift.max(v3, 0))
+        scoreDev = (d1, d2, d3)
+    }
+
+    /// Risk mode: the best score among devices other than `a` and `b`.
+    @inline(__always)
+    func scoreExcluding(_ a: Int32, _ b: Int32) -> Double {
+        if scoreDev.0 != a && scoreDev.0 != b { return scoreTop.0 }
+        if scoreDev.1 != a && scoreDev.1 != b { return scoreTop.1 }
+        if scoreDev.2 != a && scoreDev.2 != b { return scoreTop.2 }
+        var m = 0.0
+        for dev in 0..<d where Int32(dev) != a && Int32(dev) != b { m = Swift.max(m, score[dev]) }
+        return m
     }
 
     /// The objective of the current state.
     func objective() -> Double {
         switch mode {
+        case .risk:
+            return scoreTop.0
         case .sum:
             var f = constant
             for i in 0..<t { f += top1[i] }
@@ -175,6 +232,14 @@ final class SearchState {
         let x = Int(slots[d1 * s + k1]) * t, y = Int(slots[d2 * s + k2]) * t
         let r1 = d1 * t, r2 = d2 * t
         let dev1 = Int32(d1), dev2 = Int32(d2)
+        if mode == .risk {
+            for i in 0..<t {
+                let delta = share[y + i] - share[x + i]
+                scratch[i] = load[r1 + i] + delta
+                scratch[t + i] = load[r2 + i] - delta
+            }
+            return Swift.max(Swift.max(riskScore(scratch), riskScore(scratch + t)), scoreExcluding(dev1, dev2))
+        }
         var f = constant
         for i in 0..<t {
             let delta = share[y + i] - share[x + i]

@@ -122,6 +122,7 @@ struct TreeSearch {
     /// A bound on any placement with the state's current counts: per episode the peak is at least
     /// the average device load and the largest per-replica share.
     func boundFor(state: SearchState) -> Double {
+        if state.mode == .risk { return -.infinity }  // no cheap bound on the risk score
         var f = state.constant
         for i in 0..<state.t {
             var total = 0.0, largest = 0.0
