@@ -62,6 +62,19 @@ public enum LowerBounds {
                           devices d: Int, slots p: Int) -> (peak: Double, total: Double) {
         var total = 0.0
         for v in row { total += v }
+        // Shortcut: when every expert can be split into replicas no heavier than the average
+        // device load within the slot budget, M* ≤ average and the bound is the average.
+        let average = total / Double(d)
+        if average > 0 {
+            var needed = 0
+            var fits = true
+            for v in row {
+                let r = Swift.max(1, Int((v / average).rounded(.up)))
+                if r > d { fits = false; break }
+                needed += r
+            }
+            if fits && needed <= p { return (average, total) }
+        }
         ReplicaAllotment.minMax(loads: UnsafeBufferPointer(row), slots: p, cap: d, counts: counts)
         var largest = 0.0
         for x in 0..<row.count { largest = Swift.max(largest, row[x] / Double(counts[x])) }

@@ -2,8 +2,7 @@ import Dispatch
 
 /// Runs independent per-layer jobs on all cores and returns their results in layer order.
 ///
-/// Layers are split into contiguous chunks, one `DispatchQueue.concurrentPerform` iteration per
-/// chunk. Each job writes only its own result slot, so the output does not depend on the number
+/// Layers are handed to `DispatchQueue.concurrentPerform`. Each job writes only its own result slot, so the output does not depend on the number
 /// of threads or on scheduling: the same input gives the same result on 1 core or 64.
 enum LayerParallelism {
     /// Minimum estimated work (in arbitrary "element" units) before going parallel; below it the
@@ -24,9 +23,12 @@ enum LayerParallelism {
         }
         let results = ResultSlots<Result>(count: count)
         let errors = ResultSlots<Failure>(count: count)
-        let chunks = Swift.min(count, 2 * threads)
-        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-            let lower = count * chunk / chunks, upper = count * (chunk + 1) / chunks
+        // One iteration per layer: concurrentPerform hands them out dynamically, which balances
+        // layers of unequal cost; with fewer threads than cores, layers are dealt in contiguous
+        // chunks to `threads` workers instead.
+        let workers = threads < ProcessInfoShim.activeProcessorCount ? threads : count
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            let lower = count * worker / workers, upper = count * (worker + 1) / workers
             for i in lower..<upper {
                 do throws(Failure) { results.set(i, try body(i)) } catch { errors.set(i, error) }
             }

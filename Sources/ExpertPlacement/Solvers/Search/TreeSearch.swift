@@ -5,14 +5,18 @@
 /// episode loads) and split into `depth` groups. At level `k` each beam state fixes the extra
 /// replicas `m` of group `k`: `m` ranges over `guess ± width`, where `guess` is what min-max
 /// allotment of the whole remaining budget over groups `k…` would give group `k`. A branch is
-/// completed by min-max allotment of `budget − m` over the later groups, placed by scalar
-/// largest-first packing and scored exactly on every model episode. A branch whose bound
+/// completed by min-max allotment of `budget − m` over the later groups, placed (scalar
+/// largest-first packing on single-episode models; the vector-aware greedy on multi-episode
+/// ones, where scalar packing misjudges branches) and scored exactly on every model episode. A branch whose bound
 /// (per-episode max of the average and of the largest per-replica share) cannot beat the
 /// incumbent is not placed. The `beam` best partial allotments go on to the next level.
 struct TreeSearch {
     let depth: Int
     let width: Int
     let beam: Int
+    /// Projection of the vector-aware greedy that places each branch on multi-episode models,
+    /// or `nil` to place branches with scalar largest-first packing on the risk weights.
+    var vectorAlpha: Double? = nil
 
     struct Candidate {
         var counts: [Int32]
@@ -47,11 +51,18 @@ struct TreeSearch {
 
         func score(_ counts: [Int32]) -> Double {
             counts.withUnsafeBufferPointer { state.setCounts($0) }
-            let bound = boundFor(state: state)
-            if bound >= bestScore { return .infinity }
+            // Prune with the cheap bound on single-episode models, where it is tight; on many
+            // episodes it costs O(E·T) per branch and rarely prunes.
+            if state.t == 1 && boundFor(state: state) >= bestScore { return .infinity }
             keyBuffer.withUnsafeBufferPointer { key in
                 var order = [Int32](repeating: 0, count: e)
-                order.withUnsafeMutableBufferPointer { state.placeScalarGreedy(key: key, order: $0) }
+                order.withUnsafeMutableBufferPointer {
+                    if let alpha = vectorAlpha, state.t > 1 {
+                        state.placeVectorGreedy(key: key, order: $0, alpha: alpha)
+                    } else {
+                        state.placeScalarGreedy(key: key, order: $0)
+                    }
+                }
             }
             return state.objective()
         }
