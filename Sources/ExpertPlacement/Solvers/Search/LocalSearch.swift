@@ -20,6 +20,8 @@ struct LocalSearch {
     var transfers = true
     /// Apply the first improving swap found instead of the best one of a critical device.
     var firstImprovement = false
+    /// Restarts in a row without improvement after which iterated local search gives up.
+    var maxStaleRounds = 200
 
     /// Iterated local search: local search, then — while the evaluation budget lasts — perturb
     /// the best state by a few seeded random swaps and one replica transfer, search again, and
@@ -31,10 +33,11 @@ struct LocalSearch {
         best.copy(from: state)
         var bestValue = best.objective()
         var rng = SeededGenerator(seed: seed)
-        var rounds = 0
-        while used < maxEvaluations && rounds < maxEvaluations / 8 {
+        var rounds = 0, stale = 0
+        while used < maxEvaluations && stale < maxStaleRounds {
             if stop.shouldStop() { break }
             rounds += 1
+            stale += 1
             state.copy(from: best)
             state.perturb(swaps: 2 + rounds % 3, transfers: 1, rng: &rng)
             var rest = self
@@ -44,10 +47,39 @@ struct LocalSearch {
             if value < bestValue * (1 - tolerance) {
                 bestValue = value
                 best.copy(from: state)
+                stale = 0
             }
         }
         state.copy(from: best)
     }
+    /// The swap from the (single-episode) peak device that minimises the larger of the two new
+    /// loads, among those leaving both strictly below the current peak.
+    func sidewaysSwap(_ state: SearchState, evaluations: inout Int) -> (Int, Int, Int)? {
+        let d = state.d, s = state.s, e = state.e
+        let d1 = Int(state.topDev1[0])
+        let peak = state.load[d1]
+        let limit = peak * (1 - 1e-12)
+        var best = limit
+        var move: (Int, Int, Int)? = nil
+        for k1 in 0..<s {
+            let x = Int(state.slots[d1 * s + k1])
+            for d2 in 0..<d where d2 != d1 && state.holds[d2 * e + x] == 0 {
+                for k2 in 0..<s {
+                    let y = Int(state.slots[d2 * s + k2])
+                    if y == x || state.holds[d1 * e + y] != 0 { continue }
+                    evaluations += 1
+                    let delta = state.share[y] - state.share[x]
+                    let high = Swift.max(peak + delta, state.load[d2] - delta)
+                    if high < best {
+                        best = high
+                        move = (k1, d2, k2)
+                    }
+                }
+            }
+        }
+        return move
+    }
+
     /// Improves `state` in place until no move improves or the budget is spent; returns the
     /// number of moves applied and the evaluations used.
     @discardableResult
@@ -119,6 +151,16 @@ struct LocalSearch {
                 }
             }
             if improved { continue }
+            // Single episode: the peak device may tie with others, and then no swap lowers the
+            // peak. Accept a sideways swap that takes the peak device strictly below the peak
+            // without lifting its partner to it: (peak, devices at the peak) falls
+            // lexicographically, so this terminates.
+            if t == 1 && state.mode != .risk, let (k1, d2, k2) = sidewaysSwap(state, evaluations: &evaluations) {
+                state.applySwap(Int(state.topDev1[0]), k1, d2, k2)
+                current = state.objective()
+                moves += 1
+                continue
+            }
             if !transfers || state.mode == .risk { break }
             // Replica transfers: from any expert with ≥ 2 replicas to an expert on a critical
             // device. A transfer can only gain in the critical device's peak episodes, by at most

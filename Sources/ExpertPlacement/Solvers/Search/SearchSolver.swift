@@ -36,9 +36,12 @@ public struct SearchSolver: PlacementSolver {
         /// Largest multi-episode layer (`E·D·T`) that gets the full tree; larger ones use the
         /// min-max allotment directly.
         public var treeLimit: Int = 131_072
+        /// Largest layer (`E·D·T`) searched with an exhaustive tree (every budget split, beam 8).
+        public var exhaustiveLimit: Int = 4_096
         /// Most improving local moves per layer.
         public var maxMoves: Int = 400
-        /// Most local-move evaluations per layer.
+        /// Local-move evaluations per layer, for a 32-episode model; a move costs O(T), so models
+        /// with fewer episodes `T` get `32/T` times as many (a single-episode layer: 160,000).
         public var maxEvaluations: Int = 5_000
         /// Projection weights `α` of the vector-aware greedy placements tried on each allotment
         /// (0: marginal peak increase; 1: full projection of the unplaced load), or `nil` for the
@@ -171,7 +174,10 @@ public struct SearchSolver: PlacementSolver {
         var incumbent = Double.infinity
         let projections = c.projections ?? Self.automaticProjections(model)
         let large = model.episodes > 1 && e * model.devices * model.episodes > c.treeLimit
-        var tree = TreeSearch(depth: large ? 1 : c.depth, width: c.width, beam: c.beam)
+        // Tiny layers get an exhaustive tree: every split of the budget, a wide beam.
+        let tiny = e * model.devices * model.episodes <= c.exhaustiveLimit
+        var tree = TreeSearch(depth: large ? 1 : c.depth, width: tiny ? Swift.max(c.width, model.slots) : c.width,
+                              beam: tiny ? Swift.max(c.beam, 8) : c.beam)
         tree.vectorAlpha = projections.last
         let candidates = tree.run(state: state, risk: risk, order: order, bestScore: &incumbent)
 
@@ -213,7 +219,9 @@ public struct SearchSolver: PlacementSolver {
 
         // 3. Iterated local search from the best placement.
         state.copy(from: best)
-        LocalSearch(maxMoves: c.maxMoves, maxEvaluations: c.maxEvaluations)
+        let scale = Swift.max(1, 32 / Swift.max(1, model.episodes))
+        let (budget, overflow) = c.maxEvaluations.multipliedReportingOverflow(by: scale)
+        LocalSearch(maxMoves: c.maxMoves * scale, maxEvaluations: overflow ? .max : budget)
             .iterate(state: state, best: best, seed: UInt64(layer) &* 0x9E37_79B9 &+ 1, stop: stop)
         let hitLimit = stop.shouldStop()
         return LayerResult(slots: best.physicalToLogical(), bound: bound, hitLimit: hitLimit)
