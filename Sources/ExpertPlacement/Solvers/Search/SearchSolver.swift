@@ -179,28 +179,19 @@ public struct SearchSolver: PlacementSolver {
         var tree = TreeSearch(depth: large ? 1 : c.depth, width: tiny ? Swift.max(c.width, model.slots) : c.width,
                               beam: tiny ? Swift.max(c.beam, 8) : c.beam)
         tree.vectorAlpha = projections.last
-        let candidates = tree.run(state: state, risk: risk, order: order, bestScore: &incumbent)
-
-        // 2. Vector-aware placement of the best allotments (plain and projected); keep the best.
         let best = SearchState(model: model)
-        var bestValue = Double.infinity
+        let candidates = tree.run(state: state, keep: best, risk: risk, order: order, bestScore: &incumbent)
+        var bestValue = incumbent
+
+        // 2. Vector-aware placement of the best allotments (plain and projected) that the tree
+        // has not placed that way already; keep the best.
         var orderBuffer = [Int32](repeating: 0, count: e)
         for candidate in candidates {
             candidate.counts.withUnsafeBufferPointer { state.setCounts($0) }
             for alpha in projections where alpha == 0 || model.mode != .risk {
+                if model.episodes > 1 && alpha == tree.vectorAlpha && candidate.score.isFinite { continue }
                 risk.withUnsafeBufferPointer { key in
                     orderBuffer.withUnsafeMutableBufferPointer { state.placeVectorGreedy(key: key, order: $0, alpha: alpha) }
-                }
-                let v = state.objective()
-                if v < bestValue {
-                    bestValue = v
-                    best.copy(from: state)
-                }
-            }
-            if candidate.score < bestValue {
-                // The tree's own (scalar) placement of this allotment.
-                risk.withUnsafeBufferPointer { key in
-                    orderBuffer.withUnsafeMutableBufferPointer { state.placeScalarGreedy(key: key, order: $0) }
                 }
                 let v = state.objective()
                 if v < bestValue {

@@ -24,8 +24,8 @@ struct TreeSearch {
     }
 
     /// Returns the best complete allotments found (at most `beam`, best first), each with the
-    /// score of its scalar placement; `state` is left holding the best one's placement.
-    func run(state: SearchState, risk: [Double], order: [Int], bestScore: inout Double) -> [Candidate] {
+    /// score of its placement; `keep` receives the best placement seen (when `bestScore` improves).
+    func run(state: SearchState, keep: SearchState, risk: [Double], order: [Int], bestScore: inout Double) -> [Candidate] {
         let e = state.e, d = state.d
         let budget0 = state.d * state.s - e
         let groups = Swift.max(1, Swift.min(depth, e))
@@ -89,6 +89,7 @@ struct TreeSearch {
                     let value = score(full)
                     if value < bestScore {
                         bestScore = value
+                        keep.copy(from: state)
                     }
                     completed.append(Candidate(counts: full, score: value))
                     next.append((fixed, rest, value))
@@ -103,6 +104,10 @@ struct TreeSearch {
             var full = [Int32](repeating: 1, count: e)
             complete(&full, from: 0, budget: budget0)
             let value = score(full)
+            if value < bestScore {
+                bestScore = value
+                keep.copy(from: state)
+            }
             completed = [Candidate(counts: full, score: value)]
         }
         return Array(completed.prefix(beam))
