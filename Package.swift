@@ -5,6 +5,7 @@
 // Modules (see README.md and ../shared/ARCHITECTURE.md):
 //   ExpertPlacement         pure-Swift core: problem model, plans, metrics, validation, solvers
 //   ExpertPlacementFormats  wire formats: instance/placement JSON v1, NumPy .npy
+//   ExpertPlacementExact    proven optima on GLPK (GPL-3, behind the CGLPK system-library target)
 //   eplb                    the command-line tool
 //   ExpertPlacementTestSupport  seeded generators and naive reference implementations (tests only)
 //
@@ -23,6 +24,7 @@ let package = Package(
     products: [
         .library(name: "ExpertPlacement", targets: ["ExpertPlacement"]),
         .library(name: "ExpertPlacementFormats", targets: ["ExpertPlacementFormats"]),
+        .library(name: "ExpertPlacementExact", targets: ["ExpertPlacementExact"]),
         .executable(name: "eplb", targets: ["eplb"]),
     ],
     dependencies: [
@@ -36,6 +38,18 @@ let package = Package(
             dependencies: [.product(name: "HeapModule", package: "swift-collections")],
             swiftSettings: swiftSettings
         ),
+        // GLPK (GPL-3) stays behind its own system-library target and wrapper module, so users of
+        // the core never link it. Install: apt-get install -y libglpk-dev
+        .systemLibrary(
+            name: "CGLPK",
+            path: "Sources/CGLPK",
+            providers: [.apt(["libglpk-dev"]), .brew(["glpk"])]
+        ),
+        .target(
+            name: "ExpertPlacementExact",
+            dependencies: ["ExpertPlacement", "CGLPK"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "ExpertPlacementFormats",
             dependencies: ["ExpertPlacement"],
@@ -46,6 +60,7 @@ let package = Package(
             dependencies: [
                 "ExpertPlacement",
                 "ExpertPlacementFormats",
+                "ExpertPlacementExact",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -66,6 +81,14 @@ let package = Package(
         .testTarget(
             name: "ExpertPlacementFormatsTests",
             dependencies: ["ExpertPlacementFormats", "ExpertPlacement", "ExpertPlacementTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ExpertPlacementExactTests",
+            dependencies: [
+                "ExpertPlacementExact", "ExpertPlacement", "ExpertPlacementTestSupport",
+                .product(name: "Numerics", package: "swift-numerics"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -11,19 +11,24 @@ public enum ExpertPlacementError: Error, Sendable, Equatable, CustomStringConver
     case shapeMismatch(field: String, reason: String)
     /// The instance admits no valid placement (for example more slots per device than experts).
     case infeasible(reason: String)
+    /// The method cannot handle this instance or objective (the reason says what would).
+    case unsupported(reason: String)
+    /// An underlying solver library failed (not a conclusion about the instance).
+    case solverFailure(reason: String)
 
     /// The field the error is about, or `nil` when it concerns the instance as a whole.
     public var field: String? {
         switch self {
         case .invalidValue(let field, _), .shapeMismatch(let field, _): return field
-        case .infeasible: return nil
+        case .infeasible, .unsupported, .solverFailure: return nil
         }
     }
 
     /// The problem, without the field name.
     public var reason: String {
         switch self {
-        case .invalidValue(_, let reason), .shapeMismatch(_, let reason), .infeasible(let reason):
+        case .invalidValue(_, let reason), .shapeMismatch(_, let reason), .infeasible(let reason),
+             .unsupported(let reason), .solverFailure(let reason):
             return reason
         }
     }

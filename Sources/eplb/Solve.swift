@@ -1,5 +1,6 @@
 import ArgumentParser
 import ExpertPlacement
+import ExpertPlacementExact
 import ExpertPlacementFormats
 
 struct Solve: ParsableCommand {
@@ -16,6 +17,9 @@ struct Solve: ParsableCommand {
         objective; reports a proven lower bound and the gap per layer
           greedy        min-max replica allotment + largest-first placement (DeepSeek/vLLM/SGLang \
         "global" policy, never two replicas of an expert on one device)
+          exact         proven optimum (GLPK, pattern model + bisection, warm-started by search) for \
+        single-peak objectives (aggregate, worst, or one episode) on small instances; --time-limit \
+        (default 60 s) stops it with the best plan and the bound reached
           hierarchical  DeepSeek EPLB's node-aware policy (groups → nodes → devices), vLLM's and \
         SGLang's default on multi-node DeepSeek-V3
 
@@ -31,7 +35,7 @@ struct Solve: ParsableCommand {
 
     @OptionGroup var input: InstanceOptions
 
-    @Option(help: "Placement method: search (default), greedy or hierarchical.")
+    @Option(help: "Placement method: search (default), exact, greedy or hierarchical.")
     var method: Method = .search
 
     @Option(help: "Objective to report bounds and gaps for (mean, worst, aggregate, peak-sum).")
@@ -51,6 +55,9 @@ struct Solve: ParsableCommand {
     @Flag(name: .customLong("omit-timing"), help: "Leave solver.wallSeconds out, so the output depends on the input alone.")
     var omitTiming = false
 
+    @Flag(help: "Print the exact solver's GLPK log on standard error.")
+    var verbose = false
+
     func validate() throws {
         if method != .search && tuning.isSet {
             throw ValidationError("the search tuning options apply to --method search only")
@@ -69,6 +76,8 @@ struct Solve: ParsableCommand {
             case .greedy: try GreedySolver().solve(problem, options: options)
             case .hierarchical: try HierarchicalSolver().solve(problem, options: options)
             case .search: try SearchSolver(configuration: tuning.configuration).solve(problem, options: options)
+            case .exact:
+                try ExactSolver(configuration: .init(verbose: verbose)).solve(problem, options: options)
             }
             let metrics = try Metrics.evaluate(report.placement, on: problem, objective: objective.objective,
                                                lowerBounds: report.lowerBounds)

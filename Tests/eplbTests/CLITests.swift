@@ -139,6 +139,18 @@ struct CLITests {
         #expect(h.stderr.contains("hierarchical placement gives each of the 8 nodes 1 experts"))
     }
 
+    @Test("--method exact proves the toy optimal; unsupported objectives are a clear error")
+    func exact() throws {
+        let r = try CLI.run(["solve", "--example", "flashlb-toy", "--method", "exact", "--objective", "aggregate",
+                             "--format", "json", "--omit-timing"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains(#""status": "optimal""#))
+        #expect(r.stdout.contains(#""peakSum": 196.66666666666"#))
+        let bad = try CLI.run(["solve", "--example", "deepseek-v3", "--method", "exact"])
+        #expect(bad.status == 2 && bad.stdout.isEmpty)
+        #expect(bad.stderr.contains("single-peak objectives"))
+    }
+
     @Test("validate names broken rules and exits 1")
     func validateInvalid() throws {
         let plan = #"{"schemaVersion": 1, "topology": {"devices": 2, "slotsPerDevice": 2}, "experts": 3, "phy2log": [[0, 0, 1, 1]]}"#

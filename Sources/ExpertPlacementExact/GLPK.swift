@@ -1,0 +1,222 @@
+internal import CGLPK
+#if canImport(Glibc)
+internal import Glibc
+#elseif canImport(Darwin)
+internal import Darwin
+#endif
+
+/// A mixed-integer linear program, described in plain Swift (no C types), for ``GLPK/solve(_:timeLimit:verbose:)``.
+struct MixedIntegerProgram: Sendable {
+    enum Kind: Sendable { case continuous, integer, binary }
+
+    struct Column: Sendable {
+        var kind: Kind
+        var lower: Double = 0
+        /// `nil`: no upper bound.
+        var upper: Double? = nil
+        var objective: Double = 0
+    }
+
+    struct Row: Sendable {
+        /// `nil`: no lower bound.
+        var lower: Double?
+        /// `nil`: no upper bound.
+        var upper: Double?
+        var entries: [(column: Int, value: Double)]
+    }
+
+    var columns: [Column] = []
+    var rows: [Row] = []
+
+    /// Adds a column and returns its index.
+    mutating func addColumn(_ column: Column) -> Int {
+        columns.append(column)
+        return columns.count - 1
+    }
+
+    /// Adds `lower ≤ Σ value·x[column] ≤ upper`.
+    mutating func addRow(lower: Double?, upper: Double?, _ entries: [(column: Int, value: Double)]) {
+        rows.append(Row(lower: lower, upper: upper, entries: entries))
+    }
+}
+
+/// What GLPK concluded (a status value, not an error).
+enum MIPOutcome: Sendable, Equatable {
+    /// Proven optimal.
+    case optimal
+    /// An integer solution, not proven optimal (gap tolerance reached).
+    case feasible
+    /// Proven to have no integer solution.
+    case infeasible
+    /// Stopped by the time limit; `values` holds the incumbent when there is one.
+    case timeLimit
+}
+
+/// GLPK's answer.
+struct MIPSolution: Sendable {
+    var outcome: MIPOutcome
+    /// Column values of the best integer solution, when there is one.
+    var values: [Double]?
+    /// Its objective value.
+    var objective: Double?
+}
+
+/// Why a GLPK call could not run (as opposed to what the optimiser concluded).
+public enum ExactSolverError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The model handed to GLPK was malformed (a programmer error caught before any `glp_*` call).
+    case invalidModel(String)
+    /// GLPK reported a failure (its return code and meaning).
+    case solverFailure(code: Int, meaning: String)
+    /// The instance is outside what the exact solver supports.
+    case unsupported(String)
+
+    public var description: String {
+        switch self {
+        case .invalidModel(let m): "exact solver: invalid model: \(m)"
+        case .solverFailure(let code, let meaning): "exact solver: GLPK failed (code \(code): \(meaning))"
+        case .unsupported(let m): "exact solver: \(m)"
+        }
+    }
+}
+
+/// The thin, safe wrapper around GLPK (GPL-3; this module is the only one that links it).
+///
+/// GLPK aborts the process on bad arguments, so everything is validated in Swift first. A
+/// problem is built, solved and freed inside one synchronous call on one thread (GLPK keeps one
+/// environment per thread in Debian's build).
+enum GLPK {
+    /// The library version, e.g. "5.0".
+    static var version: String { String(cString: glp_version()) }
+
+    /// Solves `program` as a minimisation MIP within `timeLimit` seconds (GLPK's presolver on).
+    ///
+    /// - Throws: ``ExactSolverError`` when the model is malformed or GLPK fails; what GLPK
+    ///   concludes (optimal, infeasible, time limit) is in the returned ``MIPSolution``.
+    static func solve(_ program: MixedIntegerProgram, timeLimit: Double?, verbose: Bool) throws(ExactSolverError) -> MIPSolution {
+        try validate(program)
+        // GLPK's log, when asked for, goes to standard error (standard output carries the JSON).
+        _ = glp_term_out(verbose ? GLP_ON : GLP_OFF)
+        glp_term_hook({ _, text in
+            if let text { _ = write(2, text, strlen(text)) }
+            return 1
+        }, nil)
+        defer {
+            glp_term_hook(nil, nil)
+            _ = glp_term_out(GLP_ON)
+        }
+        guard let problem = glp_create_prob() else { throw .solverFailure(code: -1, meaning: "glp_create_prob returned NULL") }
+        defer { glp_delete_prob(problem) }
+        glp_set_obj_dir(problem, GLP_MIN)
+        let n = program.columns.count, m = program.rows.count
+        _ = glp_add_cols(problem, Int32(n))
+        for (j, column) in program.columns.enumerated() {
+            let index = Int32(j + 1)
+            switch column.kind {
+            case .binary:
+                glp_set_col_kind(problem, index, GLP_BV)
+            case .integer, .continuous:
+                glp_set_col_kind(problem, index, column.kind == .integer ? GLP_IV : GLP_CV)
+                if let upper = column.upper {
+                    glp_set_col_bnds(problem, index, upper == column.lower ? GLP_FX : GLP_DB, column.lower, upper)
+                } else {
+                    glp_set_col_bnds(problem, index, GLP_LO, column.lower, 0)
+                }
+            }
+            glp_set_obj_coef(problem, index, column.objective)
+        }
+        if m > 0 {
+            _ = glp_add_rows(problem, Int32(m))
+            var ia: [Int32] = [0], ja: [Int32] = [0], ar: [Double] = [0]  // 1-based; index 0 unused
+            for (i, row) in program.rows.enumerated() {
+                let index = Int32(i + 1)
+                switch (row.lower, row.upper) {
+                case let (lo?, hi?) where lo == hi: glp_set_row_bnds(problem, index, GLP_FX, lo, hi)
+                case let (lo?, hi?): glp_set_row_bnds(problem, index, GLP_DB, lo, hi)
+                case let (lo?, nil): glp_set_row_bnds(problem, index, GLP_LO, lo, 0)
+                case let (nil, hi?): glp_set_row_bnds(problem, index, GLP_UP, 0, hi)
+                case (nil, nil): glp_set_row_bnds(problem, index, GLP_FR, 0, 0)
+                }
+                for entry in row.entries {
+                    ia.append(index)
+                    ja.append(Int32(entry.column + 1))
+                    ar.append(entry.value)
+                }
+            }
+            glp_load_matrix(problem, Int32(ia.count - 1), ia, ja, ar)
+        }
+        var parm = glp_iocp()
+        glp_init_iocp(&parm)
+        parm.presolve = GLP_ON
+        parm.msg_lev = verbose ? GLP_MSG_ON : GLP_MSG_OFF
+        if let timeLimit {
+            parm.tm_lim = Int32(Swift.max(1, Swift.min(Double(Int32.max), (timeLimit * 1000).rounded(.down))))
+        }
+        let code = glp_intopt(problem, &parm)
+        let status = glp_mip_status(problem)
+        func solution() -> ([Double], Double) {
+            ((1...n).map { glp_mip_col_val(problem, Int32($0)) }, glp_mip_obj_val(problem))
+        }
+        switch code {
+        case 0:
+            switch status {
+            case GLP_OPT:
+                let (v, o) = solution()
+                return MIPSolution(outcome: .optimal, values: v, objective: o)
+            case GLP_FEAS:
+                let (v, o) = solution()
+                return MIPSolution(outcome: .feasible, values: v, objective: o)
+            case GLP_NOFEAS:
+                return MIPSolution(outcome: .infeasible)
+            default:
+                throw .solverFailure(code: Int(status), meaning: "glp_intopt returned 0 with an undefined solution")
+            }
+        case GLP_ETMLIM, GLP_ESTOP:
+            if status == GLP_FEAS || status == GLP_OPT {
+                let (v, o) = solution()
+                return MIPSolution(outcome: .timeLimit, values: v, objective: o)
+            }
+            return MIPSolution(outcome: .timeLimit)
+        case GLP_EMIPGAP:
+            let (v, o) = solution()
+            return MIPSolution(outcome: .feasible, values: v, objective: o)
+        case GLP_ENOPFS:
+            return MIPSolution(outcome: .infeasible)
+        case GLP_ENODFS:
+            throw .solverFailure(code: Int(code), meaning: "the LP relaxation is unbounded")
+        case GLP_EBOUND:
+            throw .solverFailure(code: Int(code), meaning: "incorrect bounds on a variable")
+        case GLP_EROOT:
+            throw .solverFailure(code: Int(code), meaning: "no optimal basis for the root LP")
+        case GLP_EFAIL:
+            throw .solverFailure(code: Int(code), meaning: "the search failed (solver error)")
+        default:
+            throw .solverFailure(code: Int(code), meaning: "unexpected return code")
+        }
+    }
+
+    /// Everything GLPK would abort on, checked in Swift.
+    static func validate(_ program: MixedIntegerProgram) throws(ExactSolverError) {
+        guard !program.columns.isEmpty else { throw .invalidModel("no columns") }
+        guard program.columns.count < Int(Int32.max) / 2, program.rows.count < Int(Int32.max) / 2 else {
+            throw .invalidModel("too many rows or columns")
+        }
+        for (j, c) in program.columns.enumerated() {
+            guard c.lower.isFinite, c.objective.isFinite else { throw .invalidModel("column \(j): non-finite bound or cost") }
+            if let u = c.upper { guard u.isFinite, u >= c.lower else { throw .invalidModel("column \(j): upper < lower") } }
+        }
+        var entries = 0
+        for (i, r) in program.rows.enumerated() {
+            if let lo = r.lower, !lo.isFinite { throw .invalidModel("row \(i): non-finite lower bound") }
+            if let hi = r.upper, !hi.isFinite { throw .invalidModel("row \(i): non-finite upper bound") }
+            if let lo = r.lower, let hi = r.upper, lo > hi { throw .invalidModel("row \(i): lower > upper") }
+            var seen = Set<Int>()
+            for e in r.entries {
+                guard e.column >= 0 && e.column < program.columns.count else { throw .invalidModel("row \(i): column \(e.column) out of range") }
+                guard e.value.isFinite else { throw .invalidModel("row \(i): non-finite coefficient") }
+                guard seen.insert(e.column).inserted else { throw .invalidModel("row \(i): column \(e.column) twice") }
+            }
+            entries += r.entries.count
+        }
+        guard entries < Int(Int32.max) else { throw .invalidModel("too many matrix entries") }
+    }
+}

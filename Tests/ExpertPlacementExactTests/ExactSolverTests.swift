@@ -1,0 +1,73 @@
+import ExpertPlacement
+import ExpertPlacementExact
+import ExpertPlacementTestSupport
+import Numerics
+import Testing
+
+@Suite("Exact solver (GLPK)")
+struct ExactSolverTests {
+    @Test("FlashLB's toy proven optimal: 590/3, bound = value")
+    func toy() throws {
+        let problem = BundledExample.flashlbToy.problem
+        let report = try ExactSolver().solve(problem, options: SolveOptions(objective: .aggregateImbalance))
+        #expect(report.status == .optimal)
+        #expect(Validation.violations(of: report.placement).isEmpty)
+        let m = try Metrics.layerMetrics(report.placement, on: problem, layer: 0)
+        #expect(m.peakSum.isApproximatelyEqual(to: 590.0 / 3, relativeTolerance: 1e-9))
+        #expect(report.lowerBounds![0].isApproximatelyEqual(to: m.aggregateImbalance, relativeTolerance: 1e-8))
+    }
+
+    @Test("equals brute force on tiny instances; exact ≤ search ≤ greedy",
+          arguments: [Objective.aggregateImbalance, .worstImbalance])
+    func bruteForce(objective: Objective) throws {
+        var checked = 0
+        for seed in 0..<60 {
+            let problem = RandomInstances.problem(seed: UInt64(seed) &+ 91_000, maxDevices: 4, maxSlots: 3,
+                                                  maxLayers: 1, maxEpisodes: 3)
+            guard problem.experts <= 7 else { continue }
+            let (optimum, _) = BruteForce.optimum(problem, layer: 0, objective: objective)
+            let report = try ExactSolver().solve(problem, options: SolveOptions(objective: objective))
+            #expect(report.status == .optimal, "seed \(seed)")
+            #expect(Validation.violations(of: report.placement).isEmpty, "seed \(seed)")
+            let exact = try Metrics.layerMetrics(report.placement, on: problem, layer: 0).value(of: objective)
+            #expect(exact.isApproximatelyEqual(to: optimum, absoluteTolerance: 1e-9, relativeTolerance: 1e-7),
+                    "seed \(seed): exact \(exact) vs brute force \(optimum)")
+            #expect(report.lowerBounds![0] <= optimum * (1 + 1e-7), "seed \(seed)")
+            let search = try Metrics.layerMetrics(SearchSolver().solve(problem, options: SolveOptions(objective: objective)).placement,
+                                                  on: problem, layer: 0).value(of: objective)
+            let greedy = try Metrics.layerMetrics(GreedySolver().solve(problem).placement, on: problem, layer: 0).value(of: objective)
+            #expect(exact <= search * (1 + 1e-9) && search <= greedy * (1 + 1e-9), "seed \(seed)")
+            checked += 1
+        }
+        #expect(checked >= 40)
+    }
+
+    @Test("status is honest under a tiny time limit: timeLimit, a valid plan, a bound below it")
+    func tinyTimeLimit() throws {
+        let problem = try Problem(topology: Topology(devices: 32, slotsPerDevice: 9),
+                                  loads: SyntheticLoads.spiky(layers: 1, episodes: 1, experts: 256, seed: 5))
+        let clock = ContinuousClock()
+        let start = clock.now
+        let report = try ExactSolver().solve(problem, options: SolveOptions(objective: .aggregateImbalance,
+                                                                           timeLimit: .milliseconds(300)))
+        #expect(clock.now - start < .seconds(2))
+        #expect(report.status == .timeLimit || report.status == .feasible)
+        #expect(report.status != .optimal)
+        #expect(Validation.violations(of: report.placement).isEmpty)
+        let value = try Metrics.layerMetrics(report.placement, on: problem, layer: 0).aggregateImbalance
+        #expect(report.lowerBounds![0] <= value)
+    }
+
+    @Test("multi-episode sum objectives are refused with a reason")
+    func unsupported() throws {
+        let problem = BundledExample.deepseekV3.problem
+        #expect(throws: ExpertPlacementError.self) {
+            try ExactSolver().solve(problem, options: SolveOptions(objective: .meanImbalance))
+        }
+    }
+
+    @Test("GLPK 5 is linked")
+    func version() {
+        #expect(ExactSolver.libraryVersion.hasPrefix("5."))
+    }
+}
