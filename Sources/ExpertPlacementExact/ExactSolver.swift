@@ -58,6 +58,11 @@ public struct ExactSolver: PlacementSolver {
     /// - Throws: ``ExpertPlacementError/unsupported(reason:)`` for objectives it cannot prove;
     ///   ``ExpertPlacementError/solverFailure(reason:)`` when GLPK fails.
     public func solve(_ problem: Problem, options: SolveOptions = SolveOptions()) throws(ExpertPlacementError) -> SolveReport {
+        try solve(problem, options: options, warmStart: nil)
+    }
+
+    /// Solves every layer, starting from `warmStart`'s plans (the search's when `nil`).
+    public func solve(_ problem: Problem, options: SolveOptions, warmStart: SolveReport?) throws(ExpertPlacementError) -> SolveReport {
         let clock = ContinuousClock()
         let start = clock.now
         let deadline = start + (options.timeLimit ?? configuration.defaultTimeLimit)
@@ -65,7 +70,8 @@ public struct ExactSolver: PlacementSolver {
         // Warm start: the search's plan for every layer.
         var searchOptions = options
         searchOptions.timeLimit = Swift.min(options.timeLimit ?? configuration.defaultTimeLimit, .seconds(5))
-        let warm = try SearchSolver().solve(problem, options: searchOptions)
+        let warm: SolveReport
+        if let warmStart { warm = warmStart } else { warm = try SearchSolver().solve(problem, options: searchOptions) }
         let p = problem.topology.slotCount
         var flat = ContiguousArray<Int32>()
         var bounds: [Double] = []

@@ -55,7 +55,7 @@ struct PatternModel {
         func extend(from start: Int) {
             if overflow { return }
             visited += 1
-            if visited > 20 * limit || (visited & 0xFFFF == 0 && ContinuousClock.now >= deadline) {
+            if visited > 20 * limit || (visited & 0xFFF == 0 && ContinuousClock.now >= deadline) {
                 overflow = true
                 return
             }

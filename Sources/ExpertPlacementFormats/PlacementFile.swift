@@ -15,6 +15,9 @@ public enum PlacementFile {
         public var wallSeconds: Double?
         /// Remarks (a fallback taken, …); written only when non-empty.
         public var notes: [String]
+        /// Solver settings worth recording (tolerance, time limit, library version); written as
+        /// `solver.settings` when non-empty.
+        public var settings = JSONObject()
 
         /// Creates a solver block.
         public init(method: String, objective: Objective, status: SolveStatus, wallSeconds: Double?, notes: [String] = []) {
@@ -62,6 +65,7 @@ public enum PlacementFile {
             if let seconds = solver.wallSeconds { s["wallSeconds"] = .number(seconds) }
             s["version"] = .string(ExpertPlacementVersion.string)
             if !solver.notes.isEmpty { s["notes"] = .array(solver.notes.map { .string($0) }) }
+            if !solver.settings.keys.isEmpty { s["settings"] = .object(solver.settings) }
             root["solver"] = .object(s)
         }
         return .object(root)

@@ -21,6 +21,6 @@ struct EPLB: ParsableCommand {
           eplb validate plan.json --instance instance.json
         """,
         version: "0.1.0",
-        subcommands: [Solve.self, Evaluate.self, Validate.self, Example.self, Generate.self]
+        subcommands: [Solve.self, Evaluate.self, Validate.self, Reference.self, Example.self, Generate.self, GapReport.self]
     )
 }

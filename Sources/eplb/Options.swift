@@ -82,7 +82,7 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 
 /// The solver methods available to `eplb solve`.
 enum Method: String, ExpressibleByArgument, CaseIterable {
-    case greedy, hierarchical, search, exact
+    case greedy, hierarchical, search, exact, auto
 }
 
 /// `--objective mean|worst|aggregate|peak-sum` (the JSON keys `meanImbalance`, … are accepted too).

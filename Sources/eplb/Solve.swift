@@ -20,6 +20,8 @@ struct Solve: ParsableCommand {
           exact         proven optimum (GLPK, pattern model + bisection, warm-started by search) for \
         single-peak objectives (aggregate, worst, or one episode) on small instances; --time-limit \
         (default 60 s) stops it with the best plan and the bound reached
+          auto          search for every layer, then exact polishing (proofs where the pattern model \
+        is small enough) while --time-limit (default 10 s) lasts
           hierarchical  DeepSeek EPLB's node-aware policy (groups → nodes → devices), vLLM's and \
         SGLang's default on multi-node DeepSeek-V3
 
@@ -35,7 +37,7 @@ struct Solve: ParsableCommand {
 
     @OptionGroup var input: InstanceOptions
 
-    @Option(help: "Placement method: search (default), exact, greedy or hierarchical.")
+    @Option(help: "Placement method: search (default), exact, auto, greedy or hierarchical.")
     var method: Method = .search
 
     @Option(help: "Objective to report bounds and gaps for (mean, worst, aggregate, peak-sum).")
@@ -59,8 +61,8 @@ struct Solve: ParsableCommand {
     var verbose = false
 
     func validate() throws {
-        if method != .search && tuning.isSet {
-            throw ValidationError("the search tuning options apply to --method search only")
+        if method != .search && method != .auto && tuning.isSet {
+            throw ValidationError("the search tuning options apply to --method search and auto only")
         }
         if let timeLimit, !(timeLimit > 0 && timeLimit.isFinite) {
             throw ValidationError("--time-limit must be a positive number of seconds, got \(timeLimit)")
@@ -78,6 +80,9 @@ struct Solve: ParsableCommand {
             case .search: try SearchSolver(configuration: tuning.configuration).solve(problem, options: options)
             case .exact:
                 try ExactSolver(configuration: .init(verbose: verbose)).solve(problem, options: options)
+            case .auto:
+                try AutoSolver(exact: .init(verbose: verbose, defaultTimeLimit: .seconds(10)),
+                               search: tuning.configuration).solve(problem, options: options)
             }
             let metrics = try Metrics.evaluate(report.placement, on: problem, objective: objective.objective,
                                                lowerBounds: report.lowerBounds)

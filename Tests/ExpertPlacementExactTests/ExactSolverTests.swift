@@ -50,7 +50,9 @@ struct ExactSolverTests {
         let start = clock.now
         let report = try ExactSolver().solve(problem, options: SolveOptions(objective: .aggregateImbalance,
                                                                            timeLimit: .milliseconds(300)))
-        #expect(clock.now - start < .seconds(2))
+        // Release builds return within ~60 ms of the limit; debug builds under a parallel test run
+        // are slower to reach the next deadline check.
+        #expect(clock.now - start < .milliseconds(2_800))
         #expect(report.status == .timeLimit || report.status == .feasible)
         #expect(report.status != .optimal)
         #expect(Validation.violations(of: report.placement).isEmpty)

@@ -151,6 +151,31 @@ struct CLITests {
         #expect(bad.stderr.contains("single-peak objectives"))
     }
 
+    @Test("reference writes a proven placement per instance")
+    func reference() throws {
+        let instance = try CLI.run(["example", "flashlb-toy"])
+        let path = try temporaryFile("toy-ref.json", instance.stdout)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("eplb-ref-\(getpid())").path
+        let r = try CLI.run(["reference", path, "--output-dir", dir])
+        #expect(r.status == 0, "\(r.stderr)")
+        let text = try String(contentsOfFile: dir + "/toy-ref.placement.json", encoding: .utf8)
+        #expect(text.contains(#""status": "optimal""#))
+        #expect(text.contains(#""peakSum": 196.66666666666"#))
+        let v = try CLI.run(["validate", dir + "/toy-ref.placement.json", "--instance", path])
+        #expect(v.status == 0)
+    }
+
+    @Test("gap-report writes JSON and Markdown")
+    func gapReport() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("eplb-gaps-\(getpid())").path
+        let r = try CLI.run(["gap-report", "--seeds", "1", "--output-dir", dir])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("| search |"))
+        let json = try String(contentsOfFile: dir + "/gaps.json", encoding: .utf8)
+        #expect(json.contains(#""optimalShare""#))
+        #expect(FileManager.default.fileExists(atPath: dir + "/gaps.md"))
+    }
+
     @Test("validate names broken rules and exits 1")
     func validateInvalid() throws {
         let plan = #"{"schemaVersion": 1, "topology": {"devices": 2, "slotsPerDevice": 2}, "experts": 3, "phy2log": [[0, 0, 1, 1]]}"#
@@ -175,7 +200,7 @@ struct CLITests {
 
     @Test("every subcommand has help with an example")
     func help() throws {
-        for command in ["solve", "evaluate", "validate", "example"] {
+        for command in ["solve", "evaluate", "validate", "example", "generate", "reference", "gap-report"] {
             let r = try CLI.run([command, "--help"])
             #expect(r.status == 0)
             #expect(r.stdout.contains("eplb \(command)"), "\(command)")

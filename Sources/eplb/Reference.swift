@@ -1,0 +1,76 @@
+import ArgumentParser
+import ExpertPlacement
+import ExpertPlacementExact
+import ExpertPlacementFormats
+import Foundation
+
+struct Reference: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write proven-optimal reference placements (fixtures for other projects' tests).",
+        discussion: """
+        For each instance, solves every layer with the exact solver and writes \
+        DIR/<instance name>.placement.json: a v1 placement with its metrics (value, lowerBound, \
+        gap 0), solver.status "optimal" and solver.settings (tolerance, time limit, GLPK version). \
+        No timing is written, so the files are reproducible. An instance that cannot be proven \
+        optimal within the time limit is reported on stderr and gets no file; the exit code is then 1.
+
+        Examples:
+          eplb reference toy.json readme.json --output-dir fixtures
+          eplb reference Examples/reference/instances/*.json --output-dir Examples/reference/placements --objective aggregate
+        """
+    )
+
+    @Argument(help: ArgumentHelp("Instance files (JSON v1 or .npy).", valueName: "instance"))
+    var instances: [String]
+
+    @Option(name: .customLong("output-dir"), help: ArgumentHelp("Directory for the placement files (created if missing).", valueName: "dir"))
+    var outputDirectory: String
+
+    @Option(help: "Objective (exact supports aggregate, worst, or any objective on one episode).")
+    var objective = ObjectiveOption(.aggregateImbalance)
+
+    @Option(name: .customLong("time-limit"), help: ArgumentHelp("Time budget per instance in seconds.", valueName: "seconds"))
+    var timeLimit: Double = 60
+
+    @OptionGroup var topology: TopologyOptions
+
+    func validate() throws {
+        if instances.isEmpty { throw ValidationError("give at least one instance") }
+        if !(timeLimit > 0 && timeLimit.isFinite) { throw ValidationError("--time-limit must be a positive number of seconds") }
+        if instances.filter({ $0 == "-" }).count > 0 { throw ValidationError("reference reads files, not standard input") }
+    }
+
+    func run() throws {
+        let failures: Int = try reportingInputErrors {
+            do {
+                try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
+            } catch {
+                throw InputError(file: outputDirectory, reason: "cannot be created (\(error.localizedDescription))")
+            }
+            var failures = 0
+            let solver = ExactSolver(configuration: .init(tolerance: 1e-9))
+            for path in instances {
+                let file = try InstanceFile.load(path: path, overrides: topology.overrides)
+                let report = try solver.solve(file.problem, options: SolveOptions(objective: objective.objective,
+                                                                                   timeLimit: .milliseconds(Int64(timeLimit * 1000))))
+                let name = (path as NSString).lastPathComponent
+                let stem = name.hasSuffix(".json") || name.hasSuffix(".npy") ? (name as NSString).deletingPathExtension : name
+                guard report.status == .optimal else {
+                    printError("\(path): not proven optimal within \(timeLimit) s (status \(report.status.rawValue)); no reference written")
+                    failures += 1
+                    continue
+                }
+                let metrics = try Metrics.evaluate(report.placement, on: file.problem, objective: objective.objective,
+                                                   lowerBounds: report.lowerBounds)
+                var info = PlacementFile.SolverInfo(report, includeTiming: false)
+                info.settings = JSONObject([("tolerance", .number(1e-9)), ("timeLimitSeconds", .number(timeLimit)),
+                                            ("glpk", .string(ExactSolver.libraryVersion)),
+                                            ("instance", .string(name))])
+                let text = JSONWriter.string(PlacementFile.encode(report.placement, metrics: metrics, solver: info))
+                try OutputSink.write(text, to: (outputDirectory as NSString).appendingPathComponent(stem + ".placement.json"))
+            }
+            return failures
+        }
+        if failures > 0 { throw ExitCode(1) }
+    }
+}
