@@ -178,7 +178,9 @@ public struct ExactSolver: PlacementSolver {
                 continue
             }
             let (mip, decode) = model.program(items: items, patterns: patterns)
-            let seconds = Double((deadline - now).components.seconds) + Double((deadline - now).components.attoseconds) * 1e-18
+            // GLPK checks its clock coarsely: leave it a margin so the whole call ends in time.
+            let left = Double((deadline - now).components.seconds) + Double((deadline - now).components.attoseconds) * 1e-18
+            let seconds = Swift.max(0.05, left * 0.9 - 0.1)
             let solution: MIPSolution
             do {
                 solution = try GLPK.solve(mip, timeLimit: seconds, verbose: configuration.verbose)

@@ -144,12 +144,46 @@ enum GLPK {
             }
             glp_load_matrix(problem, Int32(ia.count - 1), ia, ja, ar)
         }
+        // The root LP first, under the time limit (glp_intopt's own presolve would solve it
+        // without looking at the clock, and large pattern models spend seconds there).
+        let clock = ContinuousClock()
+        let started = clock.now
+        func milliseconds(_ seconds: Double) -> Int32 {
+            Int32(Swift.max(1, Swift.min(Double(Int32.max), (seconds * 1000).rounded(.down))))
+        }
+        var smcp = glp_smcp()
+        glp_init_smcp(&smcp)
+        smcp.msg_lev = verbose ? GLP_MSG_ON : GLP_MSG_OFF
+        smcp.presolve = GLP_OFF
+        if let timeLimit { smcp.tm_lim = milliseconds(timeLimit) }
+        let lpCode = glp_simplex(problem, &smcp)
+        switch lpCode {
+        case 0:
+            break
+        case GLP_ETMLIM, GLP_EITLIM:
+            return MIPSolution(outcome: .timeLimit)
+        case GLP_ENOPFS:
+            return MIPSolution(outcome: .infeasible)
+        case GLP_EBADB, GLP_ESING, GLP_ECOND, GLP_EBOUND, GLP_EFAIL, GLP_EOBJLL, GLP_EOBJUL, GLP_ENODFS:
+            throw .solverFailure(code: Int(lpCode), meaning: "the root LP failed (glp_simplex)")
+        default:
+            throw .solverFailure(code: Int(lpCode), meaning: "unexpected glp_simplex return code")
+        }
+        switch glp_get_status(problem) {
+        case GLP_OPT: break
+        case GLP_NOFEAS, GLP_INFEAS: return MIPSolution(outcome: .infeasible)
+        case GLP_UNBND: throw .solverFailure(code: Int(GLP_UNBND), meaning: "the LP relaxation is unbounded")
+        default: return MIPSolution(outcome: .timeLimit)
+        }
         var parm = glp_iocp()
         glp_init_iocp(&parm)
-        parm.presolve = GLP_ON
+        parm.presolve = GLP_OFF
         parm.msg_lev = verbose ? GLP_MSG_ON : GLP_MSG_OFF
         if let timeLimit {
-            parm.tm_lim = Int32(Swift.max(1, Swift.min(Double(Int32.max), (timeLimit * 1000).rounded(.down))))
+            let used = clock.now - started
+            let left = timeLimit - (Double(used.components.seconds) + Double(used.components.attoseconds) * 1e-18)
+            guard left > 0.001 else { return MIPSolution(outcome: .timeLimit) }
+            parm.tm_lim = milliseconds(left)
         }
         let code = glp_intopt(problem, &parm)
         let status = glp_mip_status(problem)

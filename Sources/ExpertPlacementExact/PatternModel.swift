@@ -28,11 +28,23 @@ struct PatternModel {
     /// The largest replica count an expert may have.
     var maxReplicas: Int { Swift.min(devices, devices * slotsPerDevice - experts + 1) }
 
-    /// All items within θ, heaviest first.
+    /// All items within θ that some placement within θ could use, heaviest first: expert `e` needs
+    /// at least `m_e = ⌈max_t w[t][e]/θ⌉` replicas, so it can have at most `m_e + (P − Σ m)`.
+    /// Empty when `Σ m > P` (no placement within θ).
     func items(within theta: Double) -> [Item] {
-        var out: [Item] = []
+        var minimum = [Int](repeating: 1, count: experts)
+        var needed = 0
         for e in 0..<experts {
-            for r in 1...maxReplicas {
+            let peak = rows.map { $0[e] }.max() ?? 0
+            let m = theta > 0 ? Swift.max(1, Int((peak / theta * (1 - 1e-12)).rounded(.up))) : (peak > 0 ? Int.max / 4 : 1)
+            minimum[e] = m
+            needed += Swift.min(m, Int.max / 4 / Swift.max(1, experts))
+        }
+        let slack = devices * slotsPerDevice - needed
+        guard slack >= 0 else { return [] }
+        var out: [Item] = []
+        for e in 0..<experts where minimum[e] <= maxReplicas {
+            for r in minimum[e]...Swift.min(maxReplicas, minimum[e] + slack) {
                 let load = rows.map { $0[e] / Double(r) }
                 let peak = load.max() ?? 0
                 if peak <= theta { out.append(Item(expert: e, replicas: r, load: load, peak: peak)) }
@@ -42,7 +54,7 @@ struct PatternModel {
     }
 
     /// The patterns within θ as lists of item indices, or `nil` when there are more than `limit`,
-    /// the enumeration visits more than `20·limit` partial patterns, or `deadline` passes.
+    /// the enumeration examines more than `20·limit` candidates, or `deadline` passes.
     func patterns(items: [Item], within theta: Double, limit: Int, deadline: ContinuousClock.Instant) -> [[Int]]? {
         let s = slotsPerDevice, t = rows.count
         let slack = theta * (1 + 1e-12)
@@ -68,6 +80,11 @@ struct PatternModel {
             var i = start
             while i < items.count {
                 if items.count - i < need { return }
+                visited += 1
+                if visited & 0xFFFF == 0 && ContinuousClock.now >= deadline {
+                    overflow = true
+                    return
+                }
                 let item = items[i]
                 if !used[item.expert] {
                     var fits = true
