@@ -18,8 +18,6 @@ struct LocalSearch {
     let tolerance = 1e-12
     /// Whether to try replica transfers.
     var transfers = true
-    /// Apply the first improving swap found instead of the best one of a critical device.
-    var firstImprovement = false
     /// Restarts in a row without improvement after which iterated local search gives up.
     var maxStaleRounds = 200
 
@@ -136,12 +134,9 @@ struct LocalSearch {
                             if f < best {
                                 best = f
                                 move = (k1, d2, k2)
-                                if firstImprovement { break }
                             }
                         }
-                        if firstImprovement && move != nil { break }
                     }
-                    if firstImprovement && move != nil { break }
                 }
                 if let (k1, d2, k2) = move {
                     state.applySwap(d1, k1, d2, k2)

@@ -146,7 +146,7 @@ extension SearchState {
 
     /// Scalar largest-first placement of the current counts on `key[e] / counts[e]` (fast; used to
     /// score allotments in the tree search). O(P log E + P·D) plus the O(T·P) rebuild.
-    func placeScalarGreedy(key: UnsafeBufferPointer<Double>, order: UnsafeMutableBufferPointer<Int32>) {
+    func placeScalarGreedy(key: UnsafeBufferPointer<Double>) {
         let packer = LargestFirstPacking(devices: d, slotsPerDevice: s, experts: e)
         let result = packer.pack(loads: key, counts: UnsafeBufferPointer(start: counts, count: e))
         for i in 0..<(d * s) { slots[i] = result[i] }

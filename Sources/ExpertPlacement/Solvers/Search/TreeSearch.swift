@@ -40,6 +40,7 @@ struct TreeSearch {
         var completed: [Candidate] = []
         var countsBuffer = [Int32](repeating: 1, count: e)
         var keyBuffer = [Double](repeating: 0, count: e)
+        var orderBuffer = [Int32](repeating: 0, count: e)
         for x in 0..<e { keyBuffer[x] = risk[x] }
 
         func complete(_ counts: inout [Int32], from level: Int, budget: Int) {
@@ -55,13 +56,10 @@ struct TreeSearch {
             // episodes it costs O(E·T) per branch and rarely prunes.
             if state.t == 1 && boundFor(state: state) >= bestScore { return .infinity }
             keyBuffer.withUnsafeBufferPointer { key in
-                var order = [Int32](repeating: 0, count: e)
-                order.withUnsafeMutableBufferPointer {
-                    if let alpha = vectorAlpha, state.t > 1 {
-                        state.placeVectorGreedy(key: key, order: $0, alpha: alpha)
-                    } else {
-                        state.placeScalarGreedy(key: key, order: $0)
-                    }
+                if let alpha = vectorAlpha, state.t > 1 {
+                    orderBuffer.withUnsafeMutableBufferPointer { state.placeVectorGreedy(key: key, order: $0, alpha: alpha) }
+                } else {
+                    state.placeScalarGreedy(key: key)
                 }
             }
             return state.objective()
