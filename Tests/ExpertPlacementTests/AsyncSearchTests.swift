@@ -57,8 +57,10 @@ struct AsyncSearchTests {
         let cancelled = clock.now
         task.cancel()
         let report = try await task.value
-        // Generous: debug builds under a parallel test run are slow; release returns in ~5 ms.
-        #expect(clock.now - cancelled < .seconds(5))
+        // Release returns in ~5 ms. Under `swift test` the layers' child tasks share the
+        // cooperative pool with other suites' CPU-bound tests (debug build, 2 cores), which can
+        // delay them by seconds; without cancellation this configuration would run for hours.
+        #expect(clock.now - cancelled < .seconds(30))
         #expect(report.status == .timeLimit)
         #expect(report.notes.contains { $0.hasPrefix("cancelled") })
         #expect(Validation.violations(of: report.placement, topology: problem.topology, experts: problem.experts,
