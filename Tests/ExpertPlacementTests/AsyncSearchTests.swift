@@ -74,7 +74,9 @@ struct AsyncSearchTests {
         let clock = ContinuousClock()
         let start = clock.now
         let report = try slow.solve(problem, options: SolveOptions(timeLimit: .milliseconds(200)))
-        #expect(clock.now - start < .seconds(2))
+        // Release: within a few ms of the limit; a debug build under a parallel test run needs longer
+        // to reach the next check (a layer's construction phase is not interrupted midway).
+        #expect(clock.now - start < .seconds(4))
         #expect(report.status == .timeLimit)
         #expect(Validation.violations(of: report.placement).isEmpty)
     }

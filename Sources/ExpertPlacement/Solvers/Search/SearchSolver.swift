@@ -180,7 +180,7 @@ public struct SearchSolver: PlacementSolver {
                               beam: tiny ? Swift.max(c.beam, 8) : c.beam)
         tree.vectorAlpha = projections.last
         let best = SearchState(model: model)
-        let candidates = tree.run(state: state, keep: best, risk: risk, order: order, bestScore: &incumbent)
+        let candidates = tree.run(state: state, keep: best, risk: risk, order: order, bestScore: &incumbent, stop: stop)
         var bestValue = incumbent
 
         // 2. Vector-aware placement of the best allotments (plain and projected) that the tree

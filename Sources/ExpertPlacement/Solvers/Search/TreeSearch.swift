@@ -25,7 +25,8 @@ struct TreeSearch {
 
     /// Returns the best complete allotments found (at most `beam`, best first), each with the
     /// score of its placement; `keep` receives the best placement seen (when `bestScore` improves).
-    func run(state: SearchState, keep: SearchState, risk: [Double], order: [Int], bestScore: inout Double) -> [Candidate] {
+    func run(state: SearchState, keep: SearchState, risk: [Double], order: [Int], bestScore: inout Double,
+             stop: SearchSolver.StopCondition) -> [Candidate] {
         let e = state.e, d = state.d
         let budget0 = state.d * state.s - e
         let groups = Swift.max(1, Swift.min(depth, e))
@@ -76,6 +77,8 @@ struct TreeSearch {
                 let lo = Swift.max(0, guess - width), hi = Swift.min(cap, guess + width)
                 guard lo <= hi else { continue }
                 for m in lo...hi {
+                    // Out of time: keep what is complete (the fallback below covers an empty tree).
+                    if !completed.isEmpty && stop.shouldStop() { break }
                     countsBuffer = parent.counts
                     Self.allot(counts: &countsBuffer, experts: members[level], extra: m, risk: risk, cap: d)
                     let fixed = countsBuffer
