@@ -10,7 +10,7 @@
 /// puts two replicas of an expert on one device. On FlashLB's 8-expert example it gives the same
 /// peak as they do (232, peak/avg 1.28; the optimum is 196.67) because the replica counts are
 /// chosen without regard to packing. Layers run in parallel; the result does not depend on the
-/// thread count. See `Guides/Greedy.md`.
+/// thread count. See the Greedy article (ExpertPlacement.docc/Greedy.md).
 ///
 /// Complexity: O(L·(T·E + P log E + P·D)).
 public struct GreedySolver: PlacementSolver {
