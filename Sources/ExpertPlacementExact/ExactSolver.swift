@@ -3,10 +3,11 @@ public import ExpertPlacement
 /// Proven-optimal placements for small instances, on GLPK: the pattern formulation
 /// (``PatternModel``) inside a bisection on the peak θ, warm-started by ``SearchSolver``.
 ///
-/// Supported objectives: those that are a single peak — `aggregateImbalance` (the summed load),
-/// `worstImbalance` (the largest per-episode peak/average), and any objective on an instance
-/// with one episode. (`meanImbalance` and `peakSum` over several episodes sum several peaks and
-/// need another formulation; they throw ``ExpertPlacementError/unsupported(reason:)``.)
+/// Single-peak objectives — `aggregateImbalance` (the summed load), `worstImbalance` (the largest
+/// per-episode peak/average), and any objective on an instance with one episode — go through the
+/// bisection below. `meanImbalance` and `peakSum` over several episodes sum several peaks: one MIP
+/// over the patterns that fit under per-episode caps derived from the warm start
+/// (``solveSumLayer``), for tiny instances.
 ///
 /// Per layer: the search's plan gives an upper bound `θ_UB` (its peak) and ``LowerBounds`` a
 /// lower bound `θ_LB`. While `θ_UB − θ_LB > tolerance·θ_UB`: test `θ = θ_UB·(1 − tolerance)` first
@@ -55,8 +56,7 @@ public struct ExactSolver: PlacementSolver {
 
     /// Solves every layer to proven optimality within the time limit.
     ///
-    /// - Throws: ``ExpertPlacementError/unsupported(reason:)`` for objectives it cannot prove;
-    ///   ``ExpertPlacementError/solverFailure(reason:)`` when GLPK fails.
+    /// - Throws: ``ExpertPlacementError/solverFailure(reason:)`` when GLPK fails.
     public func solve(_ problem: Problem, options: SolveOptions = SolveOptions()) throws(ExpertPlacementError) -> SolveReport {
         try solve(problem, options: options, warmStart: nil)
     }
@@ -78,9 +78,15 @@ public struct ExactSolver: PlacementSolver {
         var allOptimal = true, timedOut = false
         var notes: [String] = []
         for l in 0..<problem.layers {
-            let rows = try Self.peakRows(problem, layer: l, objective: objective)
             let start = Array(warm.placement.physicalToLogical[l * p ..< (l + 1) * p])
-            let result = try solveLayer(problem, layer: l, rows: rows, objective: objective, start: start, deadline: deadline)
+            let result: LayerResult
+            if let sum = Self.sumRows(problem, layer: l, objective: objective) {
+                result = try solveSumLayer(problem, layer: l, rows: sum.rows, constant: sum.constant, objective: objective,
+                                           start: start, deadline: deadline)
+            } else {
+                let rows = try Self.peakRows(problem, layer: l, objective: objective)
+                result = try solveLayer(problem, layer: l, rows: rows, objective: objective, start: start, deadline: deadline)
+            }
             flat.append(contentsOf: result.plan)
             bounds.append(result.bound)
             switch result.outcome {
@@ -124,6 +130,114 @@ public struct ExactSolver: PlacementSolver {
             let w = row(active[0]), total = w.reduce(0, +)
             if objective == .peakSum { return [w.map { $0 * problem.episodeWeights[active[0]] }] }
             return [total > 0 ? w.map { $0 * d / total } : w]
+        }
+    }
+
+    /// For `meanImbalance`/`peakSum` over several episodes: loads scaled so that the objective is
+    /// `constant + Σ_t max_d (scaled load)`; `nil` for the single-peak cases.
+    static func sumRows(_ problem: Problem, layer: Int, objective: Objective) -> (rows: [[Double]], constant: Double)? {
+        guard objective == .meanImbalance || objective == .peakSum else { return nil }
+        let active = (0..<problem.episodes).filter { problem.episodeWeights[$0] > 0 }
+        guard active.count > 1 else { return nil }
+        let e = problem.experts, d = Double(problem.topology.devices)
+        let weightSum = active.reduce(0.0) { $0 + problem.episodeWeights[$1] }
+        var rows: [[Double]] = []
+        var constant = 0.0
+        for t in active {
+            let w = (0..<e).map { problem.loads[layer, t, $0] }
+            let omega = problem.episodeWeights[t]
+            if objective == .peakSum {
+                rows.append(w.map { $0 * omega })
+            } else {
+                let total = w.reduce(0, +)
+                if total > 0 { rows.append(w.map { $0 * omega * d / (total * weightSum) }) } else { constant += omega / weightSum }
+            }
+        }
+        return (rows, constant)
+    }
+
+    /// Sum objectives: one MIP over the device patterns that fit under per-episode caps derived
+    /// from the warm start (`z_t ≥ load_t(p)` for every pattern in use, minimise `Σ z_t`).
+    ///
+    /// With `UB` the warm start's value and `a_t` the average device load of episode `t` (a lower
+    /// bound on its peak), every episode's peak in a plan at least as good is at most
+    /// `cap_t = UB − constant − Σ_{t'≠t} a_t'`, so only patterns within the caps can appear; the
+    /// warm start's own patterns always do. Tiny instances only: the model has a row per pattern
+    /// and episode.
+    func solveSumLayer(_ problem: Problem, layer: Int, rows: [[Double]], constant: Double, objective: Objective,
+                       start: [Int32], deadline: ContinuousClock.Instant) throws(ExpertPlacementError) -> LayerResult {
+        let e = problem.experts, d = problem.topology.devices, s = problem.topology.slotsPerDevice
+        func value(_ plan: [Int32]) -> Double {
+            var counts = [Double](repeating: 0, count: e)
+            for x in plan { counts[Int(x)] += 1 }
+            var f = constant
+            for row in rows {
+                var peak = 0.0
+                for dev in 0..<d {
+                    var sum = 0.0
+                    for k in 0..<s { let x = Int(plan[dev * s + k]); sum += row[x] / counts[x] }
+                    peak = Swift.max(peak, sum)
+                }
+                f += peak
+            }
+            return f
+        }
+        let upper = value(start)
+        let averages = rows.map { $0.reduce(0, +) / Double(d) }
+        let lower = Swift.max(constant + averages.reduce(0, +), LowerBounds.bound(problem, layer: layer, objective: objective))
+        if upper <= lower * (1 + configuration.tolerance) {
+            return LayerResult(plan: start, bound: lower, outcome: .proven)
+        }
+        // Patterns within the caps: rows scaled by 1/cap_t, threshold 1.
+        let total = averages.reduce(0, +)
+        let caps = averages.map { upper - constant - (total - $0) }
+        let scaled = zip(rows, caps).map { row, cap in row.map { $0 / Swift.max(cap, 1e-300) } }
+        let model = PatternModel(experts: e, devices: d, slotsPerDevice: s, rows: scaled)
+        let items = model.items(within: 1 + 1e-9)
+        guard let patterns = model.patterns(items: items, within: 1 + 1e-9, limit: configuration.maxPatterns / 10,
+                                            deadline: deadline) else {
+            return LayerResult(plan: start, bound: lower,
+                               outcome: ContinuousClock.now >= deadline ? .timeLimit : .tooLarge)
+        }
+        let built = model.program(items: items, patterns: patterns)
+        var mip = built.0
+        let decode = built.1
+        // Pattern p's load in episode t, in objective units.
+        let z = rows.indices.map { t in mip.addColumn(.init(kind: .continuous, lower: averages[t], objective: 1)) }
+        for (p, pattern) in patterns.enumerated() {
+            let used = mip.addColumn(.init(kind: .binary))
+            mip.addRow(lower: nil, upper: 0, [(p, 1.0), (used, -Double(d))])  // x_p ≤ D·u_p
+            for t in rows.indices {
+                let load = pattern.reduce(0.0) { $0 + items[$1].load[t] } * caps[t]
+                if load > averages[t] { mip.addRow(lower: nil, upper: 0, [(used, load), (z[t], -1)]) }
+            }
+        }
+        let left = deadline - ContinuousClock.now
+        let seconds = Double(left.components.seconds) + Double(left.components.attoseconds) * 1e-18
+        guard seconds > 0.01 else { return LayerResult(plan: start, bound: lower, outcome: .timeLimit) }
+        let solution: MIPSolution
+        do {
+            solution = try GLPK.solve(mip, timeLimit: Swift.max(0.05, seconds * 0.9 - 0.1), verbose: configuration.verbose)
+        } catch {
+            throw .solverFailure(reason: error.description)
+        }
+        switch solution.outcome {
+        case .optimal:
+            let found = decode(solution.values!)
+            let v = value(found)
+            // The MIP optimum is the layer optimum (the caps keep every plan at least as good).
+            return v < upper ? LayerResult(plan: found, bound: Swift.min(v, solution.objective! + constant), outcome: .proven)
+                             : LayerResult(plan: start, bound: Swift.min(upper, solution.objective! + constant), outcome: .proven)
+        case .feasible, .timeLimit:
+            var plan = start
+            if let values = solution.values {
+                let found = decode(values)
+                if value(found) < upper { plan = found }
+            }
+            return LayerResult(plan: plan, bound: lower, outcome: .timeLimit)
+        case .infeasible:
+            // Cannot happen (the warm start fits the caps) unless rounding excluded it: keep it.
+            return LayerResult(plan: start, bound: lower, outcome: .timeLimit)
         }
     }
 

@@ -17,9 +17,10 @@ struct Solve: ParsableCommand {
         objective; reports a proven lower bound and the gap per layer
           greedy        min-max replica allotment + largest-first placement (DeepSeek/vLLM/SGLang \
         "global" policy, never two replicas of an expert on one device)
-          exact         proven optimum (GLPK, pattern model + bisection, warm-started by search) for \
-        single-peak objectives (aggregate, worst, or one episode) on small instances; --time-limit \
-        (default 60 s) stops it with the best plan and the bound reached
+          exact         proven optimum (GLPK pattern models, warm-started by search) on small \
+        instances: bisection on the peak for aggregate/worst/one episode, one MIP for mean/peak-sum \
+        over several episodes (tiny instances); --time-limit (default 60 s) stops it with the best \
+        plan and the bound reached
           auto          search for every layer, then exact polishing (proofs where the pattern model \
         is small enough) while --time-limit (default 10 s) lasts
           hierarchical  DeepSeek EPLB's node-aware policy (groups → nodes → devices), vLLM's and \

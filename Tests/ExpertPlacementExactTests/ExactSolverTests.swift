@@ -60,12 +60,27 @@ struct ExactSolverTests {
         #expect(report.lowerBounds![0] <= value)
     }
 
-    @Test("multi-episode sum objectives are refused with a reason")
-    func unsupported() throws {
-        let problem = BundledExample.deepseekV3.problem
-        #expect(throws: ExpertPlacementError.self) {
-            try ExactSolver().solve(problem, options: SolveOptions(objective: .meanImbalance))
+    @Test("multi-episode sum objectives: equal to brute force on tiny instances", arguments: [Objective.meanImbalance, .peakSum])
+    func sumObjectives(objective: Objective) throws {
+        var checked = 0, proven = 0
+        for seed in 0..<40 {
+            let problem = RandomInstances.problem(seed: UInt64(seed) &+ 55_000, maxDevices: 4, maxSlots: 2,
+                                                  maxLayers: 1, maxEpisodes: 3)
+            guard problem.experts <= 6, problem.episodes > 1 else { continue }
+            let (optimum, _) = BruteForce.optimum(problem, layer: 0, objective: objective)
+            let report = try ExactSolver().solve(problem, options: SolveOptions(objective: objective, timeLimit: .seconds(20)))
+            #expect(Validation.violations(of: report.placement).isEmpty, "seed \(seed)")
+            let exact = try Metrics.layerMetrics(report.placement, on: problem, layer: 0).value(of: objective)
+            #expect(report.lowerBounds![0] <= optimum * (1 + 1e-7) + 1e-9, "seed \(seed)")
+            if report.status == .optimal {
+                proven += 1
+                #expect(exact.isApproximatelyEqual(to: optimum, absoluteTolerance: 1e-9, relativeTolerance: 1e-7),
+                        "seed \(seed): exact \(exact) vs brute force \(optimum)")
+            }
+            checked += 1
         }
+        #expect(checked >= 10)
+        #expect(proven == checked)
     }
 
     @Test("GLPK 5 is linked")

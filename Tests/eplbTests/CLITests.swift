@@ -139,16 +139,18 @@ struct CLITests {
         #expect(h.stderr.contains("hierarchical placement gives each of the 8 nodes 1 experts"))
     }
 
-    @Test("--method exact proves the toy optimal; unsupported objectives are a clear error")
+    @Test("--method exact proves the toy optimal; too-large layers keep the search's plan, honestly")
     func exact() throws {
         let r = try CLI.run(["solve", "--example", "flashlb-toy", "--method", "exact", "--objective", "aggregate",
                              "--format", "json", "--omit-timing"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains(#""status": "optimal""#))
         #expect(r.stdout.contains(#""peakSum": 196.66666666666"#))
-        let bad = try CLI.run(["solve", "--example", "deepseek-v3", "--method", "exact"])
-        #expect(bad.status == 2 && bad.stdout.isEmpty)
-        #expect(bad.stderr.contains("single-peak objectives"))
+        let large = try CLI.run(["solve", "--example", "deepseek-v3", "--method", "exact", "--time-limit", "20",
+                                 "--format", "json", "--omit-timing"])
+        #expect(large.status == 0, "\(large.stderr)")
+        #expect(!large.stdout.contains(#""status": "optimal""#))
+        #expect(large.stdout.contains("too large for the pattern model") || large.stdout.contains("time limit"))
     }
 
     @Test("reference writes a proven placement per instance")
