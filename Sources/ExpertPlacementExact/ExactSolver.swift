@@ -215,9 +215,12 @@ public struct ExactSolver: PlacementSolver {
         let left = deadline - ContinuousClock.now
         let seconds = Double(left.components.seconds) + Double(left.components.attoseconds) * 1e-18
         guard seconds > 0.01 else { return LayerResult(plan: start, bound: lower, outcome: .timeLimit) }
+        let initial = Self.warmStartColumns(start, items: items, patterns: patterns, columns: mip.columns.count,
+                                            rows: rows, caps: caps, averages: averages, devices: d, slotsPerDevice: s)
         let solution: MIPSolution
         do {
-            solution = try GLPK.solve(mip, timeLimit: Swift.max(0.05, seconds * 0.9 - 0.1), verbose: configuration.verbose)
+            solution = try GLPK.solve(mip, timeLimit: Swift.max(0.05, seconds * 0.9 - 0.1), verbose: configuration.verbose,
+                                      initial: initial)
         } catch {
             throw .solverFailure(reason: error.description)
         }
@@ -239,6 +242,44 @@ public struct ExactSolver: PlacementSolver {
             // Cannot happen (the warm start fits the caps) unless rounding excluded it: keep it.
             return LayerResult(plan: start, bound: lower, outcome: .timeLimit)
         }
+    }
+
+    /// The warm start's plan as values of the sum MIP's columns (x_p, y_{e,r}, z_t, u_p in the
+    /// order ``solveSumLayer`` adds them), or `nil` when one of its devices matches no pattern.
+    static func warmStartColumns(_ plan: [Int32], items: [PatternModel.Item], patterns: [[Int]], columns: Int,
+                                 rows: [[Double]], caps: [Double], averages: [Double], devices d: Int,
+                                 slotsPerDevice s: Int) -> [Double]? {
+        var counts = [Int](repeating: 0, count: items.map(\.expert).max().map { $0 + 1 } ?? 0)
+        for x in plan where Int(x) < counts.count { counts[Int(x)] += 1 }
+        var itemIndex: [Int: Int] = [:]  // expert·1024 + replicas → item
+        for (i, item) in items.enumerated() { itemIndex[item.expert * 1024 + item.replicas] = i }
+        var patternIndex: [[Int]: Int] = [:]
+        for (p, pattern) in patterns.enumerated() { patternIndex[pattern.sorted()] = p }
+        var values = [Double](repeating: 0, count: columns)
+        let np = patterns.count, ni = items.count, nt = rows.count
+        for dev in 0..<d {
+            var key: [Int] = []
+            for k in 0..<s {
+                let x = Int(plan[dev * s + k])
+                guard x < counts.count, let i = itemIndex[x * 1024 + counts[x]] else { return nil }
+                key.append(i)
+            }
+            guard let p = patternIndex[key.sorted()] else { return nil }
+            values[p] += 1
+        }
+        for x in 0..<counts.count where counts[x] > 0 {
+            guard let i = itemIndex[x * 1024 + counts[x]] else { return nil }
+            values[np + i] = 1
+        }
+        for t in 0..<nt {
+            var peak = averages[t]
+            for p in 0..<np where values[p] > 0 {
+                peak = Swift.max(peak, patterns[p].reduce(0.0) { $0 + items[$1].load[t] } * caps[t])
+            }
+            values[np + ni + t] = peak
+        }
+        for p in 0..<np where values[p] > 0 { values[np + ni + nt + p] = 1 }
+        return values
     }
 
     struct LayerResult {

@@ -79,6 +79,13 @@ public enum ExactSolverError: Error, Sendable, Equatable, CustomStringConvertibl
     }
 }
 
+/// A warm-start solution handed to GLPK's callback (used on the solving thread only).
+final class WarmStart {
+    let values: [Double]
+    var offered = false
+    init(values: [Double]) { self.values = values }
+}
+
 /// The thin, safe wrapper around GLPK (GPL-3; this module is the only one that links it).
 ///
 /// GLPK aborts the process on bad arguments, so everything is validated in Swift first. A
@@ -92,8 +99,12 @@ enum GLPK {
     ///
     /// - Throws: ``ExactSolverError`` when the model is malformed or GLPK fails; what GLPK
     ///   concludes (optimal, infeasible, time limit) is in the returned ``MIPSolution``.
-    static func solve(_ program: MixedIntegerProgram, timeLimit: Double?, verbose: Bool) throws(ExactSolverError) -> MIPSolution {
+    static func solve(_ program: MixedIntegerProgram, timeLimit: Double?, verbose: Bool,
+                      initial: [Double]? = nil) throws(ExactSolverError) -> MIPSolution {
         try validate(program)
+        if let initial, initial.count != program.columns.count || initial.contains(where: { !$0.isFinite }) {
+            throw .invalidModel("initial solution: \(initial.count) finite values expected for \(program.columns.count) columns")
+        }
         // GLPK's log, when asked for, goes to standard error (standard output carries the JSON).
         _ = glp_term_out(verbose ? GLP_ON : GLP_OFF)
         glp_term_hook({ _, text in
@@ -185,7 +196,20 @@ enum GLPK {
             guard left > 0.001 else { return MIPSolution(outcome: .timeLimit) }
             parm.tm_lim = milliseconds(left)
         }
-        let code = glp_intopt(problem, &parm)
+        // A known integer solution (the warm start) is offered to GLPK through its heuristic
+        // callback, once: it becomes the incumbent and prunes the tree from the start.
+        let warm = initial.map { WarmStart(values: [0] + $0) }  // 1-based for glp_ios_heur_sol
+        if let warm {
+            parm.cb_func = { tree, info in
+                guard let tree, let info, glp_ios_reason(tree) == GLP_IHEUR else { return }
+                let warm = Unmanaged<WarmStart>.fromOpaque(info).takeUnretainedValue()
+                guard !warm.offered else { return }
+                warm.offered = true
+                _ = warm.values.withUnsafeBufferPointer { glp_ios_heur_sol(tree, $0.baseAddress) }
+            }
+            parm.cb_info = Unmanaged.passUnretained(warm).toOpaque()
+        }
+        let code = withExtendedLifetime(warm) { glp_intopt(problem, &parm) }
         let status = glp_mip_status(problem)
         func solution() -> ([Double], Double) {
             ((1...n).map { glp_mip_col_val(problem, Int32($0)) }, glp_mip_obj_val(problem))
