@@ -209,16 +209,15 @@ final class SearchState {
     /// The placement as flat `phy2log` (device-major).
     func physicalToLogical() -> [Int32] { Array(UnsafeBufferPointer(start: slots, count: d * s)) }
 
-    /// Copies the slots and counts of another state of the same shape (loads are rebuilt).
+    /// Copies the placement of another state of the same shape: slots, counts, shares, holds and
+    /// loads; the per-episode tops, the peak-episode lists and the risk scores are derived again.
     func copy(from other: SearchState) {
         slots.update(from: other.slots, count: d * s)
         counts.update(from: other.counts, count: e)
         share.update(from: other.share, count: e * t)
         holds.update(from: other.holds, count: d * e)
         load.update(from: other.load, count: d * t)
-        top1.update(from: other.top1, count: t); top2.update(from: other.top2, count: t); top3.update(from: other.top3, count: t)
-        topDev1.update(from: other.topDev1, count: t); topDev2.update(from: other.topDev2, count: t)
-        topDev3.update(from: other.topDev3, count: t)
+        recomputeTops()
     }
 
     // MARK: - Swap moves
