@@ -168,19 +168,7 @@ public struct ExactSolver: PlacementSolver {
                        start: [Int32], deadline: ContinuousClock.Instant) throws(ExpertPlacementError) -> LayerResult {
         let e = problem.experts, d = problem.topology.devices, s = problem.topology.slotsPerDevice
         func value(_ plan: [Int32]) -> Double {
-            var counts = [Double](repeating: 0, count: e)
-            for x in plan { counts[Int(x)] += 1 }
-            var f = constant
-            for row in rows {
-                var peak = 0.0
-                for dev in 0..<d {
-                    var sum = 0.0
-                    for k in 0..<s { let x = Int(plan[dev * s + k]); sum += row[x] / counts[x] }
-                    peak = Swift.max(peak, sum)
-                }
-                f += peak
-            }
-            return f
+            Self.rowPeaks(plan, rows: rows, experts: e, slotsPerDevice: s).reduce(constant, +)
         }
         let upper = value(start)
         let averages = rows.map { $0.reduce(0, +) / Double(d) }
@@ -251,8 +239,10 @@ public struct ExactSolver: PlacementSolver {
                                  slotsPerDevice s: Int) -> [Double]? {
         var counts = [Int](repeating: 0, count: items.map(\.expert).max().map { $0 + 1 } ?? 0)
         for x in plan where Int(x) < counts.count { counts[Int(x)] += 1 }
-        var itemIndex: [Int: Int] = [:]  // expert·1024 + replicas → item
-        for (i, item) in items.enumerated() { itemIndex[item.expert * 1024 + item.replicas] = i }
+        // Item of (expert, replica count), keyed expert·(D+1) + count (counts never exceed D).
+        let stride = d + 1
+        var itemIndex: [Int: Int] = [:]
+        for (i, item) in items.enumerated() { itemIndex[item.expert * stride + item.replicas] = i }
         var patternIndex: [[Int]: Int] = [:]
         for (p, pattern) in patterns.enumerated() { patternIndex[pattern.sorted()] = p }
         var values = [Double](repeating: 0, count: columns)
@@ -261,14 +251,14 @@ public struct ExactSolver: PlacementSolver {
             var key: [Int] = []
             for k in 0..<s {
                 let x = Int(plan[dev * s + k])
-                guard x < counts.count, let i = itemIndex[x * 1024 + counts[x]] else { return nil }
+                guard x < counts.count, let i = itemIndex[x * stride + counts[x]] else { return nil }
                 key.append(i)
             }
             guard let p = patternIndex[key.sorted()] else { return nil }
             values[p] += 1
         }
         for x in 0..<counts.count where counts[x] > 0 {
-            guard let i = itemIndex[x * 1024 + counts[x]] else { return nil }
+            guard let i = itemIndex[x * stride + counts[x]] else { return nil }
             values[np + i] = 1
         }
         for t in 0..<nt {
@@ -291,17 +281,22 @@ public struct ExactSolver: PlacementSolver {
 
     /// The largest device load of `plan` over the rows.
     static func peak(_ plan: [Int32], rows: [[Double]], experts: Int, slotsPerDevice s: Int) -> Double {
+        rowPeaks(plan, rows: rows, experts: experts, slotsPerDevice: s).max() ?? 0
+    }
+
+    /// The largest device load of `plan` in each row (loads split evenly over replicas).
+    static func rowPeaks(_ plan: [Int32], rows: [[Double]], experts: Int, slotsPerDevice s: Int) -> [Double] {
         var counts = [Double](repeating: 0, count: experts)
         for x in plan { counts[Int(x)] += 1 }
-        var best = 0.0
-        for row in rows {
+        return rows.map { row in
+            var peak = 0.0
             for dev in 0..<(plan.count / s) {
                 var sum = 0.0
                 for k in 0..<s { let x = Int(plan[dev * s + k]); sum += row[x] / counts[x] }
-                best = Swift.max(best, sum)
+                peak = Swift.max(peak, sum)
             }
+            return peak
         }
-        return best
     }
 
     func solveLayer(_ problem: Problem, layer: Int, rows: [[Double]], objective: Objective, start: [Int32],

@@ -28,7 +28,7 @@ enum ReplicaAllotment {
         let e = loads.count
         precondition(e <= slots && slots <= e * cap, "replica allotment: infeasible slot count")
         for i in 0..<e { counts[i] = 1 }
-        var extra = slots - e
+        let extra = slots - e
         if extra == 0 { return }
         if cap == 1 { return }
         // Only the `extra` heaviest experts can receive a replica (an expert with one replica gets
@@ -44,11 +44,19 @@ enum ReplicaAllotment {
         } else {
             heap = Heap((0..<e).map { Candidate(perReplica: loads[$0], expert: Int32($0)) })
         }
-        while extra > 0 {
-            var top = heap.max!
+        give(extra, from: &heap, loads: loads, cap: cap, counts: counts)
+    }
+
+    /// Gives `extra` more replicas, one at a time, to the expert at the top of `heap` (highest
+    /// per-replica load `loads[e] / counts[e]`), dropping experts that reach `cap`. Stops early
+    /// when every expert in the heap is at the cap.
+    static func give(_ extra: Int, from heap: inout Heap<Candidate>, loads: UnsafeBufferPointer<Double>, cap: Int,
+                     counts: UnsafeMutableBufferPointer<Int32>) {
+        var left = extra
+        while left > 0, var top = heap.max {
             let x = Int(top.expert)
             counts[x] += 1
-            extra -= 1
+            left -= 1
             if Int(counts[x]) >= cap {
                 _ = heap.removeMax()
             } else {

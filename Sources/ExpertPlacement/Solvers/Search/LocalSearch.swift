@@ -50,31 +50,44 @@ struct LocalSearch {
         }
         state.copy(from: best)
     }
-    /// The swap from the (single-episode) peak device that minimises the larger of the two new
-    /// loads, among those leaving both strictly below the current peak.
-    func sidewaysSwap(_ state: SearchState, evaluations: inout Int) -> (Int, Int, Int)? {
+    /// Calls `body(k1, d2, k2)` for every valid swap of the replica in local slot `k1` of `d1`
+    /// with the one in local slot `k2` of another device `d2` (different experts, neither already
+    /// on the other's device), in a fixed order, until `body` returns `false`.
+    @inline(__always)
+    static func forEachSwap(from d1: Int, in state: SearchState, _ body: (Int, Int, Int) -> Bool) {
         let d = state.d, s = state.s, e = state.e
-        let d1 = Int(state.topDev1[0])
-        let peak = state.load[d1]
-        let limit = peak * (1 - 1e-12)
-        var best = limit
-        var move: (Int, Int, Int)? = nil
         for k1 in 0..<s {
             let x = Int(state.slots[d1 * s + k1])
             for d2 in 0..<d where d2 != d1 && state.holds[d2 * e + x] == 0 {
                 for k2 in 0..<s {
                     let y = Int(state.slots[d2 * s + k2])
                     if y == x || state.holds[d1 * e + y] != 0 { continue }
-                    evaluations += 1
-                    let delta = state.share[y] - state.share[x]
-                    let high = Swift.max(peak + delta, state.load[d2] - delta)
-                    if high < best {
-                        best = high
-                        move = (k1, d2, k2)
-                    }
+                    if !body(k1, d2, k2) { return }
                 }
             }
         }
+    }
+
+    /// The swap from the (single-episode) peak device that minimises the larger of the two new
+    /// loads, among those leaving both strictly below the current peak.
+    func sidewaysSwap(_ state: SearchState, evaluations: inout Int) -> (Int, Int, Int)? {
+        let s = state.s
+        let d1 = Int(state.topDev1[0])
+        let peak = state.load[d1]
+        var best = peak * (1 - 1e-12)
+        var move: (Int, Int, Int)? = nil
+        var count = 0
+        Self.forEachSwap(from: d1, in: state) { k1, d2, k2 in
+            count += 1
+            let delta = state.share[Int(state.slots[d2 * s + k2])] - state.share[Int(state.slots[d1 * s + k1])]
+            let high = Swift.max(peak + delta, state.load[d2] - delta)
+            if high < best {
+                best = high
+                move = (k1, d2, k2)
+            }
+            return true
+        }
+        evaluations += count
         return move
     }
 
@@ -121,23 +134,19 @@ struct LocalSearch {
                 let sumMode = state.mode == .sum
                 var best = sumMode ? -current * tolerance : current * (1 - tolerance)
                 var move: (Int, Int, Int)? = nil
-                for k1 in 0..<s {
-                    let x = Int(state.slots[d1 * s + k1])
-                    for d2 in 0..<d where d2 != d1 && state.holds[d2 * e + x] == 0 {
-                        for k2 in 0..<s {
-                            let y = Int(state.slots[d2 * s + k2])
-                            if y == x || state.holds[d1 * e + y] != 0 { continue }
-                            evaluations += 1
-                            if evaluations >= maxEvaluations { break }
-                            let f = sumMode ? state.swapDelta(d1, k1, d2, k2, cutoff: best)
-                                            : state.evaluateSwap(d1, k1, d2, k2, cutoff: best)
-                            if f < best {
-                                best = f
-                                move = (k1, d2, k2)
-                            }
-                        }
+                var used = evaluations
+                Self.forEachSwap(from: d1, in: state) { k1, d2, k2 in
+                    used += 1
+                    if used >= maxEvaluations { return false }
+                    let f = sumMode ? state.swapDelta(d1, k1, d2, k2, cutoff: best)
+                                    : state.evaluateSwap(d1, k1, d2, k2, cutoff: best)
+                    if f < best {
+                        best = f
+                        move = (k1, d2, k2)
                     }
+                    return true
                 }
+                evaluations = used
                 if let (k1, d2, k2) = move {
                     state.applySwap(d1, k1, d2, k2)
                     current = state.objective()

@@ -105,22 +105,14 @@ final class SearchState {
     /// Recomputes the per-episode top three device loads. O(T·D).
     func recomputeTops() {
         for i in 0..<t {
-            var v1 = -Double.infinity, v2 = -Double.infinity, v3 = -Double.infinity
-            var d1: Int32 = -1, d2: Int32 = -1, d3: Int32 = -1
+            var top = TopThree()
             var idx = i
             for dev in 0..<d {
-                let v = load[idx]
+                top.insert(load[idx], device: Int32(dev))
                 idx += t
-                if v > v1 {
-                    v3 = v2; d3 = d2; v2 = v1; d2 = d1; v1 = v; d1 = Int32(dev)
-                } else if v > v2 {
-                    v3 = v2; d3 = d2; v2 = v; d2 = Int32(dev)
-                } else if v > v3 {
-                    v3 = v; d3 = Int32(dev)
-                }
             }
-            top1[i] = v1; top2[i] = Swift.max(v2, 0); top3[i] = Swift.max(v3, 0)
-            topDev1[i] = d1; topDev2[i] = d2; topDev3[i] = d3
+            top1[i] = top.v1; top2[i] = Swift.max(top.v2, 0); top3[i] = Swift.max(top.v3, 0)
+            topDev1[i] = top.d1; topDev2[i] = top.d2; topDev3[i] = top.d3
         }
         // Peak episodes per device (counting sort by top device).
         peakStart.update(repeating: 0, count: d + 1)
@@ -151,21 +143,14 @@ final class SearchState {
 
     /// Risk mode: every device's score and the three best. O(D·T).
     func recomputeScores() {
-        var v1 = -Double.infinity, v2 = -Double.infinity, v3 = -Double.infinity
-        var d1: Int32 = -1, d2: Int32 = -1, d3: Int32 = -1
+        var top = TopThree()
         for dev in 0..<d {
             let v = riskScore(load + dev * t)
             score[dev] = v
-            if v > v1 {
-                v3 = v2; d3 = d2; v2 = v1; d2 = d1; v1 = v; d1 = Int32(dev)
-            } else if v > v2 {
-                v3 = v2; d3 = d2; v2 = v; d2 = Int32(dev)
-            } else if v > v3 {
-                v3 = v; d3 = Int32(dev)
-            }
+            top.insert(v, device: Int32(dev))
         }
-        scoreTop = (v1, Swift.max(v2, 0), Swift.max(v3, 0))
-        scoreDev = (d1, d2, d3)
+        scoreTop = (top.v1, Swift.max(top.v2, 0), Swift.max(top.v3, 0))
+        scoreDev = (top.d1, top.d2, top.d3)
     }
 
     /// Risk mode: the best score among devices other than `a` and `b`.
@@ -414,5 +399,23 @@ final class SearchState {
             if holds[other * e + b] != 0 { for i in 0..<t { load[row + i] += share[b * t + i] } }
         }
         recomputeTops()
+    }
+}
+
+/// The three largest values seen and their devices (−1 while fewer were seen); the first seen
+/// wins ties.
+struct TopThree {
+    var v1 = -Double.infinity, v2 = -Double.infinity, v3 = -Double.infinity
+    var d1: Int32 = -1, d2: Int32 = -1, d3: Int32 = -1
+
+    @inline(__always)
+    mutating func insert(_ v: Double, device: Int32) {
+        if v > v1 {
+            v3 = v2; d3 = d2; v2 = v1; d2 = d1; v1 = v; d1 = device
+        } else if v > v2 {
+            v3 = v2; d3 = d2; v2 = v; d2 = device
+        } else if v > v3 {
+            v3 = v; d3 = device
+        }
     }
 }

@@ -118,20 +118,13 @@ struct TreeSearch {
     /// at most `cap` replicas each; lower id first on ties.
     static func allot(counts: inout [Int32], experts: [Int], extra: Int, risk: [Double], cap: Int) {
         guard extra > 0, !experts.isEmpty else { return }
-        var left = extra
         var heap = Heap<ReplicaAllotment.Candidate>()
         for x in experts where Int(counts[x]) < cap {
             heap.insert(.init(perReplica: risk[x] / Double(counts[x]), expert: Int32(x)))
         }
-        while left > 0, var top = heap.max {
-            let x = Int(top.expert)
-            counts[x] += 1
-            left -= 1
-            if Int(counts[x]) >= cap {
-                _ = heap.removeMax()
-            } else {
-                top.perReplica = risk[x] / Double(counts[x])
-                _ = heap.replaceMax(with: top)
+        risk.withUnsafeBufferPointer { loads in
+            counts.withUnsafeMutableBufferPointer { counts in
+                ReplicaAllotment.give(extra, from: &heap, loads: loads, cap: cap, counts: counts)
             }
         }
     }
