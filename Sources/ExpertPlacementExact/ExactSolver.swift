@@ -312,52 +312,47 @@ public struct ExactSolver: PlacementSolver {
         if upper <= 0 || objectiveValue(upper) <= lower * (1 + configuration.tolerance) {
             return LayerResult(plan: plan, bound: Swift.min(lower, objectiveValue(upper)), outcome: .proven)
         }
-        var firstProbe = true
-        while upper - lower > configuration.tolerance * upper {
+        // Probe just below the incumbent first and after every infeasible probe (one infeasible
+        // answer there proves the incumbent optimal); after a feasible answer, bisect.
+        var probeBelowIncumbent = true
+        while lower < upper * (1 - configuration.tolerance) {
             let now = ContinuousClock.now
             guard now < deadline else { return LayerResult(plan: plan, bound: lower, outcome: .timeLimit) }
-            let theta = firstProbe ? upper * (1 - configuration.tolerance) : (lower + upper) / 2
-            firstProbe = false
+            let theta = probeBelowIncumbent ? upper * (1 - configuration.tolerance) : (lower + upper) / 2
             let items = model.items(within: theta)
-            guard let patterns = model.patterns(items: items, within: theta, limit: configuration.maxPatterns,
-                                                deadline: deadline) else {
-                return LayerResult(plan: plan, bound: lower, outcome: ContinuousClock.now >= deadline ? .timeLimit : .tooLarge)
-            }
-            if patterns.isEmpty {
-                lower = theta
-                continue
-            }
-            let (mip, decode) = model.program(items: items, patterns: patterns)
-            // GLPK checks its clock coarsely: leave it a margin so the whole call ends in time.
-            let left = Double((deadline - now).components.seconds) + Double((deadline - now).components.attoseconds) * 1e-18
-            let seconds = Swift.max(0.05, left * 0.9 - 0.1)
-            let solution: MIPSolution
+            var decision = BranchAndPrice(model: model, theta: theta, items: items, verbose: configuration.verbose)
+            let started = ContinuousClock.now
+            let outcome: BranchAndPrice.Decision
             do {
-                solution = try GLPK.solve(mip, timeLimit: seconds, verbose: configuration.verbose)
+                outcome = try decision.decide(seed: plan, deadline: deadline)
             } catch {
                 throw .solverFailure(reason: error.description)
             }
-            switch solution.outcome {
-            case .optimal, .feasible:
-                let found = decode(solution.values!)
+            if configuration.verbose {
+                let verdict = switch outcome {
+                case .feasible: "feasible"
+                case .infeasible: "infeasible"
+                case .unresolved: "unresolved"
+                }
+                GLPK.log("exact: layer \(layer) θ = \(theta): \(verdict) in \(ContinuousClock.now - started) (\(decision.statistics))")
+            }
+            switch outcome {
+            case .feasible(let found):
+                probeBelowIncumbent = false
                 let value = Self.peak(found, rows: rows, experts: e, slotsPerDevice: s)
                 if value < upper {
                     plan = found
                     upper = value
                 } else {
-                    // Numerical corner: the solution sits exactly at θ; treat θ as reached.
+                    // Numerical corner: the plan sits exactly at θ; treat θ as reached.
                     upper = Swift.min(upper, theta)
                     if value <= upper { plan = found }
                 }
             case .infeasible:
+                probeBelowIncumbent = true
                 lower = Swift.max(lower, theta)
-            case .timeLimit:
-                if let values = solution.values {
-                    let found = decode(values)
-                    let value = Self.peak(found, rows: rows, experts: e, slotsPerDevice: s)
-                    if value < upper { plan = found; upper = value }
-                }
-                return LayerResult(plan: plan, bound: lower, outcome: .timeLimit)
+            case .unresolved(let timeLimit):
+                return LayerResult(plan: plan, bound: lower, outcome: timeLimit ? .timeLimit : .tooLarge)
             }
         }
         return LayerResult(plan: plan, bound: lower, outcome: .proven)

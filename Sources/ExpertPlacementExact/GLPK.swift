@@ -95,6 +95,12 @@ enum GLPK {
     /// The library version, e.g. "5.0".
     static var version: String { String(cString: glp_version()) }
 
+    /// Writes one line to standard error (for `--verbose` progress; standard output carries JSON).
+    static func log(_ line: String) {
+        let text = line + "\n"
+        _ = text.withCString { write(2, $0, strlen($0)) }
+    }
+
     /// Solves `program` as a minimisation MIP within `timeLimit` seconds (GLPK's presolver on).
     ///
     /// - Throws: ``ExactSolverError`` when the model is malformed or GLPK fails; what GLPK
@@ -140,13 +146,7 @@ enum GLPK {
             var ia: [Int32] = [0], ja: [Int32] = [0], ar: [Double] = [0]  // 1-based; index 0 unused
             for (i, row) in program.rows.enumerated() {
                 let index = Int32(i + 1)
-                switch (row.lower, row.upper) {
-                case let (lo?, hi?) where lo == hi: glp_set_row_bnds(problem, index, GLP_FX, lo, hi)
-                case let (lo?, hi?): glp_set_row_bnds(problem, index, GLP_DB, lo, hi)
-                case let (lo?, nil): glp_set_row_bnds(problem, index, GLP_LO, lo, 0)
-                case let (nil, hi?): glp_set_row_bnds(problem, index, GLP_UP, 0, hi)
-                case (nil, nil): glp_set_row_bnds(problem, index, GLP_FR, 0, 0)
-                }
+                setRowBounds(problem, index, row.lower, row.upper)
                 for entry in row.entries {
                     ia.append(index)
                     ja.append(Int32(entry.column + 1))
@@ -252,6 +252,17 @@ enum GLPK {
         }
     }
 
+    /// `lower ≤ row ≤ upper` (`nil`: unbounded on that side) for a row already checked in Swift.
+    static func setRowBounds(_ problem: OpaquePointer, _ index: Int32, _ lower: Double?, _ upper: Double?) {
+        switch (lower, upper) {
+        case let (lo?, hi?) where lo == hi: glp_set_row_bnds(problem, index, GLP_FX, lo, hi)
+        case let (lo?, hi?): glp_set_row_bnds(problem, index, GLP_DB, lo, hi)
+        case let (lo?, nil): glp_set_row_bnds(problem, index, GLP_LO, lo, 0)
+        case let (nil, hi?): glp_set_row_bnds(problem, index, GLP_UP, 0, hi)
+        case (nil, nil): glp_set_row_bnds(problem, index, GLP_FR, 0, 0)
+        }
+    }
+
     /// Everything GLPK would abort on, checked in Swift.
     static func validate(_ program: MixedIntegerProgram) throws(ExactSolverError) {
         guard !program.columns.isEmpty else { throw .invalidModel("no columns") }
@@ -276,5 +287,118 @@ enum GLPK {
             entries += r.entries.count
         }
         guard entries < Int(Int32.max) else { throw .invalidModel("too many matrix entries") }
+    }
+}
+
+/// A linear program kept alive across solves, for column generation: rows are fixed at creation,
+/// columns are added between solves, and each solve starts from the previous basis.
+///
+/// Minimisation, presolver off. Everything is checked in Swift before it reaches GLPK; the
+/// problem lives on the thread that created it and is freed with the session.
+final class LinearProgramSession {
+    private let problem: OpaquePointer
+    private let verbose: Bool
+    /// Number of rows.
+    let rowCount: Int
+    /// Number of columns so far.
+    private(set) var columnCount = 0
+
+    /// Creates the rows, `lower ≤ row ≤ upper` (`nil`: unbounded on that side).
+    init(rows: [(lower: Double?, upper: Double?)], verbose: Bool) throws(ExactSolverError) {
+        guard !rows.isEmpty, rows.count < Int(Int32.max) / 2 else { throw .invalidModel("LP: \(rows.count) rows") }
+        for (i, r) in rows.enumerated() {
+            if let lo = r.lower, !lo.isFinite { throw .invalidModel("LP row \(i): non-finite lower bound") }
+            if let hi = r.upper, !hi.isFinite { throw .invalidModel("LP row \(i): non-finite upper bound") }
+            if let lo = r.lower, let hi = r.upper, lo > hi { throw .invalidModel("LP row \(i): lower > upper") }
+        }
+        guard let problem = glp_create_prob() else { throw .solverFailure(code: -1, meaning: "glp_create_prob returned NULL") }
+        self.problem = problem
+        self.verbose = verbose
+        rowCount = rows.count
+        glp_set_obj_dir(problem, GLP_MIN)
+        _ = glp_add_rows(problem, Int32(rows.count))
+        for (i, row) in rows.enumerated() {
+            GLPK.setRowBounds(problem, Int32(i + 1), row.lower, row.upper)
+        }
+    }
+
+    deinit { glp_delete_prob(problem) }
+
+    /// Adds a continuous column `lower ≤ x ≤ upper` with cost `cost` and returns its index.
+    @discardableResult
+    func addColumn(cost: Double, lower: Double = 0, upper: Double? = nil,
+                   entries: [(row: Int, value: Double)]) throws(ExactSolverError) -> Int {
+        guard cost.isFinite, lower.isFinite else { throw .invalidModel("LP column \(columnCount): non-finite cost or bound") }
+        if let upper { guard upper.isFinite, upper >= lower else { throw .invalidModel("LP column \(columnCount): upper < lower") } }
+        guard columnCount < Int(Int32.max) / 2 - 1 else { throw .invalidModel("LP: too many columns") }
+        var seen = Set<Int>()
+        for e in entries {
+            guard e.row >= 0 && e.row < rowCount else { throw .invalidModel("LP column \(columnCount): row \(e.row) out of range") }
+            guard e.value.isFinite else { throw .invalidModel("LP column \(columnCount): non-finite coefficient") }
+            guard seen.insert(e.row).inserted else { throw .invalidModel("LP column \(columnCount): row \(e.row) twice") }
+        }
+        let index = glp_add_cols(problem, 1)
+        if let upper {
+            glp_set_col_bnds(problem, index, upper == lower ? GLP_FX : GLP_DB, lower, upper)
+        } else {
+            glp_set_col_bnds(problem, index, GLP_LO, lower, 0)
+        }
+        glp_set_obj_coef(problem, index, cost)
+        if !entries.isEmpty {
+            let rows: [Int32] = [0] + entries.map { Int32($0.row + 1) }
+            let values: [Double] = [0] + entries.map(\.value)
+            glp_set_mat_col(problem, index, Int32(entries.count), rows, values)
+        }
+        columnCount += 1
+        return columnCount - 1
+    }
+
+    enum Status: Equatable { case optimal, infeasible, timeLimit }
+
+    /// Re-optimises from the current basis within `timeLimit` seconds.
+    func solve(timeLimit: Double) throws(ExactSolverError) -> Status {
+        _ = glp_term_out(verbose ? GLP_ON : GLP_OFF)
+        defer { _ = glp_term_out(GLP_ON) }
+        var smcp = glp_smcp()
+        glp_init_smcp(&smcp)
+        smcp.msg_lev = verbose ? GLP_MSG_ERR : GLP_MSG_OFF
+        smcp.presolve = GLP_OFF
+        smcp.tm_lim = Int32(Swift.max(1, Swift.min(Double(Int32.max), (timeLimit * 1000).rounded(.down))))
+        var code = glp_simplex(problem, &smcp)
+        if code == GLP_EBADB || code == GLP_ESING || code == GLP_ECOND {
+            // The kept basis went bad (singular or ill-conditioned): restart from an advanced one.
+            glp_adv_basis(problem, 0)
+            code = glp_simplex(problem, &smcp)
+        }
+        switch code {
+        case 0: break
+        case GLP_ETMLIM, GLP_EITLIM: return .timeLimit
+        case GLP_ENOPFS: return .infeasible
+        case GLP_EBADB, GLP_ESING, GLP_ECOND, GLP_EBOUND, GLP_EFAIL, GLP_EOBJLL, GLP_EOBJUL, GLP_ENODFS:
+            throw .solverFailure(code: Int(code), meaning: "the master LP failed (glp_simplex)")
+        default:
+            throw .solverFailure(code: Int(code), meaning: "unexpected glp_simplex return code")
+        }
+        switch glp_get_status(problem) {
+        case GLP_OPT: return .optimal
+        case GLP_NOFEAS, GLP_INFEAS: return .infeasible
+        case GLP_UNBND: throw .solverFailure(code: Int(GLP_UNBND), meaning: "the master LP is unbounded")
+        default: return .timeLimit
+        }
+    }
+
+    /// The objective value of the last solve.
+    var objective: Double { glp_get_obj_val(problem) }
+
+    /// Column `j`'s value in the last solve.
+    func value(_ j: Int) -> Double {
+        precondition(j >= 0 && j < columnCount)
+        return glp_get_col_prim(problem, Int32(j + 1))
+    }
+
+    /// Row `i`'s dual value in the last solve.
+    func dual(_ i: Int) -> Double {
+        precondition(i >= 0 && i < rowCount)
+        return glp_get_row_dual(problem, Int32(i + 1))
     }
 }

@@ -1,0 +1,489 @@
+/// Branch-and-price for one layer's decision problem: "is there a placement whose every device
+/// load stays within θ in every row?" — without enumerating the device patterns.
+///
+/// ## The master
+/// Items are ``PatternModel/Item``s `(e, r)` (one of `r` replicas of expert `e`); a column `p` is
+/// a set of at most `S` items of distinct experts within θ. The master LP is
+///
+///     min Σ_p x_p   s.t.   Σ_{p ∋ i} x_p − r_i·y_i ≥ 0   (every item i)
+///                          Σ_{i of e} y_i = 1             (every expert e)
+///                          Σ_i r_i·y_i = D·S              (every slot filled)
+///                          x, y ≥ 0
+///
+/// An integer solution with `Σ x ≤ D` is a placement within θ: drop surplus items from the
+/// patterns; `D·S` items in at most `D` patterns of at most `S` items fill every device exactly.
+/// Conversely every placement within θ is such a solution, so θ is infeasible whenever the LP
+/// bound exceeds `D`. Singleton columns keep the LP feasible.
+///
+/// ## Pricing
+/// With duals `π_i` of the item rows and `μ` of the branching rows, a pattern's reduced cost is
+/// `1 − Σ_{i∈p} π_i − Σ μ(pairs in p)`: a cardinality-constrained, multiple-choice knapsack
+/// (at most `S` items, one per expert, within θ in every row), solved exactly by depth-first
+/// search with an optimistic bound. While pricing finds value `V > 1`, `z_RMP / V` is a valid
+/// bound (Farley) that prunes a node before the LP converges.
+///
+/// ## Branching (depth first)
+/// 1. On an expert's replica count when some `y` is fractional: `c_e ≤ k` or `c_e ≥ k + 1`.
+/// 2. Then on how many devices hold two given experts together, `n_ef ≤ k` or `n_ef ≥ k + 1`
+///    (a row of the master; its dual enters pricing as a pair bonus).
+/// 3. Then on a count that is integral but not fixed: `c_e < v`, `= v`, `> v`.
+/// 4. With every count fixed and every pair count integral, a node whose `x` is still fractional
+///    is settled by GLPK over all its patterns (few, since each expert has one item left).
+///
+/// A pool IP — GLPK over every column generated so far — is tried after the root and whenever
+/// the pool has doubled; it often finds the placement before the tree does.
+struct BranchAndPrice {
+    let model: PatternModel
+    let theta: Double
+    let items: [PatternModel.Item]
+    let verbose: Bool
+
+    enum Decision {
+        /// A placement within θ (device-major `phy2log`).
+        case feasible([Int32])
+        /// Proven: no placement within θ.
+        case infeasible
+        /// Not settled: the deadline passed (`timeLimit`) or a node's fallback model was too large.
+        case unresolved(timeLimit: Bool)
+    }
+
+    /// Work done, for `--verbose`.
+    struct Statistics: CustomStringConvertible {
+        var nodes = 0, lpSolves = 0, columns = 0, poolSolves = 0
+        var lpTime = Duration.zero, pricingTime = Duration.zero, poolTime = Duration.zero
+        var description: String {
+            "\(nodes) nodes, \(lpSolves) LP solves (\(lpTime)), pricing \(pricingTime), \(columns) columns, \(poolSolves) pool IPs (\(poolTime))"
+        }
+    }
+
+    private let t: Int
+    private let n: Int
+    private let load: [Double]  // items × rows
+    private let itemsOf: [[Int]]  // per expert, by ascending replica count
+    private let limit: Double
+    private(set) var statistics = Statistics()
+
+    private var pool: [[Int]] = []
+    private var known: Set<[Int]> = []
+
+    init(model: PatternModel, theta: Double, items: [PatternModel.Item], verbose: Bool) {
+        self.model = model
+        self.theta = theta
+        self.items = items
+        self.verbose = verbose
+        t = model.rows.count
+        n = items.count
+        var load = [Double](repeating: 0, count: items.count * t)
+        var itemsOf = [[Int]](repeating: [], count: model.experts)
+        for (i, item) in items.enumerated() {
+            for k in 0..<t { load[i * t + k] = item.load[k] }
+            itemsOf[item.expert].append(i)
+        }
+        for e in itemsOf.indices { itemsOf[e].sort { items[$0].replicas < items[$1].replicas } }
+        self.load = load
+        self.itemsOf = itemsOf
+        limit = theta * (1 + 1e-12)
+    }
+
+    struct PairBound {
+        var first: Int, second: Int
+        var lower: Double?, upper: Double?
+    }
+
+    struct Node {
+        var lower: [Int]
+        var upper: [Int]
+        var pairs: [PairBound] = []
+    }
+
+    private func fits(_ pattern: [Int]) -> Bool {
+        for k in 0..<t {
+            var sum = 0.0
+            for i in pattern { sum += load[i * t + k] }
+            if sum > limit { return false }
+        }
+        return true
+    }
+
+    private mutating func addToPool(_ pattern: [Int]) -> Bool {
+        let key = pattern.sorted()
+        guard known.insert(key).inserted else { return false }
+        pool.append(key)
+        statistics.columns += 1
+        return true
+    }
+
+    /// Decides θ, starting the column pool from `seed`'s devices that fit (and singletons).
+    mutating func decide(seed: [Int32], deadline: ContinuousClock.Instant) throws(ExactSolverError) -> Decision {
+        let e = model.experts, d = model.devices, s = model.slotsPerDevice
+        guard itemsOf.allSatisfy({ !$0.isEmpty }) else { return .infeasible }
+        for i in 0..<n { _ = addToPool([i]) }
+        if seed.count == d * s {
+            var counts = [Int](repeating: 0, count: e)
+            for x in seed { counts[Int(x)] += 1 }
+            for dev in 0..<d {
+                var pattern: [Int] = []
+                for k in 0..<s {
+                    let x = Int(seed[dev * s + k])
+                    if let i = itemsOf[x].first(where: { items[$0].replicas == counts[x] }) { pattern.append(i) }
+                }
+                if pattern.count == s && fits(pattern) { _ = addToPool(pattern) }
+            }
+        }
+        let root = Node(lower: itemsOf.map { items[$0.first!].replicas }, upper: itemsOf.map { items[$0.last!].replicas })
+        var stack = [root]
+        var poolTried = 0
+        while let node = stack.popLast() {
+            if ContinuousClock.now >= deadline { return .unresolved(timeLimit: true) }
+            statistics.nodes += 1
+            let outcome = try solveNode(node, deadline: deadline)
+            switch outcome {
+            case .pruned:
+                continue
+            case .timeLimit:
+                return .unresolved(timeLimit: true)
+            case .placement(let plan):
+                return .feasible(plan)
+            case .tooLarge:
+                return .unresolved(timeLimit: false)
+            case .branch(let children):
+                if pool.count >= 2 * Swift.max(poolTried, n) || poolTried == 0 {
+                    poolTried = pool.count
+                    if let plan = try solvePool(deadline: deadline) { return .feasible(plan) }
+                }
+                stack.append(contentsOf: children.reversed())
+            }
+        }
+        return .infeasible
+    }
+
+    private enum NodeOutcome {
+        case pruned, timeLimit, tooLarge
+        case placement([Int32])
+        /// Children, the one to explore first at the front.
+        case branch([Node])
+    }
+
+    private func allowed(_ i: Int, _ node: Node) -> Bool {
+        let item = items[i]
+        return item.replicas >= node.lower[item.expert] && item.replicas <= node.upper[item.expert]
+    }
+
+    private mutating func solveNode(_ node: Node, deadline: ContinuousClock.Instant) throws(ExactSolverError) -> NodeOutcome {
+        let e = model.experts, d = model.devices, s = model.slotsPerDevice
+        let slots = d * s
+        // Counts: each expert keeps an item, and the slot total is reachable.
+        var low = 0, high = 0
+        for x in 0..<e {
+            guard node.lower[x] <= node.upper[x] else { return .pruned }
+            low += node.lower[x]
+            high += node.upper[x]
+        }
+        guard low <= slots && slots <= high else { return .pruned }
+        // A pair that must share devices needs a column holding both (their smallest items).
+        for pair in node.pairs where (pair.lower ?? 0) > 0 {
+            let a = itemsOf[pair.first].last { allowed($0, node) }!, b = itemsOf[pair.second].last { allowed($0, node) }!
+            guard fits([a, b]) else { return .pruned }
+            _ = addToPool([a, b])
+        }
+        // Rows: items (allowed only), experts, the slot row, branching pairs.
+        var itemRow = [Int](repeating: -1, count: n)
+        var rows: [(lower: Double?, upper: Double?)] = []
+        for i in 0..<n where allowed(i, node) {
+            itemRow[i] = rows.count
+            rows.append((0, nil))
+        }
+        let expertRow0 = rows.count
+        for _ in 0..<e { rows.append((1, 1)) }
+        let slotRow = rows.count
+        rows.append((Double(slots), Double(slots)))
+        let pairRow0 = rows.count
+        for pair in node.pairs { rows.append((pair.lower, pair.upper)) }
+        let lp = try LinearProgramSession(rows: rows, verbose: verbose)
+        var yColumn = [Int](repeating: -1, count: n)
+        for i in 0..<n where itemRow[i] >= 0 {
+            let r = Double(items[i].replicas)
+            yColumn[i] = try lp.addColumn(cost: 0, lower: 0, upper: 1,
+                                          entries: [(itemRow[i], -r), (expertRow0 + items[i].expert, 1), (slotRow, r)])
+        }
+        var columnPattern: [Int] = []  // LP column → pool index (x columns only)
+        let xColumnStart = lp.columnCount
+        func entries(_ pattern: [Int]) -> [(row: Int, value: Double)] {
+            var out = pattern.map { (row: itemRow[$0], value: 1.0) }
+            for (k, pair) in node.pairs.enumerated() {
+                var a = false, b = false
+                for i in pattern {
+                    if items[i].expert == pair.first { a = true }
+                    if items[i].expert == pair.second { b = true }
+                }
+                if a && b { out.append((pairRow0 + k, 1)) }
+            }
+            return out
+        }
+        for (p, pattern) in pool.enumerated() where pattern.allSatisfy({ itemRow[$0] >= 0 }) {
+            try lp.addColumn(cost: 1, entries: entries(pattern))
+            columnPattern.append(p)
+        }
+        // Column generation.
+        var duals = [Double](repeating: 0, count: n)
+        var bonus = [Double](repeating: 0, count: e * e)
+        while true {
+            let left = deadline - ContinuousClock.now
+            let seconds = Double(left.components.seconds) + Double(left.components.attoseconds) * 1e-18
+            guard seconds > 0.001 else { return .timeLimit }
+            statistics.lpSolves += 1
+            let lpStart = ContinuousClock.now
+            let status = try lp.solve(timeLimit: seconds)
+            statistics.lpTime += ContinuousClock.now - lpStart
+            switch status {
+            case .optimal: break
+            case .timeLimit: return .timeLimit
+            case .infeasible: return .pruned  // singletons and pair columns keep it feasible; kept safe
+            }
+            let z = lp.objective
+            for i in 0..<n { duals[i] = itemRow[i] >= 0 ? Swift.max(0, lp.dual(itemRow[i])) : 0 }
+            for k in bonus.indices { bonus[k] = 0 }
+            for (k, pair) in node.pairs.enumerated() {
+                let mu = lp.dual(pairRow0 + k)
+                bonus[pair.first * e + pair.second] += mu
+                bonus[pair.second * e + pair.first] += mu
+            }
+            let pricingStart = ContinuousClock.now
+            let priced = price(node: node, duals: duals, bonus: bonus, deadline: deadline)
+            statistics.pricingTime += ContinuousClock.now - pricingStart
+            guard let priced else { return .timeLimit }
+            if z / Swift.max(1, priced.best) > Double(d) + 1e-7 { return .pruned }
+            var added = 0
+            for pattern in priced.patterns where addToPool(pattern) {
+                try lp.addColumn(cost: 1, entries: entries(pattern))
+                columnPattern.append(pool.count - 1)
+                added += 1
+            }
+            if priced.best <= 1 + 1e-9 || added == 0 { break }
+        }
+        // The LP optimum.
+        if lp.objective > Double(d) + 1e-7 { return .pruned }
+        var y = [Double](repeating: 0, count: n)
+        for i in 0..<n where yColumn[i] >= 0 { y[i] = lp.value(yColumn[i]) }
+        var x: [(pattern: Int, value: Double)] = []
+        for (k, p) in columnPattern.enumerated() {
+            let v = lp.value(xColumnStart + k)
+            if v > 1e-9 { x.append((p, v)) }
+        }
+        func integral(_ v: Double) -> Bool { abs(v - v.rounded()) <= 1e-6 }
+        let fractionalY = (0..<n).contains { !integral(y[$0]) }
+        if !fractionalY && x.allSatisfy({ integral($0.value) }) {
+            if let plan = decode(x: x.map { ($0.pattern, Int($0.value.rounded())) }, y: y) { return .placement(plan) }
+        }
+        // 1. A fractional replica count.
+        if fractionalY {
+            var best = -1, bestSpread = 2.0
+            for ex in 0..<e {
+                let top = itemsOf[ex].reduce(0.0) { Swift.max($0, y[$1]) }
+                if top < 1 - 1e-6 && top < bestSpread { best = ex; bestSpread = top }
+            }
+            let mean = itemsOf[best].reduce(0.0) { $0 + y[$1] * Double(items[$1].replicas) }
+            let k = Int((mean + 1e-9).rounded(.down))
+            var down = node, up = node
+            down.upper[best] = k
+            up.lower[best] = k + 1
+            let weightUp = itemsOf[best].reduce(0.0) { $0 + (items[$1].replicas > k ? y[$1] : 0) }
+            return .branch(weightUp > 0.5 ? [up, down] : [down, up])
+        }
+        // 2. A fractional pair count.
+        var together = [Double](repeating: 0, count: e * e)
+        for (p, v) in x {
+            let experts = pool[p].map { items[$0].expert }
+            for a in experts.indices { for b in (a + 1)..<experts.count {
+                let (u, w) = (Swift.min(experts[a], experts[b]), Swift.max(experts[a], experts[b]))
+                together[u * e + w] += v
+            } }
+        }
+        var pick = -1, pickScore = 0.0
+        for k in together.indices {
+            let f = together[k] - together[k].rounded(.down)
+            let score = Swift.min(f, 1 - f)
+            if score > 1e-6 && score > pickScore { pick = k; pickScore = score }
+        }
+        if pick >= 0 {
+            let value = together[pick], k = value.rounded(.down)
+            var down = node, up = node
+            down.pairs.append(PairBound(first: pick / e, second: pick % e, lower: nil, upper: k))
+            up.pairs.append(PairBound(first: pick / e, second: pick % e, lower: k + 1, upper: nil))
+            return .branch(value - k > 0.5 ? [up, down] : [down, up])
+        }
+        // 3. An integral count that is not fixed yet.
+        if let ex = (0..<e).first(where: { node.lower[$0] < node.upper[$0] }) {
+            let v = items[itemsOf[ex].first { y[$0] > 0.5 }!].replicas
+            var equal = node, below = node, above = node
+            equal.lower[ex] = v; equal.upper[ex] = v
+            below.upper[ex] = v - 1
+            above.lower[ex] = v + 1
+            return .branch([equal, below, above])
+        }
+        // 4. Everything fixed: GLPK over all this node's patterns.
+        return try settleFixed(node, deadline: deadline)
+    }
+
+    /// The best patterns by value `Σ π + pair bonuses`, at most 24 of them, all with value above 1;
+    /// `best` is the largest value found (1 when none beats 1). `nil` when the deadline passed.
+    private func price(node: Node, duals: [Double], bonus: [Double], deadline: ContinuousClock.Instant)
+        -> (best: Double, patterns: [[Int]])? {
+        let e = model.experts, s = model.slotsPerDevice
+        let keep = 24
+        // Optimistic value of each candidate: its dual plus every positive pair bonus of its expert.
+        var positiveBonus = [Double](repeating: 0, count: e)
+        for a in 0..<e { for b in 0..<e where bonus[a * e + b] > 0 { positiveBonus[a] += bonus[a * e + b] } }
+        var candidates: [(item: Int, optimistic: Double)] = []
+        for i in 0..<n where allowed(i, node) {
+            let o = duals[i] + positiveBonus[items[i].expert]
+            if o > 1e-12 { candidates.append((i, o)) }
+        }
+        candidates.sort { $0.optimistic != $1.optimistic ? $0.optimistic > $1.optimistic : $0.item < $1.item }
+        let m = candidates.count
+        var prefix = [Double](repeating: 0, count: m + 1)
+        for j in 0..<m { prefix[j + 1] = prefix[j] + candidates[j].optimistic }
+        var found: [(value: Double, pattern: [Int])] = []
+        var threshold = 1 + 1e-9
+        var best = 1.0
+        var chosen: [Int] = []
+        var used = [Bool](repeating: false, count: e)
+        var sums = [Double](repeating: 0, count: t)
+        var visited = 0
+        var expired = false
+        func record(_ value: Double) {
+            best = Swift.max(best, value)
+            found.append((value, chosen))
+            if found.count > 4 * keep {
+                found.sort { $0.value > $1.value }
+                found.removeLast(found.count - keep)
+                threshold = Swift.max(threshold, found[keep - 1].value)
+            }
+        }
+        func extend(from start: Int, value: Double) {
+            let room = s - chosen.count
+            var j = start
+            while j < m {
+                if value + prefix[Swift.min(j + room, m)] - prefix[j] <= threshold { return }
+                visited += 1
+                if visited & 0x3FFF == 0 && ContinuousClock.now >= deadline { expired = true }
+                if expired { return }
+                let i = candidates[j].item, ex = items[i].expert
+                if !used[ex] {
+                    var ok = true
+                    for k in 0..<t where sums[k] + load[i * t + k] > limit { ok = false; break }
+                    if ok {
+                        var gain = duals[i]
+                        for c in chosen { gain += bonus[ex * e + items[c].expert] }
+                        used[ex] = true
+                        for k in 0..<t { sums[k] += load[i * t + k] }
+                        chosen.append(i)
+                        if value + gain > threshold { record(value + gain) }
+                        if room > 1 { extend(from: j + 1, value: value + gain) }
+                        chosen.removeLast()
+                        for k in 0..<t { sums[k] -= load[i * t + k] }
+                        used[ex] = false
+                    }
+                }
+                j += 1
+            }
+        }
+        extend(from: 0, value: 0)
+        if expired { return nil }
+        found.sort { $0.value > $1.value }
+        return (best, found.prefix(keep).map(\.pattern))
+    }
+
+    /// GLPK over every column generated so far: x integer, y binary, `Σ x ≤ D`.
+    private mutating func solvePool(deadline: ContinuousClock.Instant) throws(ExactSolverError) -> [Int32]? {
+        let left = deadline - ContinuousClock.now
+        let seconds = Double(left.components.seconds) + Double(left.components.attoseconds) * 1e-18
+        guard seconds > 0.05 else { return nil }
+        statistics.poolSolves += 1
+        let poolStart = ContinuousClock.now
+        defer { statistics.poolTime += ContinuousClock.now - poolStart }
+        let e = model.experts, d = model.devices, s = model.slotsPerDevice
+        var mip = MixedIntegerProgram()
+        let xs = pool.map { _ in mip.addColumn(.init(kind: .integer, lower: 0, upper: Double(d))) }
+        let ys = items.map { _ in mip.addColumn(.init(kind: .binary)) }
+        var uses = [[Int]](repeating: [], count: n)
+        for (p, pattern) in pool.enumerated() { for i in pattern { uses[i].append(p) } }
+        for i in 0..<n {
+            mip.addRow(lower: 0, upper: nil, uses[i].map { (xs[$0], 1.0) } + [(ys[i], -Double(items[i].replicas))])
+        }
+        for x in 0..<e { mip.addRow(lower: 1, upper: 1, itemsOf[x].map { (ys[$0], 1.0) }) }
+        mip.addRow(lower: Double(d * s), upper: Double(d * s), (0..<n).map { (ys[$0], Double(items[$0].replicas)) })
+        mip.addRow(lower: nil, upper: Double(d), xs.map { ($0, 1.0) })
+        let solution = try GLPK.solve(mip, timeLimit: Swift.min(0.25, 0.05 * seconds), verbose: false)
+        guard let values = solution.values, solution.outcome != .infeasible else { return nil }
+        let x = pool.indices.compactMap { p -> (Int, Int)? in
+            let v = Int(values[xs[p]].rounded())
+            return v > 0 ? (p, v) : nil
+        }
+        return decode(x: x, y: ys.map { values[$0] })
+    }
+
+    /// Every count fixed and every pair count integral, `x` fractional: GLPK over all the node's
+    /// exact patterns (one item per expert) with the pair rows.
+    private func settleFixed(_ node: Node, deadline: ContinuousClock.Instant) throws(ExactSolverError) -> NodeOutcome {
+        let e = model.experts, d = model.devices
+        let chosen = (0..<e).map { x in itemsOf[x].first { items[$0].replicas == node.lower[x] }! }
+        let fixedItems = chosen.map { items[$0] }
+        guard let patterns = model.patterns(items: fixedItems, within: theta, limit: 200_000, deadline: deadline) else {
+            return ContinuousClock.now >= deadline ? .timeLimit : .tooLarge
+        }
+        var mip = MixedIntegerProgram()
+        let xs = patterns.map { _ in mip.addColumn(.init(kind: .integer, lower: 0, upper: Double(d))) }
+        guard !xs.isEmpty else { return .pruned }
+        mip.addRow(lower: Double(d), upper: Double(d), xs.map { ($0, 1.0) })
+        // Fixed items are in expert order, so item index = expert.
+        for x in 0..<e {
+            let holders = patterns.indices.filter { patterns[$0].contains(x) }
+            mip.addRow(lower: Double(fixedItems[x].replicas), upper: Double(fixedItems[x].replicas), holders.map { (xs[$0], 1.0) })
+        }
+        for pair in node.pairs {
+            let holders = patterns.indices.filter { patterns[$0].contains(pair.first) && patterns[$0].contains(pair.second) }
+            mip.addRow(lower: pair.lower, upper: pair.upper, holders.map { (xs[$0], 1.0) })
+        }
+        let left = deadline - ContinuousClock.now
+        let seconds = Double(left.components.seconds) + Double(left.components.attoseconds) * 1e-18
+        guard seconds > 0.01 else { return .timeLimit }
+        let solution = try GLPK.solve(mip, timeLimit: seconds, verbose: verbose)
+        switch solution.outcome {
+        case .infeasible: return .pruned
+        case .timeLimit where solution.values == nil: return .timeLimit
+        default:
+            var plan: [Int32] = []
+            for (p, pattern) in patterns.enumerated() {
+                for _ in 0..<Int(solution.values![xs[p]].rounded()) { plan.append(contentsOf: pattern.map(Int32.init).sorted()) }
+            }
+            return plan.count == d * model.slotsPerDevice ? .placement(plan) : .tooLarge
+        }
+    }
+
+    /// An integer master solution as a placement: each expert keeps the item its `y` chose, and
+    /// patterns drop items beyond the count. `nil` unless every device ends up with `S` experts.
+    private func decode(x: [(pattern: Int, count: Int)], y: [Double]) -> [Int32]? {
+        let e = model.experts, d = model.devices, s = model.slotsPerDevice
+        var need = [Int](repeating: -1, count: e)
+        for i in 0..<n where y[i] > 0.5 { need[items[i].expert] = items[i].replicas }
+        guard need.allSatisfy({ $0 > 0 }) else { return nil }
+        let wanted = need
+        var plan: [Int32] = []
+        var devices = 0
+        for (p, count) in x {
+            for _ in 0..<count {
+                var device: [Int32] = []
+                for i in pool[p] where items[i].replicas == wanted[items[i].expert] && need[items[i].expert] > 0 {
+                    need[items[i].expert] -= 1
+                    device.append(Int32(items[i].expert))
+                }
+                guard device.count == s else { return nil }
+                plan.append(contentsOf: device.sorted())
+                devices += 1
+            }
+        }
+        guard devices == d, need.allSatisfy({ $0 == 0 }) else { return nil }
+        return plan
+    }
+}
