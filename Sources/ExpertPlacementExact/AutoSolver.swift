@@ -1,7 +1,7 @@
 public import ExpertPlacement
 
 /// `--method auto`: the search for every layer, then the exact solver polishing layers — proving
-/// them optimal where the pattern model is small enough — while the time budget lasts.
+/// them optimal where the instance is small enough — while the time budget lasts.
 ///
 /// For objectives the exact solver cannot prove (`meanImbalance`/`peakSum` over several
 /// episodes) it is the search alone. Status: ``SolveStatus/optimal`` when every layer was proven,

@@ -30,13 +30,17 @@
 /// 4. With every count fixed and every pair count integral, a node whose `x` is still fractional
 ///    is settled by GLPK over all its patterns (few, since each expert has one item left).
 ///
-/// A pool IP — GLPK over every column generated so far — is tried after the root and whenever
-/// the pool has doubled; it often finds the placement before the tree does.
+/// Two heuristics find placements before the tree does: a dive from the root (commit the
+/// patterns the LP uses onto devices, re-solve, repeat) and a pool IP — GLPK over every column
+/// generated so far, tried after the root and whenever the pool has doubled.
 struct BranchAndPrice {
     let model: PatternModel
     let theta: Double
     let items: [PatternModel.Item]
     let verbose: Bool
+    /// Most patterns in a node's fallback model (step 4); a larger node is skipped and the
+    /// answer is unresolved unless another node finds a placement.
+    var maxPatterns = 200_000
 
     enum Decision {
         /// A placement within θ (device-major `phy2log`).
@@ -49,10 +53,10 @@ struct BranchAndPrice {
 
     /// Work done, for `--verbose`.
     struct Statistics: CustomStringConvertible {
-        var nodes = 0, lpSolves = 0, columns = 0, poolSolves = 0
+        var nodes = 0, lpSolves = 0, columns = 0, poolSolves = 0, diveSteps = 0
         var lpTime = Duration.zero, pricingTime = Duration.zero, poolTime = Duration.zero
         var description: String {
-            "\(nodes) nodes, \(lpSolves) LP solves (\(lpTime)), pricing \(pricingTime), \(columns) columns, \(poolSolves) pool IPs (\(poolTime))"
+            "\(nodes) nodes, \(lpSolves) LP solves (\(lpTime)), pricing \(pricingTime), \(columns) columns, \(poolSolves) pool IPs (\(poolTime)), \(diveSteps) dive steps"
         }
     }
 
@@ -94,6 +98,8 @@ struct BranchAndPrice {
         var lower: [Int]
         var upper: [Int]
         var pairs: [PairBound] = []
+        /// Patterns fixed onto devices by the diving heuristic (pool indices, repeats allowed).
+        var committed: [Int] = []
     }
 
     private func fits(_ pattern: [Int]) -> Bool {
@@ -133,6 +139,7 @@ struct BranchAndPrice {
         let root = Node(lower: itemsOf.map { items[$0.first!].replicas }, upper: itemsOf.map { items[$0.last!].replicas })
         var stack = [root]
         var poolTried = 0
+        var skipped = false  // a node whose fallback model was too large (its subtree unexplored)
         while let node = stack.popLast() {
             if ContinuousClock.now >= deadline { return .unresolved(timeLimit: true) }
             statistics.nodes += 1
@@ -145,8 +152,9 @@ struct BranchAndPrice {
             case .placement(let plan):
                 return .feasible(plan)
             case .tooLarge:
-                return .unresolved(timeLimit: false)
+                skipped = true
             case .branch(let children):
+                if statistics.nodes == 1, let plan = try dive(from: node, deadline: deadline) { return .feasible(plan) }
                 if pool.count >= 2 * Swift.max(poolTried, n) || poolTried == 0 {
                     poolTried = pool.count
                     if let plan = try solvePool(deadline: deadline) { return .feasible(plan) }
@@ -154,7 +162,7 @@ struct BranchAndPrice {
                 stack.append(contentsOf: children.reversed())
             }
         }
-        return .infeasible
+        return skipped ? .unresolved(timeLimit: false) : .infeasible
     }
 
     private enum NodeOutcome {
@@ -169,9 +177,19 @@ struct BranchAndPrice {
         return item.replicas >= node.lower[item.expert] && item.replicas <= node.upper[item.expert]
     }
 
-    private mutating func solveNode(_ node: Node, deadline: ContinuousClock.Instant) throws(ExactSolverError) -> NodeOutcome {
+    private enum Relaxation {
+        case pruned, timeLimit
+        /// The master LP's solution at the end of column generation (`x` over pool indices).
+        case solution(y: [Double], x: [(pattern: Int, value: Double)])
+    }
+
+    /// Column generation at `node`: `.pruned` when its LP bound exceeds the devices left.
+    private mutating func relax(_ node: Node, deadline: ContinuousClock.Instant) throws(ExactSolverError) -> Relaxation {
         let e = model.experts, d = model.devices, s = model.slotsPerDevice
         let slots = d * s
+        let devicesLeft = Double(d - node.committed.count)
+        var committedCopies = [Int](repeating: 0, count: n)
+        for p in node.committed { for i in pool[p] { committedCopies[i] += 1 } }
         // Counts: each expert keeps an item, and the slot total is reachable.
         var low = 0, high = 0
         for x in 0..<e {
@@ -191,7 +209,7 @@ struct BranchAndPrice {
         var rows: [(lower: Double?, upper: Double?)] = []
         for i in 0..<n where allowed(i, node) {
             itemRow[i] = rows.count
-            rows.append((0, nil))
+            rows.append((-Double(committedCopies[i]), nil))
         }
         let expertRow0 = rows.count
         for _ in 0..<e { rows.append((1, 1)) }
@@ -252,17 +270,18 @@ struct BranchAndPrice {
             let priced = price(node: node, duals: duals, bonus: bonus, deadline: deadline)
             statistics.pricingTime += ContinuousClock.now - pricingStart
             guard let priced else { return .timeLimit }
-            if z / Swift.max(1, priced.best) > Double(d) + 1e-7 { return .pruned }
+            // Farley: z_LP ≥ z_RMP / (the largest pattern value), with an upper bound on that value
+            // when pricing stopped at its budget. Valid before the LP converges.
+            if z / Swift.max(1, priced.bound) > devicesLeft + 1e-7 { return .pruned }
             var added = 0
             for pattern in priced.patterns where addToPool(pattern) {
                 try lp.addColumn(cost: 1, entries: entries(pattern))
                 columnPattern.append(pool.count - 1)
                 added += 1
             }
-            if priced.best <= 1 + 1e-9 || added == 0 { break }
+            // Converged, or pricing found nothing within its budget: branch on this solution.
+            if priced.bound <= 1 + 1e-9 || added == 0 { break }
         }
-        // The LP optimum.
-        if lp.objective > Double(d) + 1e-7 { return .pruned }
         var y = [Double](repeating: 0, count: n)
         for i in 0..<n where yColumn[i] >= 0 { y[i] = lp.value(yColumn[i]) }
         var x: [(pattern: Int, value: Double)] = []
@@ -270,11 +289,55 @@ struct BranchAndPrice {
             let v = lp.value(xColumnStart + k)
             if v > 1e-9 { x.append((p, v)) }
         }
-        func integral(_ v: Double) -> Bool { abs(v - v.rounded()) <= 1e-6 }
-        let fractionalY = (0..<n).contains { !integral(y[$0]) }
-        if !fractionalY && x.allSatisfy({ integral($0.value) }) {
-            if let plan = decode(x: x.map { ($0.pattern, Int($0.value.rounded())) }, y: y) { return .placement(plan) }
+        return .solution(y: y, x: x)
+    }
+
+    private func integral(_ v: Double) -> Bool { abs(v - v.rounded()) <= 1e-6 }
+
+    /// The integer solution `(y, x)` plus the committed patterns as a placement, if it is one.
+    private func placement(_ node: Node, y: [Double], x: [(pattern: Int, value: Double)]) -> [Int32]? {
+        guard y.allSatisfy(integral), x.allSatisfy({ integral($0.value) }) else { return nil }
+        return decode(x: x.map { ($0.pattern, Int($0.value.rounded())) } + node.committed.map { ($0, 1) }, y: y)
+    }
+
+    /// Diving: solve, commit the patterns the LP uses at integer level (or else the one with the
+    /// largest value) onto devices, repeat — until an integer solution or a bound above the
+    /// devices left. A heuristic: it finds placements, it never proves infeasibility.
+    private mutating func dive(from start: Node, deadline: ContinuousClock.Instant) throws(ExactSolverError) -> [Int32]? {
+        var node = start
+        while node.committed.count < model.devices {
+            guard case .solution(let y, let x) = try relax(node, deadline: deadline) else { return nil }
+            statistics.diveSteps += 1
+            if let plan = placement(node, y: y, x: x) { return plan }
+            var commits: [Int] = []
+            for (p, v) in x where v >= 1 - 1e-6 {
+                for _ in 0..<Int((v + 1e-6).rounded(.down)) { commits.append(p) }
+            }
+            if commits.isEmpty, let top = x.max(by: { $0.value < $1.value }) { commits = [top.pattern] }
+            guard !commits.isEmpty, node.committed.count + commits.count <= model.devices else { return nil }
+            for p in commits {
+                for i in pool[p] {
+                    let item = items[i]
+                    guard item.replicas >= node.lower[item.expert] && item.replicas <= node.upper[item.expert] else { return nil }
+                    node.lower[item.expert] = item.replicas
+                    node.upper[item.expert] = item.replicas
+                }
+                node.committed.append(p)
+            }
         }
+        return nil
+    }
+
+    private mutating func solveNode(_ node: Node, deadline: ContinuousClock.Instant) throws(ExactSolverError) -> NodeOutcome {
+        let e = model.experts
+        let y: [Double], x: [(pattern: Int, value: Double)]
+        switch try relax(node, deadline: deadline) {
+        case .pruned: return .pruned
+        case .timeLimit: return .timeLimit
+        case .solution(let ys, let xs): (y, x) = (ys, xs)
+        }
+        if let plan = placement(node, y: y, x: x) { return .placement(plan) }
+        let fractionalY = (0..<n).contains { !integral(y[$0]) }
         // 1. A fractional replica count.
         if fractionalY {
             var best = -1, bestSpread = 2.0
@@ -325,24 +388,67 @@ struct BranchAndPrice {
         return try settleFixed(node, deadline: deadline)
     }
 
-    /// The best patterns by value `Σ π + pair bonuses`, at most 24 of them, all with value above 1;
-    /// `best` is the largest value found (1 when none beats 1). `nil` when the deadline passed.
+    /// The best patterns by value `Σ π + pair bonuses`, at most 24 of them, all with value above 1,
+    /// and `bound`, an upper bound on every pattern's value: the largest value (1 when none beats
+    /// 1) when the search finished, a Lagrangian bound when it stopped at its budget of visits.
+    /// `nil` when the deadline passed.
+    ///
+    /// Depth-first over candidate items sorted by a Lagrangian-adjusted value
+    /// `a_i = o_i − λ·L_i` (`o_i` the item's optimistic value, `L_i` its load summed over rows):
+    /// any completion `Q` of at most `k` items within the remaining capacities `c_t` has
+    /// `Σ_Q o ≤ λ·Σ_t c_t + (sum of the k largest positive a)`, which prunes combinations of
+    /// valuable but heavy items. λ minimises that bound at the root.
     private func price(node: Node, duals: [Double], bonus: [Double], deadline: ContinuousClock.Instant)
-        -> (best: Double, patterns: [[Int]])? {
+        -> (bound: Double, patterns: [[Int]])? {
         let e = model.experts, s = model.slotsPerDevice
         let keep = 24
         // Optimistic value of each candidate: its dual plus every positive pair bonus of its expert.
         var positiveBonus = [Double](repeating: 0, count: e)
         for a in 0..<e { for b in 0..<e where bonus[a * e + b] > 0 { positiveBonus[a] += bonus[a * e + b] } }
-        var candidates: [(item: Int, optimistic: Double)] = []
-        for i in 0..<n where allowed(i, node) {
-            let o = duals[i] + positiveBonus[items[i].expert]
-            if o > 1e-12 { candidates.append((i, o)) }
+        var raw: [(item: Int, optimistic: Double, load: Double)] = []
+        for x in 0..<e {
+            // Items of one expert, most replicas (lightest) first: an item whose value does not
+            // beat a lighter one's is dominated (swap it for the lighter one in any pattern).
+            var bestLighter = 1e-12
+            for i in itemsOf[x].reversed() where allowed(i, node) {
+                let o = duals[i] + positiveBonus[x]
+                guard o > bestLighter else { continue }
+                bestLighter = o
+                var l = 0.0
+                for k in 0..<t { l += load[i * t + k] }
+                raw.append((i, o, l))
+            }
         }
-        candidates.sort { $0.optimistic != $1.optimistic ? $0.optimistic > $1.optimistic : $0.item < $1.item }
-        let m = candidates.count
+        let m = raw.count
+        // λ from a few quantiles of the value/load ratios, minimising the root bound.
+        func rootBound(_ lambda: Double) -> Double {
+            var top = [Double](repeating: 0, count: s)
+            for c in raw {
+                let a = c.optimistic - lambda * c.load
+                if a > top[s - 1] {
+                    var k = s - 1
+                    while k > 0 && top[k - 1] < a { top[k] = top[k - 1]; k -= 1 }
+                    top[k] = a
+                }
+            }
+            return lambda * Double(t) * limit + top.reduce(0, +)
+        }
+        let ratios = raw.filter { $0.load > 0 }.map { $0.optimistic / $0.load }.sorted()
+        var lambda = 0.0, lowest = rootBound(0)
+        if !ratios.isEmpty {
+            let samples = Swift.min(48, ratios.count)
+            for q in 0..<samples {
+                let candidate = ratios[q * (ratios.count - 1) / Swift.max(1, samples - 1)]
+                let b = rootBound(candidate)
+                if b < lowest { lowest = b; lambda = candidate }
+            }
+        }
+        if lowest <= 1 + 1e-9 { return (1, []) }
+        let budget = 200_000
+        var candidates = raw.map { (item: $0.item, adjusted: $0.optimistic - lambda * $0.load) }
+        candidates.sort { $0.adjusted != $1.adjusted ? $0.adjusted > $1.adjusted : $0.item < $1.item }
         var prefix = [Double](repeating: 0, count: m + 1)
-        for j in 0..<m { prefix[j + 1] = prefix[j] + candidates[j].optimistic }
+        for j in 0..<m { prefix[j + 1] = prefix[j] + Swift.max(0, candidates[j].adjusted) }
         var found: [(value: Double, pattern: [Int])] = []
         var threshold = 1 + 1e-9
         var best = 1.0
@@ -362,12 +468,15 @@ struct BranchAndPrice {
         }
         func extend(from start: Int, value: Double) {
             let room = s - chosen.count
+            var capacity = 0.0
+            for k in 0..<t { capacity += limit - sums[k] }
+            let reserve = value + lambda * capacity
             var j = start
             while j < m {
-                if value + prefix[Swift.min(j + room, m)] - prefix[j] <= threshold { return }
+                if reserve + prefix[Swift.min(j + room, m)] - prefix[j] <= threshold { return }
                 visited += 1
                 if visited & 0x3FFF == 0 && ContinuousClock.now >= deadline { expired = true }
-                if expired { return }
+                if expired || visited > budget { return }
                 let i = candidates[j].item, ex = items[i].expert
                 if !used[ex] {
                     var ok = true
@@ -391,7 +500,7 @@ struct BranchAndPrice {
         extend(from: 0, value: 0)
         if expired { return nil }
         found.sort { $0.value > $1.value }
-        return (best, found.prefix(keep).map(\.pattern))
+        return (visited > budget ? lowest : best, found.prefix(keep).map(\.pattern))
     }
 
     /// GLPK over every column generated so far: x integer, y binary, `Σ x ≤ D`.
@@ -429,7 +538,7 @@ struct BranchAndPrice {
         let e = model.experts, d = model.devices
         let chosen = (0..<e).map { x in itemsOf[x].first { items[$0].replicas == node.lower[x] }! }
         let fixedItems = chosen.map { items[$0] }
-        guard let patterns = model.patterns(items: fixedItems, within: theta, limit: 200_000, deadline: deadline) else {
+        guard let patterns = model.patterns(items: fixedItems, within: theta, limit: maxPatterns, deadline: deadline) else {
             return ContinuousClock.now >= deadline ? .timeLimit : .tooLarge
         }
         var mip = MixedIntegerProgram()

@@ -1,23 +1,26 @@
 public import ExpertPlacement
 
-/// Proven-optimal placements for small instances, on GLPK: the pattern formulation
-/// (``PatternModel``) inside a bisection on the peak θ, warm-started by ``SearchSolver``.
+/// Proven-optimal placements for small instances, on GLPK: a branch-and-price decision
+/// procedure (``BranchAndPrice``, over the pattern formulation of ``PatternModel``) inside a
+/// search on the peak θ, warm-started by ``SearchSolver``.
 ///
 /// Single-peak objectives — `aggregateImbalance` (the summed load), `worstImbalance` (the largest
 /// per-episode peak/average), and any objective on an instance with one episode — go through the
-/// bisection below. `meanImbalance` and `peakSum` over several episodes sum several peaks: one MIP
+/// θ search below. `meanImbalance` and `peakSum` over several episodes sum several peaks: one MIP
 /// over the patterns that fit under per-episode caps derived from the warm start
 /// (``solveSumLayer``), for tiny instances.
 ///
 /// Per layer: the search's plan gives an upper bound `θ_UB` (its peak) and ``LowerBounds`` a
-/// lower bound `θ_LB`. While `θ_UB − θ_LB > tolerance·θ_UB`: test `θ = θ_UB·(1 − tolerance)` first
-/// (proving the incumbent optimal at once when it is), then midpoints; a feasible θ gives a new
-/// plan and `θ_UB` its actual peak, an infeasible one raises `θ_LB`. Status is
-/// ``SolveStatus/optimal`` only when every layer closed the gap; when the time limit stops it, the
-/// best plan so far comes back with the bound reached (``SolveStatus/timeLimit``); a layer whose
-/// pattern model would exceed ``Configuration/maxPatterns`` keeps the search's plan and bound
-/// (``SolveStatus/feasible``, with a note). Patterns explode with `S ≥ 3` and tens of experts:
-/// this formulation proves small instances only.
+/// lower bound `θ_LB`. While `θ_LB < θ_UB·(1 − tolerance)`: test `θ = θ_UB·(1 − tolerance)` first
+/// and after every infeasible answer (one infeasible answer there proves the incumbent optimal),
+/// the midpoint after a feasible one; a feasible θ gives a new plan and `θ_UB` its actual peak, an
+/// infeasible one raises `θ_LB`. Status is ``SolveStatus/optimal`` only when every layer closed
+/// the gap; when the time limit stops it, the best plan so far comes back with the bound reached
+/// (``SolveStatus/timeLimit``); a layer whose fallback model would exceed
+/// ``Configuration/maxPatterns`` keeps its best plan and bound (``SolveStatus/feasible``, with a
+/// note). The LP bound is weak while replica counts are open (a fractional count mixes splits),
+/// so the tree grows with the number of count choices: it proves 16 experts × 8 devices × 3
+/// slots in seconds, not 64 × 16 × 5.
 public struct ExactSolver: PlacementSolver {
     /// Tuning of the exact solver.
     public struct Configuration: Sendable, Equatable {
@@ -97,7 +100,7 @@ public struct ExactSolver: PlacementSolver {
                 notes.append("layer \(l): stopped by the time limit; best plan and bound so far")
             case .tooLarge:
                 allOptimal = false
-                notes.append("layer \(l): more than \(configuration.maxPatterns) device patterns: too large for the pattern model; the search's plan and the bound so far")
+                notes.append("layer \(l): more than \(configuration.maxPatterns) device patterns in a model the exact solver needed: not proven; the best plan and the bound so far")
             }
         }
         let placement = try Placement(topology: problem.topology, experts: problem.experts, physicalToLogical: flat)
@@ -321,6 +324,7 @@ public struct ExactSolver: PlacementSolver {
             let theta = probeBelowIncumbent ? upper * (1 - configuration.tolerance) : (lower + upper) / 2
             let items = model.items(within: theta)
             var decision = BranchAndPrice(model: model, theta: theta, items: items, verbose: configuration.verbose)
+            decision.maxPatterns = configuration.maxPatterns
             let started = ContinuousClock.now
             let outcome: BranchAndPrice.Decision
             do {
