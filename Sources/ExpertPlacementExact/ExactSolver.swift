@@ -32,14 +32,23 @@ public struct ExactSolver: PlacementSolver {
         public var verbose: Bool = false
         /// Time budget when ``SolveOptions/timeLimit`` is not set.
         public var defaultTimeLimit: Duration = .seconds(60)
+        /// Most moves per layer from the problem's `current` placement (`nil`: no cap).
+        public var maxMoves: Int?
+        /// Objective units charged per move from `current` (0: moves are free).
+        public var moveWeight: Double = 0
+
+        /// Whether a migration term is set (it needs the problem's `current` placement).
+        public var hasMigrationTerm: Bool { maxMoves != nil || moveWeight > 0 }
 
         /// Creates a configuration.
         public init(tolerance: Double = 1e-9, maxPatterns: Int = 200_000, verbose: Bool = false,
-                    defaultTimeLimit: Duration = .seconds(60)) {
+                    defaultTimeLimit: Duration = .seconds(60), maxMoves: Int? = nil, moveWeight: Double = 0) {
             self.tolerance = tolerance
             self.maxPatterns = maxPatterns
             self.verbose = verbose
             self.defaultTimeLimit = defaultTimeLimit
+            self.maxMoves = maxMoves
+            self.moveWeight = moveWeight
         }
     }
 
@@ -70,6 +79,18 @@ public struct ExactSolver: PlacementSolver {
         let start = clock.now
         let deadline = start + (options.timeLimit ?? configuration.defaultTimeLimit)
         let objective = options.objective
+        if configuration.hasMigrationTerm {
+            guard problem.current != nil else {
+                throw .invalidValue(field: "current", reason: "is missing: a move cap or move weight needs the deployed placement")
+            }
+            if let cap = configuration.maxMoves, cap < 0 {
+                throw .invalidValue(field: "maxMoves", reason: "must be 0 or more, got \(cap)")
+            }
+            guard configuration.moveWeight.isFinite && configuration.moveWeight >= 0 else {
+                throw .invalidValue(field: "moveWeight", reason: "must be a finite number ≥ 0, got \(configuration.moveWeight)")
+            }
+            for l in 0..<problem.layers { _ = try Self.peakRows(problem, layer: l, objective: objective) }
+        }
         // Warm start: the search's plan for every layer.
         var searchOptions = options
         searchOptions.timeLimit = Swift.min(options.timeLimit ?? configuration.defaultTimeLimit, .seconds(5))
@@ -83,7 +104,10 @@ public struct ExactSolver: PlacementSolver {
         for l in 0..<problem.layers {
             let start = Array(warm.placement.physicalToLogical[l * p ..< (l + 1) * p])
             let result: LayerResult
-            if let sum = Self.sumRows(problem, layer: l, objective: objective) {
+            if configuration.hasMigrationTerm, let current = problem.current {
+                result = try solveMigrationLayer(problem, layer: l, current: Array(current.physicalToLogical[l * p ..< (l + 1) * p]),
+                                                 objective: objective, start: start, deadline: deadline, notes: &notes)
+            } else if let sum = Self.sumRows(problem, layer: l, objective: objective) {
                 result = try solveSumLayer(problem, layer: l, rows: sum.rows, constant: sum.constant, objective: objective,
                                            start: start, deadline: deadline)
             } else {
@@ -273,6 +297,39 @@ public struct ExactSolver: PlacementSolver {
         }
         for p in 0..<np where values[p] > 0 { values[np + ni + nt + p] = 1 }
         return values
+    }
+
+    /// One layer under the migration term (``MigrationModel``), from the search's plan and
+    /// `current`. The bound is the optimum within the cap when proven with no move weight (valid
+    /// for every plan within the cap), the plain lower bound otherwise.
+    func solveMigrationLayer(_ problem: Problem, layer: Int, current: [Int32], objective: Objective, start: [Int32],
+                             deadline: ContinuousClock.Instant, notes: inout [String]) throws(ExpertPlacementError) -> LayerResult {
+        let rows = try Self.peakRows(problem, layer: layer, objective: objective)
+        let model = PatternModel(experts: problem.experts, devices: problem.topology.devices,
+                                 slotsPerDevice: problem.topology.slotsPerDevice, rows: rows)
+        let migration = MigrationModel(model: model, current: current, cap: configuration.maxMoves, weight: configuration.moveWeight)
+        let floor = LowerBounds.bound(problem, layer: layer, objective: objective)
+        let outcome: MigrationModel.Outcome
+        do {
+            outcome = try migration.solve(starts: [start], floor: floor, maxPatterns: configuration.maxPatterns,
+                                          verbose: configuration.verbose, deadline: deadline)
+        } catch {
+            throw .solverFailure(reason: error.description)
+        }
+        switch outcome {
+        case .proven(let plan, let value):
+            let moves = migration.moves(plan)
+            if configuration.moveWeight > 0 {
+                notes.append("layer \(layer): \(moves) moves; optimal for objective + \(configuration.moveWeight)·moves = \(value)")
+                return LayerResult(plan: plan, bound: floor, outcome: .proven)
+            }
+            notes.append("layer \(layer): \(moves) moves; optimal within \(configuration.maxMoves ?? 0) moves (the bound holds within the cap)")
+            return LayerResult(plan: plan, bound: Swift.max(floor, value), outcome: .proven)
+        case .stopped(let plan):
+            return LayerResult(plan: plan, bound: floor, outcome: .timeLimit)
+        case .tooLarge(let plan):
+            return LayerResult(plan: plan, bound: floor, outcome: .tooLarge)
+        }
     }
 
     struct LayerResult {

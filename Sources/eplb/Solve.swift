@@ -17,12 +17,13 @@ struct Solve: ParsableCommand {
         objective; reports a proven lower bound and the gap per layer
           greedy        min-max replica allotment + largest-first placement (DeepSeek/vLLM/SGLang \
         "global" policy, never two replicas of an expert on one device)
-          exact         proven optimum (GLPK pattern models, warm-started by search) on small \
-        instances: bisection on the peak for aggregate/worst/one episode, one MIP for mean/peak-sum \
-        over several episodes (tiny instances); --time-limit (default 60 s) stops it with the best \
-        plan and the bound reached
-          auto          search for every layer, then exact polishing (proofs where the pattern model \
-        is small enough) while --time-limit (default 10 s) lasts
+          exact         proven optimum (GLPK, warm-started by search) on small instances: \
+        branch-and-price inside a search on the peak for aggregate/worst/one episode, one pattern MIP \
+        for mean/peak-sum over several episodes (tiny instances); --max-moves/--move-weight add a \
+        migration term against the instance's "current" placement (small instances); --time-limit \
+        (default 60 s) stops it with the best plan and the bound reached
+          auto          search for every layer, then exact polishing (proofs where the instance is \
+        small enough) while --time-limit (default 10 s) lasts
           hierarchical  DeepSeek EPLB's node-aware policy (groups → nodes → devices), vLLM's and \
         SGLang's default on multi-node DeepSeek-V3
 
@@ -32,6 +33,7 @@ struct Solve: ParsableCommand {
           eplb solve instance.json --output plan.json
           eplb solve trace.json --objective worst --time-limit 0.5 --risk-aware
           eplb solve trace.json --devices 6 --slots-per-device 11 --format table
+          eplb solve small.json --method exact --objective aggregate --max-moves 4
           cat loads.npy | eplb solve - --devices 32 --slots-per-device 9
         """
     )
@@ -46,6 +48,14 @@ struct Solve: ParsableCommand {
 
     @Option(name: .customLong("time-limit"), help: ArgumentHelp("Time budget in seconds (for the search methods to come).", valueName: "seconds"))
     var timeLimit: Double?
+
+    @Option(name: .customLong("max-moves"), help: ArgumentHelp(
+        "--method exact: at most N moves per layer from the instance's current placement.", valueName: "N"))
+    var maxMoves: Int?
+
+    @Option(name: .customLong("move-weight"), help: ArgumentHelp(
+        "--method exact: objective units charged per move from the instance's current placement.", valueName: "λ"))
+    var moveWeight: Double?
 
     @OptionGroup(title: "Search tuning (--method search)") var tuning: SearchTuning
 
@@ -65,6 +75,13 @@ struct Solve: ParsableCommand {
         if method != .search && method != .auto && tuning.isSet {
             throw ValidationError("the search tuning options apply to --method search and auto only")
         }
+        if (maxMoves != nil || moveWeight != nil) && method != .exact {
+            throw ValidationError("--max-moves and --move-weight apply to --method exact only")
+        }
+        if let maxMoves, maxMoves < 0 { throw ValidationError("--max-moves must be 0 or more, got \(maxMoves)") }
+        if let moveWeight, !(moveWeight >= 0 && moveWeight.isFinite) {
+            throw ValidationError("--move-weight must be a finite number ≥ 0, got \(moveWeight)")
+        }
         if let timeLimit, !(timeLimit > 0 && timeLimit.isFinite) {
             throw ValidationError("--time-limit must be a positive number of seconds, got \(timeLimit)")
         }
@@ -80,7 +97,8 @@ struct Solve: ParsableCommand {
             case .hierarchical: try HierarchicalSolver().solve(problem, options: options)
             case .search: try SearchSolver(configuration: tuning.configuration).solve(problem, options: options)
             case .exact:
-                try ExactSolver(configuration: .init(verbose: verbose)).solve(problem, options: options)
+                try ExactSolver(configuration: .init(verbose: verbose, maxMoves: maxMoves, moveWeight: moveWeight ?? 0))
+                    .solve(problem, options: options)
             case .auto:
                 try AutoSolver(exact: .init(verbose: verbose, defaultTimeLimit: .seconds(10)),
                                search: tuning.configuration).solve(problem, options: options)
@@ -90,8 +108,10 @@ struct Solve: ParsableCommand {
             let text: String
             switch format ?? (input.usesExample ? .table : .json) {
             case .json:
-                text = JSONWriter.string(PlacementFile.encode(report.placement, metrics: metrics,
-                                                              solver: .init(report, includeTiming: !omitTiming)))
+                var info = PlacementFile.SolverInfo(report, includeTiming: !omitTiming)
+                if let maxMoves { info.settings["maxMoves"] = .number(Double(maxMoves)) }
+                if let moveWeight { info.settings["moveWeight"] = .number(moveWeight) }
+                text = JSONWriter.string(PlacementFile.encode(report.placement, metrics: metrics, solver: info))
             case .table:
                 text = TableReport.solve(name: name, problem: problem, report: report, metrics: metrics)
             }

@@ -146,11 +146,32 @@ struct CLITests {
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains(#""status": "optimal""#))
         #expect(r.stdout.contains(#""peakSum": 196.66666666666"#))
-        let large = try CLI.run(["solve", "--example", "deepseek-v3", "--method", "exact", "--time-limit", "20",
+        let large = try CLI.run(["solve", "--example", "deepseek-v3", "--method", "exact", "--time-limit", "8",
                                  "--format", "json", "--omit-timing"])
         #expect(large.status == 0, "\(large.stderr)")
         #expect(!large.stdout.contains(#""status": "optimal""#))
-        #expect(large.stdout.contains("too large for the pattern model") || large.stdout.contains("time limit"))
+        #expect(large.stdout.contains("device patterns") || large.stdout.contains("time limit"))
+    }
+
+    @Test("--max-moves keeps the exact plan within the cap of the instance's current placement; misuse is a clear error")
+    func migration() throws {
+        let instance = try CLI.run(["generate", "zipf", "--layers", "1", "--episodes", "1", "--experts", "6",
+                                    "--devices", "3", "--slots-per-device", "3", "--seed", "4"])
+        // The deployed plan: experts 0..5 then 0, 1, 2 again, device by device.
+        let withCurrent = instance.stdout.replacingOccurrences(of: #""load""#, with: #""current": [[0, 1, 2, 3, 4, 5, 0, 1, 2]], "load""#)
+        let path = try temporaryFile("moves.json", withCurrent)
+        let r = try CLI.run(["solve", path, "--method", "exact", "--objective", "aggregate", "--max-moves", "2",
+                             "--format", "json", "--omit-timing"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains(#""status": "optimal""#))
+        #expect(r.stdout.contains(#""maxMoves": 2"#))
+        let moves = try #require(r.stdout.firstMatch(of: /"moves": (\d+)/)).output.1
+        #expect(Int(moves)! <= 2)
+        let plain = try temporaryFile("no-current.json", instance.stdout)
+        let missing = try CLI.run(["solve", plain, "--method", "exact", "--max-moves", "2"])
+        #expect(missing.status == 2 && missing.stderr.contains("current") && missing.stdout.isEmpty)
+        let wrongMethod = try CLI.run(["solve", path, "--method", "search", "--max-moves", "2"])
+        #expect(wrongMethod.status == 64 && wrongMethod.stderr.contains("--method exact"))
     }
 
     @Test("reference writes a proven placement per instance")

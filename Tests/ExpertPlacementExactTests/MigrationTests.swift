@@ -1,0 +1,83 @@
+import ExpertPlacement
+import ExpertPlacementExact
+import ExpertPlacementTestSupport
+import Numerics
+import Testing
+
+@Suite("Exact solver: migration term")
+struct MigrationTests {
+    /// Every valid layer of a tiny one-layer problem (all E^P slot assignments filtered), with its
+    /// objective value and moves from `current`.
+    static func everyPlan(_ problem: Problem, objective: Objective) throws -> [(value: Double, moves: Int)] {
+        let e = problem.experts, d = problem.topology.devices, s = problem.topology.slotsPerDevice, p = d * s
+        var out: [(Double, Int)] = []
+        var plan = [Int32](repeating: 0, count: p)
+        func valid() -> Bool {
+            var seen = [Bool](repeating: false, count: e)
+            for x in plan { seen[Int(x)] = true }
+            guard seen.allSatisfy({ $0 }) else { return false }
+            for dev in 0..<d {
+                let device = plan[dev * s ..< (dev + 1) * s]
+                if Set(device).count != s { return false }
+            }
+            return true
+        }
+        func fill(_ k: Int) throws {
+            if k == p {
+                guard valid() else { return }
+                let placement = try Placement(topology: problem.topology, experts: e, physicalToLogical: ContiguousArray(plan))
+                let value = try Metrics.layerMetrics(placement, on: problem, layer: 0).value(of: objective)
+                out.append((value, placement.moves(from: problem.current!, layer: 0)))
+                return
+            }
+            for x in 0..<e {
+                plan[k] = Int32(x)
+                try fill(k + 1)
+            }
+        }
+        try fill(0)
+        return out
+    }
+
+    @Test("a move cap and a move weight give the brute-force optimum on tiny instances")
+    func bruteForce() throws {
+        var checked = 0
+        for seed in 0..<40 {
+            let problem = RandomInstances.problem(seed: UInt64(seed) &+ 55_000, maxDevices: 3, maxSlots: 2, maxLayers: 1,
+                                                  maxEpisodes: 2, withCurrent: true)
+            let p = problem.topology.slotCount
+            guard problem.experts <= 5, p <= 6, problem.experts >= 2 else { continue }
+            let plans = try Self.everyPlan(problem, objective: .aggregateImbalance)
+            for cap in Set([0, 1, 2, p]) {
+                let best = plans.filter { $0.moves <= cap }.map(\.value).min()!
+                let report = try ExactSolver(configuration: .init(maxMoves: cap))
+                    .solve(problem, options: SolveOptions(objective: .aggregateImbalance))
+                #expect(report.status == .optimal, "seed \(seed) cap \(cap)")
+                #expect(Validation.violations(of: report.placement).isEmpty, "seed \(seed) cap \(cap)")
+                let m = try Metrics.layerMetrics(report.placement, on: problem, layer: 0)
+                #expect(m.moves! <= cap, "seed \(seed) cap \(cap): \(m.moves!) moves")
+                #expect(m.aggregateImbalance.isApproximatelyEqual(to: best, absoluteTolerance: 1e-9, relativeTolerance: 1e-7),
+                        "seed \(seed) cap \(cap): exact \(m.aggregateImbalance) vs brute force \(best)")
+            }
+            let weight = 0.05
+            let best = plans.map { $0.value + weight * Double($0.moves) }.min()!
+            let report = try ExactSolver(configuration: .init(moveWeight: weight))
+                .solve(problem, options: SolveOptions(objective: .aggregateImbalance))
+            let m = try Metrics.layerMetrics(report.placement, on: problem, layer: 0)
+            let penalised = m.aggregateImbalance + weight * Double(m.moves!)
+            #expect(penalised.isApproximatelyEqual(to: best, absoluteTolerance: 1e-9, relativeTolerance: 1e-7),
+                    "seed \(seed): exact \(penalised) vs brute force \(best)")
+            #expect(report.lowerBounds![0] <= m.aggregateImbalance * (1 + 1e-9))
+            checked += 1
+        }
+        #expect(checked >= 15, "only \(checked) instances checked")
+    }
+
+    @Test("a migration term without a current placement is a clear error")
+    func needsCurrent() throws {
+        let problem = BundledExample.flashlbToy.problem
+        #expect(throws: ExpertPlacementError.self) {
+            _ = try ExactSolver(configuration: .init(maxMoves: 2)).solve(problem, options: SolveOptions(objective: .aggregateImbalance))
+        }
+    }
+}
