@@ -1,7 +1,8 @@
 public import ExpertPlacement
 
 /// `--method auto`: the search for every layer, then the exact solver polishing layers — proving
-/// them optimal where the instance is small enough — while the time budget lasts.
+/// them optimal where the instance is small enough — while the time budget lasts. Each layer gets
+/// an equal share of the time left, so layers that prove quickly pass their time on.
 ///
 /// For objectives the exact solver cannot prove (`meanImbalance`/`peakSum` over several
 /// episodes) it is the search alone. Status: ``SolveStatus/optimal`` when every layer was proven,
@@ -38,7 +39,9 @@ public struct AutoSolver: PlacementSolver {
         var remaining = options
         let budget = options.timeLimit ?? exact.defaultTimeLimit
         remaining.timeLimit = budget - (clock.now - start)
-        var result = try ExactSolver(configuration: exact).solve(problem, options: remaining, warmStart: report)
+        var configuration = exact
+        configuration.sharesTimeAcrossLayers = true
+        var result = try ExactSolver(configuration: configuration).solve(problem, options: remaining, warmStart: report)
         result.method = method
         result.wallTime = clock.now - start
         return result

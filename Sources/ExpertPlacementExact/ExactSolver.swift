@@ -37,6 +37,10 @@ public struct ExactSolver: PlacementSolver {
         /// Objective units charged per move from `current` (0: moves are free).
         public var moveWeight: Double = 0
 
+        /// Give every layer an equal share of the time left (so one hard layer cannot use up the
+        /// budget of the others) instead of one deadline for all.
+        public var sharesTimeAcrossLayers = false
+
         /// Whether a migration term is set (it needs the problem's `current` placement).
         public var hasMigrationTerm: Bool { maxMoves != nil || moveWeight > 0 }
 
@@ -101,8 +105,11 @@ public struct ExactSolver: PlacementSolver {
         var bounds: [Double] = []
         var allOptimal = true, timedOut = false
         var notes: [String] = []
+        let finalDeadline = deadline
         for l in 0..<problem.layers {
             let start = Array(warm.placement.physicalToLogical[l * p ..< (l + 1) * p])
+            let deadline = configuration.sharesTimeAcrossLayers
+                ? ContinuousClock.now + (finalDeadline - ContinuousClock.now) / (problem.layers - l) : finalDeadline
             let result: LayerResult
             if configuration.hasMigrationTerm, let current = problem.current {
                 result = try solveMigrationLayer(problem, layer: l, current: Array(current.physicalToLogical[l * p ..< (l + 1) * p]),

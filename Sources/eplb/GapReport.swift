@@ -9,15 +9,16 @@ struct GapReport: ParsableCommand {
         commandName: "gap-report",
         abstract: "Measure greedy, hierarchical and search against the proven optimum on a seeded suite.",
         discussion: """
-        The suite: single-episode instances of small shapes (E experts, D devices, S slots: 6×4×2, \
-        8×4×3, 8×8×2, 12×6×2, 16×8×2, 16×6×3), loads lognormal (σ = 1) or Zipf (s = 1.1), seeds \
-        0..<N, objective aggregate. Each instance is solved by every method and by the exact solver; \
+        The suite: single-episode instances of small shapes (E experts × D devices × S slots, \
+        --shapes; by default 6x4x2, 8x4x3, 8x8x2, 12x6x2, 16x8x2, 16x6x3, 16x8x3, 32x16x2), loads \
+        lognormal (σ = 1) or Zipf (s = 1.1), seeds 0..<N, objective aggregate. Each instance is solved by every method and by the exact solver; \
         the gap is (value − optimum) / optimum where the optimum was proven. Writes gaps.json and \
         gaps.md (mean/max gap, share at the optimum, mean time per method) into the output directory.
 
         Examples:
           eplb gap-report --output-dir Notebooks-export/data
           eplb gap-report --seeds 5 --output-dir /tmp/gaps
+          eplb gap-report --seeds 3 --shapes 8x4x3,16x8x3 --output-dir /tmp/gaps
         """
     )
 
@@ -30,12 +31,29 @@ struct GapReport: ParsableCommand {
     @Option(name: .customLong("time-limit"), help: ArgumentHelp("Exact solver budget per instance, seconds.", valueName: "seconds"))
     var timeLimit: Double = 30
 
+    @Option(help: ArgumentHelp("Comma-separated shapes EXPERTSxDEVICESxSLOTS (S ≤ E ≤ D·S).", valueName: "shapes"))
+    var shapes: String = Self.defaultShapes.map { "\($0.0)x\($0.1)x\($0.2)" }.joined(separator: ",")
+
+    /// `--shapes` parsed: (E, D, S) triples.
+    var parsedShapes: [(Int, Int, Int)] {
+        get throws {
+            try shapes.split(separator: ",").map { text in
+                let parts = text.split(separator: "x").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+                guard parts.count == 3, let e = parts[0], let d = parts[1], let s = parts[2], d >= 1, s >= 1, s <= e, e <= d * s else {
+                    throw ValidationError("--shapes: '\(text)' is not EXPERTSxDEVICESxSLOTS with 1 ≤ SLOTS ≤ EXPERTS ≤ DEVICES·SLOTS")
+                }
+                return (e, d, s)
+            }
+        }
+    }
+
     func validate() throws {
         if seeds < 1 { throw ValidationError("--seeds must be at least 1") }
+        if try parsedShapes.isEmpty { throw ValidationError("--shapes: no shape given") }
         if !(timeLimit > 0 && timeLimit.isFinite) { throw ValidationError("--time-limit must be a positive number of seconds") }
     }
 
-    static let shapes = [(6, 4, 2), (8, 4, 3), (8, 8, 2), (12, 6, 2), (16, 8, 2), (16, 6, 3)]
+    static let defaultShapes = [(6, 4, 2), (8, 4, 3), (8, 8, 2), (12, 6, 2), (16, 8, 2), (16, 6, 3), (16, 8, 3), (32, 16, 2)]
 
     func run() throws {
         try reportingInputErrors {
@@ -50,7 +68,8 @@ struct GapReport: ParsableCommand {
             var exactTimes: [Double] = [], proven = 0, total = 0
             let clock = ContinuousClock()
             func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
-            for (e, d, s) in Self.shapes {
+            let shapes = try parsedShapes
+            for (e, d, s) in shapes {
                 for kind in ["lognormal", "zipf"] {
                     for seed in 0..<seeds {
                         let loads = kind == "lognormal"
@@ -111,7 +130,7 @@ struct GapReport: ParsableCommand {
                                                    ("meanSeconds", .number(exactMean)), ("maxSeconds", .number(exactTimes.max() ?? 0))]))
             markdown += String(format: "| exact | %d | proven %d of %d | | | %.2f ms (max %.2f ms) |\n", total, proven, total,
                                exactMean * 1000, (exactTimes.max() ?? 0) * 1000)
-            markdown = "Objective: aggregate peak/avg; single-episode instances \(Self.shapes.map { "\($0.0)×\($0.1)×\($0.2)" }.joined(separator: ", ")) (E × D × S), lognormal and Zipf loads, seeds 0..<\(seeds). Gaps against the exact solver's proven optimum.\n\n" + markdown
+            markdown = "Objective: aggregate peak/avg; single-episode instances \(shapes.map { "\($0.0)×\($0.1)×\($0.2)" }.joined(separator: ", ")) (E × D × S), lognormal and Zipf loads, seeds 0..<\(seeds). Gaps against the exact solver's proven optimum.\n\n" + markdown
             let json = JSONValue.object(JSONObject([("instances", .array(rows)), ("summary", .object(summary))]))
             try OutputSink.write(JSONWriter.string(json), to: (outputDirectory as NSString).appendingPathComponent("gaps.json"))
             try OutputSink.write(markdown, to: (outputDirectory as NSString).appendingPathComponent("gaps.md"))

@@ -191,12 +191,14 @@ struct CLITests {
     @Test("gap-report writes JSON and Markdown")
     func gapReport() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("eplb-gaps-\(getpid())").path
-        let r = try CLI.run(["gap-report", "--seeds", "1", "--output-dir", dir])
+        let r = try CLI.run(["gap-report", "--seeds", "1", "--shapes", "6x4x2,8x4x3,12x6x2", "--output-dir", dir])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("| search |"))
         let json = try String(contentsOfFile: dir + "/gaps.json", encoding: .utf8)
         #expect(json.contains(#""optimalShare""#))
         #expect(FileManager.default.fileExists(atPath: dir + "/gaps.md"))
+        let bad = try CLI.run(["gap-report", "--shapes", "4x2", "--output-dir", dir])
+        #expect(bad.status == 64 && bad.stderr.contains("--shapes"))
     }
 
     @Test("validate names broken rules and exits 1")
