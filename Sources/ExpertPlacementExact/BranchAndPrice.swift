@@ -69,6 +69,9 @@ struct BranchAndPrice {
 
     private var pool: [[Int]] = []
     private var known: Set<[Int]> = []
+    private var masterLP: LinearProgramSession?
+    /// Master row of each pair count branched on, keyed `min·E + max` of the two experts.
+    private var pairRows: [Int: Int] = [:]
 
     init(model: PatternModel, theta: Double, items: [PatternModel.Item], verbose: Bool) {
         self.model = model
@@ -111,19 +114,61 @@ struct BranchAndPrice {
         return true
     }
 
-    private mutating func addToPool(_ pattern: [Int]) -> Bool {
+    /// Adds a pattern to the pool (and its column to the master, when there is one); `false`
+    /// when it is already there.
+    @discardableResult
+    private mutating func addToPool(_ pattern: [Int]) throws(ExactSolverError) -> Bool {
         let key = pattern.sorted()
         guard known.insert(key).inserted else { return false }
         pool.append(key)
         statistics.columns += 1
+        if let lp = masterLP {
+            var entries = key.map { (row: $0, value: 1.0) }
+            for (pairKey, row) in pairRows where holdsBoth(key, pairKey) { entries.append((row, 1)) }
+            try lp.addColumn(cost: 1, entries: entries)
+        }
         return true
+    }
+
+    /// Whether `pattern` holds both experts of the pair `key` (`first·E + second`).
+    private func holdsBoth(_ pattern: [Int], _ key: Int) -> Bool {
+        let e = model.experts
+        var a = false, b = false
+        for i in pattern {
+            if items[i].expert == key / e { a = true }
+            if items[i].expert == key % e { b = true }
+        }
+        return a && b
+    }
+
+    /// The master LP, created on first use with a column for every pattern in the pool.
+    private mutating func master() throws(ExactSolverError) -> LinearProgramSession {
+        if let masterLP { return masterLP }
+        let e = model.experts, slots = Double(model.devices * model.slotsPerDevice)
+        let rows = [(lower: Double?, upper: Double?)](repeating: (0, nil), count: n)
+            + [(lower: Double?, upper: Double?)](repeating: (1, 1), count: e) + [(slots, slots)]
+        let lp = try LinearProgramSession(rows: rows, verbose: verbose)
+        for i in 0..<n {
+            let r = Double(items[i].replicas)
+            try lp.addColumn(cost: 0, lower: 0, upper: 1, entries: [(i, -r), (n + items[i].expert, 1), (n + e, r)])
+        }
+        for pattern in pool { try lp.addColumn(cost: 1, entries: pattern.map { (row: $0, value: 1.0) }) }
+        masterLP = lp
+        return lp
+    }
+
+    /// Creates the (free) master row counting the devices that hold both experts of `key`.
+    private mutating func addPairRow(_ key: Int) throws(ExactSolverError) {
+        let lp = try master()
+        let entries = pool.indices.filter { holdsBoth(pool[$0], key) }.map { (column: n + $0, value: 1.0) }
+        pairRows[key] = try lp.addRow(lower: nil, upper: nil, entries: entries)
     }
 
     /// Decides θ, starting the column pool from `seed`'s devices that fit (and singletons).
     mutating func decide(seed: [Int32], deadline: ContinuousClock.Instant) throws(ExactSolverError) -> Decision {
         let e = model.experts, d = model.devices, s = model.slotsPerDevice
         guard itemsOf.allSatisfy({ !$0.isEmpty }) else { return .infeasible }
-        for i in 0..<n { _ = addToPool([i]) }
+        for i in 0..<n { try addToPool([i]) }
         if seed.count == d * s {
             var counts = [Int](repeating: 0, count: e)
             for x in seed { counts[Int(x)] += 1 }
@@ -133,7 +178,7 @@ struct BranchAndPrice {
                     let x = Int(seed[dev * s + k])
                     if let i = itemsOf[x].first(where: { items[$0].replicas == counts[x] }) { pattern.append(i) }
                 }
-                if pattern.count == s && fits(pattern) { _ = addToPool(pattern) }
+                if pattern.count == s && fits(pattern) { try addToPool(pattern) }
             }
         }
         let root = Node(lower: itemsOf.map { items[$0.first!].replicas }, upper: itemsOf.map { items[$0.last!].replicas })
@@ -202,45 +247,36 @@ struct BranchAndPrice {
         for pair in node.pairs where (pair.lower ?? 0) > 0 {
             let a = itemsOf[pair.first].last { allowed($0, node) }!, b = itemsOf[pair.second].last { allowed($0, node) }!
             guard fits([a, b]) else { return .pruned }
-            _ = addToPool([a, b])
+            try addToPool([a, b])
         }
-        // Rows: items (allowed only), experts, the slot row, branching pairs.
-        var itemRow = [Int](repeating: -1, count: n)
-        var rows: [(lower: Double?, upper: Double?)] = []
-        for i in 0..<n where allowed(i, node) {
-            itemRow[i] = rows.count
-            rows.append((-Double(committedCopies[i]), nil))
+        // The master, kept from node to node so each solve starts from the last basis: rows are
+        // the items (0..<n), the experts, the slot row, then pair rows as branching creates
+        // them; columns are y (0..<n) then one x column per pool pattern (n + p).
+        let lp = try master()
+        var allowedItem = [Bool](repeating: false, count: n)
+        for i in 0..<n {
+            allowedItem[i] = allowed(i, node)
+            try lp.setColumnBounds(i, lower: 0, upper: allowedItem[i] ? 1 : 0)
+            try lp.setRowBounds(i, lower: -Double(committedCopies[i]), upper: nil)
         }
-        let expertRow0 = rows.count
-        for _ in 0..<e { rows.append((1, 1)) }
-        let slotRow = rows.count
-        rows.append((Double(slots), Double(slots)))
-        let pairRow0 = rows.count
-        for pair in node.pairs { rows.append((pair.lower, pair.upper)) }
-        let lp = try LinearProgramSession(rows: rows, verbose: verbose)
-        var yColumn = [Int](repeating: -1, count: n)
-        for i in 0..<n where itemRow[i] >= 0 {
-            let r = Double(items[i].replicas)
-            yColumn[i] = try lp.addColumn(cost: 0, lower: 0, upper: 1,
-                                          entries: [(itemRow[i], -r), (expertRow0 + items[i].expert, 1), (slotRow, r)])
+        for (p, pattern) in pool.enumerated() {
+            try lp.setColumnBounds(n + p, lower: 0, upper: pattern.allSatisfy({ allowedItem[$0] }) ? nil : 0)
         }
-        var columnPattern: [Int] = []  // LP column → pool index (x columns only)
-        let xColumnStart = lp.columnCount
-        func entries(_ pattern: [Int]) -> [(row: Int, value: Double)] {
-            var out = pattern.map { (row: itemRow[$0], value: 1.0) }
-            for (k, pair) in node.pairs.enumerated() {
-                var a = false, b = false
-                for i in pattern {
-                    if items[i].expert == pair.first { a = true }
-                    if items[i].expert == pair.second { b = true }
-                }
-                if a && b { out.append((pairRow0 + k, 1)) }
-            }
-            return out
+        var pairBounds: [Int: (lower: Double?, upper: Double?)] = [:]
+        for pair in node.pairs {
+            let key = Swift.min(pair.first, pair.second) * e + Swift.max(pair.first, pair.second)
+            var bounds = pairBounds[key] ?? (nil, nil)
+            if let lo = pair.lower { bounds.lower = Swift.max(bounds.lower ?? lo, lo) }
+            if let hi = pair.upper { bounds.upper = Swift.min(bounds.upper ?? hi, hi) }
+            pairBounds[key] = bounds
         }
-        for (p, pattern) in pool.enumerated() where pattern.allSatisfy({ itemRow[$0] >= 0 }) {
-            try lp.addColumn(cost: 1, entries: entries(pattern))
-            columnPattern.append(p)
+        for (key, bounds) in pairBounds {
+            if let lo = bounds.lower, let hi = bounds.upper, lo > hi { return .pruned }
+            if pairRows[key] == nil { try addPairRow(key) }
+        }
+        for (key, row) in pairRows {
+            let bounds = pairBounds[key] ?? (nil, nil)
+            try lp.setRowBounds(row, lower: bounds.lower, upper: bounds.upper)
         }
         // Column generation.
         var duals = [Double](repeating: 0, count: n)
@@ -259,12 +295,12 @@ struct BranchAndPrice {
             case .infeasible: return .pruned  // singletons and pair columns keep it feasible; kept safe
             }
             let z = lp.objective
-            for i in 0..<n { duals[i] = itemRow[i] >= 0 ? Swift.max(0, lp.dual(itemRow[i])) : 0 }
+            for i in 0..<n { duals[i] = allowedItem[i] ? Swift.max(0, lp.dual(i)) : 0 }
             for k in bonus.indices { bonus[k] = 0 }
-            for (k, pair) in node.pairs.enumerated() {
-                let mu = lp.dual(pairRow0 + k)
-                bonus[pair.first * e + pair.second] += mu
-                bonus[pair.second * e + pair.first] += mu
+            for key in pairBounds.keys {
+                let mu = lp.dual(pairRows[key]!)
+                bonus[key] += mu
+                bonus[(key % e) * e + key / e] += mu
             }
             let pricingStart = ContinuousClock.now
             let priced = price(node: node, duals: duals, bonus: bonus, deadline: deadline)
@@ -274,19 +310,15 @@ struct BranchAndPrice {
             // when pricing stopped at its budget. Valid before the LP converges.
             if z / Swift.max(1, priced.bound) > devicesLeft + 1e-7 { return .pruned }
             var added = 0
-            for pattern in priced.patterns where addToPool(pattern) {
-                try lp.addColumn(cost: 1, entries: entries(pattern))
-                columnPattern.append(pool.count - 1)
-                added += 1
-            }
+            for pattern in priced.patterns where try addToPool(pattern) { added += 1 }
             // Converged, or pricing found nothing within its budget: branch on this solution.
             if priced.bound <= 1 + 1e-9 || added == 0 { break }
         }
         var y = [Double](repeating: 0, count: n)
-        for i in 0..<n where yColumn[i] >= 0 { y[i] = lp.value(yColumn[i]) }
+        for i in 0..<n where allowedItem[i] { y[i] = lp.value(i) }
         var x: [(pattern: Int, value: Double)] = []
-        for (k, p) in columnPattern.enumerated() {
-            let v = lp.value(xColumnStart + k)
+        for p in pool.indices {
+            let v = lp.value(n + p)
             if v > 1e-9 { x.append((p, v)) }
         }
         return .solution(y: y, x: x)
@@ -523,7 +555,7 @@ struct BranchAndPrice {
         for x in 0..<e { mip.addRow(lower: 1, upper: 1, itemsOf[x].map { (ys[$0], 1.0) }) }
         mip.addRow(lower: Double(d * s), upper: Double(d * s), (0..<n).map { (ys[$0], Double(items[$0].replicas)) })
         mip.addRow(lower: nil, upper: Double(d), xs.map { ($0, 1.0) })
-        let solution = try GLPK.solve(mip, timeLimit: Swift.min(0.25, 0.05 * seconds), verbose: false)
+        let solution = try GLPK.solve(mip, timeLimit: Swift.min(0.1, 0.05 * seconds), verbose: false)
         guard let values = solution.values, solution.outcome != .infeasible else { return nil }
         let x = pool.indices.compactMap { p -> (Int, Int)? in
             let v = Int(values[xs[p]].rounded())

@@ -298,8 +298,8 @@ enum GLPK {
 final class LinearProgramSession {
     private let problem: OpaquePointer
     private let verbose: Bool
-    /// Number of rows.
-    let rowCount: Int
+    /// Number of rows so far.
+    private(set) var rowCount: Int
     /// Number of columns so far.
     private(set) var columnCount = 0
 
@@ -351,6 +351,51 @@ final class LinearProgramSession {
         }
         columnCount += 1
         return columnCount - 1
+    }
+
+    /// Adds a row `lower ≤ Σ value·x[column] ≤ upper` over existing columns; returns its index.
+    @discardableResult
+    func addRow(lower: Double?, upper: Double?, entries: [(column: Int, value: Double)]) throws(ExactSolverError) -> Int {
+        try checkBounds(lower, upper, what: "LP row \(rowCount)")
+        var seen = Set<Int>()
+        for e in entries {
+            guard e.column >= 0 && e.column < columnCount else { throw .invalidModel("LP row \(rowCount): column \(e.column) out of range") }
+            guard e.value.isFinite else { throw .invalidModel("LP row \(rowCount): non-finite coefficient") }
+            guard seen.insert(e.column).inserted else { throw .invalidModel("LP row \(rowCount): column \(e.column) twice") }
+        }
+        let index = glp_add_rows(problem, 1)
+        GLPK.setRowBounds(problem, index, lower, upper)
+        if !entries.isEmpty {
+            let columns: [Int32] = [0] + entries.map { Int32($0.column + 1) }
+            let values: [Double] = [0] + entries.map(\.value)
+            glp_set_mat_row(problem, index, Int32(entries.count), columns, values)
+        }
+        rowCount += 1
+        return rowCount - 1
+    }
+
+    /// Changes row `i`'s bounds (`nil`: unbounded on that side).
+    func setRowBounds(_ i: Int, lower: Double?, upper: Double?) throws(ExactSolverError) {
+        guard i >= 0 && i < rowCount else { throw .invalidModel("LP row \(i) out of range") }
+        try checkBounds(lower, upper, what: "LP row \(i)")
+        GLPK.setRowBounds(problem, Int32(i + 1), lower, upper)
+    }
+
+    /// Changes column `j`'s bounds, `lower ≤ x ≤ upper` (`nil`: no upper bound).
+    func setColumnBounds(_ j: Int, lower: Double, upper: Double?) throws(ExactSolverError) {
+        guard j >= 0 && j < columnCount else { throw .invalidModel("LP column \(j) out of range") }
+        try checkBounds(lower, upper, what: "LP column \(j)")
+        if let upper {
+            glp_set_col_bnds(problem, Int32(j + 1), upper == lower ? GLP_FX : GLP_DB, lower, upper)
+        } else {
+            glp_set_col_bnds(problem, Int32(j + 1), GLP_LO, lower, 0)
+        }
+    }
+
+    private func checkBounds(_ lower: Double?, _ upper: Double?, what: String) throws(ExactSolverError) {
+        if let lower, !lower.isFinite { throw .invalidModel("\(what): non-finite lower bound") }
+        if let upper, !upper.isFinite { throw .invalidModel("\(what): non-finite upper bound") }
+        if let lower, let upper, lower > upper { throw .invalidModel("\(what): lower > upper") }
     }
 
     enum Status: Equatable { case optimal, infeasible, timeLimit }
