@@ -328,28 +328,15 @@ final class LinearProgramSession {
     @discardableResult
     func addColumn(cost: Double, lower: Double = 0, upper: Double? = nil,
                    entries: [(row: Int, value: Double)]) throws(ExactSolverError) -> Int {
-        guard cost.isFinite, lower.isFinite else { throw .invalidModel("LP column \(columnCount): non-finite cost or bound") }
-        if let upper { guard upper.isFinite, upper >= lower else { throw .invalidModel("LP column \(columnCount): upper < lower") } }
+        guard cost.isFinite else { throw .invalidModel("LP column \(columnCount): non-finite cost") }
+        try checkBounds(lower, upper, what: "LP column \(columnCount)")
         guard columnCount < Int(Int32.max) / 2 - 1 else { throw .invalidModel("LP: too many columns") }
-        var seen = Set<Int>()
-        for e in entries {
-            guard e.row >= 0 && e.row < rowCount else { throw .invalidModel("LP column \(columnCount): row \(e.row) out of range") }
-            guard e.value.isFinite else { throw .invalidModel("LP column \(columnCount): non-finite coefficient") }
-            guard seen.insert(e.row).inserted else { throw .invalidModel("LP column \(columnCount): row \(e.row) twice") }
-        }
+        let (rows, values) = try checkEntries(entries.map { ($0.row, $0.value) }, within: rowCount, what: "LP column \(columnCount)")
         let index = glp_add_cols(problem, 1)
-        if let upper {
-            glp_set_col_bnds(problem, index, upper == lower ? GLP_FX : GLP_DB, lower, upper)
-        } else {
-            glp_set_col_bnds(problem, index, GLP_LO, lower, 0)
-        }
-        glp_set_obj_coef(problem, index, cost)
-        if !entries.isEmpty {
-            let rows: [Int32] = [0] + entries.map { Int32($0.row + 1) }
-            let values: [Double] = [0] + entries.map(\.value)
-            glp_set_mat_col(problem, index, Int32(entries.count), rows, values)
-        }
         columnCount += 1
+        try setColumnBounds(columnCount - 1, lower: lower, upper: upper)
+        glp_set_obj_coef(problem, index, cost)
+        if !entries.isEmpty { glp_set_mat_col(problem, index, Int32(entries.count), rows, values) }
         return columnCount - 1
     }
 
@@ -357,19 +344,10 @@ final class LinearProgramSession {
     @discardableResult
     func addRow(lower: Double?, upper: Double?, entries: [(column: Int, value: Double)]) throws(ExactSolverError) -> Int {
         try checkBounds(lower, upper, what: "LP row \(rowCount)")
-        var seen = Set<Int>()
-        for e in entries {
-            guard e.column >= 0 && e.column < columnCount else { throw .invalidModel("LP row \(rowCount): column \(e.column) out of range") }
-            guard e.value.isFinite else { throw .invalidModel("LP row \(rowCount): non-finite coefficient") }
-            guard seen.insert(e.column).inserted else { throw .invalidModel("LP row \(rowCount): column \(e.column) twice") }
-        }
+        let (columns, values) = try checkEntries(entries.map { ($0.column, $0.value) }, within: columnCount, what: "LP row \(rowCount)")
         let index = glp_add_rows(problem, 1)
         GLPK.setRowBounds(problem, index, lower, upper)
-        if !entries.isEmpty {
-            let columns: [Int32] = [0] + entries.map { Int32($0.column + 1) }
-            let values: [Double] = [0] + entries.map(\.value)
-            glp_set_mat_row(problem, index, Int32(entries.count), columns, values)
-        }
+        if !entries.isEmpty { glp_set_mat_row(problem, index, Int32(entries.count), columns, values) }
         rowCount += 1
         return rowCount - 1
     }
@@ -390,6 +368,22 @@ final class LinearProgramSession {
         } else {
             glp_set_col_bnds(problem, Int32(j + 1), GLP_LO, lower, 0)
         }
+    }
+
+    /// Checks `(index, value)` entries (indices in `0..<count`, distinct, finite values) and returns
+    /// them 1-based with GLPK's unused slot 0.
+    private func checkEntries(_ entries: [(Int, Double)], within count: Int, what: String)
+        throws(ExactSolverError) -> ([Int32], [Double]) {
+        var seen = Set<Int>()
+        var indices: [Int32] = [0], values: [Double] = [0]
+        for (index, value) in entries {
+            guard index >= 0 && index < count else { throw .invalidModel("\(what): index \(index) out of range") }
+            guard value.isFinite else { throw .invalidModel("\(what): non-finite coefficient") }
+            guard seen.insert(index).inserted else { throw .invalidModel("\(what): index \(index) twice") }
+            indices.append(Int32(index + 1))
+            values.append(value)
+        }
+        return (indices, values)
     }
 
     private func checkBounds(_ lower: Double?, _ upper: Double?, what: String) throws(ExactSolverError) {
