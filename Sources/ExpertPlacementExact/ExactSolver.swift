@@ -1,4 +1,5 @@
 public import ExpertPlacement
+import Synchronization
 
 /// Proven-optimal placements for small instances, on GLPK: a branch-and-price decision
 /// procedure (``BranchAndPrice``, over the pattern formulation of ``PatternModel``) inside a
@@ -21,7 +22,7 @@ public import ExpertPlacement
 /// note). The LP bound is weak while replica counts are open (a fractional count mixes splits),
 /// so the tree grows with the number of count choices: it proves 16 experts × 8 devices × 3
 /// slots in seconds, not 64 × 16 × 5.
-public struct ExactSolver: PlacementSolver {
+public struct ExactSolver: PlacementSolver, Sendable {
     /// Tuning of the exact solver.
     public struct Configuration: Sendable, Equatable {
         /// Relative optimality tolerance on the peak.
@@ -101,28 +102,37 @@ public struct ExactSolver: PlacementSolver {
         let warm: SolveReport
         if let warmStart { warm = warmStart } else { warm = try SearchSolver().solve(problem, options: searchOptions) }
         let p = problem.topology.slotCount
+        // Layers are independent: solved in parallel, each on its own thread (GLPK keeps one
+        // environment per thread), results gathered in layer order.
+        let threads = Swift.min(options.maxThreads ?? Self.processors, Self.processors)
+        let clockShare = LayerTimeShare(deadline: deadline, layers: problem.layers, threads: threads)
+        let solver = self
+        let results = try LayerParallelism.map(count: problem.layers, maxThreads: threads) {
+            l throws(ExpertPlacementError) -> (LayerResult, [String]) in
+            let start = Array(warm.placement.physicalToLogical[l * p ..< (l + 1) * p])
+            let deadline = solver.configuration.sharesTimeAcrossLayers ? clockShare.nextDeadline() : deadline
+            var notes: [String] = []
+            let result: LayerResult
+            if solver.configuration.hasMigrationTerm, let current = problem.current {
+                result = try solver.solveMigrationLayer(problem, layer: l, current: Array(current.physicalToLogical[l * p ..< (l + 1) * p]),
+                                                        objective: objective, start: start, deadline: deadline, notes: &notes)
+            } else if let sum = Self.sumRows(problem, layer: l, objective: objective) {
+                result = try solver.solveSumLayer(problem, layer: l, rows: sum.rows, constant: sum.constant, objective: objective,
+                                                  start: start, deadline: deadline)
+            } else {
+                let rows = try Self.peakRows(problem, layer: l, objective: objective)
+                result = try solver.solveLayer(problem, layer: l, rows: rows, objective: objective, start: start, deadline: deadline)
+            }
+            return (result, notes)
+        }
         var flat = ContiguousArray<Int32>()
         var bounds: [Double] = []
         var allOptimal = true, timedOut = false
         var notes: [String] = []
-        let finalDeadline = deadline
-        for l in 0..<problem.layers {
-            let start = Array(warm.placement.physicalToLogical[l * p ..< (l + 1) * p])
-            let deadline = configuration.sharesTimeAcrossLayers
-                ? ContinuousClock.now + (finalDeadline - ContinuousClock.now) / (problem.layers - l) : finalDeadline
-            let result: LayerResult
-            if configuration.hasMigrationTerm, let current = problem.current {
-                result = try solveMigrationLayer(problem, layer: l, current: Array(current.physicalToLogical[l * p ..< (l + 1) * p]),
-                                                 objective: objective, start: start, deadline: deadline, notes: &notes)
-            } else if let sum = Self.sumRows(problem, layer: l, objective: objective) {
-                result = try solveSumLayer(problem, layer: l, rows: sum.rows, constant: sum.constant, objective: objective,
-                                           start: start, deadline: deadline)
-            } else {
-                let rows = try Self.peakRows(problem, layer: l, objective: objective)
-                result = try solveLayer(problem, layer: l, rows: rows, objective: objective, start: start, deadline: deadline)
-            }
+        for (l, (result, layerNotes)) in results.enumerated() {
             flat.append(contentsOf: result.plan)
             bounds.append(result.bound)
+            notes += layerNotes
             switch result.outcome {
             case .proven: break
             case .timeLimit:
@@ -339,8 +349,11 @@ public struct ExactSolver: PlacementSolver {
         }
     }
 
-    struct LayerResult {
-        enum Outcome { case proven, timeLimit, tooLarge }
+    /// Online processors.
+    static let processors = LayerParallelism.processorCount
+
+    struct LayerResult: Sendable {
+        enum Outcome: Sendable { case proven, timeLimit, tooLarge }
         var plan: [Int32]
         var bound: Double
         var outcome: Outcome
@@ -424,5 +437,31 @@ public struct ExactSolver: PlacementSolver {
             }
         }
         return LayerResult(plan: plan, bound: lower, outcome: .proven)
+    }
+}
+
+/// Equal shares of the time left for the layers not started yet, `threads` of them at a time.
+final class LayerTimeShare: Sendable {
+    private let deadline: ContinuousClock.Instant
+    private let layers: Int
+    private let threads: Int
+    private let started = Mutex(0)
+
+    init(deadline: ContinuousClock.Instant, layers: Int, threads: Int) {
+        self.deadline = deadline
+        self.layers = layers
+        self.threads = Swift.max(1, threads)
+    }
+
+    /// The deadline of the next layer to start.
+    func nextDeadline() -> ContinuousClock.Instant {
+        let now = ContinuousClock.now
+        let waiting = started.withLock { count -> Int in
+            count += 1
+            return layers - count + 1
+        }
+        guard waiting > 0, now < deadline else { return deadline }
+        let running = Swift.min(threads, waiting)
+        return now + (deadline - now) * running / waiting
     }
 }

@@ -4,14 +4,18 @@ import Dispatch
 ///
 /// Layers are handed to `DispatchQueue.concurrentPerform`. Each job writes only its own result slot, so the output does not depend on the number
 /// of threads or on scheduling: the same input gives the same result on 1 core or 64.
-enum LayerParallelism {
+/// Public so that other modules of the package (the exact solver) parallelise the same way.
+public enum LayerParallelism {
+    /// Online processors (at least 1).
+    public static var processorCount: Int { ProcessInfoShim.activeProcessorCount }
+
     /// Minimum estimated work (in arbitrary "element" units) before going parallel; below it the
     /// dispatch overhead costs more than it saves.
     static let parallelThreshold = 20_000
 
     /// Maps `body` over `0..<count`, in parallel when `work` (an estimate of the total element
     /// operations) is large enough, and returns the results in index order.
-    static func map<Result: Sendable, Failure: Error>(
+    public static func map<Result: Sendable, Failure: Error>(
         count: Int, work: Int = .max, maxThreads: Int? = nil, _ body: @Sendable (Int) throws(Failure) -> Result
     ) throws(Failure) -> [Result] {
         let threads = Swift.min(maxThreads ?? ProcessInfoShim.activeProcessorCount, ProcessInfoShim.activeProcessorCount)
