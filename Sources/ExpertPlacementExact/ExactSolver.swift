@@ -393,19 +393,32 @@ public struct ExactSolver: PlacementSolver, Sendable {
             return LayerResult(plan: plan, bound: Swift.min(lower, objectiveValue(upper)), outcome: .proven)
         }
         // Probe just below the incumbent first and after every infeasible probe (one infeasible
-        // answer there proves the incumbent optimal); after a feasible answer, bisect.
+        // answer there proves the incumbent optimal); after a feasible answer, bisect. A probe
+        // gets half the time left: when it cannot decide (its share ran out, or a node was too
+        // large), θ becomes a ceiling and the probes below it still raise the bound; once the
+        // bound reaches the ceiling, the incumbent is tried again with the time left.
         var probeBelowIncumbent = true
+        var ceiling = upper
+        var undecided: LayerResult.Outcome? = nil
         while lower < upper * (1 - configuration.tolerance) {
             let now = ContinuousClock.now
             guard now < deadline else { return LayerResult(plan: plan, bound: lower, outcome: .timeLimit) }
-            let theta = probeBelowIncumbent ? upper * (1 - configuration.tolerance) : (lower + upper) / 2
+            if ceiling < upper && lower >= ceiling * (1 - 1e-6) {
+                // Nothing left to decide below the ceiling: back to the incumbent, or stop.
+                guard undecided == .timeLimit else { return LayerResult(plan: plan, bound: lower, outcome: undecided ?? .tooLarge) }
+                ceiling = upper
+                probeBelowIncumbent = true
+            }
+            let theta = probeBelowIncumbent ? upper * (1 - configuration.tolerance) : (lower + Swift.min(upper, ceiling)) / 2
+            let left = deadline - now
+            let probeDeadline = left > .milliseconds(100) ? now + left / 2 : deadline
             let items = model.items(within: theta)
             var decision = BranchAndPrice(model: model, theta: theta, items: items, verbose: configuration.verbose)
             decision.maxPatterns = configuration.maxPatterns
             let started = ContinuousClock.now
             let outcome: BranchAndPrice.Decision
             do {
-                outcome = try decision.decide(seed: plan, deadline: deadline)
+                outcome = try decision.decide(seed: plan, deadline: probeDeadline)
             } catch {
                 throw .solverFailure(reason: error.description)
             }
@@ -430,10 +443,13 @@ public struct ExactSolver: PlacementSolver, Sendable {
                     if value <= upper { plan = found }
                 }
             case .infeasible:
-                probeBelowIncumbent = true
+                probeBelowIncumbent = ceiling >= upper
                 lower = Swift.max(lower, theta)
             case .unresolved(let timeLimit):
-                return LayerResult(plan: plan, bound: lower, outcome: timeLimit ? .timeLimit : .tooLarge)
+                if ContinuousClock.now >= deadline { return LayerResult(plan: plan, bound: lower, outcome: .timeLimit) }
+                undecided = timeLimit ? .timeLimit : (undecided ?? .tooLarge)
+                ceiling = Swift.min(ceiling, theta)
+                probeBelowIncumbent = false
             }
         }
         return LayerResult(plan: plan, bound: lower, outcome: .proven)
