@@ -24,6 +24,7 @@ let package = Package(
             name: "SolverBenchmarks",
             dependencies: [
                 .product(name: "ExpertPlacement", package: rootIdentity),
+                .product(name: "ExpertPlacementExact", package: rootIdentity),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/SolverBenchmarks",

@@ -5,6 +5,7 @@
 // 32 devices × 9 slots (4 nodes, 8 groups); loads lognormal(σ = 1) token counts, seeded.
 import Benchmark
 import ExpertPlacement
+import ExpertPlacementExact
 
 // No .peakMemoryResident: its sampling thread would compete with the solver for the 2 cores.
 let metrics: [BenchmarkMetric] = [.wallClock, .cpuTotal, .mallocCountTotal]
@@ -17,6 +18,9 @@ let v3Steps = try! Problem(topology: Topology(devices: 32, slotsPerDevice: 9),
 // Per-step loads with persistent popularity (lognormal σ = 1, per-step noise σ = 0.3), as `eplb generate lognormal`.
 let v3Lognormal = try! Problem(topology: Topology(devices: 32, slotsPerDevice: 9),
                                loads: SyntheticLoads.lognormal(layers: 58, episodes: 32, experts: 256, seed: 1))
+// Exact-solver shapes of issue 4: 16 experts × 8 devices × 3 slots, one episode, Zipf(1.1), seed 2.
+let zipf16x8x3 = try! Problem(topology: Topology(devices: 8, slotsPerDevice: 3),
+                              loads: SyntheticLoads.zipf(layers: 1, episodes: 1, experts: 16, assignments: 10_000, seed: 2))
 let kimi = try! Problem(topology: Topology(devices: 256, slotsPerDevice: 2),
                         loads: SyntheticLoads.lognormal(layers: 61, episodes: 64, experts: 384, seed: 1))
 
@@ -62,6 +66,25 @@ let benchmarks: @Sendable () -> Void = {
               configuration: .init(metrics: metrics, maxDuration: .seconds(10), maxIterations: 10)) { benchmark in
         for _ in benchmark.scaledIterations {
             blackHole(try SearchSolver().solve(kimi))
+        }
+    }
+    // The exact solver proves optimality; the search (its warm start) is the same-process baseline.
+    Benchmark("Exact FlashLB toy 8x8x2 proof") { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(try ExactSolver().solve(BundledExample.flashlbToy.problem, options: SolveOptions(objective: .aggregateImbalance)))
+        }
+    }
+    Benchmark("Exact zipf 16x8x3 proof",
+              configuration: .init(metrics: metrics, maxDuration: .seconds(20), maxIterations: 10)) { benchmark in
+        for _ in benchmark.scaledIterations {
+            let report = try ExactSolver().solve(zipf16x8x3, options: SolveOptions(objective: .aggregateImbalance))
+            precondition(report.status == .optimal, "not proven: \(report.notes)")
+            blackHole(report)
+        }
+    }
+    Benchmark("Search zipf 16x8x3 (baseline)") { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(try SearchSolver().solve(zipf16x8x3, options: SolveOptions(objective: .aggregateImbalance)))
         }
     }
     Benchmark("Evaluate V3 58x32 steps x256") { benchmark in
