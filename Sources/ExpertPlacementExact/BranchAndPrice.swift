@@ -18,9 +18,15 @@
 /// ## Pricing
 /// With duals `π_i` of the item rows and `μ` of the branching rows, a pattern's reduced cost is
 /// `1 − Σ_{i∈p} π_i − Σ μ(pairs in p)`: a cardinality-constrained, multiple-choice knapsack
-/// (at most `S` items, one per expert, within θ in every row), solved exactly by depth-first
-/// search with an optimistic bound. While pricing finds value `V > 1`, `z_RMP / V` is a valid
-/// bound (Farley) that prunes a node before the LP converges.
+/// (at most `S` items, one per expert, within θ in every row), solved by depth-first search over
+/// the non-dominated items with a Lagrangian bound, under a budget of visits. With `V` the
+/// largest pattern value (or, when the budget ran out, the Lagrangian bound on it),
+/// `z_RMP / V` is a valid bound (Farley) that prunes a node before the LP converges; a node whose
+/// pricing finds nothing within the budget is branched on its current solution.
+///
+/// One master LP serves the whole tree: a node switches column and row bounds (disallowed items
+/// and the patterns holding them fixed at 0, pair rows free unless branched on), so each solve
+/// starts from the previous basis.
 ///
 /// ## Branching (depth first)
 /// 1. On an expert's replica count when some `y` is fractional: `c_e ≤ k` or `c_e ≥ k + 1`.
@@ -370,13 +376,15 @@ struct BranchAndPrice {
         }
         if let plan = placement(node, y: y, x: x) { return .placement(plan) }
         let fractionalY = (0..<n).contains { !integral(y[$0]) }
-        // 1. A fractional replica count.
+        // 1. A fractional replica count (the expert whose largest y is smallest).
+        var best = -1, bestSpread = 2.0
         if fractionalY {
-            var best = -1, bestSpread = 2.0
             for ex in 0..<e {
                 let top = itemsOf[ex].reduce(0.0) { Swift.max($0, y[$1]) }
                 if top < 1 - 1e-6 && top < bestSpread { best = ex; bestSpread = top }
             }
+        }
+        if best >= 0 {
             let mean = itemsOf[best].reduce(0.0) { $0 + y[$1] * Double(items[$1].replicas) }
             let k = Int((mean + 1e-9).rounded(.down))
             var down = node, up = node
