@@ -46,7 +46,7 @@ struct Solve: ParsableCommand {
     @Option(help: "Objective to report bounds and gaps for (mean, worst, aggregate, peak-sum).")
     var objective = ObjectiveOption(.meanImbalance)
 
-    @Option(name: .customLong("time-limit"), help: ArgumentHelp("Time budget in seconds (for the search methods to come).", valueName: "seconds"))
+    @Option(name: .customLong("time-limit"), help: ArgumentHelp("Time budget in seconds: search stops with its best plan; exact (default 60) and auto (default 10) stop with the best plan and the bound reached.", valueName: "seconds"))
     var timeLimit: Double?
 
     @Option(name: .customLong("max-moves"), help: ArgumentHelp(
@@ -68,7 +68,7 @@ struct Solve: ParsableCommand {
     @Flag(name: .customLong("omit-timing"), help: "Leave solver.wallSeconds out, so the output depends on the input alone.")
     var omitTiming = false
 
-    @Flag(help: "Print the exact solver's GLPK log on standard error.")
+    @Flag(help: "Print the exact solver's progress (one line per probe of the peak) and GLPK's messages on standard error.")
     var verbose = false
 
     func validate() throws {
