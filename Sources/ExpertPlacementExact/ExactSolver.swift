@@ -129,8 +129,18 @@ public struct ExactSolver: PlacementSolver, Sendable {
         var bounds: [Double] = []
         var allOptimal = true, timedOut = false
         var notes: [String] = []
+        // With a deployed placement, devices and slots are relabelled to keep as many experts in
+        // place as possible (same loads, fewer moves); the migration model already does so.
+        let deployed = configuration.hasMigrationTerm ? nil : problem.current
+        let shape = PatternModel(experts: problem.experts, devices: problem.topology.devices,
+                                 slotsPerDevice: problem.topology.slotsPerDevice, rows: [])
         for (l, (result, layerNotes)) in results.enumerated() {
-            flat.append(contentsOf: result.plan)
+            if let deployed {
+                let layer = Array(deployed.physicalToLogical[l * p ..< (l + 1) * p])
+                flat.append(contentsOf: MigrationModel(model: shape, current: layer, cap: nil, weight: 0).aligned(result.plan))
+            } else {
+                flat.append(contentsOf: result.plan)
+            }
             bounds.append(result.bound)
             notes += layerNotes
             switch result.outcome {

@@ -1,5 +1,5 @@
+@testable import ExpertPlacementExact
 import ExpertPlacement
-import ExpertPlacementExact
 import ExpertPlacementTestSupport
 import Numerics
 import Testing
@@ -71,6 +71,46 @@ struct MigrationTests {
             checked += 1
         }
         #expect(checked >= 15, "only \(checked) instances checked")
+    }
+
+    @Test("aligning a plan to the deployed one keeps every device's experts and never adds moves")
+    func alignment() throws {
+        for seed in 0..<200 {
+            var rng = SeededGenerator(seed: UInt64(seed) &+ 9)
+            let d = Int.random(in: 1...6, using: &rng), s = Int.random(in: 1...4, using: &rng)
+            let e = Int.random(in: s...(d * s), using: &rng)
+            let plan = RandomInstances.randomValidLayer(experts: e, devices: d, slots: s, rng: &rng)
+            let current = RandomInstances.randomValidLayer(experts: e, devices: d, slots: s, rng: &rng)
+            let model = MigrationModel(model: PatternModel(experts: e, devices: d, slotsPerDevice: s, rows: []),
+                                       current: current, cap: nil, weight: 0)
+            let aligned = model.aligned(plan)
+            func devices(_ p: [Int32]) -> [[Int32]] { (0..<d).map { p[$0 * s ..< ($0 + 1) * s].sorted() }.sorted { $0.lexicographicallyPrecedes($1) } }
+            #expect(devices(aligned) == devices(plan), "seed \(seed): the devices' expert sets changed")
+            #expect(model.moves(aligned) <= model.moves(plan), "seed \(seed)")
+            #expect(model.moves(model.aligned(current)) == 0, "seed \(seed): the deployed plan itself must need no move")
+        }
+    }
+
+    @Test("the exact solver's plan keeps experts in place: fewer moves, same value")
+    func exactAligns() throws {
+        var improved = 0
+        for seed in 0..<30 {
+            let problem = RandomInstances.problem(seed: UInt64(seed) &+ 66_000, maxDevices: 4, maxSlots: 3, maxLayers: 1,
+                                                  maxEpisodes: 1, withCurrent: true)
+            guard problem.experts <= 8 else { continue }
+            let warm = try SearchSolver().solve(problem, options: SolveOptions(objective: .aggregateImbalance))
+            let exact = try ExactSolver().solve(problem, options: SolveOptions(objective: .aggregateImbalance), warmStart: warm)
+            let before = warm.placement.moves(from: problem.current!, layer: 0)
+            let after = exact.placement.moves(from: problem.current!, layer: 0)
+            let searchValue = try Metrics.layerMetrics(warm.placement, on: problem, layer: 0).aggregateImbalance
+            let exactValue = try Metrics.layerMetrics(exact.placement, on: problem, layer: 0).aggregateImbalance
+            // Where the exact solver keeps the search's plan (already optimal), only the labels change.
+            if exactValue.isApproximatelyEqual(to: searchValue, relativeTolerance: 1e-12) {
+                #expect(after <= before, "seed \(seed): \(after) moves after alignment, \(before) before")
+                if after < before { improved += 1 }
+            }
+        }
+        #expect(improved >= 5, "alignment removed moves on only \(improved) instances")
     }
 
     @Test("a migration term without a current placement is a clear error")
