@@ -213,8 +213,9 @@ public struct ExactSolver: PlacementSolver, Sendable {
     /// Sum objectives: one MIP over the device patterns that fit under per-episode caps derived
     /// from the warm start (`z_t ≥ load_t(p)` for every pattern in use, minimise `Σ z_t`).
     ///
-    /// With `UB` the warm start's value and `a_t` the average device load of episode `t` (a lower
-    /// bound on its peak), every episode's peak in a plan at least as good is at most
+    /// With `UB` the warm start's value and `a_t` a lower bound on the peak of episode `t` (its
+    /// own optimum, from a θ search on that episode alone, or at least its average device load),
+    /// every episode's peak in a plan at least as good is at most
     /// `cap_t = UB − constant − Σ_{t'≠t} a_t'`, so only patterns within the caps can appear; the
     /// warm start's own patterns always do. Tiny instances only: the model has a row per pattern
     /// and episode.
@@ -225,10 +226,24 @@ public struct ExactSolver: PlacementSolver, Sendable {
             Self.rowPeaks(plan, rows: rows, experts: e, slotsPerDevice: s).reduce(constant, +)
         }
         let upper = value(start)
-        let averages = rows.map { $0.reduce(0, +) / Double(d) }
-        let lower = Swift.max(constant + averages.reduce(0, +), LowerBounds.bound(problem, layer: layer, objective: objective))
+        var averages = rows.map { $0.reduce(0, +) / Double(d) }
+        var lower = Swift.max(constant + averages.reduce(0, +), LowerBounds.bound(problem, layer: layer, objective: objective))
         if upper <= lower * (1 + configuration.tolerance) {
             return LayerResult(plan: start, bound: lower, outcome: .proven)
+        }
+        // Stronger floors: each episode's own smallest peak (proven, or the bound reached in its
+        // share of at most half the time). They tighten the caps and the LP bound alike.
+        for t in rows.indices {
+            let now = ContinuousClock.now
+            guard now < deadline else { break }
+            let share = now + (deadline - now) / (2 * (rows.count - t))
+            let alone = try minimizePeak(rows: [rows[t]], experts: e, devices: d, slotsPerDevice: s, start: start,
+                                         lower: averages[t], layer: layer, deadline: share)
+            averages[t] = Swift.max(averages[t], alone.bound)
+        }
+        lower = Swift.max(lower, constant + averages.reduce(0, +))
+        if upper <= lower * (1 + configuration.tolerance) {
+            return LayerResult(plan: start, bound: Swift.min(lower, upper), outcome: .proven)
         }
         // Patterns within the caps: rows scaled by 1/cap_t, threshold 1.
         let total = averages.reduce(0, +)
@@ -392,15 +407,28 @@ public struct ExactSolver: PlacementSolver, Sendable {
     func solveLayer(_ problem: Problem, layer: Int, rows: [[Double]], objective: Objective, start: [Int32],
                     deadline: ContinuousClock.Instant) throws(ExpertPlacementError) -> LayerResult {
         let e = problem.experts, s = problem.topology.slotsPerDevice
-        let model = PatternModel(experts: e, devices: problem.topology.devices, slotsPerDevice: s, rows: rows)
-        let isImbalance = objective != .peakSum
+        let upper = Self.peak(start, rows: rows, experts: e, slotsPerDevice: s)
+        let lower = LowerBounds.bound(problem, layer: layer, objective: objective)
+        // The objective of a plan is max(1, peak) in ρ units (peak ≥ 1 whenever there is load).
+        let value = objective == .peakSum ? upper : Swift.max(1, upper)
+        if upper <= 0 || value <= lower * (1 + configuration.tolerance) {
+            return LayerResult(plan: start, bound: Swift.min(lower, value), outcome: .proven)
+        }
+        return try minimizePeak(rows: rows, experts: e, devices: problem.topology.devices, slotsPerDevice: s,
+                                start: start, lower: lower, layer: layer, deadline: deadline)
+    }
+
+    /// The smallest peak over `rows` from `start` (its peak is the first upper bound) and a proven
+    /// `lower` bound on it: the θ search over ``BranchAndPrice`` answers. The result's bound is a
+    /// proven lower bound on the peak.
+    func minimizePeak(rows: [[Double]], experts e: Int, devices d: Int, slotsPerDevice s: Int, start: [Int32],
+                      lower: Double, layer: Int, deadline: ContinuousClock.Instant) throws(ExpertPlacementError) -> LayerResult {
+        let model = PatternModel(experts: e, devices: d, slotsPerDevice: s, rows: rows)
         var plan = start
         var upper = Self.peak(plan, rows: rows, experts: e, slotsPerDevice: s)
-        var lower = LowerBounds.bound(problem, layer: layer, objective: objective)
-        // The objective of a plan is max(1, peak) in ρ units (peak ≥ 1 whenever there is load).
-        func objectiveValue(_ peak: Double) -> Double { isImbalance ? Swift.max(1, peak) : peak }
-        if upper <= 0 || objectiveValue(upper) <= lower * (1 + configuration.tolerance) {
-            return LayerResult(plan: plan, bound: Swift.min(lower, objectiveValue(upper)), outcome: .proven)
+        var lower = lower
+        if upper <= lower * (1 + configuration.tolerance) {
+            return LayerResult(plan: plan, bound: Swift.min(lower, upper), outcome: .proven)
         }
         // Probe just below the incumbent first and after every infeasible probe (one infeasible
         // answer there proves the incumbent optimal); after a feasible answer, bisect. A probe
