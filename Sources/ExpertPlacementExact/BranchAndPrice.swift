@@ -1,3 +1,5 @@
+import ExpertPlacement
+
 /// Branch-and-price for one layer's decision problem: "is there a placement whose every device
 /// load stays within θ in every row?" — without enumerating the device patterns.
 ///
@@ -289,7 +291,7 @@ struct BranchAndPrice {
         var bonus = [Double](repeating: 0, count: e * e)
         while true {
             let left = deadline - ContinuousClock.now
-            let seconds = Double(left.components.seconds) + Double(left.components.attoseconds) * 1e-18
+            let seconds = left.inSeconds
             guard seconds > 0.001 else { return .timeLimit }
             statistics.lpSolves += 1
             let lpStart = ContinuousClock.now
@@ -546,7 +548,7 @@ struct BranchAndPrice {
     /// GLPK over every column generated so far: x integer, y binary, `Σ x ≤ D`.
     private mutating func solvePool(deadline: ContinuousClock.Instant) throws(ExactSolverError) -> [Int32]? {
         let left = deadline - ContinuousClock.now
-        let seconds = Double(left.components.seconds) + Double(left.components.attoseconds) * 1e-18
+        let seconds = left.inSeconds
         guard seconds > 0.05 else { return nil }
         statistics.poolSolves += 1
         let poolStart = ContinuousClock.now
@@ -595,7 +597,7 @@ struct BranchAndPrice {
             mip.addRow(lower: pair.lower, upper: pair.upper, holders.map { (xs[$0], 1.0) })
         }
         let left = deadline - ContinuousClock.now
-        let seconds = Double(left.components.seconds) + Double(left.components.attoseconds) * 1e-18
+        let seconds = left.inSeconds
         guard seconds > 0.01 else { return .timeLimit }
         let solution = try GLPK.solve(mip, timeLimit: seconds, verbose: verbose)
         switch solution.outcome {

@@ -270,7 +270,7 @@ public struct ExactSolver: PlacementSolver, Sendable {
             }
         }
         let left = deadline - ContinuousClock.now
-        let seconds = Double(left.components.seconds) + Double(left.components.attoseconds) * 1e-18
+        let seconds = left.inSeconds
         guard seconds > 0.01 else { return LayerResult(plan: start, bound: lower, outcome: .timeLimit) }
         let initial = Self.warmStartColumns(start, items: items, patterns: patterns, columns: mip.columns.count,
                                             rows: rows, caps: caps, averages: averages, devices: d, slotsPerDevice: s)

@@ -1,4 +1,5 @@
 internal import CGLPK
+import ExpertPlacement
 #if canImport(Glibc)
 internal import Glibc
 #elseif canImport(Darwin)
@@ -192,7 +193,7 @@ enum GLPK {
         parm.msg_lev = verbose ? GLP_MSG_ON : GLP_MSG_OFF
         if let timeLimit {
             let used = clock.now - started
-            let left = timeLimit - (Double(used.components.seconds) + Double(used.components.attoseconds) * 1e-18)
+            let left = timeLimit - used.inSeconds
             guard left > 0.001 else { return MIPSolution(outcome: .timeLimit) }
             parm.tm_lim = milliseconds(left)
         }

@@ -1,3 +1,5 @@
+import ExpertPlacement
+
 /// The exact solver's migration term: one layer's best placement when moving away from the
 /// deployed `current` placement costs something — a cap on the moves, a weight per move, or both.
 ///
@@ -131,7 +133,7 @@ struct MigrationModel {
         // The best start as an initial solution, when each of its devices is a pattern.
         let initial = initialValues(best, items: items, patterns: patterns, z: z, y: y, u: u, columns: mip.columns.count, floor: floor)
         let left = deadline - ContinuousClock.now
-        let seconds = Double(left.components.seconds) + Double(left.components.attoseconds) * 1e-18
+        let seconds = left.inSeconds
         guard seconds > 0.01 else { return .stopped(plan: best) }
         let solution = try GLPK.solve(mip, timeLimit: Swift.max(0.05, seconds * 0.9 - 0.05), verbose: verbose, initial: initial)
         func decode(_ values: [Double]) -> [Int32] {

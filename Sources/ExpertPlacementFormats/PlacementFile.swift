@@ -30,7 +30,7 @@ public enum PlacementFile {
 
         /// The block for a solver's report.
         public init(_ report: SolveReport, includeTiming: Bool = true) {
-            let seconds = Double(report.wallTime.components.seconds) + Double(report.wallTime.components.attoseconds) * 1e-18
+            let seconds = report.wallTime.inSeconds
             self.init(method: report.method, objective: report.objective, status: report.status,
                       wallSeconds: includeTiming ? seconds : nil, notes: report.notes)
         }

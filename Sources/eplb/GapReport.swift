@@ -67,7 +67,7 @@ struct GapReport: ParsableCommand {
             var gaps: [String: [Double]] = [:], times: [String: [Double]] = [:], optimal: [String: Int] = [:]
             var exactTimes: [Double] = [], proven = 0, total = 0
             let clock = ContinuousClock()
-            func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
+            func seconds(_ d: Duration) -> Double { d.inSeconds }
             let shapes = try parsedShapes
             for (e, d, s) in shapes {
                 for kind in ["lognormal", "zipf"] {

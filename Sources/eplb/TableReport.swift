@@ -70,7 +70,7 @@ enum TableReport {
     static func fixed(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", x) }
 
     static func format(seconds d: Duration) -> String {
-        let s = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+        let s = d.inSeconds
         return s < 1 ? String(format: "%.2f ms", s * 1000) : String(format: "%.2f s", s)
     }
 }
