@@ -577,38 +577,27 @@ struct BranchAndPrice {
     /// Every count fixed and every pair count integral, `x` fractional: GLPK over all the node's
     /// exact patterns (one item per expert) with the pair rows.
     private func settleFixed(_ node: Node, deadline: ContinuousClock.Instant) throws(ExactSolverError) -> NodeOutcome {
-        let e = model.experts, d = model.devices
+        let e = model.experts
         let chosen = (0..<e).map { x in itemsOf[x].first { items[$0].replicas == node.lower[x] }! }
         let fixedItems = chosen.map { items[$0] }
         guard let patterns = model.patterns(items: fixedItems, within: theta, limit: maxPatterns, deadline: deadline) else {
             return ContinuousClock.now >= deadline ? .timeLimit : .tooLarge
         }
-        var mip = MixedIntegerProgram()
-        let xs = patterns.map { _ in mip.addColumn(.init(kind: .integer, lower: 0, upper: Double(d))) }
-        guard !xs.isEmpty else { return .pruned }
-        mip.addRow(lower: Double(d), upper: Double(d), xs.map { ($0, 1.0) })
-        // Fixed items are in expert order, so item index = expert.
-        for x in 0..<e {
-            let holders = patterns.indices.filter { patterns[$0].contains(x) }
-            mip.addRow(lower: Double(fixedItems[x].replicas), upper: Double(fixedItems[x].replicas), holders.map { (xs[$0], 1.0) })
-        }
+        guard !patterns.isEmpty else { return .pruned }
+        // The feasibility model of the pattern formulation (x_p are its first columns, in pattern
+        // order), plus this node's pair rows. Fixed items are in expert order: item index = expert.
+        var (mip, decode) = model.program(items: fixedItems, patterns: patterns)
         for pair in node.pairs {
             let holders = patterns.indices.filter { patterns[$0].contains(pair.first) && patterns[$0].contains(pair.second) }
-            mip.addRow(lower: pair.lower, upper: pair.upper, holders.map { (xs[$0], 1.0) })
+            mip.addRow(lower: pair.lower, upper: pair.upper, holders.map { ($0, 1.0) })
         }
-        let left = deadline - ContinuousClock.now
-        let seconds = left.inSeconds
+        let seconds = (deadline - ContinuousClock.now).inSeconds
         guard seconds > 0.01 else { return .timeLimit }
         let solution = try GLPK.solve(mip, timeLimit: seconds, verbose: verbose)
         switch solution.outcome {
         case .infeasible: return .pruned
         case .timeLimit where solution.values == nil: return .timeLimit
-        default:
-            var plan: [Int32] = []
-            for (p, pattern) in patterns.enumerated() {
-                for _ in 0..<Int(solution.values![xs[p]].rounded()) { plan.append(contentsOf: pattern.map(Int32.init).sorted()) }
-            }
-            return plan.count == d * model.slotsPerDevice ? .placement(plan) : .tooLarge
+        default: return .placement(decode(solution.values!))
         }
     }
 

@@ -107,7 +107,8 @@ struct PatternModel {
         return overflow ? nil : out
     }
 
-    /// The feasibility MIP at θ; `decode` turns a solution into device-major `phy2log`.
+    /// The feasibility MIP at θ, with the pattern counts `x_p` as its first columns (in pattern
+    /// order, so callers may add rows over them); `decode` turns a solution into device-major `phy2log`.
     func program(items: [Item], patterns: [[Int]]) -> (MixedIntegerProgram, (([Double]) -> [Int32])) {
         var mip = MixedIntegerProgram()
         let x = patterns.map { _ in mip.addColumn(.init(kind: .integer, lower: 0, upper: Double(devices))) }
