@@ -272,8 +272,8 @@ public struct ExactSolver: PlacementSolver, Sendable {
         let left = deadline - ContinuousClock.now
         let seconds = left.inSeconds
         guard seconds > 0.01 else { return LayerResult(plan: start, bound: lower, outcome: .timeLimit) }
-        let initial = Self.warmStartColumns(start, items: items, patterns: patterns, columns: mip.columns.count,
-                                            rows: rows, caps: caps, averages: averages, devices: d, slotsPerDevice: s)
+        let initial = Self.warmStartColumns(start, model: model, items: items, patterns: patterns, columns: mip.columns.count,
+                                            rows: rows, caps: caps, averages: averages)
         let solution: MIPSolution
         do {
             solution = try GLPK.solve(mip, timeLimit: Swift.max(0.05, seconds * 0.9 - 0.1), verbose: configuration.verbose,
@@ -303,33 +303,13 @@ public struct ExactSolver: PlacementSolver, Sendable {
 
     /// The warm start's plan as values of the sum MIP's columns (x_p, y_{e,r}, z_t, u_p in the
     /// order ``solveSumLayer`` adds them), or `nil` when one of its devices matches no pattern.
-    static func warmStartColumns(_ plan: [Int32], items: [PatternModel.Item], patterns: [[Int]], columns: Int,
-                                 rows: [[Double]], caps: [Double], averages: [Double], devices d: Int,
-                                 slotsPerDevice s: Int) -> [Double]? {
-        var counts = [Int](repeating: 0, count: items.map(\.expert).max().map { $0 + 1 } ?? 0)
-        for x in plan where Int(x) < counts.count { counts[Int(x)] += 1 }
-        // Item of (expert, replica count), keyed expert·(D+1) + count (counts never exceed D).
-        let stride = d + 1
-        var itemIndex: [Int: Int] = [:]
-        for (i, item) in items.enumerated() { itemIndex[item.expert * stride + item.replicas] = i }
-        var patternIndex: [[Int]: Int] = [:]
-        for (p, pattern) in patterns.enumerated() { patternIndex[pattern.sorted()] = p }
+    static func warmStartColumns(_ plan: [Int32], model: PatternModel, items: [PatternModel.Item], patterns: [[Int]],
+                                 columns: Int, rows: [[Double]], caps: [Double], averages: [Double]) -> [Double]? {
+        guard let (devicePatterns, expertItems) = model.locate(plan, items: items, patterns: patterns) else { return nil }
         var values = [Double](repeating: 0, count: columns)
         let np = patterns.count, ni = items.count, nt = rows.count
-        for dev in 0..<d {
-            var key: [Int] = []
-            for k in 0..<s {
-                let x = Int(plan[dev * s + k])
-                guard x < counts.count, let i = itemIndex[x * stride + counts[x]] else { return nil }
-                key.append(i)
-            }
-            guard let p = patternIndex[key.sorted()] else { return nil }
-            values[p] += 1
-        }
-        for x in 0..<counts.count where counts[x] > 0 {
-            guard let i = itemIndex[x * stride + counts[x]] else { return nil }
-            values[np + i] = 1
-        }
+        for p in devicePatterns { values[p] += 1 }
+        for i in expertItems { values[np + i] = 1 }
         for t in 0..<nt {
             var peak = averages[t]
             for p in 0..<np where values[p] > 0 {

@@ -163,29 +163,11 @@ struct MigrationModel {
 
     private func initialValues(_ plan: [Int32], items: [PatternModel.Item], patterns: [[Int]], z: [[Int]], y: [Int],
                                u: Int, columns: Int, floor: Double) -> [Double]? {
-        let d = model.devices, s = model.slotsPerDevice
-        var counts = [Int](repeating: 0, count: model.experts)
-        for x in plan { counts[Int(x)] += 1 }
-        var itemOf: [Int: Int] = [:]
-        for (i, item) in items.enumerated() { itemOf[item.expert * (d + 1) + item.replicas] = i }
-        var patternOf: [[Int]: Int] = [:]
-        for (p, pattern) in patterns.enumerated() { patternOf[pattern.sorted()] = p }
+        guard let (devicePatterns, expertItems) = model.locate(plan, items: items, patterns: patterns) else { return nil }
         var values = [Double](repeating: 0, count: columns)
-        for dev in 0..<d {
-            var key: [Int] = []
-            for k in 0..<s {
-                let x = Int(plan[dev * s + k])
-                guard let i = itemOf[x * (d + 1) + counts[x]] else { return nil }
-                key.append(i)
-            }
-            guard let p = patternOf[key.sorted()] else { return nil }
-            values[z[dev][p]] = 1
-        }
-        for x in 0..<model.experts where counts[x] > 0 {
-            guard let i = itemOf[x * (d + 1) + counts[x]] else { return nil }
-            values[y[i]] = 1
-        }
-        values[u] = Swift.max(floor, ExactSolver.peak(plan, rows: model.rows, experts: model.experts, slotsPerDevice: s))
+        for (dev, p) in devicePatterns.enumerated() { values[z[dev][p]] = 1 }
+        for i in expertItems { values[y[i]] = 1 }
+        values[u] = Swift.max(floor, ExactSolver.peak(plan, rows: model.rows, experts: model.experts, slotsPerDevice: model.slotsPerDevice))
         return values
     }
 }

@@ -107,6 +107,31 @@ struct PatternModel {
         return overflow ? nil : out
     }
 
+    /// `plan` (device-major) in this model's terms: the pattern of each device and the item of
+    /// each expert (at its replica count in `plan`); `nil` when a device or an expert has none.
+    func locate(_ plan: [Int32], items: [Item], patterns: [[Int]]) -> (devicePatterns: [Int], expertItems: [Int])? {
+        var counts = [Int](repeating: 0, count: experts)
+        for x in plan { counts[Int(x)] += 1 }
+        // Item of (expert, replica count), keyed expert·(D+1) + count (counts never exceed D).
+        let stride = devices + 1
+        var itemIndex: [Int: Int] = [:]
+        for (i, item) in items.enumerated() { itemIndex[item.expert * stride + item.replicas] = i }
+        var expertItems: [Int] = []
+        for x in 0..<experts {
+            guard let i = itemIndex[x * stride + counts[x]] else { return nil }
+            expertItems.append(i)
+        }
+        var patternIndex: [[Int]: Int] = [:]
+        for (p, pattern) in patterns.enumerated() { patternIndex[pattern.sorted()] = p }
+        var devicePatterns: [Int] = []
+        for dev in 0..<devices {
+            let key = plan[dev * slotsPerDevice ..< (dev + 1) * slotsPerDevice].map { expertItems[Int($0)] }.sorted()
+            guard let p = patternIndex[key] else { return nil }
+            devicePatterns.append(p)
+        }
+        return (devicePatterns, expertItems)
+    }
+
     /// The feasibility MIP at θ, with the pattern counts `x_p` as its first columns (in pattern
     /// order, so callers may add rows over them); `decode` turns a solution into device-major `phy2log`.
     func program(items: [Item], patterns: [[Int]]) -> (MixedIntegerProgram, (([Double]) -> [Int32])) {
