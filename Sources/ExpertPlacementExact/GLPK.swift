@@ -41,6 +41,9 @@ struct MixedIntegerProgram: Sendable {
     }
 }
 
+/// What `glp_simplex` concluded on an LP.
+enum LPStatus: Equatable { case optimal, infeasible, timeLimit }
+
 /// What GLPK concluded (a status value, not an error).
 enum MIPOutcome: Sendable, Equatable {
     /// Proven optimal.
@@ -160,32 +163,11 @@ enum GLPK {
         // without looking at the clock, and large pattern models spend seconds there).
         let clock = ContinuousClock()
         let started = clock.now
-        func milliseconds(_ seconds: Double) -> Int32 {
-            Int32(Swift.max(1, Swift.min(Double(Int32.max), (seconds * 1000).rounded(.down))))
-        }
-        var smcp = glp_smcp()
-        glp_init_smcp(&smcp)
-        smcp.msg_lev = verbose ? GLP_MSG_ON : GLP_MSG_OFF
-        smcp.presolve = GLP_OFF
-        if let timeLimit { smcp.tm_lim = milliseconds(timeLimit) }
-        let lpCode = glp_simplex(problem, &smcp)
-        switch lpCode {
-        case 0:
-            break
-        case GLP_ETMLIM, GLP_EITLIM:
-            return MIPSolution(outcome: .timeLimit)
-        case GLP_ENOPFS:
-            return MIPSolution(outcome: .infeasible)
-        case GLP_EBADB, GLP_ESING, GLP_ECOND, GLP_EBOUND, GLP_EFAIL, GLP_EOBJLL, GLP_EOBJUL, GLP_ENODFS:
-            throw .solverFailure(code: Int(lpCode), meaning: "the root LP failed (glp_simplex)")
-        default:
-            throw .solverFailure(code: Int(lpCode), meaning: "unexpected glp_simplex return code")
-        }
-        switch glp_get_status(problem) {
-        case GLP_OPT: break
-        case GLP_NOFEAS, GLP_INFEAS: return MIPSolution(outcome: .infeasible)
-        case GLP_UNBND: throw .solverFailure(code: Int(GLP_UNBND), meaning: "the LP relaxation is unbounded")
-        default: return MIPSolution(outcome: .timeLimit)
+        switch try simplex(problem, timeLimit: timeLimit, messages: verbose ? GLP_MSG_ON : GLP_MSG_OFF,
+                           recoverBasis: false, what: "the root LP") {
+        case .optimal: break
+        case .infeasible: return MIPSolution(outcome: .infeasible)
+        case .timeLimit: return MIPSolution(outcome: .timeLimit)
         }
         var parm = glp_iocp()
         glp_init_iocp(&parm)
@@ -195,7 +177,7 @@ enum GLPK {
             let used = clock.now - started
             let left = timeLimit - used.inSeconds
             guard left > 0.001 else { return MIPSolution(outcome: .timeLimit) }
-            parm.tm_lim = milliseconds(left)
+            parm.tm_lim = Self.milliseconds(left)
         }
         // A known integer solution (the warm start) is offered to GLPK through its heuristic
         // callback, once: it becomes the incumbent and prunes the tree from the start.
@@ -250,6 +232,43 @@ enum GLPK {
             throw .solverFailure(code: Int(code), meaning: "the search failed (solver error)")
         default:
             throw .solverFailure(code: Int(code), meaning: "unexpected return code")
+        }
+    }
+
+    /// A time limit in GLPK's whole milliseconds (at least 1).
+    static func milliseconds(_ seconds: Double) -> Int32 {
+        Int32(Swift.max(1, Swift.min(Double(Int32.max), (seconds * 1000).rounded(.down))))
+    }
+
+    /// `glp_simplex` on `problem` from its current basis (presolver off), every return code and
+    /// status mapped. With `recoverBasis`, a singular or ill-conditioned basis is replaced by an
+    /// advanced one and the solve retried once. `what` names the LP in errors.
+    static func simplex(_ problem: OpaquePointer, timeLimit: Double?, messages: Int32, recoverBasis: Bool,
+                        what: String) throws(ExactSolverError) -> LPStatus {
+        var smcp = glp_smcp()
+        glp_init_smcp(&smcp)
+        smcp.msg_lev = messages
+        smcp.presolve = GLP_OFF
+        if let timeLimit { smcp.tm_lim = milliseconds(timeLimit) }
+        var code = glp_simplex(problem, &smcp)
+        if recoverBasis && (code == GLP_EBADB || code == GLP_ESING || code == GLP_ECOND) {
+            glp_adv_basis(problem, 0)
+            code = glp_simplex(problem, &smcp)
+        }
+        switch code {
+        case 0: break
+        case GLP_ETMLIM, GLP_EITLIM: return .timeLimit
+        case GLP_ENOPFS: return .infeasible
+        case GLP_EBADB, GLP_ESING, GLP_ECOND, GLP_EBOUND, GLP_EFAIL, GLP_EOBJLL, GLP_EOBJUL, GLP_ENODFS:
+            throw .solverFailure(code: Int(code), meaning: "\(what) failed (glp_simplex)")
+        default:
+            throw .solverFailure(code: Int(code), meaning: "unexpected glp_simplex return code")
+        }
+        switch glp_get_status(problem) {
+        case GLP_OPT: return .optimal
+        case GLP_NOFEAS, GLP_INFEAS: return .infeasible
+        case GLP_UNBND: throw .solverFailure(code: Int(GLP_UNBND), meaning: "\(what) is unbounded")
+        default: return .timeLimit
         }
     }
 
@@ -393,38 +412,14 @@ final class LinearProgramSession {
         if let lower, let upper, lower > upper { throw .invalidModel("\(what): lower > upper") }
     }
 
-    enum Status: Equatable { case optimal, infeasible, timeLimit }
+    typealias Status = LPStatus
 
     /// Re-optimises from the current basis within `timeLimit` seconds.
     func solve(timeLimit: Double) throws(ExactSolverError) -> Status {
         _ = glp_term_out(verbose ? GLP_ON : GLP_OFF)
         defer { _ = glp_term_out(GLP_ON) }
-        var smcp = glp_smcp()
-        glp_init_smcp(&smcp)
-        smcp.msg_lev = verbose ? GLP_MSG_ERR : GLP_MSG_OFF
-        smcp.presolve = GLP_OFF
-        smcp.tm_lim = Int32(Swift.max(1, Swift.min(Double(Int32.max), (timeLimit * 1000).rounded(.down))))
-        var code = glp_simplex(problem, &smcp)
-        if code == GLP_EBADB || code == GLP_ESING || code == GLP_ECOND {
-            // The kept basis went bad (singular or ill-conditioned): restart from an advanced one.
-            glp_adv_basis(problem, 0)
-            code = glp_simplex(problem, &smcp)
-        }
-        switch code {
-        case 0: break
-        case GLP_ETMLIM, GLP_EITLIM: return .timeLimit
-        case GLP_ENOPFS: return .infeasible
-        case GLP_EBADB, GLP_ESING, GLP_ECOND, GLP_EBOUND, GLP_EFAIL, GLP_EOBJLL, GLP_EOBJUL, GLP_ENODFS:
-            throw .solverFailure(code: Int(code), meaning: "the master LP failed (glp_simplex)")
-        default:
-            throw .solverFailure(code: Int(code), meaning: "unexpected glp_simplex return code")
-        }
-        switch glp_get_status(problem) {
-        case GLP_OPT: return .optimal
-        case GLP_NOFEAS, GLP_INFEAS: return .infeasible
-        case GLP_UNBND: throw .solverFailure(code: Int(GLP_UNBND), meaning: "the master LP is unbounded")
-        default: return .timeLimit
-        }
+        return try GLPK.simplex(problem, timeLimit: timeLimit, messages: verbose ? GLP_MSG_ERR : GLP_MSG_OFF,
+                                recoverBasis: true, what: "the master LP")
     }
 
     /// The objective value of the last solve.
