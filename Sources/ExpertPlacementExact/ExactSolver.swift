@@ -104,7 +104,8 @@ public struct ExactSolver: PlacementSolver, Sendable {
         let p = problem.topology.slotCount
         // Layers are independent: solved in parallel, each on its own thread (GLPK keeps one
         // environment per thread), results gathered in layer order.
-        let threads = Swift.min(options.maxThreads ?? Self.processors, Self.processors)
+        let cores = LayerParallelism.processorCount
+        let threads = Swift.min(options.maxThreads ?? cores, cores)
         let clockShare = LayerTimeShare(deadline: deadline, layers: problem.layers, threads: threads)
         let solver = self
         let results = try LayerParallelism.map(count: problem.layers, maxThreads: threads) {
@@ -353,9 +354,6 @@ public struct ExactSolver: PlacementSolver, Sendable {
             return LayerResult(plan: plan, bound: floor, outcome: .tooLarge)
         }
     }
-
-    /// Online processors.
-    static let processors = LayerParallelism.processorCount
 
     struct LayerResult: Sendable {
         enum Outcome: Sendable { case proven, timeLimit, tooLarge }
