@@ -162,53 +162,29 @@ public struct ExactSolver: PlacementSolver, Sendable {
     }
 
     /// Episode loads scaled so that the objective is the largest device load over the rows
-    /// (ρ units for the imbalance objectives, load units for `peakSum`).
+    /// (ρ units for the imbalance objectives, load units for `peakSum`): the rows of the layer's
+    /// ``ObjectiveModel`` when it is a single peak (a max of rows, or one row without a constant).
     static func peakRows(_ problem: Problem, layer: Int, objective: Objective) throws(ExpertPlacementError) -> [[Double]] {
-        let e = problem.experts, d = Double(problem.topology.devices)
-        let active = (0..<problem.episodes).filter { problem.episodeWeights[$0] > 0 }
-        func row(_ t: Int) -> [Double] { (0..<e).map { problem.loads[layer, t, $0] } }
-        switch objective {
-        case .aggregateImbalance:
-            var sum = [Double](repeating: 0, count: e)
-            for t in active { for x in 0..<e { sum[x] += problem.episodeWeights[t] * problem.loads[layer, t, x] } }
-            let total = sum.reduce(0, +)
-            return [total > 0 ? sum.map { $0 * d / total } : sum]
-        case .worstImbalance:
-            return active.map { t in
-                let w = row(t), total = w.reduce(0, +)
-                return total > 0 ? w.map { $0 * d / total } : w
-            }
-        case .meanImbalance, .peakSum:
-            guard active.count == 1 else {
-                throw .unsupported(reason: "the exact solver proves single-peak objectives: aggregate, worst, or any objective on one episode; \(objective.commandLineName) over \(active.count) episodes needs --method search")
-            }
-            let w = row(active[0]), total = w.reduce(0, +)
-            if objective == .peakSum { return [w.map { $0 * problem.episodeWeights[active[0]] }] }
-            return [total > 0 ? w.map { $0 * d / total } : w]
+        let model = ObjectiveModel(ProblemLayer(problem, layer: layer), objective: objective)
+        guard isSinglePeak(model) else {
+            throw .unsupported(reason: "the exact solver proves single-peak objectives: aggregate, worst, or any objective on one episode; \(objective.commandLineName) over \(model.rowCount) episodes needs --method search")
         }
+        return model.rowArrays
+    }
+
+    /// Whether the model's value is the largest device load over its rows (clamped below by its
+    /// constant of 1 for the max combination).
+    static func isSinglePeak(_ model: ObjectiveModel) -> Bool {
+        model.combination == .max || (model.rowCount == 1 && model.constant == 0)
     }
 
     /// For `meanImbalance`/`peakSum` over several episodes: loads scaled so that the objective is
-    /// `constant + Σ_t max_d (scaled load)`; `nil` for the single-peak cases.
+    /// `constant + Σ_t max_d (scaled load)` (the layer's ``ObjectiveModel``); `nil` for the
+    /// single-peak cases.
     static func sumRows(_ problem: Problem, layer: Int, objective: Objective) -> (rows: [[Double]], constant: Double)? {
-        guard objective == .meanImbalance || objective == .peakSum else { return nil }
-        let active = (0..<problem.episodes).filter { problem.episodeWeights[$0] > 0 }
-        guard active.count > 1 else { return nil }
-        let e = problem.experts, d = Double(problem.topology.devices)
-        let weightSum = active.reduce(0.0) { $0 + problem.episodeWeights[$1] }
-        var rows: [[Double]] = []
-        var constant = 0.0
-        for t in active {
-            let w = (0..<e).map { problem.loads[layer, t, $0] }
-            let omega = problem.episodeWeights[t]
-            if objective == .peakSum {
-                rows.append(w.map { $0 * omega })
-            } else {
-                let total = w.reduce(0, +)
-                if total > 0 { rows.append(w.map { $0 * omega * d / (total * weightSum) }) } else { constant += omega / weightSum }
-            }
-        }
-        return (rows, constant)
+        let model = ObjectiveModel(ProblemLayer(problem, layer: layer), objective: objective)
+        guard !isSinglePeak(model) else { return nil }
+        return (model.rowArrays, model.constant)
     }
 
     /// Sum objectives: one MIP over the device patterns that fit under per-episode caps derived

@@ -8,53 +8,39 @@
 ///   than `M*_t`. Min-max allotment (``ReplicaAllotment``) computes it exactly.
 ///
 /// Each episode may use its own allotment in the bound (a relaxation), so the bound of the
-/// objective combines these per-episode bounds: `Σ_t ω_t·max(1, D·M*_t/W_t)/Σω` for
+/// objective combines these per-episode bounds the way the objective combines peaks
+/// (``ObjectiveModel``, on its scaled rows): `Σ_t ω_t·max(1, D·M*_t/W_t)/Σω` for
 /// `meanImbalance`, the max over episodes for `worstImbalance`, the same on the summed load for
 /// `aggregateImbalance`, and `Σ_t ω_t·max(W_t/D, M*_t)` for `peakSum`. The tests check it never
 /// exceeds a brute-force optimum.
 public enum LowerBounds {
     /// The bound on `objective` for `layer`. O(T·(E + R log E)).
     public static func bound(_ problem: Problem, layer: Int, objective: Objective) -> Double {
-        let e = problem.experts, d = problem.topology.devices, p = problem.topology.slotCount
-        let base = problem.loads.layerOffset(layer)
-        let weights = problem.episodeWeights
-        let weightSum = weights.reduce(0, +)
+        bound(ObjectiveModel(ProblemLayer(problem, layer: layer), objective: objective), slots: problem.topology.slotCount)
+    }
+
+    /// The bound on an objective model without an episode cap: its constant combined with each
+    /// row's `max(average, M*)` (a relaxation: each row may use its own allotment).
+    /// O(T'·(E + R log E)).
+    public static func bound(_ model: ObjectiveModel, slots p: Int) -> Double {
+        let e = model.experts, d = model.devices
         var rowStorage = [Double](repeating: 0, count: e)
         var countStorage = [Int32](repeating: 1, count: e)
-        return problem.loads.values.withUnsafeBufferPointer { w in
-            rowStorage.withUnsafeMutableBufferPointer { row in
-                countStorage.withUnsafeMutableBufferPointer { counts in
-                    switch objective {
-                    case .aggregateImbalance:
-                        for x in 0..<e { row[x] = 0 }
-                        for t in 0..<problem.episodes where weights[t] > 0 {
-                            let omega = weights[t], offset = base + t * e
-                            for x in 0..<e { row[x] += omega * w[offset + x] }
-                        }
-                        let (peak, total) = peakBound(row, counts, devices: d, slots: p)
-                        return total > 0 ? Swift.max(1, peak * Double(d) / total) : 1
-                    case .meanImbalance, .worstImbalance, .peakSum:
-                        var sum = 0.0, worst = 1.0
-                        for t in 0..<problem.episodes where weights[t] > 0 {
-                            let offset = base + t * e
-                            for x in 0..<e { row[x] = w[offset + x] }
-                            let (peak, total) = peakBound(row, counts, devices: d, slots: p)
-                            let rho = total > 0 ? Swift.max(1, peak * Double(d) / total) : 1
-                            switch objective {
-                            case .meanImbalance: sum += weights[t] * rho
-                            case .worstImbalance: worst = Swift.max(worst, rho)
-                            default: sum += weights[t] * peak
-                            }
-                        }
-                        switch objective {
-                        case .meanImbalance: return sum / weightSum
-                        case .worstImbalance: return worst
-                        default: return sum
-                        }
-                    }
+        var peaks = [Double](repeating: 0, count: model.rowCount)
+        rowStorage.withUnsafeMutableBufferPointer { row in
+            countStorage.withUnsafeMutableBufferPointer { counts in
+                for t in 0..<model.rowCount {
+                    for x in 0..<e { row[x] = model.rows[t * e + x] }
+                    peaks[t] = peakBound(row, counts, devices: d, slots: p).peak
                 }
             }
         }
+        let value = model.value(peaks: peaks)
+        // Every imbalance objective is at least 1. Rounding the scaled rows can leave a bound a
+        // few ulps above 1 where it is mathematically 1: report 1 then (lowering a lower bound
+        // keeps it valid).
+        if model.objective != .peakSum && value < 1 + 1e-12 { return 1 }
+        return value
     }
 
     /// `(max(average, M*), total)` of one episode's loads.

@@ -1,4 +1,5 @@
-/// One layer's optimisation model for the search solver.
+/// One layer's optimisation model for the search solver: the layer's ``ObjectiveModel`` in the
+/// expert-major layout the search state reads, plus FlashLB's risk mode.
 ///
 /// Every objective of INTERFACE.md §2 is, up to a constant, either a weighted *sum* of episode
 /// peaks (`meanImbalance`, `peakSum`, `aggregateImbalance`) or a weighted *max* of them
@@ -38,93 +39,31 @@ struct LayerModel {
     var slots: Int { devices * slotsPerDevice }
 
     init(problem: Problem, layer: Int, objective: Objective, episodeCap: Int, riskZ: Double? = nil) {
-        let e = problem.experts, d = problem.topology.devices
-        experts = e
-        devices = d
+        let view = ProblemLayer(problem, layer: layer)
+        experts = problem.experts
+        devices = problem.topology.devices
         slotsPerDevice = problem.topology.slotsPerDevice
-        let w = problem.loads.values
-        let base = problem.loads.layerOffset(layer)
-        let tAll = problem.episodes
-
-        // Weighted episode loads ŵ_b and their weights Ω_b (blocks when over the cap).
-        var blocks: [[Double]] = []
-        var blockWeight: [Double] = []
-        let active = (0..<tAll).filter { problem.episodeWeights[$0] > 0 }
-        if objective == .aggregateImbalance && riskZ == nil {
-            var sum = [Double](repeating: 0, count: e)
-            for t in active {
-                let omega = problem.episodeWeights[t]
-                for x in 0..<e { sum[x] += omega * w[base + t * e + x] }
-            }
-            blocks = [sum]
-            blockWeight = [1]
-        } else {
-            let n = active.count
-            let k = Swift.min(n, Swift.max(1, episodeCap))
-            for b in 0..<k {
-                var sum = [Double](repeating: 0, count: e)
-                var weight = 0.0
-                for i in (n * b / k) ..< (n * (b + 1) / k) {
-                    let t = active[i]
-                    let omega = problem.episodeWeights[t]
-                    weight += omega
-                    for x in 0..<e { sum[x] += omega * w[base + t * e + x] }
-                }
-                blocks.append(sum)
-                blockWeight.append(weight)
-            }
-        }
-        let totalWeight = blockWeight.reduce(0, +)
-        var constant = 0.0
-        var kept: [(loads: [Double], c: Double)] = []
-        for (b, loads) in blocks.enumerated() {
-            let total = loads.reduce(0, +)
-            if riskZ != nil {
-                // Risk mode: every episode normalised to an average device load of 1.
-                if total > 0 { kept.append((loads, Double(d) / total)) }
-                continue
-            }
-            switch objective {
-            case .meanImbalance:
-                if total > 0 {
-                    kept.append((loads, blockWeight[b] * Double(d) / (total * totalWeight)))
-                } else {
-                    constant += blockWeight[b] / totalWeight
-                }
-            case .peakSum:
-                kept.append((loads, 1))
-            case .aggregateImbalance, .worstImbalance:
-                if total > 0 { kept.append((loads, Double(d) / total)) } else { constant = 1 }
-            }
-        }
-        if objective == .worstImbalance || objective == .aggregateImbalance { constant = Swift.max(constant, 1) }
-        var keptWeights: [Double] = []
-        if riskZ != nil {
-            for (b, loads) in blocks.enumerated() where loads.reduce(0, +) > 0 { keptWeights.append(blockWeight[b]) }
-        }
-        if kept.isEmpty {
-            kept = [([Double](repeating: 0, count: e), 0)]
-            keptWeights = [1]
-        }
+        // Risk mode normalises every (blocked) episode to an average device load of 1: the rows
+        // of the worst-episode model, with their block weights.
+        let model = ObjectiveModel(view, objective: riskZ == nil ? objective : .worstImbalance, episodeCap: episodeCap)
         if let riskZ {
             mode = .risk
             self.riskZ = riskZ
-            let sum = keptWeights.reduce(0, +)
-            weights = keptWeights.map { $0 / sum }
-            self.constant = 0
+            let sum = model.rowWeights.reduce(0, +)
+            weights = sum > 0 ? model.rowWeights.map { $0 / sum } : [Double](repeating: 1 / Double(model.rowCount), count: model.rowCount)
+            constant = 0
         } else {
-            mode = objective == .worstImbalance || objective == .aggregateImbalance ? .max : .sum
+            mode = model.combination == .max ? .max : .sum
             self.riskZ = 0
-            weights = [Double](repeating: 1 / Double(kept.count), count: kept.count)
-            self.constant = objective == .aggregateImbalance ? 1 : constant
+            weights = [Double](repeating: 1 / Double(model.rowCount), count: model.rowCount)
+            constant = model.constant
         }
-        let t = kept.count
+        let e = experts, t = model.rowCount
         episodes = t
         var u = [Double](repeating: 0, count: e * t)
-        for (i, k) in kept.enumerated() {
-            for x in 0..<e { u[x * t + i] = k.c * k.loads[x] }
+        for i in 0..<t {
+            for x in 0..<e { u[x * t + i] = model.rows[i * e + x] }
         }
         self.u = u
     }
-
 }
