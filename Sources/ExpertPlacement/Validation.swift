@@ -11,6 +11,10 @@ public struct Violation: Sendable, Hashable, CustomStringConvertible {
         /// No device holds two replicas of one expert (vllm-ascend's worker rejects such plans;
         /// DeepSeek's reference can produce them).
         case noDuplicateOnDevice
+        /// A change of a deployed placement keeps every expert that stays on a device in its
+        /// slot (vllm-ascend's worker reverts a layer that breaks this; a slot move is a
+        /// needless weight copy).
+        case keepsSlotOnDevice
     }
 
     /// The rule broken.
@@ -103,6 +107,42 @@ public enum Validation {
             for x in 0..<e where !present[x] {
                 out.append(Violation(rule: .everyExpertPresent, layer: l, expert: x, message: "has no replica"))
                 if out.count >= limit { break layerLoop }
+            }
+        }
+        return out
+    }
+
+    /// The rules a serving worker enforces when a deployed placement is changed into `placement`:
+    /// every rule of ``violations(of:topology:experts:layers:limit:)`` (no expert lost, no expert
+    /// twice on a device, …) and ``Violation/Rule/keepsSlotOnDevice``.
+    ///
+    /// - Complexity: O(L·(P + E)).
+    public static func changeViolations(of placement: Placement, from current: Placement, limit: Int = 1_000) -> [Violation] {
+        var out = violations(of: placement, topology: current.topology, experts: current.experts,
+                             layers: current.layers, limit: limit)
+        guard out.allSatisfy({ $0.rule != .shape && $0.rule != .expertIdInRange }) else { return out }
+        let s = placement.topology.slotsPerDevice, d = placement.topology.devices, p = placement.slotsPerLayer
+        var slotOf = [Int](repeating: -1, count: current.experts)  // the expert's local slot on the old device
+        layerLoop: for l in 0..<placement.layers {
+            for dev in 0..<d {
+                let base = l * p + dev * s
+                for k in 0..<s {
+                    let x = Int(current.physicalToLogical[base + k])
+                    if x >= 0 && x < current.experts { slotOf[x] = k }
+                }
+                for k in 0..<s {
+                    let x = Int(placement.physicalToLogical[base + k])
+                    let old = slotOf[x]
+                    if old >= 0 && old != k {
+                        out.append(Violation(rule: .keepsSlotOnDevice, layer: l, device: dev, expert: x,
+                                             message: "stays on the device but moves from local slot \(old) to \(k)"))
+                        if out.count >= limit { break layerLoop }
+                    }
+                }
+                for k in 0..<s {
+                    let x = Int(current.physicalToLogical[base + k])
+                    if x >= 0 && x < current.experts { slotOf[x] = -1 }
+                }
             }
         }
         return out

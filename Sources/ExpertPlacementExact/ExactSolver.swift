@@ -1,5 +1,4 @@
 public import ExpertPlacement
-import Synchronization
 
 /// Proven-optimal placements for small instances, on GLPK: a branch-and-price decision
 /// procedure (``BranchAndPrice``, over the pattern formulation of ``PatternModel``) inside a
@@ -22,7 +21,7 @@ import Synchronization
 /// note). The LP bound is weak while replica counts are open (a fractional count mixes splits),
 /// so the tree grows with the number of count choices: it proves 16 experts × 8 devices × 3
 /// slots in seconds, not 64 × 16 × 5.
-public struct ExactSolver: PlacementSolver, Sendable {
+public struct ExactSolver: LayerSolver, Sendable {
     /// Tuning of the exact solver.
     public struct Configuration: Sendable, Equatable {
         /// Relative optimality tolerance on the peak.
@@ -33,27 +32,18 @@ public struct ExactSolver: PlacementSolver, Sendable {
         public var verbose: Bool = false
         /// Time budget when ``SolveOptions/timeLimit`` is not set.
         public var defaultTimeLimit: Duration = .seconds(60)
-        /// Most moves per layer from the problem's `current` placement (`nil`: no cap).
-        public var maxMoves: Int?
-        /// Objective units charged per move from `current` (0: moves are free).
-        public var moveWeight: Double = 0
 
         /// Give every layer an equal share of the time left (so one hard layer cannot use up the
         /// budget of the others) instead of one deadline for all.
         public var sharesTimeAcrossLayers = false
 
-        /// Whether a migration term is set (it needs the problem's `current` placement).
-        public var hasMigrationTerm: Bool { maxMoves != nil || moveWeight > 0 }
-
         /// Creates a configuration.
         public init(tolerance: Double = 1e-9, maxPatterns: Int = 200_000, verbose: Bool = false,
-                    defaultTimeLimit: Duration = .seconds(60), maxMoves: Int? = nil, moveWeight: Double = 0) {
+                    defaultTimeLimit: Duration = .seconds(60)) {
             self.tolerance = tolerance
             self.maxPatterns = maxPatterns
             self.verbose = verbose
             self.defaultTimeLimit = defaultTimeLimit
-            self.maxMoves = maxMoves
-            self.moveWeight = moveWeight
         }
     }
 
@@ -71,94 +61,101 @@ public struct ExactSolver: PlacementSolver, Sendable {
     /// The GLPK version linked.
     public static var libraryVersion: String { GLPK.version }
 
-    /// Solves every layer to proven optimality within the time limit.
+    /// The migration term (``SolveOptions/moves``) needs a single-peak objective.
+    ///
+    /// - Throws: ``ExpertPlacementError/unsupported(reason:)`` for a move cost or cap with
+    ///   `mean`/`peak-sum` over several episodes.
+    public func prepare(_ problem: Problem, options: SolveOptions) throws(ExpertPlacementError) -> [String] {
+        if options.moves.isActive {
+            for l in 0..<problem.layers { _ = try Self.peakRows(problem, layer: l, objective: options.objective) }
+        }
+        return []
+    }
+
+    /// ``Configuration/defaultTimeLimit``.
+    public var defaultTimeLimit: Duration? { configuration.defaultTimeLimit }
+
+    /// Equal shares when ``Configuration/sharesTimeAcrossLayers`` is set.
+    public var timeSharing: LayerTimeSharing { configuration.sharesTimeAcrossLayers ? .equalShares : .oneDeadline }
+
+    /// The migration MIP (``MigrationModel``) handles the move policy.
+    public var handlesMovePolicy: Bool { true }
+
+    /// One layer to proven optimality within its deadline, warm-started by the search.
     ///
     /// - Throws: ``ExpertPlacementError/solverFailure(reason:)`` when GLPK fails.
-    public func solve(_ problem: Problem, options: SolveOptions = SolveOptions()) throws(ExpertPlacementError) -> SolveReport {
-        try solve(problem, options: options, warmStart: nil)
+    public func solveLayer(_ layer: ProblemLayer, context: LayerContext) throws(ExpertPlacementError) -> LayerOutcome {
+        try solveLayer(layer, context: context, start: nil)
     }
 
     /// Solves every layer, starting from `warmStart`'s plans (the search's when `nil`).
+    ///
+    /// - Throws: ``ExpertPlacementError/solverFailure(reason:)`` when GLPK fails.
     public func solve(_ problem: Problem, options: SolveOptions, warmStart: SolveReport?) throws(ExpertPlacementError) -> SolveReport {
-        let clock = ContinuousClock()
-        let start = clock.now
-        let deadline = start + (options.timeLimit ?? configuration.defaultTimeLimit)
-        let objective = options.objective
-        if configuration.hasMigrationTerm {
-            guard problem.current != nil else {
-                throw .invalidValue(field: "current", reason: "is missing: a move cap or move weight needs the deployed placement")
-            }
-            if let cap = configuration.maxMoves, cap < 0 {
-                throw .invalidValue(field: "maxMoves", reason: "must be 0 or more, got \(cap)")
-            }
-            guard configuration.moveWeight.isFinite && configuration.moveWeight >= 0 else {
-                throw .invalidValue(field: "moveWeight", reason: "must be a finite number ≥ 0, got \(configuration.moveWeight)")
-            }
-            for l in 0..<problem.layers { _ = try Self.peakRows(problem, layer: l, objective: objective) }
+        guard let warmStart else { return try solve(problem, options: options) }
+        return try LayerDriver.solve(problem, with: WarmStarted(exact: self, warmStart: warmStart.placement), options: options)
+    }
+
+    /// One layer from `start` (the search's plan on this layer when `nil`).
+    func solveLayer(_ view: ProblemLayer, context: LayerContext,
+                    start given: ContiguousArray<Int32>?) throws(ExpertPlacementError) -> LayerOutcome {
+        let problem = view.problem, l = view.index
+        let objective = context.options.objective
+        let deadline = context.deadline ?? ContinuousClock.now + configuration.defaultTimeLimit
+        let start: [Int32]
+        if let given {
+            start = Array(given)
+        } else {
+            // Warm start: the search's plan, within at most 5 s of the layer's time.
+            let searchDeadline = Swift.min(deadline, ContinuousClock.now + .seconds(5))
+            let warm = SearchSolver().solveLayer(view, context: LayerContext(options: context.options, deadline: searchDeadline))
+            start = Array(warm.physicalToLogical)
         }
-        // Warm start: the search's plan for every layer.
-        var searchOptions = options
-        searchOptions.timeLimit = Swift.min(options.timeLimit ?? configuration.defaultTimeLimit, .seconds(5))
-        let warm: SolveReport
-        if let warmStart { warm = warmStart } else { warm = try SearchSolver().solve(problem, options: searchOptions) }
-        let p = problem.topology.slotCount
-        // Layers are independent: solved in parallel, each on its own thread (GLPK keeps one
-        // environment per thread), results gathered in layer order.
-        let cores = LayerParallelism.processorCount
-        let threads = Swift.min(options.maxThreads ?? cores, cores)
-        let clockShare = LayerTimeShare(deadline: deadline, layers: problem.layers, threads: threads)
-        let solver = self
-        let results = try LayerParallelism.map(count: problem.layers, maxThreads: threads) {
-            l throws(ExpertPlacementError) -> (LayerResult, [String]) in
-            let start = Array(warm.placement.physicalToLogical[l * p ..< (l + 1) * p])
-            let deadline = solver.configuration.sharesTimeAcrossLayers ? clockShare.nextDeadline() : deadline
-            var notes: [String] = []
-            let result: LayerResult
-            if solver.configuration.hasMigrationTerm, let current = problem.current {
-                result = try solver.solveMigrationLayer(problem, layer: l, current: Array(current.physicalToLogical[l * p ..< (l + 1) * p]),
-                                                        objective: objective, start: start, deadline: deadline, notes: &notes)
-            } else if let sum = Self.sumRows(problem, layer: l, objective: objective) {
-                result = try solver.solveSumLayer(problem, layer: l, rows: sum.rows, constant: sum.constant, objective: objective,
-                                                  start: start, deadline: deadline)
-            } else {
-                let rows = try Self.peakRows(problem, layer: l, objective: objective)
-                result = try solver.solveLayer(problem, layer: l, rows: rows, objective: objective, start: start, deadline: deadline)
-            }
-            return (result, notes)
-        }
-        var flat = ContiguousArray<Int32>()
-        var bounds: [Double] = []
-        var allOptimal = true, timedOut = false
         var notes: [String] = []
-        // With a deployed placement, devices and slots are relabelled to keep as many experts in
-        // place as possible (same loads, fewer moves); the migration model already does so.
-        let deployed = configuration.hasMigrationTerm ? nil : problem.current
-        let shape = PatternModel(experts: problem.experts, devices: problem.topology.devices,
-                                 slotsPerDevice: problem.topology.slotsPerDevice, rows: [])
-        for (l, (result, layerNotes)) in results.enumerated() {
-            if let deployed {
-                let layer = Array(deployed.physicalToLogical[l * p ..< (l + 1) * p])
-                flat.append(contentsOf: MigrationModel(model: shape, current: layer, cap: nil, weight: 0).aligned(result.plan))
-            } else {
-                flat.append(contentsOf: result.plan)
-            }
-            bounds.append(result.bound)
-            notes += layerNotes
-            switch result.outcome {
-            case .proven: break
-            case .timeLimit:
-                allOptimal = false
-                timedOut = true
-                notes.append("layer \(l): stopped by the time limit; best plan and bound so far")
-            case .tooLarge:
-                allOptimal = false
-                notes.append("layer \(l): more than \(configuration.maxPatterns) device patterns in a model the exact solver needed: not proven; the best plan and the bound so far")
-            }
+        let result: LayerResult
+        if context.options.moves.isActive, let current = view.deployed {
+            result = try solveMigrationLayer(problem, layer: l, current: Array(current), policy: context.options.moves,
+                                             objective: objective, start: start, deadline: deadline, notes: &notes)
+        } else if let sum = Self.sumRows(problem, layer: l, objective: objective) {
+            result = try solveSumLayer(problem, layer: l, rows: sum.rows, constant: sum.constant, objective: objective,
+                                       start: start, deadline: deadline)
+        } else {
+            let rows = try Self.peakRows(problem, layer: l, objective: objective)
+            result = try solveLayer(problem, layer: l, rows: rows, objective: objective, start: start, deadline: deadline)
         }
-        let placement = try Placement(topology: problem.topology, experts: problem.experts, physicalToLogical: flat)
-        let status: SolveStatus = allOptimal ? .optimal : timedOut ? .timeLimit : .feasible
-        return SolveReport(placement: placement, status: status, method: method,
-                           objective: objective, lowerBounds: bounds, wallTime: clock.now - start, notes: notes)
+        let status: SolveStatus
+        switch result.outcome {
+        case .proven:
+            status = .optimal
+        case .timeLimit:
+            status = .timeLimit
+            notes.append("layer \(l): stopped by the time limit; best plan and bound so far")
+        case .tooLarge:
+            status = .feasible
+            notes.append("layer \(l): more than \(configuration.maxPatterns) device patterns in a model the exact solver needed: not proven; the best plan and the bound so far")
+        }
+        return LayerOutcome(physicalToLogical: ContiguousArray(result.plan), status: status, lowerBound: result.bound, notes: notes)
+    }
+
+    /// The exact solver started from another solver's plans (``solve(_:options:warmStart:)``).
+    struct WarmStarted: LayerSolver {
+        let exact: ExactSolver
+        let warmStart: Placement
+
+        var method: String { exact.method }
+        var defaultTimeLimit: Duration? { exact.defaultTimeLimit }
+        var timeSharing: LayerTimeSharing { exact.timeSharing }
+        var handlesMovePolicy: Bool { true }
+
+        func prepare(_ problem: Problem, options: SolveOptions) throws(ExpertPlacementError) -> [String] {
+            try exact.prepare(problem, options: options)
+        }
+
+        func solveLayer(_ layer: ProblemLayer, context: LayerContext) throws(ExpertPlacementError) -> LayerOutcome {
+            let p = layer.topology.slotCount
+            let row = warmStart.physicalToLogical[layer.index * p ..< (layer.index + 1) * p]
+            return try exact.solveLayer(layer, context: context, start: ContiguousArray(row))
+        }
     }
 
     /// Episode loads scaled so that the objective is the largest device load over the rows
@@ -301,12 +298,13 @@ public struct ExactSolver: PlacementSolver, Sendable {
     /// One layer under the migration term (``MigrationModel``), from the search's plan and
     /// `current`. The bound is the optimum within the cap when proven with no move weight (valid
     /// for every plan within the cap), the plain lower bound otherwise.
-    func solveMigrationLayer(_ problem: Problem, layer: Int, current: [Int32], objective: Objective, start: [Int32],
-                             deadline: ContinuousClock.Instant, notes: inout [String]) throws(ExpertPlacementError) -> LayerResult {
+    func solveMigrationLayer(_ problem: Problem, layer: Int, current: [Int32], policy: MovePolicy, objective: Objective,
+                             start: [Int32], deadline: ContinuousClock.Instant,
+                             notes: inout [String]) throws(ExpertPlacementError) -> LayerResult {
         let rows = try Self.peakRows(problem, layer: layer, objective: objective)
         let model = PatternModel(experts: problem.experts, devices: problem.topology.devices,
                                  slotsPerDevice: problem.topology.slotsPerDevice, rows: rows)
-        let migration = MigrationModel(model: model, current: current, cap: configuration.maxMoves, weight: configuration.moveWeight)
+        let migration = MigrationModel(model: model, current: current, cap: policy.maxMoves, weight: policy.cost)
         let floor = LowerBounds.bound(problem, layer: layer, objective: objective)
         let outcome: MigrationModel.Outcome
         do {
@@ -318,11 +316,11 @@ public struct ExactSolver: PlacementSolver, Sendable {
         switch outcome {
         case .proven(let plan, let value):
             let moves = migration.moves(plan)
-            if configuration.moveWeight > 0 {
-                notes.append("layer \(layer): \(moves) moves; optimal for objective + \(configuration.moveWeight)·moves = \(value)")
+            if policy.cost > 0 {
+                notes.append("layer \(layer): \(moves) moves; optimal for objective + \(policy.cost)·moves = \(value)")
                 return LayerResult(plan: plan, bound: floor, outcome: .proven)
             }
-            notes.append("layer \(layer): \(moves) moves; optimal within \(configuration.maxMoves ?? 0) moves (the bound holds within the cap)")
+            notes.append("layer \(layer): \(moves) moves; optimal within \(policy.maxMoves ?? 0) moves (the bound holds within the cap)")
             return LayerResult(plan: plan, bound: Swift.max(floor, value), outcome: .proven)
         case .stopped(let plan):
             return LayerResult(plan: plan, bound: floor, outcome: .timeLimit)
@@ -445,31 +443,5 @@ public struct ExactSolver: PlacementSolver, Sendable {
             }
         }
         return LayerResult(plan: plan, bound: lower, outcome: .proven)
-    }
-}
-
-/// Equal shares of the time left for the layers not started yet, `threads` of them at a time.
-final class LayerTimeShare: Sendable {
-    private let deadline: ContinuousClock.Instant
-    private let layers: Int
-    private let threads: Int
-    private let started = Mutex(0)
-
-    init(deadline: ContinuousClock.Instant, layers: Int, threads: Int) {
-        self.deadline = deadline
-        self.layers = layers
-        self.threads = Swift.max(1, threads)
-    }
-
-    /// The deadline of the next layer to start.
-    func nextDeadline() -> ContinuousClock.Instant {
-        let now = ContinuousClock.now
-        let waiting = started.withLock { count -> Int in
-            count += 1
-            return layers - count + 1
-        }
-        guard waiting > 0, now < deadline else { return deadline }
-        let running = Swift.min(threads, waiting)
-        return now + (deadline - now) * running / waiting
     }
 }

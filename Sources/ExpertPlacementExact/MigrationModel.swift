@@ -29,32 +29,10 @@ struct MigrationModel {
     /// Moves of `plan` from `current` (slot by slot).
     func moves(_ plan: [Int32]) -> Int { zip(plan, current).reduce(0) { $0 + ($1.0 != $1.1 ? 1 : 0) } }
 
-    /// `plan`'s devices matched onto `current`'s (greedily by experts in common, or as they are
-    /// when that keeps more) and each device's shared experts put back in their current slots:
-    /// same loads, never more moves than `plan`.
+    /// `plan` relabelled onto `current` by the core's ``Alignment`` (maximum-overlap device
+    /// assignment, shared experts in their slots): same loads, never more moves than `plan`.
     func aligned(_ plan: [Int32]) -> [Int32] {
-        let d = model.devices, s = model.slotsPerDevice
-        var overlap = [Int](repeating: 0, count: d * d)  // planned device a × deployed device b
-        var pairs: [(overlap: Int, planned: Int, deployed: Int)] = []
-        for a in 0..<d {
-            let mine = Set(plan[a * s ..< (a + 1) * s])
-            for b in 0..<d {
-                overlap[a * d + b] = current[b * s ..< (b + 1) * s].reduce(0) { $0 + (mine.contains($1) ? 1 : 0) }
-                pairs.append((overlap[a * d + b], a, b))
-            }
-        }
-        pairs.sort { $0.overlap != $1.overlap ? $0.overlap > $1.overlap : ($0.planned, $0.deployed) < ($1.planned, $1.deployed) }
-        var target = [Int](repeating: -1, count: d), taken = [Bool](repeating: false, count: d)
-        for pair in pairs where target[pair.planned] < 0 && !taken[pair.deployed] {
-            target[pair.planned] = pair.deployed
-            taken[pair.deployed] = true
-        }
-        // Greedy matching can keep fewer experts than the identity: keep the better of the two.
-        let kept = (0..<d).reduce(0) { $0 + overlap[$1 * d + target[$1]] }
-        if (0..<d).reduce(0, { $0 + overlap[$1 * d + $1] }) > kept { target = Array(0..<d) }
-        var out = [Int32](repeating: -1, count: d * s)
-        for a in 0..<d { place(Array(plan[a * s ..< (a + 1) * s]), onDevice: target[a], into: &out) }
-        return out
+        Array(Alignment.align(plan, onto: current, slotsPerDevice: model.slotsPerDevice, experts: model.experts))
     }
 
     /// Writes `experts` onto `device`, each shared expert in its current slot.

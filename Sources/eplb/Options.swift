@@ -142,3 +142,31 @@ struct SearchTuning: ParsableArguments {
         if let riskZ, !riskZ.isFinite { throw ValidationError("--risk-z must be a finite number") }
     }
 }
+
+/// `--move-cost λ` (alias `--move-weight`) and `--max-moves N`: what moves away from the deployed
+/// placement cost (``MovePolicy``).
+struct MoveOptions: ParsableArguments {
+    @Option(name: [.customLong("move-cost"), .customLong("move-weight")], help: ArgumentHelp(
+        "Objective units charged per moved replica (slot whose expert changes), e.g. 0.001 with the mean objective: a move must lower the layer's mean imbalance by 0.001 to pay. --move-weight is the earlier name.",
+        valueName: "λ"))
+    var moveCost: Double?
+
+    @Option(name: .customLong("max-moves"), help: ArgumentHelp("At most N moved replicas per layer.", valueName: "N"))
+    var maxMoves: Int?
+
+    /// The policy (inactive when neither flag is given).
+    var policy: MovePolicy { MovePolicy(cost: moveCost ?? 0, maxMoves: maxMoves) }
+
+    /// Records the flags given in a `solver.settings` block.
+    func record(into settings: inout JSONObject) {
+        if let maxMoves { settings["maxMoves"] = .number(Double(maxMoves)) }
+        if let moveCost { settings["moveCost"] = .number(moveCost) }
+    }
+
+    func validate() throws {
+        if let maxMoves, maxMoves < 0 { throw ValidationError("--max-moves must be 0 or more, got \(maxMoves)") }
+        if let moveCost, !(moveCost >= 0 && moveCost.isFinite) {
+            throw ValidationError("--move-cost must be a finite number ≥ 0, got \(moveCost)")
+        }
+    }
+}

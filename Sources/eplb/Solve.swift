@@ -27,6 +27,12 @@ struct Solve: ParsableCommand {
           hierarchical  DeepSeek EPLB's node-aware policy (groups → nodes → devices), vLLM's and \
         SGLang's default on multi-node DeepSeek-V3
 
+        With a deployed placement ("current" in the instance) every plan is relabelled onto it \
+        (devices matched by experts in common, shared experts kept in their slots: same loads, \
+        fewest moves). --move-cost λ minimises objective + λ·moves per layer and --max-moves N \
+        caps the moves per layer: every method's plan is the target of a migration-aware local \
+        search from the deployed placement (exact: its migration MIP).
+
         Examples:
           eplb solve
           eplb solve --example flashlb-toy
@@ -34,6 +40,7 @@ struct Solve: ParsableCommand {
           eplb solve trace.json --objective worst --time-limit 0.5 --risk-aware
           eplb solve trace.json --devices 6 --slots-per-device 11 --format table
           eplb solve small.json --method exact --objective aggregate --max-moves 4
+          eplb solve deployed.json --move-cost 0.001
           cat loads.npy | eplb solve - --devices 32 --slots-per-device 9
         """
     )
@@ -49,13 +56,7 @@ struct Solve: ParsableCommand {
     @Option(name: .customLong("time-limit"), help: ArgumentHelp("Time budget in seconds: search stops with its best plan; exact (default 60) and auto (default 10) stop with the best plan and the bound reached.", valueName: "seconds"))
     var timeLimit: Double?
 
-    @Option(name: .customLong("max-moves"), help: ArgumentHelp(
-        "--method exact: at most N moves per layer from the instance's current placement.", valueName: "N"))
-    var maxMoves: Int?
-
-    @Option(name: .customLong("move-weight"), help: ArgumentHelp(
-        "--method exact: objective units charged per move from the instance's current placement.", valueName: "λ"))
-    var moveWeight: Double?
+    @OptionGroup(title: "Moves from the deployed placement (the instance's \"current\")") var moves: MoveOptions
 
     @OptionGroup(title: "Search tuning (--method search)") var tuning: SearchTuning
 
@@ -75,13 +76,6 @@ struct Solve: ParsableCommand {
         if method != .search && method != .auto && tuning.isSet {
             throw ValidationError("the search tuning options apply to --method search and auto only")
         }
-        if (maxMoves != nil || moveWeight != nil) && method != .exact {
-            throw ValidationError("--max-moves and --move-weight apply to --method exact only")
-        }
-        if let maxMoves, maxMoves < 0 { throw ValidationError("--max-moves must be 0 or more, got \(maxMoves)") }
-        if let moveWeight, !(moveWeight >= 0 && moveWeight.isFinite) {
-            throw ValidationError("--move-weight must be a finite number ≥ 0, got \(moveWeight)")
-        }
         if let timeLimit, !(timeLimit > 0 && timeLimit.isFinite) {
             throw ValidationError("--time-limit must be a positive number of seconds, got \(timeLimit)")
         }
@@ -91,13 +85,14 @@ struct Solve: ParsableCommand {
         try reportingInputErrors {
             let (name, problem) = try input.load()
             var options = SolveOptions(objective: objective.objective)
+            options.moves = moves.policy
             if let timeLimit { options.timeLimit = .milliseconds(Int64(timeLimit * 1000)) }
             let report: SolveReport = switch method {
             case .greedy: try GreedySolver().solve(problem, options: options)
             case .hierarchical: try HierarchicalSolver().solve(problem, options: options)
             case .search: try SearchSolver(configuration: tuning.configuration).solve(problem, options: options)
             case .exact:
-                try ExactSolver(configuration: .init(verbose: verbose, maxMoves: maxMoves, moveWeight: moveWeight ?? 0))
+                try ExactSolver(configuration: .init(verbose: verbose))
                     .solve(problem, options: options)
             case .auto:
                 try AutoSolver(exact: .init(verbose: verbose, defaultTimeLimit: .seconds(10)),
@@ -109,8 +104,7 @@ struct Solve: ParsableCommand {
             switch format ?? (input.usesExample ? .table : .json) {
             case .json:
                 var info = PlacementFile.SolverInfo(report, includeTiming: !omitTiming)
-                if let maxMoves { info.settings["maxMoves"] = .number(Double(maxMoves)) }
-                if let moveWeight { info.settings["moveWeight"] = .number(moveWeight) }
+                moves.record(into: &info.settings)
                 text = JSONWriter.string(PlacementFile.encode(report.placement, metrics: metrics, solver: info))
             case .table:
                 text = TableReport.solve(name: name, problem: problem, report: report, metrics: metrics)

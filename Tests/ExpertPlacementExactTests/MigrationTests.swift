@@ -50,8 +50,8 @@ struct MigrationTests {
             let plans = try Self.everyPlan(problem, objective: .aggregateImbalance)
             for cap in Set([0, 1, 2, p]) {
                 let best = plans.filter { $0.moves <= cap }.map(\.value).min()!
-                let report = try ExactSolver(configuration: .init(maxMoves: cap))
-                    .solve(problem, options: SolveOptions(objective: .aggregateImbalance))
+                let report = try ExactSolver()
+                    .solve(problem, options: SolveOptions(objective: .aggregateImbalance, moves: MovePolicy(maxMoves: cap)))
                 #expect(report.status == .optimal, "seed \(seed) cap \(cap)")
                 #expect(Validation.violations(of: report.placement).isEmpty, "seed \(seed) cap \(cap)")
                 let m = try Metrics.layerMetrics(report.placement, on: problem, layer: 0)
@@ -61,8 +61,8 @@ struct MigrationTests {
             }
             let weight = 0.05
             let best = plans.map { $0.value + weight * Double($0.moves) }.min()!
-            let report = try ExactSolver(configuration: .init(moveWeight: weight))
-                .solve(problem, options: SolveOptions(objective: .aggregateImbalance))
+            let report = try ExactSolver()
+                .solve(problem, options: SolveOptions(objective: .aggregateImbalance, moves: MovePolicy(cost: weight)))
             let m = try Metrics.layerMetrics(report.placement, on: problem, layer: 0)
             let penalised = m.aggregateImbalance + weight * Double(m.moves!)
             #expect(penalised.isApproximatelyEqual(to: best, absoluteTolerance: 1e-9, relativeTolerance: 1e-7),
@@ -98,7 +98,9 @@ struct MigrationTests {
             let problem = RandomInstances.problem(seed: UInt64(seed) &+ 66_000, maxDevices: 4, maxSlots: 3, maxLayers: 1,
                                                   maxEpisodes: 1, withCurrent: true)
             guard problem.experts <= 8 else { continue }
-            let warm = try SearchSolver().solve(problem, options: SolveOptions(objective: .aggregateImbalance))
+            // The search's plan as it comes, not relabelled onto the deployed one.
+            let warm = try SearchSolver().solve(problem, options: SolveOptions(objective: .aggregateImbalance,
+                                                                               alignsToCurrent: false))
             let exact = try ExactSolver().solve(problem, options: SolveOptions(objective: .aggregateImbalance), warmStart: warm)
             let before = warm.placement.moves(from: problem.current!, layer: 0)
             let after = exact.placement.moves(from: problem.current!, layer: 0)
@@ -117,7 +119,7 @@ struct MigrationTests {
     func needsCurrent() throws {
         let problem = BundledExample.flashlbToy.problem
         #expect(throws: ExpertPlacementError.self) {
-            _ = try ExactSolver(configuration: .init(maxMoves: 2)).solve(problem, options: SolveOptions(objective: .aggregateImbalance))
+            _ = try ExactSolver().solve(problem, options: SolveOptions(objective: .aggregateImbalance, moves: MovePolicy(maxMoves: 2)))
         }
     }
 }

@@ -153,7 +153,7 @@ struct CLITests {
         #expect(large.stdout.contains("device patterns") || large.stdout.contains("time limit"))
     }
 
-    @Test("--max-moves keeps the exact plan within the cap of the instance's current placement; misuse is a clear error")
+    @Test("--max-moves keeps exact and search plans within the cap of the instance's current placement; misuse is a clear error")
     func migration() throws {
         let instance = try CLI.run(["generate", "zipf", "--layers", "1", "--episodes", "1", "--experts", "6",
                                     "--devices", "3", "--slots-per-device", "3", "--seed", "4"])
@@ -170,8 +170,12 @@ struct CLITests {
         let plain = try temporaryFile("no-current.json", instance.stdout)
         let missing = try CLI.run(["solve", plain, "--method", "exact", "--max-moves", "2"])
         #expect(missing.status == 2 && missing.stderr.contains("current") && missing.stdout.isEmpty)
-        let wrongMethod = try CLI.run(["solve", path, "--method", "search", "--max-moves", "2"])
-        #expect(wrongMethod.status == 64 && wrongMethod.stderr.contains("--method exact"))
+        let search = try CLI.run(["solve", path, "--method", "search", "--max-moves", "1", "--format", "json"])
+        #expect(search.status == 0, "\(search.stderr)")
+        let searchMoves = try #require(search.stdout.firstMatch(of: /"moves": (\d+)/)).output.1
+        #expect(Int(searchMoves)! <= 1)
+        let negative = try CLI.run(["solve", path, "--move-cost", "-1"])
+        #expect(negative.status == 64 && negative.stderr.contains("--move-cost"))
     }
 
     @Test("reference writes a proven placement per instance")

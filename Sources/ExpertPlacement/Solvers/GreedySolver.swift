@@ -13,29 +13,21 @@
 /// thread count. See the Greedy article (ExpertPlacement.docc/Greedy.md).
 ///
 /// Complexity: O(L·(T·E + P log E + P·D)).
-public struct GreedySolver: PlacementSolver {
+public struct GreedySolver: LayerSolver {
     /// `"greedy"`.
     public var method: String { "greedy" }
 
     /// Creates the solver.
     public init() {}
 
-    /// Solves every layer; status is always ``SolveStatus/feasible``.
-    public func solve(_ problem: Problem, options: SolveOptions = SolveOptions()) throws(ExpertPlacementError) -> SolveReport {
-        let clock = ContinuousClock()
-        let start = clock.now
-        let topology = problem.topology
-        let p = topology.slotCount
-        let work = problem.layers * (problem.episodes * problem.experts + p * topology.devices)
-        let rows = LayerParallelism.map(count: problem.layers, work: work, maxThreads: options.maxThreads) { l in
-            Self.solveLayer(loads: problem.aggregateLoad(layer: l), topology: topology)
-        }
-        var flat = ContiguousArray<Int32>()
-        flat.reserveCapacity(p * problem.layers)
-        for row in rows { flat.append(contentsOf: row) }
-        let placement = try Placement(topology: topology, experts: problem.experts, physicalToLogical: flat)
-        return SolveReport(placement: placement, status: .feasible, method: method,
-                           objective: options.objective, wallTime: clock.now - start)
+    /// One layer; status ``SolveStatus/feasible``, no bound.
+    public func solveLayer(_ layer: ProblemLayer, context: LayerContext) -> LayerOutcome {
+        LayerOutcome(physicalToLogical: Self.solveLayer(loads: layer.aggregateLoad, topology: layer.topology))
+    }
+
+    /// O(L·(T·E + P·D)).
+    public func estimatedWork(_ problem: Problem) -> Int {
+        problem.layers * (problem.episodes * problem.experts + problem.topology.slotCount * problem.topology.devices)
     }
 
     /// One layer: allot replicas over all devices, then pack them.

@@ -21,42 +21,47 @@
 /// for the global policy (../shared/notes/peer-algorithms.md §6).
 ///
 /// Complexity: O(L·(T·E + G log G + P log E + P·D/N)).
-public struct HierarchicalSolver: PlacementSolver {
+public struct HierarchicalSolver: LayerSolver {
     /// `"hierarchical"`.
     public var method: String { "hierarchical" }
 
     /// Creates the solver.
     public init() {}
 
-    /// Solves every layer; status is always ``SolveStatus/feasible``.
+    /// Checks that every node's experts can fill its devices; notes the global fallback.
     ///
     /// - Throws: ``ExpertPlacementError/infeasible(reason:)`` when a node's experts cannot fill
     ///   its devices without doubling an expert on a device (`E/N < S`).
-    public func solve(_ problem: Problem, options: SolveOptions = SolveOptions()) throws(ExpertPlacementError) -> SolveReport {
-        let clock = ContinuousClock()
-        let start = clock.now
-        var topology = problem.topology
-        var notes: [String] = []
-        if topology.expertGroups % topology.nodes != 0 {
-            notes.append("expertGroups (\(topology.expertGroups)) is not divisible by nodes (\(topology.nodes)): used the global policy (1 group, 1 node), as DeepSeek EPLB does")
-            topology.expertGroups = 1
-            topology.nodes = 1
+    public func prepare(_ problem: Problem, options: SolveOptions) throws(ExpertPlacementError) -> [String] {
+        let original = problem.topology
+        let used = Self.effectiveTopology(original)
+        guard problem.experts / used.nodes >= used.slotsPerDevice else {
+            throw .infeasible(reason: "hierarchical placement gives each of the \(used.nodes) nodes \(problem.experts / used.nodes) experts, fewer than the \(used.slotsPerDevice) slots per device: a device would hold an expert twice (use --method greedy)")
         }
-        let e = problem.experts
-        guard e / topology.nodes >= topology.slotsPerDevice else {
-            throw .infeasible(reason: "hierarchical placement gives each of the \(topology.nodes) nodes \(e / topology.nodes) experts, fewer than the \(topology.slotsPerDevice) slots per device: a device would hold an expert twice (use --method greedy)")
+        guard used != original else { return [] }
+        return ["expertGroups (\(original.expertGroups)) is not divisible by nodes (\(original.nodes)): used the global policy (1 group, 1 node), as DeepSeek EPLB does"]
+    }
+
+    /// One layer of the three-step policy; status ``SolveStatus/feasible``, no bound.
+    public func solveLayer(_ layer: ProblemLayer, context: LayerContext) -> LayerOutcome {
+        LayerOutcome(physicalToLogical: Self.solveLayer(loads: layer.aggregateLoad, topology: Self.effectiveTopology(layer.topology)))
+    }
+
+    /// O(L·(T·E + P·D/N)).
+    public func estimatedWork(_ problem: Problem) -> Int {
+        let used = Self.effectiveTopology(problem.topology)
+        return problem.layers * (problem.episodes * problem.experts + used.slotCount * used.devicesPerNode)
+    }
+
+    /// The topology the policy runs on: the global policy (1 group, 1 node) when the groups do
+    /// not divide evenly over the nodes, as in the reference.
+    static func effectiveTopology(_ topology: Topology) -> Topology {
+        var used = topology
+        if used.expertGroups % used.nodes != 0 {
+            used.expertGroups = 1
+            used.nodes = 1
         }
-        let used = topology
-        let work = problem.layers * (problem.episodes * e + used.slotCount * used.devicesPerNode)
-        let rows = LayerParallelism.map(count: problem.layers, work: work, maxThreads: options.maxThreads) { l in
-            Self.solveLayer(loads: problem.aggregateLoad(layer: l), topology: used)
-        }
-        var flat = ContiguousArray<Int32>()
-        flat.reserveCapacity(topology.slotCount * problem.layers)
-        for row in rows { flat.append(contentsOf: row) }
-        let placement = try Placement(topology: problem.topology, experts: e, physicalToLogical: flat)
-        return SolveReport(placement: placement, status: .feasible, method: method,
-                           objective: options.objective, wallTime: clock.now - start, notes: notes)
+        return used
     }
 
     /// Cardinality-constrained LPT as in the reference's `balanced_packing`: items by weight,

@@ -10,6 +10,30 @@ public enum SolveStatus: String, Sendable, Codable, CaseIterable {
     case infeasible
 }
 
+/// What moving a replica away from the deployed placement costs (INTERFACE.md §4,
+/// `--move-cost λ` and `--max-moves N`).
+///
+/// A move is a slot whose expert differs from the problem's `current` placement (the `moves`
+/// metric). With a cost, a method minimises `objective + cost · moves` per layer; with a cap, the
+/// objective under at most `maxMoves` moves per layer; both may be set. The cost is in the
+/// objective's units: with `meanImbalance`, a cost of 0.001 means one move must lower the layer's
+/// mean imbalance by 0.001 to pay.
+public struct MovePolicy: Sendable, Equatable {
+    /// Objective units charged per move (0: moves are free).
+    public var cost: Double
+    /// Most moves per layer (`nil`: no cap).
+    public var maxMoves: Int?
+
+    /// Creates a policy (the default charges nothing and caps nothing).
+    public init(cost: Double = 0, maxMoves: Int? = nil) {
+        self.cost = cost
+        self.maxMoves = maxMoves
+    }
+
+    /// Whether moves cost anything or are capped.
+    public var isActive: Bool { cost != 0 || maxMoves != nil }
+}
+
 /// Options common to every solver.
 public struct SolveOptions: Sendable, Equatable {
     /// The per-layer objective to minimise. Static policies (greedy, hierarchical) plan on the
@@ -19,12 +43,20 @@ public struct SolveOptions: Sendable, Equatable {
     public var timeLimit: Duration?
     /// Most threads to solve layers on (`nil`: one per core). Results never depend on it.
     public var maxThreads: Int?
+    /// What moves away from the problem's deployed placement (`current`) cost.
+    public var moves: MovePolicy
+    /// Relabel each layer's plan onto the deployed placement, when there is one (``Alignment``:
+    /// same loads, fewest moves). On by default.
+    public var alignsToCurrent: Bool
 
     /// Creates options.
-    public init(objective: Objective = .meanImbalance, timeLimit: Duration? = nil, maxThreads: Int? = nil) {
+    public init(objective: Objective = .meanImbalance, timeLimit: Duration? = nil, maxThreads: Int? = nil,
+                moves: MovePolicy = MovePolicy(), alignsToCurrent: Bool = true) {
         self.objective = objective
         self.timeLimit = timeLimit
         self.maxThreads = maxThreads
+        self.moves = moves
+        self.alignsToCurrent = alignsToCurrent
     }
 }
 

@@ -20,6 +20,23 @@ struct LocalSearch {
     var transfers = true
     /// Restarts in a row without improvement after which iterated local search gives up.
     var maxStaleRounds = 200
+    /// Objective units charged per move from the state's deployed row (``SearchState/setDeployed(_:)``).
+    var moveCost = 0.0
+    /// Most moves from the deployed row; a move that would exceed it is not taken.
+    var moveCap: Int? = nil
+
+    /// Whether moves from a deployed row count.
+    var movesCount: Bool { moveCost != 0 || moveCap != nil }
+
+    /// The penalised value the search minimises: objective + cost · moves.
+    func penalised(_ state: SearchState) -> Double { state.objective() + moveCost * Double(state.moveCount) }
+
+    /// Whether a move changing the move count by `delta` keeps within the cap (or lowers the count).
+    @inline(__always)
+    func allows(_ state: SearchState, movesDelta delta: Int) -> Bool {
+        guard let moveCap, delta > 0 else { return true }
+        return state.moveCount + delta <= moveCap
+    }
 
     /// Iterated local search: local search, then — while the evaluation budget lasts — perturb
     /// the best state by a few seeded random swaps and one replica transfer, search again, and
@@ -29,7 +46,7 @@ struct LocalSearch {
     func iterate(state: SearchState, best: SearchState, seed: UInt64, stop: SearchSolver.StopCondition) {
         var used = run(state: state, stop: stop).evaluations
         best.copy(from: state)
-        var bestValue = best.objective()
+        var bestValue = penalised(best)
         var rng = SeededGenerator(seed: seed)
         var rounds = 0, stale = 0
         while used < maxEvaluations && stale < maxStaleRounds {
@@ -41,8 +58,8 @@ struct LocalSearch {
             var rest = self
             rest.maxEvaluations = maxEvaluations - used
             used += Swift.max(1, rest.run(state: state, stop: stop).evaluations)
-            let value = state.objective()
-            if value < bestValue * (1 - tolerance) {
+            let value = penalised(state)
+            if value < bestValue * (1 - tolerance) && moveCap.map({ state.moveCount <= $0 }) ?? true {
                 bestValue = value
                 best.copy(from: state)
                 stale = 0
@@ -135,11 +152,18 @@ struct LocalSearch {
                 var best = sumMode ? -current * tolerance : current * (1 - tolerance)
                 var move: (Int, Int, Int)? = nil
                 var used = evaluations
+                let counting = movesCount
                 Self.forEachSwap(from: d1, in: state) { k1, d2, k2 in
                     used += 1
                     if used >= maxEvaluations { return false }
-                    let f = sumMode ? state.swapDelta(d1, k1, d2, k2, cutoff: best)
-                                    : state.evaluateSwap(d1, k1, d2, k2, cutoff: best)
+                    var penalty = 0.0
+                    if counting {
+                        let delta = state.movesDelta(swap: d1, k1, d2, k2)
+                        if !allows(state, movesDelta: delta) { return true }
+                        penalty = moveCost * Double(delta)
+                    }
+                    let f = penalty + (sumMode ? state.swapDelta(d1, k1, d2, k2, cutoff: best - penalty)
+                                               : state.evaluateSwap(d1, k1, d2, k2, cutoff: best - penalty))
                     if f < best {
                         best = f
                         move = (k1, d2, k2)
@@ -159,7 +183,8 @@ struct LocalSearch {
             // peak. Accept a sideways swap that takes the peak device strictly below the peak
             // without lifting its partner to it: (peak, devices at the peak) falls
             // lexicographically, so this terminates.
-            if t == 1 && state.mode != .risk, let (k1, d2, k2) = sidewaysSwap(state, evaluations: &evaluations) {
+            if t == 1 && state.mode != .risk, let (k1, d2, k2) = sidewaysSwap(state, evaluations: &evaluations),
+               !movesCount || state.movesDelta(swap: Int(state.topDev1[0]), k1, d2, k2) <= 0 {
                 state.applySwap(Int(state.topDev1[0]), k1, d2, k2)
                 current = state.objective()
                 moves += 1
@@ -185,16 +210,22 @@ struct LocalSearch {
                             let drop = state.u[b * t + i] / (rb * (rb + 1))
                             gain += Swift.min(drop, state.top1[i] - state.top2[i])
                         }
-                        if current - gain >= best { continue }
+                        if current - gain - (movesCount ? moveCost : 0) >= best { continue }
                     }
                     for dev in 0..<d where state.holds[dev * e + b] == 0 {
                         for k in 0..<s {
                             let a = Int(state.slots[dev * s + k])
                             if state.counts[a] < 2 { continue }
+                            var penalty = 0.0
+                            if movesCount {
+                                let delta = state.movesDelta(device: dev, slot: k, to: b)
+                                if !allows(state, movesDelta: delta) { continue }
+                                penalty = moveCost * Double(delta)
+                            }
                             evaluations += 1 + Int(state.counts[a]) + Int(state.counts[b])
                             if evaluations >= maxEvaluations { break transferScan }
                             if evaluations & 1023 < 8 && stop.shouldStop() { break transferScan }
-                            let f = state.evaluateTransfer(device: dev, slot: k, to: b, cutoff: best)
+                            let f = penalty + state.evaluateTransfer(device: dev, slot: k, to: b, cutoff: best - penalty)
                             if f < best {
                                 best = f
                                 transfer = (dev, k, b)

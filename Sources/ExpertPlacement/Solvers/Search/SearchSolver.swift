@@ -15,7 +15,7 @@
 /// evaluation counts; the time limit is a safety net that, when hit, makes the status
 /// ``SolveStatus/timeLimit``). Every layer gets a provable ``LowerBounds`` value and gap.
 /// See `Search.md` for the design, its complexity and how it differs from FlashLB.
-public struct SearchSolver: PlacementSolver {
+public struct SearchSolver: LayerSolver {
     /// Tuning of the search. The defaults meet the project's speed targets on DeepSeek-V3 shapes.
     public struct Configuration: Sendable, Equatable {
         /// Groups of experts in the tree (tree depth).
@@ -78,26 +78,14 @@ public struct SearchSolver: PlacementSolver {
         self.configuration = configuration
     }
 
-    /// Solves every layer.
-    public func solve(_ problem: Problem, options: SolveOptions = SolveOptions()) throws(ExpertPlacementError) -> SolveReport {
-        let clock = ContinuousClock()
-        let start = clock.now
-        let stop = StopCondition(deadline: options.timeLimit.map { start + $0 }, observesCancellation: false)
-        let config = configuration
-        let objective = options.objective
-        let results = LayerParallelism.map(count: problem.layers, maxThreads: options.maxThreads) { l in
-            Self.solveLayer(problem, layer: l, objective: objective, configuration: config, stop: stop)
-        }
-        var flat = ContiguousArray<Int32>()
-        flat.reserveCapacity(problem.topology.slotCount * problem.layers)
-        var hitLimit = false
-        for r in results {
-            flat.append(contentsOf: r.slots)
-            hitLimit = hitLimit || r.hitLimit
-        }
-        let placement = try Placement(topology: problem.topology, experts: problem.experts, physicalToLogical: flat)
-        return SolveReport(placement: placement, status: hitLimit ? .timeLimit : .feasible, method: method,
-                           objective: objective, lowerBounds: results.map(\.bound), wallTime: clock.now - start)
+    /// One layer: the plan, its proven lower bound, and ``SolveStatus/timeLimit`` when the
+    /// context stopped the search early (``SolveStatus/feasible`` otherwise).
+    public func solveLayer(_ layer: ProblemLayer, context: LayerContext) -> LayerOutcome {
+        let stop = StopCondition(deadline: context.deadline, observesCancellation: context.observesCancellation)
+        let r = Self.solveLayer(layer.problem, layer: layer.index, objective: context.options.objective,
+                                configuration: configuration, stop: stop)
+        return LayerOutcome(physicalToLogical: ContiguousArray(r.slots), status: r.hitLimit ? .timeLimit : .feasible,
+                            lowerBound: r.bound)
     }
 
     /// See ``Configuration/projections``.

@@ -7,6 +7,7 @@
 /// - `share[e·T + t] = u[e·T + t] / counts[e]`; `load[d·T + t] = Σ_{k} share[slots[d·S + k]·T + t]`.
 /// - For every episode `t`, `top1/2/3[t]` are the three largest device loads with their devices
 ///   (`topDev1/2/3[t]`; −1 when there are fewer devices).
+/// - With a deployed row, `moveCount` is the number of slots whose expert differs from it.
 final class SearchState {
     let e: Int, d: Int, s: Int, t: Int
     let mode: LayerModel.Mode
@@ -32,6 +33,10 @@ final class SearchState {
     let score: UnsafeMutablePointer<Double>
     var scoreTop: (Double, Double, Double) = (0, 0, 0)
     var scoreDev: (Int32, Int32, Int32) = (-1, -1, -1)
+    /// The deployed row (`D·S` expert ids, device-major) when moves count, and the number of
+    /// slots of `slots` that differ from it.
+    private(set) var deployed: UnsafeMutablePointer<Int32>? = nil
+    private(set) var moveCount = 0
 
     init(model: LayerModel) {
         e = model.experts; d = model.devices; s = model.slotsPerDevice; t = model.episodes
@@ -67,6 +72,45 @@ final class SearchState {
         for p in [u, share, load, top1, top2, top3, scratch, scratchRows, weights, score] { p.deallocate() }
         for p in [counts, slots, topDev1, topDev2, topDev3, touched, peakStart, peakEpisodes] { p.deallocate() }
         holds.deallocate()
+        deployed?.deallocate()
+    }
+
+    // MARK: - Moves from a deployed row
+
+    /// Sets the deployed row that moves are counted against (and counts them).
+    func setDeployed(_ row: some Collection<Int32>) {
+        precondition(row.count == d * s, "the deployed row has \(row.count) slots, expected \(d * s)")
+        if deployed == nil { deployed = .allocate(capacity: d * s) }
+        for (i, x) in row.enumerated() { deployed![i] = x }
+        recountMoves()
+    }
+
+    /// Counts the slots that differ from the deployed row.
+    func recountMoves() {
+        guard let deployed else { return }
+        var n = 0
+        for i in 0..<(d * s) where slots[i] != deployed[i] { n += 1 }
+        moveCount = n
+    }
+
+    /// The change of ``moveCount`` if the replicas in local slot `k1` of `d1` and `k2` of `d2`
+    /// were swapped (0 without a deployed row). O(1).
+    @inline(__always)
+    func movesDelta(swap d1: Int, _ k1: Int, _ d2: Int, _ k2: Int) -> Int {
+        guard let deployed else { return 0 }
+        let i1 = d1 * s + k1, i2 = d2 * s + k2
+        let x = slots[i1], y = slots[i2]
+        let before = (x != deployed[i1] ? 1 : 0) + (y != deployed[i2] ? 1 : 0)
+        let after = (y != deployed[i1] ? 1 : 0) + (x != deployed[i2] ? 1 : 0)
+        return after - before
+    }
+
+    /// The change of ``moveCount`` if local slot `k` of `dev` held expert `b`. O(1).
+    @inline(__always)
+    func movesDelta(device dev: Int, slot k: Int, to b: Int) -> Int {
+        guard let deployed else { return 0 }
+        let i = dev * s + k
+        return (Int32(b) != deployed[i] ? 1 : 0) - (slots[i] != deployed[i] ? 1 : 0)
     }
 
     // MARK: - Building
@@ -189,6 +233,7 @@ final class SearchState {
         }
         for x in 0..<e { refreshShare(x) }
         rebuild()
+        recountMoves()
     }
 
     /// The placement as flat `phy2log` (device-major).
@@ -202,6 +247,7 @@ final class SearchState {
         share.update(from: other.share, count: e * t)
         holds.update(from: other.holds, count: d * e)
         load.update(from: other.load, count: d * t)
+        moveCount = other.moveCount
         recomputeTops()
     }
 
@@ -287,6 +333,7 @@ final class SearchState {
 
     /// Swaps the two replicas and updates loads and tops. O(T·D).
     func applySwap(_ d1: Int, _ k1: Int, _ d2: Int, _ k2: Int) {
+        moveCount += movesDelta(swap: d1, k1, d2, k2)
         let x = Int(slots[d1 * s + k1]), y = Int(slots[d2 * s + k2])
         slots[d1 * s + k1] = Int32(y)
         slots[d2 * s + k2] = Int32(x)
@@ -379,6 +426,7 @@ final class SearchState {
 
     /// Applies a replica transfer (see ``evaluateTransfer(device:slot:to:cutoff:)``).
     func applyTransfer(device dev: Int, slot k: Int, to b: Int) {
+        moveCount += movesDelta(device: dev, slot: k, to: b)
         let a = Int(slots[dev * s + k])
         // Remove a's old shares and b's old shares from every holder, then add the new ones.
         for other in 0..<d {

@@ -1,0 +1,96 @@
+/// Migration-aware re-placement: the best plan for `objective + cost · moves` (and/or the
+/// objective under a move cap) from a deployed placement, at full model size in milliseconds.
+///
+/// A rebalance never starts from a blank slate: every replica whose slot changes is a weight
+/// transfer that can stall serving. Given the deployed row and, optionally, a target plan (a
+/// method's full re-solve, already relabelled onto the deployed devices by ``Alignment``), the
+/// search keeps the best of:
+/// 1. the deployed plan itself (no move);
+/// 2. the target, when it fits the cap;
+/// 3. iterated local search (the search solver's swap and replica-transfer neighbourhoods, see
+///    `Search.md`) from the deployed plan on the penalised objective: a swap changes two slots, a
+///    transfer one, and each candidate is charged `cost · Δmoves` (a move back to the deployed
+///    expert earns the cost back); moves beyond the cap are never taken. Under a cap alone the
+///    descent is run at a few Lagrangian prices `λ` around the target's gain per move (the price
+///    that makes the cheapest gains go first), then at price 0 to spend what is left of the cap;
+/// 4. with a cost, the same search from the target, which can also undo its moves that do not pay.
+///
+/// Ties in the penalised value go to the plan with fewer moves. The objective is the layer's
+/// ``ObjectiveModel`` (episodes beyond the search's cap summed into blocks).
+///
+/// Complexity: the local-search budget of ``SearchSolver/Configuration`` per start; O(T·D) per
+/// applied move.
+public enum MigrationSearch {
+    /// The refined row for one layer.
+    ///
+    /// - Parameters:
+    ///   - layer: the layer.
+    ///   - deployed: its deployed row (`D·S` ids, device-major, valid).
+    ///   - target: a plan to move towards (valid, aligned onto `deployed`), or `nil`.
+    ///   - objective: what to minimise.
+    ///   - policy: the move cost and/or cap.
+    ///   - configuration: the search's budgets (local-search evaluations, episode cap).
+    ///   - context: when to stop.
+    /// - Returns: a valid row with at most `policy.maxMoves` moves from `deployed`.
+    public static func refine(_ layer: ProblemLayer, deployed: ContiguousArray<Int32>, target: ContiguousArray<Int32>?,
+                              objective: Objective, policy: MovePolicy,
+                              configuration c: SearchSolver.Configuration = .init(),
+                              context: LayerContext) -> ContiguousArray<Int32> {
+        let model = LayerModel(problem: layer.problem, layer: layer.index, objective: objective, episodeCap: c.episodeCap)
+        let state = SearchState(model: model), best = SearchState(model: model), scratch = SearchState(model: model)
+        for st in [state, best, scratch] { st.setDeployed(deployed) }
+        let stop = SearchSolver.StopCondition(deadline: context.deadline, observesCancellation: context.observesCancellation)
+        let scale = Swift.max(1, 32 / Swift.max(1, model.episodes))
+        let (budget, overflow) = c.maxEvaluations.multipliedReportingOverflow(by: scale)
+        var search = LocalSearch(maxMoves: c.maxMoves * scale, maxEvaluations: overflow ? .max : budget)
+        search.moveCost = policy.cost
+        search.moveCap = policy.maxMoves
+
+        func penalised(_ s: SearchState) -> Double { s.objective() + policy.cost * Double(s.moveCount) }
+        func better(_ a: SearchState, than b: SearchState) -> Bool {
+            let va = penalised(a), vb = penalised(b)
+            if va < vb * (1 - 1e-12) { return true }
+            return va <= vb * (1 + 1e-12) && a.moveCount < b.moveCount
+        }
+        func fits(_ s: SearchState) -> Bool { policy.maxMoves.map { s.moveCount <= $0 } ?? true }
+
+        best.load(physicalToLogical: deployed)
+        var targetGain = 0.0, targetMoves = 0
+        if let target {
+            state.load(physicalToLogical: target)
+            targetGain = best.objective() - state.objective()
+            targetMoves = state.moveCount
+            if fits(state) && better(state, than: best) { best.copy(from: state) }
+        }
+        let seed = UInt64(layer.index) &* 0x9E37_79B9 &+ 7
+        // Descents from the deployed plan: at the policy's price, or (a cap alone) at a few
+        // Lagrangian prices and then at price 0 within the cap.
+        var prices = [policy.cost]
+        if policy.cost == 0, policy.maxMoves != nil, targetMoves > 0, targetGain > 0 {
+            let unit = targetGain / Double(targetMoves)
+            prices = [2 * unit, unit, unit / 2, 0]
+        }
+        for price in prices {
+            if stop.shouldStop() { break }
+            state.load(physicalToLogical: deployed)
+            var priced = search
+            priced.moveCost = price
+            priced.iterate(state: state, best: scratch, seed: seed, stop: stop)
+            if price > 0 && policy.cost == 0 {
+                // Spend what is left of the cap at price 0.
+                var rest = search
+                rest.moveCost = 0
+                rest.iterate(state: state, best: scratch, seed: seed &+ 1, stop: stop)
+            }
+            if fits(state) && better(state, than: best) { best.copy(from: state) }
+        }
+        // With a cost: from the target too, undoing the moves that do not pay.
+        if let target, policy.cost > 0, !stop.shouldStop() {
+            state.load(physicalToLogical: target)
+            search.iterate(state: state, best: scratch, seed: seed &+ 2, stop: stop)
+            if fits(state) && better(state, than: best) { best.copy(from: state) }
+        }
+        let row = best.physicalToLogical()
+        return Alignment.align(row, onto: deployed, slotsPerDevice: layer.topology.slotsPerDevice, experts: layer.experts)
+    }
+}
