@@ -111,6 +111,15 @@ public enum PlacementFile {
     /// Only the shape is checked here; ``Validation`` checks the rules.
     /// - Throws: ``InputError`` naming the file and field.
     public static func decode(_ bytes: [UInt8], file: String, experts: Int? = nil) throws(InputError) -> Placement {
+        try decodeDocument(bytes, file: file, experts: experts).placement
+    }
+
+    /// A placement file with what a rebalance recorded in it: the placement, and
+    /// `recordedImbalance` (each layer's objective value right after its last update) when present.
+    ///
+    /// - Throws: ``InputError`` naming the file and field.
+    public static func decodeDocument(_ bytes: [UInt8], file: String,
+                                      experts: Int? = nil) throws(InputError) -> (placement: Placement, recordedImbalance: [Double]?) {
         let value: JSONValue
         do { value = try JSONParser.parse(bytes) } catch {
             throw InputError(file: file, reason: "invalid JSON: \(error)")
@@ -176,8 +185,21 @@ public enum PlacementFile {
             throw InputError(file: file, field: "layers", reason: "says \(describe(layers)) but phy2log has \(rows.count) layers")
         }
         e = Swift.max(e, 1)
+        var recorded: [Double]? = nil
+        if let r = root["recordedImbalance"] {
+            guard case .array(let items) = r, items.count == rows.count else {
+                throw InputError(file: file, field: "recordedImbalance", reason: "expected an array of \(rows.count) numbers, one per layer")
+            }
+            recorded = []
+            for (l, item) in items.enumerated() {
+                guard case .number(let x) = item, x.isFinite, x >= 0 else {
+                    throw InputError(file: file, field: "recordedImbalance[\(l)]", reason: "expected a finite number ≥ 0, found \(describe(item))")
+                }
+                recorded!.append(x)
+            }
+        }
         do {
-            return try Placement(topology: topology, experts: e, physicalToLogical: flat)
+            return (try Placement(topology: topology, experts: e, physicalToLogical: flat), recorded)
         } catch {
             throw InputError(file: file, error)
         }

@@ -98,6 +98,38 @@ public enum BruteForce {
         return (best, bestPlan)
     }
 
+    /// Every valid plan of a tiny one-layer problem (all `E^P` slot assignments, filtered by the
+    /// rules), with its value of `objective` and its moves from the problem's `current` (0 without
+    /// one). Meant for `P ≤ 6` or so.
+    public static func everyPlan(_ problem: Problem, objective: Objective) -> [(plan: [Int32], value: Double, moves: Int)] {
+        let e = problem.experts, d = problem.topology.devices, s = problem.topology.slotsPerDevice, p = d * s
+        precondition(problem.layers == 1, "one layer")
+        var out: [([Int32], Double, Int)] = []
+        var plan = [Int32](repeating: 0, count: p)
+        func valid() -> Bool {
+            var seen = [Bool](repeating: false, count: e)
+            for x in plan { seen[Int(x)] = true }
+            guard seen.allSatisfy({ $0 }) else { return false }
+            for dev in 0..<d where Set(plan[dev * s ..< (dev + 1) * s]).count != s { return false }
+            return true
+        }
+        func fill(_ k: Int) {
+            if k == p {
+                guard valid() else { return }
+                let placement = try! Placement(topology: problem.topology, experts: e, physicalToLogical: ContiguousArray(plan))
+                let value = try! Metrics.layerMetrics(placement, on: problem, layer: 0).value(of: objective)
+                out.append((plan, value, problem.current.map { placement.moves(from: $0, layer: 0) } ?? 0))
+                return
+            }
+            for x in 0..<e {
+                plan[k] = Int32(x)
+                fill(k + 1)
+            }
+        }
+        fill(0)
+        return out
+    }
+
     /// A valid layer (round-robin) to fill the other layers of a placement.
     static func validFiller(e: Int, d: Int, s: Int) -> [Int32] {
         (0..<(d * s)).map { Int32(($0 / d + ($0 % d) * s) % e) }

@@ -19,8 +19,9 @@ struct EPLB: ParsableCommand {
           eplb solve loads.npy --devices 32 --slots-per-device 9
           eplb evaluate instance.json --placement plan.json
           eplb validate plan.json --instance instance.json
+          eplb rebalance window.json --current deployed.json --max-moves 32
         """,
         version: "0.1.0",
-        subcommands: [Solve.self, Evaluate.self, Validate.self, Reference.self, Example.self, Generate.self, GapReport.self]
+        subcommands: [Solve.self, Rebalance.self, Evaluate.self, Validate.self, Reference.self, Example.self, Generate.self, GapReport.self]
     )
 }

@@ -54,13 +54,18 @@ struct InstanceOptions: ParsableArguments {
 
     /// Loads the instance (default: the DeepSeek-V3-shaped example).
     func load() throws -> (name: String, problem: Problem) {
+        try load(overrides: topology.overrides)
+    }
+
+    /// Loads the instance with explicit topology overrides (the flags' merged with another source).
+    func load(overrides: TopologyOverrides) throws -> (name: String, problem: Problem) {
         if let instance {
-            let file = try InstanceFile.load(path: instance, overrides: topology.overrides)
+            let file = try InstanceFile.load(path: instance, overrides: overrides)
             return (file.name ?? InputSource.displayName(instance), file.problem)
         }
         let example = BundledExample(rawValue: example ?? BundledExample.deepseekV3.rawValue)!
         var problem = example.problem
-        let o = topology.overrides
+        let o = overrides
         if o != TopologyOverrides() {
             let t = problem.topology
             let topo = Topology(devices: o.devices ?? t.devices, slotsPerDevice: o.slotsPerDevice ?? t.slotsPerDevice,

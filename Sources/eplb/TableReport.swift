@@ -1,4 +1,5 @@
 import ExpertPlacement
+import ExpertPlacementFormats
 import Foundation
 
 /// Human-readable summaries (`--format table`).
@@ -64,6 +65,38 @@ enum TableReport {
             out += line(r) + "\n"
         }
         out += "(mean/worst/aggregate: peak ÷ average device load; peakSum: Σ over episodes of the peak device load)\n"
+        return out
+    }
+
+    static func rebalance(name: String, problem: Problem, plan: RebalancePlan,
+                          transferModel: RebalanceFile.TransferModel?) -> String {
+        let objective = plan.objective
+        var out = "eplb rebalance: \(plan.method) on \(name)\n"
+        out += "  \(problem.layers) layers × \(problem.episodes) episodes (window) × \(problem.experts) experts; "
+        out += "\(problem.topology.devices) devices × \(problem.topology.slotsPerDevice) slots\n"
+        out += "  \(plan.priority.count) of \(problem.layers) layers changed, \(plan.totalMoves) moves, objective \(objective.commandLineName), in \(format(seconds: plan.wallTime))\n"
+        for note in plan.notes { out += "  note: \(note)\n" }
+        var header = ["layer", "before", "after", "gain", "moves", "maxSent", "decision"]
+        if transferModel != nil { header.insert("seconds", at: 6) }
+        var rows: [[String]] = []
+        for change in plan.layers {
+            let busiest = TransferPlan.busiest(change.transfers, devices: problem.topology.devices)
+            let gain = change.gain(objective)
+            var r = [String(change.layer), fixed(change.before.value(of: objective), 4), fixed(change.after.value(of: objective), 4),
+                     fixed(gain / Swift.max(change.before.value(of: objective), 1e-300) * 100, 2) + "%", String(change.moves),
+                     String(busiest.sent), change.reason.rawValue]
+            if let model = transferModel {
+                r.insert(fixed(model.seconds(maxSent: busiest.sent, maxReceived: busiest.received) * 1000, 2) + " ms", at: 6)
+            }
+            rows.append(r)
+        }
+        let widths = header.indices.map { i in max(header[i].count, rows.map { $0[i].count }.max() ?? 0) }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { i, c in String(repeating: " ", count: widths[i] - c.count) + c }.joined(separator: "  ")
+        }
+        out += "\n" + line(header) + "\n" + line(widths.map { String(repeating: "-", count: $0) }) + "\n"
+        for r in rows { out += line(r) + "\n" }
+        if !plan.priority.isEmpty { out += "priority: " + plan.priority.map(String.init).joined(separator: ", ") + "\n" }
         return out
     }
 

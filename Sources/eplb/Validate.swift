@@ -7,12 +7,15 @@ struct Validate: ParsableCommand {
         abstract: "Check a placement file against the rules (and an instance).",
         discussion: """
         Rules: expert ids in range, every expert present in every layer, no expert twice on one \
-        device, and (with --instance) layers, slots and experts matching the instance. Exits 0 \
+        device, (with --instance) layers, slots and experts matching the instance, and (with \
+        --current) the change from the deployed placement keeps every expert that stays on a \
+        device in its slot. Exits 0 \
         when valid, 1 with each broken rule named (layer, device, expert) when not, 2 on bad input.
 
         Examples:
           eplb validate plan.json
           eplb validate plan.json --instance instance.json --devices 32 --slots-per-device 9
+          eplb validate next.json --current deployed.json
         """
     )
 
@@ -21,6 +24,9 @@ struct Validate: ParsableCommand {
 
     @Option(help: ArgumentHelp("Also check the shape against this instance.", valueName: "instance"))
     var instance: String?
+
+    @Option(help: ArgumentHelp("Also check the change from this deployed placement (a serving worker's rules): no expert lost, none twice on a device, an expert that stays on a device keeps its slot.", valueName: "file"))
+    var current: String?
 
     @OptionGroup var topology: TopologyOptions
 
@@ -31,7 +37,7 @@ struct Validate: ParsableCommand {
     var maxViolations: Int = 100
 
     func validate() throws {
-        if placement == "-" && instance == "-" {
+        if placement == "-" && (instance == "-" || current == "-") || instance == "-" && current == "-" {
             throw ValidationError("the placement and the instance cannot both come from standard input")
         }
         if maxViolations < 1 { throw ValidationError("--max-violations must be at least 1") }
@@ -45,8 +51,13 @@ struct Validate: ParsableCommand {
             }
             let file = InputSource.displayName(placement)
             let plan = try PlacementFile.decode(try InputSource.read(placement), file: file, experts: problem?.experts)
-            let found = Validation.violations(of: plan, topology: problem?.topology, experts: problem?.experts,
+            var found = Validation.violations(of: plan, topology: problem?.topology, experts: problem?.experts,
                                               layers: problem?.layers, limit: maxViolations)
+            if let current, found.isEmpty {
+                let deployedFile = InputSource.displayName(current)
+                let deployed = try PlacementFile.decode(try InputSource.read(current), file: deployedFile, experts: plan.experts)
+                found = Validation.changeViolations(of: plan, from: deployed, limit: maxViolations)
+            }
             let text: String
             switch format {
             case .json:

@@ -6,37 +6,8 @@ import Testing
 
 @Suite("Exact solver: migration term")
 struct MigrationTests {
-    /// Every valid layer of a tiny one-layer problem (all E^P slot assignments filtered), with its
-    /// objective value and moves from `current`.
     static func everyPlan(_ problem: Problem, objective: Objective) throws -> [(value: Double, moves: Int)] {
-        let e = problem.experts, d = problem.topology.devices, s = problem.topology.slotsPerDevice, p = d * s
-        var out: [(Double, Int)] = []
-        var plan = [Int32](repeating: 0, count: p)
-        func valid() -> Bool {
-            var seen = [Bool](repeating: false, count: e)
-            for x in plan { seen[Int(x)] = true }
-            guard seen.allSatisfy({ $0 }) else { return false }
-            for dev in 0..<d {
-                let device = plan[dev * s ..< (dev + 1) * s]
-                if Set(device).count != s { return false }
-            }
-            return true
-        }
-        func fill(_ k: Int) throws {
-            if k == p {
-                guard valid() else { return }
-                let placement = try Placement(topology: problem.topology, experts: e, physicalToLogical: ContiguousArray(plan))
-                let value = try Metrics.layerMetrics(placement, on: problem, layer: 0).value(of: objective)
-                out.append((value, placement.moves(from: problem.current!, layer: 0)))
-                return
-            }
-            for x in 0..<e {
-                plan[k] = Int32(x)
-                try fill(k + 1)
-            }
-        }
-        try fill(0)
-        return out
+        BruteForce.everyPlan(problem, objective: objective).map { ($0.value, $0.moves) }
     }
 
     @Test("a move cap and a move weight give the brute-force optimum on tiny instances")

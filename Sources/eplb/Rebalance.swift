@@ -1,0 +1,163 @@
+import ArgumentParser
+import ExpertPlacement
+import ExpertPlacementExact
+import ExpertPlacementFormats
+
+struct Rebalance: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Rebalance a deployed placement on a window of recent loads: re-place only the layers that need it, with few moves.",
+        discussion: """
+        The instance's loads are the window (episodes = iterations or steps); the deployed \
+        placement is --current FILE (a placement file, e.g. the previous rebalance's output) or \
+        the instance's "current". Per layer: score the deployed plan on the window; re-place the \
+        layers a rule selects (--threshold, --relative-threshold; every layer when neither is \
+        given) with --method, relabelled onto the deployed devices (experts that stay keep their \
+        slots) and, with --move-cost or --max-moves, traded against moves by a local search from \
+        the deployed plan; keep a new plan only when it changes something and gains at least \
+        --min-gain; change at most --max-layers layers, the best gain per moved replica first. \
+        Layers left alone keep their deployed row byte for byte.
+
+        Output: the whole new placement (placement JSON v1) plus "transfers" (per layer, \
+        {expert, source, destination, slot} turning the deployed plan into the new one; each \
+        sender chosen so the busiest sends as little as possible), "priority" (changed layers in \
+        the order to apply them), "recordedImbalance" (each layer's value after its last update, \
+        read back from --current by the next call) and "rebalance" (per layer reason, moves, \
+        before/after metrics, and with --expert-bytes/--bandwidth bytes and seconds).
+
+        Examples:
+          eplb rebalance window.json --current deployed.json --output next.json
+          eplb rebalance window.npy --axes tle --current deployed.json --relative-threshold 0.9 --min-gain 0.02
+          eplb rebalance window.json --max-moves 32 --max-layers 8 --expert-bytes 88080384 --bandwidth 9e11 --format table
+        """
+    )
+
+    @OptionGroup var input: InstanceOptions
+
+    @Option(help: ArgumentHelp("The deployed placement (placement file v1); overrides the instance's \"current\". Its topology is used when the instance has none.", valueName: "file"))
+    var current: String?
+
+    @Option(help: "Method that re-places the selected layers: search (default), greedy, exact, auto or hierarchical.")
+    var method: Method = .search
+
+    @Option(help: "Objective scored and re-placed on (mean, worst, aggregate, peak-sum).")
+    var objective = ObjectiveOption(.meanImbalance)
+
+    @Option(help: ArgumentHelp("Re-place a layer whose deployed imbalance (the objective) is above X, e.g. 1.1.", valueName: "X"))
+    var threshold: Double?
+
+    @Option(name: .customLong("relative-threshold"), help: ArgumentHelp(
+        "Re-place a layer whose balance fell below r × its balance right after its last update (FlashLB's rule; 0.9 or 0.85 there).",
+        valueName: "r"))
+    var relativeThreshold: Double?
+
+    @Option(name: .customLong("min-gain"), help: ArgumentHelp(
+        "Keep a layer's new plan only if it lowers the objective by at least this fraction (0.02 = 2%).", valueName: "g"))
+    var minGain: Double?
+
+    @Option(name: .customLong("max-layers"), help: ArgumentHelp("Change at most K layers (best gain per moved replica first).", valueName: "K"))
+    var maxLayers: Int?
+
+    @OptionGroup(title: "Moves") var moves: MoveOptions
+
+    @Option(name: .customLong("time-limit"), help: ArgumentHelp("Time budget in seconds for re-placing.", valueName: "seconds"))
+    var timeLimit: Double?
+
+    @Option(name: .customLong("expert-bytes"), help: ArgumentHelp("Bytes of one expert's weights (with --bandwidth: bytes and seconds per layer).", valueName: "B"))
+    var expertBytes: Double?
+
+    @Option(help: ArgumentHelp("Bytes per second one device sends or receives.", valueName: "BW"))
+    var bandwidth: Double?
+
+    @Option(help: ArgumentHelp("Write the result to FILE instead of standard output (atomically).", valueName: "file"))
+    var output: String?
+
+    @Option(help: "Output format: json (default) or table.")
+    var format: OutputFormat = .json
+
+    @Flag(name: .customLong("omit-timing"), help: "Leave solver.wallSeconds out, so the output depends on the input alone.")
+    var omitTiming = false
+
+    func validate() throws {
+        if let threshold, !(threshold.isFinite && threshold >= 0) {
+            throw ValidationError("--threshold must be a finite number ≥ 0, got \(threshold)")
+        }
+        if let r = relativeThreshold, !(r > 0 && r <= 1) {
+            throw ValidationError("--relative-threshold must be in (0, 1], got \(r)")
+        }
+        if let g = minGain, !(g.isFinite && g >= 0) { throw ValidationError("--min-gain must be a finite number ≥ 0, got \(g)") }
+        if let k = maxLayers, k < 0 { throw ValidationError("--max-layers must be 0 or more, got \(k)") }
+        if let timeLimit, !(timeLimit > 0 && timeLimit.isFinite) {
+            throw ValidationError("--time-limit must be a positive number of seconds, got \(timeLimit)")
+        }
+        if (expertBytes == nil) != (bandwidth == nil) {
+            throw ValidationError("--expert-bytes and --bandwidth go together")
+        }
+        for (flag, value) in [("--expert-bytes", expertBytes), ("--bandwidth", bandwidth)] {
+            if let value, !(value > 0 && value.isFinite) { throw ValidationError("\(flag) must be a positive number, got \(value)") }
+        }
+        if current == "-" && input.instance == "-" {
+            throw ValidationError("the instance and the deployed placement cannot both come from standard input")
+        }
+    }
+
+    func run() throws {
+        try reportingInputErrors {
+            var deployed: Placement? = nil
+            var recorded: [Double]? = nil
+            var overrides = input.topology.overrides
+            if let current {
+                let document = try PlacementFile.decodeDocument(try InputSource.read(current), file: InputSource.displayName(current))
+                deployed = document.placement
+                recorded = document.recordedImbalance
+                let t = document.placement.topology
+                overrides.devices = overrides.devices ?? t.devices
+                overrides.slotsPerDevice = overrides.slotsPerDevice ?? t.slotsPerDevice
+                overrides.nodes = overrides.nodes ?? t.nodes
+                overrides.expertGroups = overrides.expertGroups ?? t.expertGroups
+            }
+            let (name, loaded) = try input.load(overrides: overrides)
+            var problem = loaded
+            if let deployed {
+                do throws(ExpertPlacementError) {
+                    problem = try Problem(topology: loaded.topology, loads: loaded.loads, episodeWeights: loaded.episodeWeights,
+                                          current: deployed)
+                } catch {
+                    throw InputError(file: InputSource.displayName(current!), error)
+                }
+            }
+            guard problem.current != nil else {
+                throw InputError(file: name, field: "current",
+                                 reason: "missing: give the deployed placement with --current FILE or as \"current\" in the instance")
+            }
+            var options = RebalanceOptions(objective: objective.objective, threshold: threshold,
+                                           relativeThreshold: relativeThreshold, minGain: minGain, maxLayers: maxLayers,
+                                           moves: moves.policy)
+            if let timeLimit { options.timeLimit = .milliseconds(Int64(timeLimit * 1000)) }
+            let record = recorded.map { $0.map { Optional($0) } }
+            let plan: RebalancePlan = switch method {
+            case .search: try Rebalancer.plan(problem, recordedImbalance: record, solver: SearchSolver(), options: options)
+            case .greedy: try Rebalancer.plan(problem, recordedImbalance: record, solver: GreedySolver(), options: options)
+            case .hierarchical: try Rebalancer.plan(problem, recordedImbalance: record, solver: HierarchicalSolver(), options: options)
+            case .exact: try Rebalancer.plan(problem, recordedImbalance: record, solver: ExactSolver(), options: options)
+            case .auto: try Rebalancer.plan(problem, recordedImbalance: record, solver: AutoSolver(), options: options)
+            }
+            let metrics = try Metrics.evaluate(plan.placement, on: problem, objective: objective.objective)
+            let model = expertBytes.map { RebalanceFile.TransferModel(expertBytes: $0, bandwidth: bandwidth!) }
+            let text: String
+            switch format {
+            case .json:
+                var info = PlacementFile.SolverInfo(method: "rebalance/\(plan.method)", objective: plan.objective, status: .feasible,
+                                                    wallSeconds: omitTiming ? nil : plan.wallTime.inSeconds, notes: plan.notes)
+                moves.record(into: &info.settings)
+                if let threshold { info.settings["threshold"] = .number(threshold) }
+                if let relativeThreshold { info.settings["relativeThreshold"] = .number(relativeThreshold) }
+                if let minGain { info.settings["minGain"] = .number(minGain) }
+                if let maxLayers { info.settings["maxLayers"] = .number(Double(maxLayers)) }
+                text = JSONWriter.string(RebalanceFile.encode(plan, metrics: metrics, solver: info, transferModel: model))
+            case .table:
+                text = TableReport.rebalance(name: name, problem: problem, plan: plan, transferModel: model)
+            }
+            try OutputSink.write(text, to: output ?? "-")
+        }
+    }
+}

@@ -1,0 +1,213 @@
+import ExpertPlacement
+import ExpertPlacementTestSupport
+import Numerics
+import Testing
+
+@Suite("Rebalance: alignment, transfers, migration-aware search, cherry-picking")
+struct RebalanceTests {
+    @Test("the assignment is a maximum-weight perfect matching (brute force over every permutation)")
+    func assignment() {
+        var rng = SeededGenerator(seed: 5)
+        for round in 0..<300 {
+            let n = Int.random(in: 1...6, using: &rng)
+            let w = ContiguousArray((0..<(n * n)).map { _ in Int.random(in: 0...9, using: &rng) })
+            let match = Assignment.maximumWeight(w, size: n)
+            #expect(Set(match).count == n, "round \(round): not a permutation")
+            let total = (0..<n).reduce(0) { $0 + w[$1 * n + match[$1]] }
+            var best = 0
+            func permute(_ used: inout [Bool], _ i: Int, _ sum: Int) {
+                if i == n { best = max(best, sum); return }
+                for j in 0..<n where !used[j] {
+                    used[j] = true
+                    permute(&used, i + 1, sum + w[i * n + j])
+                    used[j] = false
+                }
+            }
+            var used = [Bool](repeating: false, count: n)
+            permute(&used, 0, 0)
+            #expect(total == best, "round \(round): \(total) vs brute force \(best)")
+        }
+    }
+
+    @Test("alignment keeps every device's expert set, never adds moves, keeps staying experts in their slots, and a relabelled deployed plan needs no move")
+    func alignment() throws {
+        for seed in 0..<300 {
+            var rng = SeededGenerator(seed: UInt64(seed) &+ 11)
+            let d = Int.random(in: 1...7, using: &rng), s = Int.random(in: 1...4, using: &rng)
+            let e = Int.random(in: s...(d * s), using: &rng)
+            let plan = RandomInstances.randomValidLayer(experts: e, devices: d, slots: s, rng: &rng)
+            let deployed = RandomInstances.randomValidLayer(experts: e, devices: d, slots: s, rng: &rng)
+            let aligned = Alignment.align(plan, onto: deployed, slotsPerDevice: s, experts: e)
+            func sets(_ p: some Collection<Int32>) -> [[Int32]] {
+                let a = Array(p)
+                return (0..<d).map { a[$0 * s ..< ($0 + 1) * s].sorted() }.sorted { $0.lexicographicallyPrecedes($1) }
+            }
+            #expect(sets(aligned) == sets(plan), "seed \(seed): device expert sets changed")
+            #expect(Alignment.moves(aligned, from: deployed) <= Alignment.moves(plan, from: deployed), "seed \(seed)")
+            let topology = Topology(devices: d, slotsPerDevice: s)
+            let old = try Placement(topology: topology, experts: e, physicalToLogical: ContiguousArray(deployed))
+            let new = try Placement(topology: topology, experts: e, physicalToLogical: aligned)
+            #expect(Validation.changeViolations(of: new, from: old).isEmpty, "seed \(seed)")
+            // The deployed plan with devices and slots shuffled is the deployed plan again.
+            var devices = (0..<d).map { Array(deployed[$0 * s ..< ($0 + 1) * s]).shuffled(using: &rng) }
+            devices.shuffle(using: &rng)
+            let relabelled = Alignment.align(devices.flatMap { $0 }, onto: deployed, slotsPerDevice: s, experts: e)
+            #expect(Alignment.moves(relabelled, from: deployed) == 0, "seed \(seed)")
+        }
+    }
+
+    @Test("transfers realise the plan exactly, from holders, with the smallest busiest sender (brute force)")
+    func transfers() throws {
+        for seed in 0..<200 {
+            var rng = SeededGenerator(seed: UInt64(seed) &+ 21)
+            let d = Int.random(in: 2...5, using: &rng), s = Int.random(in: 1...3, using: &rng)
+            let e = Int.random(in: s...(d * s), using: &rng)
+            let deployed = RandomInstances.randomValidLayer(experts: e, devices: d, slots: s, rng: &rng)
+            let raw = RandomInstances.randomValidLayer(experts: e, devices: d, slots: s, rng: &rng)
+            let plan = Alignment.align(raw, onto: deployed, slotsPerDevice: s, experts: e)
+            let transfers = TransferPlan.transfers(from: deployed, to: plan, slotsPerDevice: s, experts: e)
+            var applied = deployed
+            for t in transfers {
+                #expect(deployed[t.source * s ..< (t.source + 1) * s].contains(Int32(t.expert)), "seed \(seed): source lacks the expert")
+                applied[t.destination * s + t.slot] = Int32(t.expert)
+            }
+            #expect(applied == Array(plan), "seed \(seed): the transfers do not realise the plan")
+            #expect(transfers.count == Alignment.moves(plan, from: deployed))
+            // Brute force: the smallest possible busiest sender.
+            let holders = transfers.map { t in (0..<d).filter { deployed[$0 * s ..< ($0 + 1) * s].contains(Int32(t.expert)) } }
+            guard transfers.count <= 8 else { continue }
+            var best = Int.max
+            var sent = [Int](repeating: 0, count: d)
+            func choose(_ i: Int) {
+                if i == holders.count { best = min(best, sent.max() ?? 0); return }
+                for dev in holders[i] { sent[dev] += 1; choose(i + 1); sent[dev] -= 1 }
+            }
+            choose(0)
+            if !transfers.isEmpty {
+                #expect(TransferPlan.busiest(transfers, devices: d).sent == best, "seed \(seed)")
+            }
+        }
+    }
+
+    /// Tiny one-layer problems with a deployed placement.
+    static func tiny(_ seed: Int) -> Problem? {
+        let problem = RandomInstances.problem(seed: UInt64(seed) &+ 81_000, maxDevices: 3, maxSlots: 2, maxLayers: 1,
+                                              maxEpisodes: 2, withCurrent: true)
+        let p = problem.topology.slotCount
+        guard problem.experts <= 5, p <= 6, problem.experts >= 2, problem.topology.devices >= 2 else { return nil }
+        return problem
+    }
+
+    @Test("move cap: never over the cap, never below the brute-force optimum within it, at it in most cases",
+          arguments: [Objective.meanImbalance, .aggregateImbalance])
+    func moveCap(objective: Objective) throws {
+        var total = 0, equal = 0
+        for seed in 0..<60 {
+            guard let problem = Self.tiny(seed) else { continue }
+            let plans = BruteForce.everyPlan(problem, objective: objective)
+            for cap in Set([0, 1, 2, problem.topology.slotCount]) {
+                let best = plans.filter { $0.moves <= cap }.map(\.value).min()!
+                let report = try SearchSolver().solve(problem, options: SolveOptions(objective: objective,
+                                                                                     moves: MovePolicy(maxMoves: cap)))
+                let m = try Metrics.layerMetrics(report.placement, on: problem, layer: 0)
+                #expect(Validation.changeViolations(of: report.placement, from: problem.current!).isEmpty, "seed \(seed)")
+                #expect(m.moves! <= cap, "seed \(seed) cap \(cap): \(m.moves!) moves")
+                let value = m.value(of: objective)
+                #expect(value >= best * (1 - 1e-9), "seed \(seed) cap \(cap): below the optimum?")
+                total += 1
+                if value <= best * (1 + 1e-9) { equal += 1 }
+            }
+        }
+        #expect(total >= 40)
+        #expect(Double(equal) >= 0.85 * Double(total), "at the capped optimum in \(equal) of \(total)")
+    }
+
+    @Test("move cost: objective + λ·moves never below the brute-force optimum, at it in most cases, for every method",
+          arguments: [0.01, 0.1])
+    func moveCost(cost: Double) throws {
+        var total = 0, equal = 0
+        for seed in 0..<60 {
+            guard let problem = Self.tiny(seed) else { continue }
+            let plans = BruteForce.everyPlan(problem, objective: .meanImbalance)
+            let best = plans.map { $0.value + cost * Double($0.moves) }.min()!
+            let options = SolveOptions(objective: .meanImbalance, moves: MovePolicy(cost: cost))
+            let reports = [try SearchSolver().solve(problem, options: options), try GreedySolver().solve(problem, options: options)]
+            for report in reports {
+                let m = try Metrics.layerMetrics(report.placement, on: problem, layer: 0)
+                let penalised = m.meanImbalance + cost * Double(m.moves!)
+                #expect(penalised >= best * (1 - 1e-9), "seed \(seed)")
+                // Never worse than staying put.
+                let stay = try Metrics.layerMetrics(problem.current!, on: problem, layer: 0).meanImbalance
+                #expect(penalised <= stay * (1 + 1e-12), "seed \(seed) \(report.method): worse than the deployed plan")
+                total += 1
+                if penalised <= best * (1 + 1e-9) { equal += 1 }
+            }
+        }
+        #expect(Double(equal) >= 0.8 * Double(total), "at the optimum in \(equal) of \(total)")
+    }
+
+    @Test("rebalance: untouched layers are byte-identical, transfers realise the changed ones, worker rules hold, priority by gain per move")
+    func cherryPicking() throws {
+        for seed in 0..<40 {
+            let problem = RandomInstances.problem(seed: UInt64(seed) &+ 91_000, maxDevices: 8, maxSlots: 3, maxLayers: 5,
+                                                  maxEpisodes: 4, withCurrent: true)
+            let current = problem.current!
+            for options in [RebalanceOptions(), RebalanceOptions(threshold: 1.2, minGain: 0.02, maxLayers: 2),
+                            RebalanceOptions(moves: MovePolicy(maxMoves: 2))] {
+                let plan = try Rebalancer.plan(problem, solver: SearchSolver(), options: options)
+                #expect(Validation.changeViolations(of: plan.placement, from: current).isEmpty, "seed \(seed)")
+                let p = problem.topology.slotCount, s = problem.topology.slotsPerDevice
+                for change in plan.layers {
+                    let l = change.layer
+                    let old = Array(current.physicalToLogical[l * p ..< (l + 1) * p])
+                    let new = Array(plan.placement.physicalToLogical[l * p ..< (l + 1) * p])
+                    if change.reason != .changed {
+                        #expect(old == new, "seed \(seed) layer \(l): untouched layer changed")
+                        #expect(change.transfers.isEmpty)
+                        continue
+                    }
+                    var applied = old
+                    for t in change.transfers { applied[t.destination * s + t.slot] = Int32(t.expert) }
+                    #expect(applied == new, "seed \(seed) layer \(l)")
+                    #expect(change.moves == change.transfers.count)
+                    if let cap = options.moves.maxMoves { #expect(change.moves <= cap) }
+                    if let g = options.minGain {
+                        #expect(change.gain(options.objective) >= g * change.before.value(of: options.objective) - 1e-12)
+                    }
+                }
+                if let k = options.maxLayers { #expect(plan.priority.count <= k) }
+                let perMove = plan.priority.map { plan.layers[$0].gain(options.objective) / Double(plan.layers[$0].moves) }
+                #expect(zip(perMove, perMove.dropFirst()).allSatisfy { $0 >= $1 }, "seed \(seed): priority not by gain per move")
+            }
+        }
+    }
+
+    @Test("relative threshold: the record of the last update decides, and is carried to the next call")
+    func relativeThreshold() throws {
+        let problem = RandomInstances.problem(seed: 7, maxDevices: 6, maxSlots: 3, maxLayers: 3, maxEpisodes: 3, withCurrent: true)
+        let before = try Metrics.evaluate(problem.current!, on: problem).layers.map(\.meanImbalance)
+        // Records equal to the values now: balance has not degraded, nothing is re-placed.
+        let same = try Rebalancer.plan(problem, recordedImbalance: before.map { Optional($0) }, solver: SearchSolver(),
+                                       options: RebalanceOptions(relativeThreshold: 0.9))
+        #expect(same.priority.isEmpty)
+        #expect(same.placement == problem.current!)
+        #expect(same.recordedImbalance == before)
+        // Records far better than now: every layer degraded below 0.9 × its balance.
+        let degraded = try Rebalancer.plan(problem, recordedImbalance: before.map { Optional($0 * 0.5) }, solver: SearchSolver(),
+                                           options: RebalanceOptions(relativeThreshold: 0.9))
+        #expect(degraded.layers.allSatisfy { $0.reason != .withinThreshold })
+        for l in degraded.priority { #expect(degraded.recordedImbalance[l] == degraded.layers[l].after.meanImbalance) }
+    }
+
+    @Test("the stateful rebalancer applies its plan and records the values after the update")
+    func stateful() throws {
+        let problem = RandomInstances.problem(seed: 8, maxDevices: 6, maxSlots: 3, maxLayers: 3, maxEpisodes: 3, withCurrent: true)
+        var rebalancer = Rebalancer(solver: SearchSolver(), deployed: problem.current!)
+        let plan = try rebalancer.rebalance(window: problem.loads, episodeWeights: problem.episodeWeights)
+        #expect(rebalancer.deployed == plan.placement)
+        #expect(rebalancer.recordedImbalance.map { $0! } == plan.recordedImbalance)
+        // A second call on the same window finds nothing worth changing.
+        let again = try rebalancer.rebalance(window: problem.loads, episodeWeights: problem.episodeWeights)
+        #expect(again.totalMoves <= plan.totalMoves)
+    }
+}
