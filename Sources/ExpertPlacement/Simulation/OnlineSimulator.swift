@@ -274,6 +274,7 @@ public struct OnlineSimulator: Sendable {
                 updates[l].append(LayerUpdate(start: start, row: update.row))
                 calls[calls.count - 1].layersApplied += 1
                 calls[calls.count - 1].moves += changed
+                calls[calls.count - 1].applied.append(LayerApplication(layer: l, iteration: start, moves: changed))
                 moves += changed
                 layersChanged += 1
             }

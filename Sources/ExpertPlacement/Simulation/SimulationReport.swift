@@ -1,3 +1,20 @@
+/// One layer update that took effect during an ``OnlineSimulator`` run.
+public struct LayerApplication: Sendable, Equatable {
+    /// The layer.
+    public var layer: Int
+    /// The first iteration served with the layer's new placement.
+    public var iteration: Int
+    /// Slots of the layer whose expert changed.
+    public var moves: Int
+
+    /// Creates a record.
+    public init(layer: Int, iteration: Int, moves: Int) {
+        self.layer = layer
+        self.iteration = iteration
+        self.moves = moves
+    }
+}
+
 /// One call of the policy during an ``OnlineSimulator`` run.
 public struct RebalanceRecord: Sendable, Equatable {
     /// The iteration boundary of the call: the policy saw iterations `iteration − W ..< iteration`.
@@ -13,10 +30,13 @@ public struct RebalanceRecord: Sendable, Equatable {
     public var layersApplied: Int
     /// Slots whose expert changed, summed over the applied layers.
     public var moves: Int
+    /// The applied layer updates, in the order they took effect (the decision's priority order).
+    public var applied: [LayerApplication]
 
     /// Creates a record.
     public init(iteration: Int, wallSeconds: Double, delayIterations: Int, layersChanged: Int,
-                layersApplied: Int, moves: Int) {
+                layersApplied: Int, moves: Int, applied: [LayerApplication] = []) {
+        self.applied = applied
         self.iteration = iteration
         self.wallSeconds = wallSeconds
         self.delayIterations = delayIterations
