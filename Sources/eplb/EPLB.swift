@@ -19,8 +19,9 @@ struct EPLB: ParsableCommand {
           eplb solve loads.npy --devices 32 --slots-per-device 9
           eplb evaluate instance.json --placement plan.json
           eplb validate plan.json --instance instance.json
+          eplb simulate trace.json --window 64 --interval 64 --policy none,greedy,search --format table
         """,
         version: "0.1.0",
-        subcommands: [Solve.self, Evaluate.self, Validate.self, Reference.self, Example.self, Generate.self, GapReport.self]
+        subcommands: [Solve.self, Evaluate.self, Validate.self, Reference.self, Example.self, Generate.self, GapReport.self, Simulate.self]
     )
 }
