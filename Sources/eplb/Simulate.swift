@@ -133,27 +133,31 @@ struct Simulate: ParsableCommand {
             }
             let showProgress = isatty(STDERR_FILENO) == 1
             var reports: [SimulationReport] = []
+            var seconds: [Double] = []
             for choice in policies {
                 var policy = choice.makePolicy()
+                let started = ContinuousClock.now
                 reports.append(try simulator.run(&policy) { policy, i, n in
                     guard showProgress else { return }
                     let text = i < n ? "\r\u{1B}[Keplb simulate: \(policy) at iteration \(i) of \(n)" : "\r\u{1B}[K"
                     FileHandle.standardError.write(Data(text.utf8))
                 })
+                seconds.append((ContinuousClock.now - started).inSeconds)
             }
             let text: String
             switch format ?? (output == nil && isatty(STDOUT_FILENO) == 1 ? .table : .json) {
-            case .json: text = JSONWriter.string(json(reports, simulator: simulator, name: name, origin: origin))
+            case .json: text = JSONWriter.string(json(reports, seconds: seconds, simulator: simulator, name: name, origin: origin))
             case .table: text = table(reports, simulator: simulator, name: name, origin: origin)
             }
             try OutputSink.write(text, to: output ?? "-")
         }
     }
 
-    /// `{"policies": [...], "settings": {...}, "trace": {...}}`.
-    func json(_ reports: [SimulationReport], simulator: OnlineSimulator, name: String, origin: String) -> JSONValue {
+    /// `{"policies": [...], "settings": {...}, "trace": {...}}`; `seconds`: each policy's whole run.
+    func json(_ reports: [SimulationReport], seconds: [Double], simulator: OnlineSimulator, name: String,
+              origin: String) -> JSONValue {
         func number(_ x: Int) -> JSONValue { .number(Double(x)) }
-        let policies: [JSONValue] = reports.map { r in
+        let policies: [JSONValue] = zip(reports, seconds).map { r, simulationSeconds in
             var o: JSONObject = [
                 "name": .string(r.policy), "meanPAR": .number(r.meanPAR), "p50PAR": .number(r.p50PAR),
                 "p99PAR": .number(r.p99PAR), "maxPAR": .number(r.maxPAR), "moves": number(r.moves),
@@ -161,7 +165,10 @@ struct Simulate: ParsableCommand {
                 "delayIterations": number(r.delayIterations), "modelledCostSeconds": .number(r.modelledCostSeconds),
                 "computeCostSeconds": .number(r.computeCostSeconds), "migrationCostSeconds": .number(r.migrationCostSeconds),
             ]
-            if !omitTiming { o["policyWallSeconds"] = .number(r.policySeconds) }
+            if !omitTiming {
+                o["policyWallSeconds"] = .number(r.policySeconds)
+                o["simulationWallSeconds"] = .number(simulationSeconds)
+            }
             o["calls"] = .array(r.calls.map { c in
                 var call: JSONObject = [
                     "iteration": number(c.iteration), "delayIterations": number(c.delayIterations),
