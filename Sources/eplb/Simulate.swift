@@ -1,0 +1,253 @@
+import ArgumentParser
+import ExpertPlacement
+import ExpertPlacementFormats
+import Foundation
+
+/// `eplb simulate`: online rebalancing over a per-iteration trace (INTERFACE.md §4).
+struct Simulate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Replay a per-iteration load trace against rebalancing policies and compare them.",
+        discussion: """
+        The trace's episodes are serving iterations, [L][N][E]. Starting from the deployed \
+        placement (--current FILE, else the trace's "current", else the plain map phy2log[p] = p mod E), \
+        every --interval iterations (first once --window iterations have been seen) each policy is \
+        called on the last --window iterations. Its wall time is charged as serving iterations \
+        (⌈time / --iteration-seconds⌉, or --delay-iterations N) during which the old placement stays \
+        in force; then the changed layers take effect --layers-per-iteration at a time, in the \
+        policy's priority order. Policies run one after another on the same trace.
+
+        Per policy: mean per-iteration PAR (per iteration, the mean over layers of peak ÷ average \
+        device load; also p50/p99/max), moves (slots whose expert changed), rebalances, layers \
+        changed, policy time and the modelled cost \
+        compute-seconds × meanPAR + moves × expert-bytes ÷ bandwidth.
+
+        Policies:
+          none    never rebalance (the deployed placement throughout)
+          greedy  DeepSeek EPLB / vLLM / SGLang: greedy on the window's summed load, deployed as it is
+          search  a full re-solve of the window's iterations with the search solver; layers applied \
+        by decreasing gain
+
+        Output: JSON (sorted keys) by default; a table with --format table (the default when \
+        standard output is a terminal). Use --delay-iterations and --omit-timing for byte-equal output.
+
+        Examples:
+          eplb generate lognormal --layers 4 --episodes 256 --experts 64 --devices 8 --slots-per-device 9 --output t.json
+          eplb simulate t.json --window 64 --interval 64 --policy none,greedy,search --format table
+          eplb simulate trace.npy --devices 32 --slots-per-device 9 --window 1024 --interval 1024 --policy greedy
+          eplb simulate trace.json --current plan.json --window 128 --interval 64 --layers-per-iteration 4
+        """
+    )
+
+    @OptionGroup var input: InstanceOptions
+
+    @Option(help: ArgumentHelp("The deployed placement (v1 placement file) the trace starts from; default: the trace's current, else phy2log[p] = p mod E.",
+                               valueName: "file"))
+    var current: String?
+
+    @Option(help: ArgumentHelp("Iterations each policy call sees, W.", valueName: "W"))
+    var window: Int
+
+    @Option(help: ArgumentHelp("Iterations between policy calls, I.", valueName: "I"))
+    var interval: Int
+
+    @Option(name: .customLong("policy"), help: ArgumentHelp(
+        "Policies to compare, comma-separated or repeated: \(PolicyChoice.allCases.map(\.rawValue).joined(separator: ", ")). Default: all.",
+        valueName: "names"))
+    var policyLists: [String] = []
+
+    @Option(name: .customLong("layers-per-iteration"), help: ArgumentHelp("Changed layers that take effect per iteration.", valueName: "k"))
+    var layersPerIteration = 1
+
+    @Option(name: .customLong("iteration-seconds"), help: ArgumentHelp("Seconds of one serving iteration: a policy call taking w seconds delays its plan by ⌈w / s⌉ iterations.", valueName: "s"))
+    var iterationSeconds = 0.05
+
+    @Option(name: .customLong("delay-iterations"), help: ArgumentHelp("Charge N iterations per policy call instead of its measured time (reproducible runs).", valueName: "N"))
+    var delayIterations: Int?
+
+    @Option(name: .customLong("compute-seconds"), help: ArgumentHelp("Seconds the trace takes at perfect balance (PAR 1), for the modelled cost.", valueName: "c"))
+    var computeSeconds = 60.0
+
+    @Option(name: .customLong("expert-bytes"), help: ArgumentHelp("Bytes moved per slot change (default: one DeepSeek-V3 FP8 expert).", valueName: "B"))
+    var expertBytes = 88_080_384.0
+
+    @Option(help: ArgumentHelp("Bytes per second of the link that moves experts.", valueName: "BW"))
+    var bandwidth = 900e9
+
+    @Option(help: ArgumentHelp("Write the report to FILE instead of standard output (atomically).", valueName: "file"))
+    var output: String?
+
+    @Option(help: "Output format: json or table. Default: table on a terminal, json otherwise.")
+    var format: OutputFormat?
+
+    @Flag(name: .customLong("omit-timing"), help: "Leave policy wall times out of the output.")
+    var omitTiming = false
+
+    /// The policies asked for, in order (default: all).
+    var policies: [PolicyChoice] {
+        let names = policyLists.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        return names.isEmpty ? PolicyChoice.allCases : names.compactMap(PolicyChoice.init(rawValue:))
+    }
+
+    func validate() throws {
+        let names = policyLists.flatMap { $0.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) } }
+        for name in names where PolicyChoice(rawValue: name) == nil {
+            throw ValidationError("--policy: unknown policy '\(name)'; choose from \(PolicyChoice.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if Set(names).count != names.count { throw ValidationError("--policy: a policy is listed twice") }
+        for (flag, value) in [("--window", window), ("--interval", interval), ("--layers-per-iteration", layersPerIteration)] where value < 1 {
+            throw ValidationError("\(flag) must be at least 1, got \(value)")
+        }
+        if let delayIterations, delayIterations < 0 {
+            throw ValidationError("--delay-iterations must be 0 or more, got \(delayIterations)")
+        }
+        for (flag, value) in [("--iteration-seconds", iterationSeconds), ("--compute-seconds", computeSeconds),
+                              ("--expert-bytes", expertBytes), ("--bandwidth", bandwidth)] where !(value > 0 && value.isFinite) {
+            throw ValidationError("\(flag) must be a positive number, got \(value)")
+        }
+        if current == "-" && input.instance == "-" {
+            throw ValidationError("the trace and --current cannot both come from standard input")
+        }
+    }
+
+    func run() throws {
+        try reportingInputErrors {
+            let (name, problem) = try input.load()
+            var start = problem.current
+            var origin = start == nil ? "plain" : "instance"
+            let currentFile = current.map(InputSource.displayName)
+            if let current, let currentFile {
+                start = try PlacementFile.decode(InputSource.read(current), file: currentFile, experts: problem.experts)
+                origin = currentFile
+            }
+            let config = OnlineSimulator.Configuration(
+                window: window, interval: interval, layersPerIteration: layersPerIteration,
+                policyTime: delayIterations.map { .fixedIterations($0) } ?? .measured(iterationSeconds: iterationSeconds),
+                cost: .init(computeSeconds: computeSeconds, expertBytes: expertBytes, bandwidth: bandwidth))
+            let simulator: OnlineSimulator
+            do throws(ExpertPlacementError) {
+                simulator = try OnlineSimulator(trace: problem.loads, topology: problem.topology, current: start,
+                                                configuration: config)
+            } catch {
+                let file = error.field?.hasPrefix("current") == true ? (currentFile ?? name) : name
+                throw InputError(file: file, error)
+            }
+            let showProgress = isatty(STDERR_FILENO) == 1
+            var reports: [SimulationReport] = []
+            var seconds: [Double] = []
+            for choice in policies {
+                var policy = choice.makePolicy()
+                let started = ContinuousClock.now
+                reports.append(try simulator.run(&policy) { policy, i, n in
+                    guard showProgress else { return }
+                    let text = i < n ? "\r\u{1B}[Keplb simulate: \(policy) at iteration \(i) of \(n)" : "\r\u{1B}[K"
+                    FileHandle.standardError.write(Data(text.utf8))
+                })
+                seconds.append((ContinuousClock.now - started).inSeconds)
+            }
+            let text: String
+            switch format ?? (output == nil && isatty(STDOUT_FILENO) == 1 ? .table : .json) {
+            case .json: text = JSONWriter.string(json(reports, seconds: seconds, simulator: simulator, name: name, origin: origin))
+            case .table: text = table(reports, simulator: simulator, name: name, origin: origin)
+            }
+            try OutputSink.write(text, to: output ?? "-")
+        }
+    }
+
+    /// `{"policies": [...], "settings": {...}, "trace": {...}}`; `seconds`: each policy's whole run.
+    func json(_ reports: [SimulationReport], seconds: [Double], simulator: OnlineSimulator, name: String,
+              origin: String) -> JSONValue {
+        func number(_ x: Int) -> JSONValue { .number(Double(x)) }
+        let policies: [JSONValue] = zip(reports, seconds).map { r, simulationSeconds in
+            var o: JSONObject = [
+                "name": .string(r.policy), "meanPAR": .number(r.meanPAR), "p50PAR": .number(r.p50PAR),
+                "p99PAR": .number(r.p99PAR), "maxPAR": .number(r.maxPAR), "moves": number(r.moves),
+                "rebalances": number(r.rebalances), "layersChanged": number(r.layersChanged),
+                "delayIterations": number(r.delayIterations), "modelledCostSeconds": .number(r.modelledCostSeconds),
+                "computeCostSeconds": .number(r.computeCostSeconds), "migrationCostSeconds": .number(r.migrationCostSeconds),
+            ]
+            if !omitTiming {
+                o["policyWallSeconds"] = .number(r.policySeconds)
+                o["simulationWallSeconds"] = .number(simulationSeconds)
+            }
+            o["calls"] = .array(r.calls.map { c in
+                var call: JSONObject = [
+                    "iteration": number(c.iteration), "delayIterations": number(c.delayIterations),
+                    "layersChanged": number(c.layersChanged), "layersApplied": number(c.layersApplied),
+                    "moves": number(c.moves),
+                ]
+                if !omitTiming { call["wallSeconds"] = .number(c.wallSeconds) }
+                return .object(call)
+            })
+            return .object(o)
+        }
+        let c = simulator.configuration
+        var settings: JSONObject = [
+            "window": number(c.window), "interval": number(c.interval), "layersPerIteration": number(c.layersPerIteration),
+            "firstRebalanceIteration": number(c.firstRebalanceIteration),
+            "computeSeconds": .number(c.cost.computeSeconds), "expertBytes": .number(c.cost.expertBytes),
+            "bandwidth": .number(c.cost.bandwidth),
+        ]
+        switch c.policyTime {
+        case .measured(let s): settings["iterationSeconds"] = .number(s)
+        case .fixedIterations(let n): settings["delayIterations"] = number(n)
+        }
+        let t = simulator.topology
+        let trace: JSONObject = [
+            "name": .string(name), "layers": number(simulator.trace.layers), "iterations": number(simulator.iterations),
+            "experts": number(simulator.trace.experts), "topology": .object([
+                "devices": number(t.devices), "slotsPerDevice": number(t.slotsPerDevice),
+                "nodes": number(t.nodes), "expertGroups": number(t.expertGroups),
+            ]),
+            "current": .string(origin),
+        ]
+        return .object(["policies": .array(policies), "settings": .object(settings), "trace": .object(trace)])
+    }
+
+    /// One row per policy, for people.
+    func table(_ reports: [SimulationReport], simulator: OnlineSimulator, name: String, origin: String) -> String {
+        let c = simulator.configuration, t = simulator.topology
+        let charge = switch c.policyTime {
+        case .measured(let s): "policy time charged at \(s) s per iteration"
+        case .fixedIterations(let n): "policy time charged as \(n) iteration(s) per call"
+        }
+        var out = "eplb simulate: \(name)\n"
+        out += "  \(simulator.trace.layers) layers × \(simulator.iterations) iterations × \(simulator.trace.experts) experts; "
+        out += "\(t.devices) devices × \(t.slotsPerDevice) slots; starting from \(origin)\n"
+        out += "  window \(c.window), interval \(c.interval) (first call at iteration \(c.firstRebalanceIteration)), "
+        out += "\(c.layersPerIteration) layer(s) per iteration, \(charge)\n\n"
+        var header = ["policy", "meanPAR", "p50", "p99", "max", "calls", "layers", "moves"]
+        if !omitTiming { header.append("policy s") }
+        header += ["delay it", "cost s"]
+        let rows: [[String]] = reports.map { r in
+            var row = [r.policy, fixed(r.meanPAR, 4), fixed(r.p50PAR, 4), fixed(r.p99PAR, 4), fixed(r.maxPAR, 4),
+                       String(r.rebalances), String(r.layersChanged), String(r.moves)]
+            if !omitTiming { row.append(fixed(r.policySeconds, 3)) }
+            return row + [String(r.delayIterations), fixed(r.modelledCostSeconds, 3)]
+        }
+        let widths = header.indices.map { i in ([header] + rows).map { $0[i].count }.max() ?? 0 }
+        let render = { (cells: [String]) in
+            zip(cells, widths).map { String(repeating: " ", count: $1 - $0.count) + $0 }.joined(separator: "  ") + "\n"
+        }
+        out += render(header) + render(widths.map { String(repeating: "-", count: $0) })
+        for row in rows { out += render(row) }
+        out += "(PAR: per iteration, the mean over layers of peak ÷ average device load; cost s = "
+        out += "\(fixed(c.cost.computeSeconds, 0)) s × meanPAR + moves × \(fixed(c.cost.expertBytes, 0)) B ÷ \(String(format: "%g", c.cost.bandwidth)) B/s)\n"
+        return out
+    }
+
+    func fixed(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", x) }
+}
+
+/// The policies `eplb simulate --policy` knows. A new policy is one case here plus its type.
+enum PolicyChoice: String, CaseIterable {
+    case none, greedy, search
+
+    /// A fresh instance of the policy.
+    func makePolicy() -> any SimulationPolicy {
+        switch self {
+        case .none: NoRebalancePolicy()
+        case .greedy: GreedyPolicy()
+        case .search: ResolvePolicy()
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import ExpertPlacementFormats
+import Foundation
+import Testing
+
+@Suite("eplb simulate")
+struct SimulateCLITests {
+    /// A generated 2-layer × 48-iteration × 6-expert trace for 4 devices × 2 slots.
+    static func trace() throws -> String {
+        let r = try CLI.run(["generate", "lognormal", "--layers", "2", "--episodes", "48", "--experts", "6",
+                             "--devices", "4", "--slots-per-device", "2", "--seed", "3"])
+        #expect(r.status == 0, "\(r.stderr)")
+        return try temporaryFile("sim-trace.json", r.stdout)
+    }
+
+    @Test("--policy none,greedy: JSON with the contract's keys, byte-equal reruns, exit 0")
+    func json() throws {
+        let path = try Self.trace()
+        let flags = ["--window", "8", "--interval", "8", "--delay-iterations", "1", "--omit-timing"]
+        let r = try CLI.run(["simulate", path, "--policy", "none,greedy"] + flags)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.isEmpty)
+        let root = try #require(try JSONParser.parse(r.stdout).objectValue)
+        #expect(root.keys.sorted() == ["policies", "settings", "trace"])
+        let policies = try #require(root["policies"]?.arrayValue).compactMap(\.objectValue)
+        #expect(policies.map { $0["name"]?.stringValue } == ["none", "greedy"])
+        for policy in policies {
+            for key in ["meanPAR", "p50PAR", "p99PAR", "maxPAR", "moves", "rebalances", "layersChanged",
+                        "delayIterations", "modelledCostSeconds", "calls"] {
+                #expect(policy[key] != nil, "\(key)")
+            }
+            #expect(policy["policyWallSeconds"] == nil, "--omit-timing")
+            #expect(policy["rebalances"]?.intValue == 5)
+        }
+        #expect(policies[0]["moves"]?.intValue == 0)
+        #expect((policies[1]["moves"]?.intValue ?? 0) > 0)
+        let meanNone = try #require(policies[0]["meanPAR"]?.doubleValue)
+        let costNone = try #require(policies[0]["modelledCostSeconds"]?.doubleValue)
+        #expect(abs(costNone - 60 * meanNone) < 1e-9)
+        let trace = try #require(root["trace"]?.objectValue)
+        #expect(trace["iterations"]?.intValue == 48 && trace["current"]?.stringValue == "plain")
+        #expect(root["settings"]?.objectValue?["firstRebalanceIteration"]?.intValue == 8)
+        let again = try CLI.run(["simulate", path, "--policy", "none", "--policy", "greedy"] + flags)
+        #expect(again.stdout == r.stdout, "repeated --policy equals the comma-separated list; output is deterministic")
+        let table = try CLI.run(["simulate", path, "--format", "table", "--policy", "greedy"] + flags)
+        #expect(table.status == 0 && table.stdout.contains("meanPAR") && table.stdout.contains("greedy"))
+    }
+
+    @Test("--current of the wrong shape: exit 2, one line naming the file and current, nothing on stdout")
+    func badCurrent() throws {
+        let path = try Self.trace()
+        let threeLayers = #"{"schemaVersion": 1, "topology": {"devices": 4, "slotsPerDevice": 2}, "experts": 6, "phy2log": [[0, 1, 2, 3, 4, 5, 0, 1], [0, 1, 2, 3, 4, 5, 0, 1], [0, 1, 2, 3, 4, 5, 0, 1]]}"#
+        let otherTopology = #"{"schemaVersion": 1, "topology": {"devices": 2, "slotsPerDevice": 4}, "experts": 6, "phy2log": [[0, 1, 2, 3, 4, 5, 0, 1], [0, 1, 2, 3, 4, 5, 0, 1]]}"#
+        for (name, plan) in [("three-layers.json", threeLayers), ("other-topology.json", otherTopology)] {
+            let current = try temporaryFile(name, plan)
+            let r = try CLI.run(["simulate", path, "--current", current, "--window", "8", "--interval", "8"])
+            #expect(r.status == 2)
+            #expect(r.stdout.isEmpty)
+            #expect(r.stderr.hasPrefix("eplb: error: \(current): current: "), "\(r.stderr)")
+            #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+        }
+        let good = try temporaryFile("good-current.json", otherTopology.replacingOccurrences(
+            of: #""devices": 2, "slotsPerDevice": 4"#, with: #""devices": 4, "slotsPerDevice": 2"#))
+        let ok = try CLI.run(["simulate", path, "--current", good, "--window", "8", "--interval", "8", "--policy", "none"])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(ok.stdout.contains(#""current": "\#(good)""#))
+    }
+
+    @Test("usage errors exit 64")
+    func usage() throws {
+        let path = try Self.trace()
+        for flags in [["--window", "8", "--interval", "8", "--policy", "none,magic"],
+                      ["--window", "0", "--interval", "8"],
+                      ["--window", "8", "--interval", "8", "--bandwidth", "0"],
+                      ["--interval", "8"]] {
+            let r = try CLI.run(["simulate", path] + flags)
+            #expect(r.status == 64, "\(flags)")
+            #expect(r.stdout.isEmpty)
+        }
+        let help = try CLI.run(["simulate", "--help"])
+        #expect(help.status == 0 && help.stdout.contains("eplb simulate"))
+    }
+}
