@@ -73,6 +73,21 @@ struct Simulate: ParsableCommand {
     @Option(help: ArgumentHelp("Bytes per second of the link that moves experts.", valueName: "BW"))
     var bandwidth = 900e9
 
+    @OptionGroup(title: "The rebalance policy (eplb rebalance's rules; default move cost: the price at which a move pays for itself within one interval under the cost model)")
+    var moves: MoveOptions
+
+    @Option(help: ArgumentHelp("rebalance: re-place a layer whose window imbalance is above X.", valueName: "X"))
+    var threshold: Double?
+
+    @Option(name: .customLong("relative-threshold"), help: ArgumentHelp("rebalance: re-place a layer whose balance fell below r × its balance after its last update.", valueName: "r"))
+    var relativeThreshold: Double?
+
+    @Option(name: .customLong("min-gain"), help: ArgumentHelp("rebalance: change a layer only for a relative gain of at least g.", valueName: "g"))
+    var minGain: Double?
+
+    @Option(name: .customLong("max-layers"), help: ArgumentHelp("rebalance: change at most K layers per call.", valueName: "K"))
+    var maxLayers: Int?
+
     @Option(help: ArgumentHelp("Write the report to FILE instead of standard output (atomically).", valueName: "file"))
     var output: String?
 
@@ -135,7 +150,7 @@ struct Simulate: ParsableCommand {
             var reports: [SimulationReport] = []
             var seconds: [Double] = []
             for choice in policies {
-                var policy = choice.makePolicy()
+                var policy = choice.makePolicy(rebalanceOptions: rebalanceOptions(simulator))
                 let started = ContinuousClock.now
                 reports.append(try simulator.run(&policy) { policy, i, n in
                     guard showProgress else { return }
@@ -151,6 +166,18 @@ struct Simulate: ParsableCommand {
             }
             try OutputSink.write(text, to: output ?? "-")
         }
+    }
+
+    /// The `rebalance` policy's options: the flags given, the move cost priced from the cost model
+    /// when neither --move-cost nor --max-moves is given.
+    func rebalanceOptions(_ simulator: OnlineSimulator) -> RebalanceOptions {
+        var moves = self.moves.policy
+        if !moves.isActive {
+            moves.cost = RebalancePolicy.priceOfMove(cost: simulator.configuration.cost, layers: simulator.trace.layers,
+                                                     iterations: simulator.iterations, interval: simulator.configuration.interval)
+        }
+        return RebalanceOptions(threshold: threshold, relativeThreshold: relativeThreshold, minGain: minGain,
+                                maxLayers: maxLayers, moves: moves)
     }
 
     /// `{"policies": [...], "settings": {...}, "trace": {...}}`; `seconds`: each policy's whole run.
@@ -190,6 +217,17 @@ struct Simulate: ParsableCommand {
         switch c.policyTime {
         case .measured(let s): settings["iterationSeconds"] = .number(s)
         case .fixedIterations(let n): settings["delayIterations"] = number(n)
+        }
+        if reports.contains(where: { $0.policy == "rebalance" }) {
+            let options = rebalanceOptions(simulator)
+            var r = JSONObject()
+            r["moveCost"] = .number(options.moves.cost)
+            if let cap = options.moves.maxMoves { r["maxMoves"] = number(cap) }
+            if let x = options.threshold { r["threshold"] = .number(x) }
+            if let x = options.relativeThreshold { r["relativeThreshold"] = .number(x) }
+            if let x = options.minGain { r["minGain"] = .number(x) }
+            if let x = options.maxLayers { r["maxLayers"] = number(x) }
+            settings["rebalance"] = .object(r)
         }
         let t = simulator.topology
         let trace: JSONObject = [
@@ -240,14 +278,15 @@ struct Simulate: ParsableCommand {
 
 /// The policies `eplb simulate --policy` knows. A new policy is one case here plus its type.
 enum PolicyChoice: String, CaseIterable {
-    case none, greedy, search
+    case none, greedy, search, rebalance
 
-    /// A fresh instance of the policy.
-    func makePolicy() -> any SimulationPolicy {
+    /// A fresh instance of the policy; `rebalance` gets `rebalanceOptions`.
+    func makePolicy(rebalanceOptions: RebalanceOptions) -> any SimulationPolicy {
         switch self {
         case .none: NoRebalancePolicy()
         case .greedy: GreedyPolicy()
         case .search: ResolvePolicy()
+        case .rebalance: RebalancePolicy(options: rebalanceOptions)
         }
     }
 }

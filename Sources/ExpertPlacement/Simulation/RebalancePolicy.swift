@@ -1,0 +1,44 @@
+/// Cherry-picking, migration-aware rebalancing with the ``Rebalancer``: `"rebalance"`.
+///
+/// Every call rebalances the window from the deployed placement: layers are re-placed by the
+/// search with a move cost, so a replica moves only when the balance it buys pays for its
+/// transfer, and only layers whose plan changes and gains at least ``RebalanceOptions/minGain``
+/// are changed, the largest gain per moved replica first. Each layer's value after its last
+/// update is carried from call to call (for ``RebalanceOptions/relativeThreshold``).
+///
+/// ``priceOfMove(cost:layers:iterations:interval:)`` turns the simulator's cost model into the
+/// move cost in objective units: a move costs `B / BW` seconds; lowering one layer's mean
+/// imbalance by Δ for one interval saves `c · Δ / L · I / T` seconds of the modelled compute.
+public struct RebalancePolicy: SimulationPolicy {
+    /// The rebalancing options (threshold rules, move cost or cap, …).
+    public var options: RebalanceOptions
+    /// Tuning of the search that re-places layers.
+    public var configuration: SearchSolver.Configuration
+    /// Each layer's objective value right after its last update.
+    public private(set) var recordedImbalance: [Double?]? = nil
+
+    /// `"rebalance"`.
+    public var name: String { "rebalance" }
+
+    /// Creates the policy.
+    public init(options: RebalanceOptions = RebalanceOptions(), configuration: SearchSolver.Configuration = .init()) {
+        self.options = options
+        self.configuration = configuration
+    }
+
+    /// The move cost, in mean-imbalance units per moved replica, at which a move pays for itself
+    /// within one interval under the simulator's cost model: `(B/BW) · L · T / (c · I)`.
+    public static func priceOfMove(cost: OnlineSimulator.CostModel, layers: Int, iterations: Int, interval: Int) -> Double {
+        cost.expertBytes / cost.bandwidth * Double(layers) * Double(iterations) / (cost.computeSeconds * Double(interval))
+    }
+
+    /// Rebalances the window and returns the changed layers in priority order.
+    ///
+    /// - Throws: ``ExpertPlacementError`` when `window.current` is `nil` or the solver fails.
+    public mutating func decide(window: Problem) throws(ExpertPlacementError) -> PolicyDecision {
+        let plan = try Rebalancer.plan(window, recordedImbalance: recordedImbalance,
+                                       solver: SearchSolver(configuration: configuration), options: options)
+        recordedImbalance = plan.recordedImbalance.map { Optional($0) }
+        return PolicyDecision(placement: plan.placement, priority: plan.priority)
+    }
+}
