@@ -23,7 +23,7 @@ struct EPLB: ParsableCommand {
           eplb simulate trace.json --window 64 --interval 64 --policy none,greedy,search,rebalance --format table
         """,
         version: "0.1.0",
-        subcommands: [Solve.self, Rebalance.self, Simulate.self, Evaluate.self, Validate.self, Reference.self, Example.self,
+        subcommands: [Solve.self, Rebalance.self, Pareto.self, Simulate.self, Evaluate.self, Validate.self, Reference.self, Example.self,
                       Generate.self, GapReport.self]
     )
 }

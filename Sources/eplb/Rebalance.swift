@@ -102,33 +102,7 @@ struct Rebalance: ParsableCommand {
 
     func run() throws {
         try reportingInputErrors {
-            var deployed: Placement? = nil
-            var recorded: [Double]? = nil
-            var overrides = input.topology.overrides
-            if let current {
-                let document = try PlacementFile.decodeDocument(try InputSource.read(current), file: InputSource.displayName(current))
-                deployed = document.placement
-                recorded = document.recordedImbalance
-                let t = document.placement.topology
-                overrides.devices = overrides.devices ?? t.devices
-                overrides.slotsPerDevice = overrides.slotsPerDevice ?? t.slotsPerDevice
-                overrides.nodes = overrides.nodes ?? t.nodes
-                overrides.expertGroups = overrides.expertGroups ?? t.expertGroups
-            }
-            let (name, loaded) = try input.load(overrides: overrides)
-            var problem = loaded
-            if let deployed {
-                do throws(ExpertPlacementError) {
-                    problem = try Problem(topology: loaded.topology, loads: loaded.loads, episodeWeights: loaded.episodeWeights,
-                                          current: deployed)
-                } catch {
-                    throw InputError(file: InputSource.displayName(current!), error)
-                }
-            }
-            guard problem.current != nil else {
-                throw InputError(file: name, field: "current",
-                                 reason: "missing: give the deployed placement with --current FILE or as \"current\" in the instance")
-            }
+            let ((name, problem), recorded) = try DeployedInput.loadWithRecord(input, current: current)
             var options = RebalanceOptions(objective: objective.objective, threshold: threshold,
                                            relativeThreshold: relativeThreshold, minGain: minGain, maxLayers: maxLayers,
                                            moves: moves.policy)

@@ -13,7 +13,13 @@
 ///    expert earns the cost back); moves beyond the cap are never taken. Under a cap alone the
 ///    descent is run at a few Lagrangian prices `λ` around the target's gain per move (the price
 ///    that makes the cheapest gains go first), then at price 0 to spend what is left of the cap;
-/// 4. with a cost, the same search from the target, which can also undo its moves that do not pay.
+/// 4. from the target, a reverse path: undo its moves one at a time (putting a slot's deployed
+///    expert back by a replica transfer or a swap with a device that holds it), always the undo
+///    that costs the least objective per move saved, until the plan fits the cap (or, with a cost,
+///    while an undo costs less than the price of the moves it saves); then the local search above
+///    from there. Going forward from the deployed plan finds the cheap gains; going back from the
+///    re-solve keeps the structure a local search cannot build (a hot expert spread over devices
+///    through a chain of swaps, none of which pays alone — Switch-128's top-1 loads need this).
 ///
 /// Ties in the penalised value go to the plan with fewer moves. The objective is the layer's
 /// ``ObjectiveModel`` (episodes beyond the search's cap summed into blocks).
@@ -84,13 +90,64 @@ public enum MigrationSearch {
             }
             if fits(state) && better(state, than: best) { best.copy(from: state) }
         }
-        // With a cost: from the target too, undoing the moves that do not pay.
-        if let target, policy.cost > 0, !stop.shouldStop() {
+        // From the target: the reverse path, then the local search.
+        if let target, targetMoves > 0, !stop.shouldStop() {
             state.load(physicalToLogical: target)
-            search.iterate(state: state, best: scratch, seed: seed &+ 2, stop: stop)
-            if fits(state) && better(state, than: best) { best.copy(from: state) }
+            undo(state, deployed: deployed, cap: policy.maxMoves, price: policy.cost, stop: stop)
+            if fits(state) {
+                search.iterate(state: state, best: scratch, seed: seed &+ 2, stop: stop)
+                if fits(state) && better(state, than: best) { best.copy(from: state) }
+            }
         }
         let row = best.physicalToLogical()
         return Alignment.align(row, onto: deployed, slotsPerDevice: layer.topology.slotsPerDevice, experts: layer.experts)
+    }
+
+    /// One undo of the reverse path.
+    private enum Undo {
+        case transfer(device: Int, slot: Int, expert: Int)
+        case swap(Int, Int, Int, Int)
+    }
+
+    /// The reverse path from the state towards `deployed`: undo moves, cheapest objective per move
+    /// saved first, until the move count fits `cap` (when set) and no undo costs less than `price`
+    /// per move saved. Stops when no slot can be put back (the state may then exceed the cap).
+    static func undo(_ state: SearchState, deployed: ContiguousArray<Int32>, cap: Int?, price: Double,
+                     stop: SearchSolver.StopCondition) {
+        let d = state.d, s = state.s, e = state.e
+        while state.moveCount > 0 && !stop.shouldStop() {
+            let current = state.objective()
+            var bestRatio = Double.infinity
+            var choice: Undo? = nil
+            for i in 0..<(d * s) where state.slots[i] != deployed[i] {
+                let dev = i / s, k = i % s
+                let x = Int(state.slots[i]), y = Int(deployed[i])
+                if state.holds[dev * e + y] != 0 { continue }
+                // A replica transfer x → y in this slot.
+                if state.counts[x] >= 2 && Int(state.counts[y]) < d {
+                    let saved = -state.movesDelta(device: dev, slot: k, to: y)
+                    if saved > 0 {
+                        let ratio = (state.evaluateTransfer(device: dev, slot: k, to: y, cutoff: .infinity) - current) / Double(saved)
+                        if ratio < bestRatio { bestRatio = ratio; choice = .transfer(device: dev, slot: k, expert: y) }
+                    }
+                }
+                // A swap with a device that holds y (and lacks x).
+                for d2 in 0..<d where d2 != dev && state.holds[d2 * e + y] != 0 && state.holds[d2 * e + x] == 0 {
+                    var k2 = 0
+                    while Int(state.slots[d2 * s + k2]) != y { k2 += 1 }
+                    let saved = -state.movesDelta(swap: dev, k, d2, k2)
+                    guard saved > 0 else { continue }
+                    let ratio = (state.evaluateSwap(dev, k, d2, k2, cutoff: .infinity) - current) / Double(saved)
+                    if ratio < bestRatio { bestRatio = ratio; choice = .swap(dev, k, d2, k2) }
+                }
+            }
+            guard let choice else { return }
+            let overCap = cap.map { state.moveCount > $0 } ?? false
+            if !overCap && !(bestRatio < price) { return }
+            switch choice {
+            case .transfer(let dev, let k, let y): state.applyTransfer(device: dev, slot: k, to: y)
+            case .swap(let d1, let k1, let d2, let k2): state.applySwap(d1, k1, d2, k2)
+            }
+        }
     }
 }

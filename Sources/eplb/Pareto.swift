@@ -1,0 +1,147 @@
+import ArgumentParser
+import ExpertPlacement
+import ExpertPlacementExact
+import ExpertPlacementFormats
+
+struct Pareto: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The moves-vs-balance frontier of rebalancing a deployed placement, per layer and for the model.",
+        discussion: """
+        For each layer, a full re-solve of the window (--method, relabelled onto the deployed \
+        devices) needs M moves; for each budget fraction f the migration-aware search with a cap \
+        of ⌈f·M⌉ moves gives a point (moves, value). The model's points sum the moves and average \
+        the values; "gapClosed" is the share of the gap between the deployed plan's mean value and \
+        the re-solve's that a point closes. The deployed placement is --current FILE or the \
+        instance's "current".
+
+        Examples:
+          eplb pareto window.json --current deployed.json --format table
+          eplb pareto window.json --fractions 0,0.1,0.3,1 --objective worst
+        """
+    )
+
+    @OptionGroup var input: InstanceOptions
+
+    @Option(help: ArgumentHelp("The deployed placement (placement file v1); overrides the instance's \"current\".", valueName: "file"))
+    var current: String?
+
+    @Option(help: "Method of the full re-solve: search (default), greedy, exact, auto or hierarchical.")
+    var method: Method = .search
+
+    @Option(help: "Objective (mean, worst, aggregate, peak-sum).")
+    var objective = ObjectiveOption(.meanImbalance)
+
+    @Option(help: ArgumentHelp("Budgets as fractions of each layer's re-solve moves, comma-separated.", valueName: "list"))
+    var fractions = "0,0.05,0.1,0.2,0.3,0.5,0.75,1"
+
+    @Option(help: ArgumentHelp("Write the result to FILE instead of standard output (atomically).", valueName: "file"))
+    var output: String?
+
+    @Option(help: "Output format: json (default) or table.")
+    var format: OutputFormat = .json
+
+    var fractionList: [Double] { fractions.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) } }
+
+    func validate() throws {
+        let parts = fractions.split(separator: ",", omittingEmptySubsequences: false)
+        guard !parts.isEmpty, parts.count == fractionList.count else {
+            throw ValidationError("--fractions: expected comma-separated numbers in [0, 1], got '\(fractions)'")
+        }
+        if let bad = fractionList.first(where: { !($0 >= 0 && $0 <= 1) }) {
+            throw ValidationError("--fractions: \(bad) is outside [0, 1]")
+        }
+    }
+
+    func run() throws {
+        try reportingInputErrors {
+            let (name, problem) = try DeployedInput.load(input, current: current)
+            let options = SolveOptions(objective: objective.objective)
+            let result: ParetoFrontier.Result = switch method {
+            case .search: try ParetoFrontier.compute(problem, solver: SearchSolver(), options: options, fractions: fractionList)
+            case .greedy: try ParetoFrontier.compute(problem, solver: GreedySolver(), options: options, fractions: fractionList)
+            case .hierarchical: try ParetoFrontier.compute(problem, solver: HierarchicalSolver(), options: options, fractions: fractionList)
+            case .exact: try ParetoFrontier.compute(problem, solver: ExactSolver(), options: options, fractions: fractionList)
+            case .auto: try ParetoFrontier.compute(problem, solver: AutoSolver(), options: options, fractions: fractionList)
+            }
+            let text: String
+            switch format {
+            case .json:
+                func point(_ p: ParetoFrontier.Point) -> JSONObject {
+                    JSONObject([("cap", .number(Double(p.cap))), ("fraction", .number(p.fraction)),
+                                ("moves", .number(Double(p.moves))), ("value", .number(p.value))])
+                }
+                var root = JSONObject()
+                root["objective"] = .string(result.objective.rawValue)
+                root["deployed"] = .number(result.deployed)
+                root["resolved"] = .number(result.resolved)
+                root["resolveMoves"] = .number(Double(result.resolveMoves))
+                root["model"] = .array(result.model.map { p in
+                    var o = point(p)
+                    o["gapClosed"] = .number(result.gapClosed(p))
+                    return .object(o)
+                })
+                root["layers"] = .array(result.layers.map { layer in
+                    .object(JSONObject([("deployed", .number(layer.deployed)), ("resolved", .number(layer.resolved)),
+                                        ("resolveMoves", .number(Double(layer.resolveMoves))),
+                                        ("points", .array(layer.points.map { .object(point($0)) }))]))
+                })
+                text = JSONWriter.string(.object(root))
+            case .table:
+                var out = "eplb pareto: \(method.rawValue) re-solve on \(name), objective \(result.objective.commandLineName)\n"
+                out += "  deployed \(TableReport.fixed(result.deployed, 4)), re-solved \(TableReport.fixed(result.resolved, 4)) with \(result.resolveMoves) moves\n\n"
+                out += " budget    moves     mean  gap closed\n"
+                out += "-------  -------  -------  ----------\n"
+                for p in result.model {
+                    let budget = TableReport.fixed(p.fraction * 100, 0) + "%"
+                    out += String(repeating: " ", count: Swift.max(0, 7 - budget.count)) + budget
+                    out += "  " + String(repeating: " ", count: Swift.max(0, 7 - String(p.moves).count)) + String(p.moves)
+                    out += "  " + TableReport.fixed(p.value, 4)
+                    let closed = TableReport.fixed(result.gapClosed(p) * 100, 1) + "%"
+                    out += "  " + String(repeating: " ", count: Swift.max(0, 10 - closed.count)) + closed + "\n"
+                }
+                text = out
+            }
+            try OutputSink.write(text, to: output ?? "-")
+        }
+    }
+}
+
+/// An instance plus a deployed placement from `--current FILE` (whose topology is used when the
+/// instance has none), shared by `rebalance` and `pareto`.
+enum DeployedInput {
+    /// The instance with its deployed placement; `recordedImbalance` from the file, if any.
+    static func load(_ input: InstanceOptions, current: String?) throws -> (name: String, problem: Problem) {
+        try loadWithRecord(input, current: current).0
+    }
+
+    static func loadWithRecord(_ input: InstanceOptions, current: String?) throws -> ((name: String, problem: Problem), [Double]?) {
+        var deployed: Placement? = nil
+        var recorded: [Double]? = nil
+        var overrides = input.topology.overrides
+        if let current {
+            let document = try PlacementFile.decodeDocument(try InputSource.read(current), file: InputSource.displayName(current))
+            deployed = document.placement
+            recorded = document.recordedImbalance
+            let t = document.placement.topology
+            overrides.devices = overrides.devices ?? t.devices
+            overrides.slotsPerDevice = overrides.slotsPerDevice ?? t.slotsPerDevice
+            overrides.nodes = overrides.nodes ?? t.nodes
+            overrides.expertGroups = overrides.expertGroups ?? t.expertGroups
+        }
+        let (name, loaded) = try input.load(overrides: overrides)
+        var problem = loaded
+        if let deployed {
+            do throws(ExpertPlacementError) {
+                problem = try Problem(topology: loaded.topology, loads: loaded.loads, episodeWeights: loaded.episodeWeights,
+                                      current: deployed)
+            } catch {
+                throw InputError(file: InputSource.displayName(current!), error)
+            }
+        }
+        guard problem.current != nil else {
+            throw InputError(file: name, field: "current",
+                             reason: "missing: give the deployed placement with --current FILE or as \"current\" in the instance")
+        }
+        return ((name, problem), recorded)
+    }
+}
