@@ -263,7 +263,11 @@ public enum RegimeTrace {
                         for t in 0..<p.iterations {
                             let a = (layer * t0 + Int(schedule.from[t])) * e, b = (layer * t0 + Int(schedule.to[t])) * e
                             let alpha = schedule.alpha[t]
-                            for j in 0..<e { w[j] = alpha == 1 ? regimes[b + j] : (1 - alpha) * regimes[a + j] + alpha * regimes[b + j] }
+                            if alpha == 1 {
+                                for j in 0..<e { w[j] = regimes[b + j] }
+                            } else {
+                                for j in 0..<e { w[j] = (1 - alpha) * regimes[a + j] + alpha * regimes[b + j] }
+                            }
                             if p.drift > 0 {
                                 for j in 0..<e {
                                     x[j] += p.drift * normal.next(&rng)
@@ -313,8 +317,8 @@ public enum RegimeTrace {
                 f *= a / Double(k) - s
             }
         } else {
-            let z = normal.next(&rng)
-            k = Swift.min(Swift.max(Int((mean + (mean * (1 - q)).squareRoot() * z).rounded()), 0), n)
+            let y = mean + (mean * (1 - q)).squareRoot() * normal.next(&rng)
+            k = y <= 0 ? 0 : Swift.min(Int(y + 0.5), n)  // round half up, clamped; no libm call
         }
         return flip ? n - k : k
     }
