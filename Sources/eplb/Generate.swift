@@ -86,8 +86,8 @@ struct Generate: ParsableCommand {
                                                 noise: noise ?? 0, assignments: assignments, seed: seed)
             case .regimes:
                 let source = try InstanceFile.readLoads(path: regimes.from!, axes: regimes.axes.order)
-                let bytes = NumPyArray(try RegimeTrace.generate(from: source, parameters: regimes.parameters(layers: layers, experts: experts, seed: seed)),
-                                       axes: .tle, dtype: .float32).encode()
+                let trace = try RegimeTrace.generate(from: source, parameters: regimes.parameters(layers: layers, experts: experts, seed: seed))
+                let bytes = NumPyArray.encode(trace, axes: .tle, dtype: .float32)
                 try OutputSink.write(bytes, to: output!)
                 return
             }

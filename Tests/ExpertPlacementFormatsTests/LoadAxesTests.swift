@@ -65,6 +65,19 @@ struct LoadAxesTests {
         #expect(refused?.contains("--axes tle") == true)
     }
 
+    @Test("encoding loads in either order gives numpy's bytes for that order and reads back to the same loads",
+          arguments: [(2, 3, 4), (5, 1, 3)])
+    func encodeInOrder(shape: (Int, Int, Int)) throws {
+        let (lte, tle) = Self.pair(shape.0, shape.1, shape.2)
+        let loads = try InstanceFile.decodeLoads(lte.encode(), file: "lte.npy", axes: .lte)
+        #expect(NumPyArray.encode(loads, axes: .lte, dtype: .float64) == lte.encode())
+        let tleBytes = NumPyArray.encode(loads, axes: .tle)
+        #expect(tleBytes == tle.encode())
+        #expect(try InstanceFile.decodeLoads(tleBytes, file: "tle.npy", axes: .tle) == loads)
+        #expect(NumPyArray.encode(loads, axes: .tle, dtype: .int32)
+                == NumPyArray(shape: tle.shape, dtype: .int32, values: tle.values).encode())
+    }
+
     @Test("a bad value in a tle array is named by its index in the file's own order")
     func badValueIndex() {
         let array = NumPyArray(shape: [2, 1, 2], dtype: .float64, values: [1, 2, 3, -4])
