@@ -37,12 +37,31 @@ public enum OutputSink {
     ///
     /// - Throws: ``InputError`` (naming the output file) when the file cannot be written.
     public static func write(_ text: String, to path: String) throws(InputError) {
+        try write(Data(text.utf8), to: path)
+    }
+
+    /// Writes binary `bytes` (a `.npy` file, say) to `path` atomically, like the text overload,
+    /// without copying them first.
+    ///
+    /// - Throws: ``InputError`` (naming the output file) when the file cannot be written.
+    public static func write(_ bytes: [UInt8], to path: String) throws(InputError) {
+        let result = bytes.withUnsafeBytes { raw in
+            Result { () throws(InputError) in
+                let data = raw.isEmpty ? Data()
+                    : Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: raw.baseAddress!), count: raw.count, deallocator: .none)
+                try write(data, to: path)
+            }
+        }
+        try result.get()
+    }
+
+    private static func write(_ data: Data, to path: String) throws(InputError) {
         if path == "-" {
-            FileHandle.standardOutput.write(Data(text.utf8))
+            FileHandle.standardOutput.write(data)
             return
         }
         do {
-            try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
             throw InputError(file: path, reason: "cannot be written (\(error.localizedDescription))")
         }

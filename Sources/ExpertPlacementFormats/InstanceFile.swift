@@ -26,8 +26,9 @@ public struct TopologyOverrides: Sendable, Equatable {
 /// `schemaVersion` (must be 1 when present; files without it, such as the converted real traces,
 /// are read as version 1), `name`, `topology` {devices, slotsPerDevice, nodes, expertGroups},
 /// `episodeWeights` ([T]) and `current` ([L][P] expert ids). Unknown keys are ignored.
-/// `.npy`: float32/float64/int32/int64, C order, shape (L,T,E), (L,E) or (E,); the topology then
-/// comes from the overrides alone.
+/// `.npy`: float32/float64/int32/int64, C order, shape (a, b, c) read in the order named by
+/// `axes` (``LoadAxes``: (L,T,E) or (T,L,E); a 3-D array without an order is refused), (L,E) or
+/// (E,); the topology then comes from the overrides alone.
 public struct InstanceFile: Sendable {
     /// The instance's `name`, if it has one.
     public var name: String?
@@ -36,40 +37,66 @@ public struct InstanceFile: Sendable {
 
     /// Reads and validates an instance from `path` (`-` for standard input).
     ///
+    /// - Parameters:
+    ///   - overrides: topology values that replace the file's.
+    ///   - axes: the axis order of a 3-D `.npy` array (required for one); see ``LoadAxes`` for
+    ///     what it means for 2-D/1-D arrays and JSON.
     /// - Throws: ``InputError`` naming the file, the field and the problem.
-    public static func load(path: String, overrides: TopologyOverrides = TopologyOverrides()) throws(InputError) -> InstanceFile {
+    public static func load(path: String, overrides: TopologyOverrides = TopologyOverrides(),
+                            axes: LoadAxes? = nil) throws(InputError) -> InstanceFile {
         let bytes = try InputSource.read(path)
-        return try decode(bytes, file: InputSource.displayName(path), overrides: overrides)
+        return try decode(bytes, file: InputSource.displayName(path), overrides: overrides, axes: axes)
     }
 
     /// Decodes an instance from bytes (JSON, or `.npy` when the bytes start with NumPy's magic).
-    public static func decode(_ bytes: [UInt8], file: String,
-                              overrides: TopologyOverrides = TopologyOverrides()) throws(InputError) -> InstanceFile {
-        if bytes.starts(with: [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]) {  // "\x93NUMPY"
-            return try decodeNumPy(bytes, file: file, overrides: overrides)
+    ///
+    /// - Parameters:
+    ///   - file: the name errors give the file.
+    ///   - overrides: topology values that replace the file's.
+    ///   - axes: the axis order of a 3-D `.npy` array (required for one); see ``LoadAxes``.
+    /// - Throws: ``InputError`` naming the file, the field and the problem.
+    public static func decode(_ bytes: [UInt8], file: String, overrides: TopologyOverrides = TopologyOverrides(),
+                              axes: LoadAxes? = nil) throws(InputError) -> InstanceFile {
+        if isNumPy(bytes) {
+            let loads = try numPyLoads(bytes, file: file, axes: axes)
+            let topology = try TopologyFields().resolve(overrides, file: file)
+            do {
+                return InstanceFile(name: nil, problem: try Problem(topology: topology, loads: loads))
+            } catch {
+                throw InputError(file: file, error)
+            }
         }
-        let value: JSONValue
-        do { value = try JSONParser.parse(bytes) } catch {
-            throw InputError(file: file, reason: "invalid JSON: \(error)")
-        }
-        return try decode(value, file: file, overrides: overrides)
+        return try decode(parseJSON(bytes, file: file), file: file, overrides: overrides, axes: axes)
+    }
+
+    /// Reads only the loads of an instance file (JSON or `.npy`), without needing a topology: for
+    /// tools that use the loads as data, such as trace generators.
+    ///
+    /// Every other key of a JSON instance (topology, `current`, …) is ignored, unchecked.
+    ///
+    /// - Parameter axes: the axis order of a 3-D `.npy` array (required for one); see ``LoadAxes``.
+    /// - Returns: the loads as [L][T][E].
+    /// - Throws: ``InputError`` naming the file, the field and the problem.
+    public static func readLoads(path: String, axes: LoadAxes? = nil) throws(InputError) -> LoadTensor {
+        let bytes = try InputSource.read(path)
+        return try decodeLoads(bytes, file: InputSource.displayName(path), axes: axes)
+    }
+
+    /// Decodes only the loads of an instance (JSON or `.npy` bytes); see ``readLoads(path:axes:)``.
+    ///
+    /// - Throws: ``InputError`` naming the file, the field and the problem.
+    public static func decodeLoads(_ bytes: [UInt8], file: String, axes: LoadAxes? = nil) throws(InputError) -> LoadTensor {
+        if isNumPy(bytes) { return try numPyLoads(bytes, file: file, axes: axes) }
+        return try jsonLoads(root(of: parseJSON(bytes, file: file), file: file), file: file, axes: axes)
     }
 
     /// Decodes an instance from a parsed JSON value.
-    public static func decode(_ value: JSONValue, file: String,
-                              overrides: TopologyOverrides = TopologyOverrides()) throws(InputError) -> InstanceFile {
-        guard case .object(let root) = value else {
-            throw InputError(file: file, reason: "expected a JSON object with a \"load\" key, found \(value.kindDescription)")
-        }
-        if let version = root["schemaVersion"] {
-            guard let v = version.doubleValue else {
-                throw InputError(file: file, field: "schemaVersion", reason: "expected the number 1, found \(version.kindDescription)")
-            }
-            guard v == 1 else {
-                throw InputError(file: file, field: "schemaVersion",
-                                 reason: "unsupported version \(JSONWriter.compactString(version)) (this eplb reads version 1)")
-            }
-        }
+    ///
+    /// - Parameter axes: `nil` or `.lte` (JSON loads are [L][T][E] by contract; `.tle` is refused).
+    /// - Throws: ``InputError`` naming the file, the field and the problem.
+    public static func decode(_ value: JSONValue, file: String, overrides: TopologyOverrides = TopologyOverrides(),
+                              axes: LoadAxes? = nil) throws(InputError) -> InstanceFile {
+        let root = try root(of: value, file: file)
         var name: String? = nil
         if let n = root["name"] {
             guard case .string(let s) = n else {
@@ -77,10 +104,7 @@ public struct InstanceFile: Sendable {
             }
             name = s
         }
-        guard let loadValue = root["load"] else {
-            throw InputError(file: file, field: "load", reason: "missing: an instance needs a load array ([L][T][E], [L][E] or [E])")
-        }
-        let loads = try LoadReader.read(loadValue, file: file)
+        let loads = try jsonLoads(root, file: file, axes: axes)
 
         var topology = TopologyFields()
         if let t = root["topology"] {
@@ -207,18 +231,50 @@ public struct InstanceFile: Sendable {
         }
     }
 
-    private static func decodeNumPy(_ bytes: [UInt8], file: String, overrides: TopologyOverrides) throws(InputError) -> InstanceFile {
+    private static func isNumPy(_ bytes: [UInt8]) -> Bool {
+        bytes.starts(with: [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59])  // "\x93NUMPY"
+    }
+
+    private static func parseJSON(_ bytes: [UInt8], file: String) throws(InputError) -> JSONValue {
+        do { return try JSONParser.parse(bytes) } catch {
+            throw InputError(file: file, reason: "invalid JSON: \(error)")
+        }
+    }
+
+    /// The top-level object of an instance, after checking `schemaVersion`.
+    private static func root(of value: JSONValue, file: String) throws(InputError) -> JSONObject {
+        guard case .object(let root) = value else {
+            throw InputError(file: file, reason: "expected a JSON object with a \"load\" key, found \(value.kindDescription)")
+        }
+        if let version = root["schemaVersion"] {
+            guard let v = version.doubleValue else {
+                throw InputError(file: file, field: "schemaVersion", reason: "expected the number 1, found \(version.kindDescription)")
+            }
+            guard v == 1 else {
+                throw InputError(file: file, field: "schemaVersion",
+                                 reason: "unsupported version \(JSONWriter.compactString(version)) (this eplb reads version 1)")
+            }
+        }
+        return root
+    }
+
+    private static func jsonLoads(_ root: JSONObject, file: String, axes: LoadAxes?) throws(InputError) -> LoadTensor {
+        guard let loadValue = root["load"] else {
+            throw InputError(file: file, field: "load", reason: "missing: an instance needs a load array ([L][T][E], [L][E] or [E])")
+        }
+        if axes == .tle {
+            throw InputError(file: file, field: "load",
+                             reason: "JSON loads are [layers][episodes][experts] by contract; --axes tle applies to 3-D .npy arrays only")
+        }
+        return try LoadReader.read(loadValue, file: file)
+    }
+
+    private static func numPyLoads(_ bytes: [UInt8], file: String, axes: LoadAxes?) throws(InputError) -> LoadTensor {
         let array: NumPyArray
         do { array = try NumPyArray.decode(bytes) } catch {
             throw InputError(file: file, reason: error.message)
         }
-        let loads = try LoadReader.read(array, file: file)
-        let topology = try TopologyFields().resolve(overrides, file: file)
-        do {
-            return InstanceFile(name: nil, problem: try Problem(topology: topology, loads: loads))
-        } catch {
-            throw InputError(file: file, error)
-        }
+        return try LoadReader.read(array, file: file, axes: axes)
     }
 }
 

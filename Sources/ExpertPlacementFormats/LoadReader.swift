@@ -84,14 +84,22 @@ enum LoadReader {
         return nil
     }
 
-    /// Reads loads from a NumPy array of shape (E,), (L,E) or (L,T,E).
-    static func read(_ array: NumPyArray, file: String) throws(InputError) -> LoadTensor {
+    /// Reads loads from a NumPy array of shape (E,), (L,E), or a 3-D array in the order `axes`
+    /// names: (L,T,E) for `.lte`, (T,L,E) for `.tle` (transposed into [L][T][E]).
+    ///
+    /// A 3-D array without `axes` is refused: both orders could explain its shape. `axes` is
+    /// accepted and has no effect on 2-D and 1-D arrays (one episode: both orders agree).
+    static func read(_ array: NumPyArray, file: String, axes: LoadAxes?) throws(InputError) -> LoadTensor {
         let shape = array.shape
+        let shapeText = "(\(shape.map(String.init).joined(separator: ", ")))"
         guard (1...3).contains(shape.count) else {
-            throw InputError(file: file, reason: "array of shape (\(shape.map(String.init).joined(separator: ", "))) is not supported: expected (L, T, E), (L, E) or (E,)")
+            throw InputError(file: file, reason: "array of shape \(shapeText) is not supported: expected (L, T, E), (T, L, E) with --axes, (L, E) or (E,)")
         }
         if let zero = shape.firstIndex(of: 0) {
-            throw InputError(file: file, reason: "array of shape (\(shape.map(String.init).joined(separator: ", "))) is empty along axis \(zero)")
+            throw InputError(file: file, reason: "array of shape \(shapeText) is empty along axis \(zero)")
+        }
+        if shape.count == 3 && axes == nil {
+            throw InputError(file: file, reason: "the shape \(shapeText) could be [layers][episodes][experts] or [iterations][layers][experts]; pass --axes lte or --axes tle")
         }
         for (i, x) in array.values.enumerated() {
             if let reason = problem(with: x) {
@@ -104,15 +112,34 @@ enum LoadReader {
                 throw InputError(file: file, field: "load" + index.reversed().map { "[\($0)]" }.joined(), reason: reason)
             }
         }
+        let transposed = shape.count == 3 && axes == .tle
         let (l, t, e): (Int, Int, Int) = switch shape.count {
         case 1: (1, 1, shape[0])
         case 2: (shape[0], 1, shape[1])
-        default: (shape[0], shape[1], shape[2])
+        default: transposed ? (shape[1], shape[0], shape[2]) : (shape[0], shape[1], shape[2])
         }
+        let values = transposed ? transposeLeadingAxes(array.values, shape[0], shape[1], shape[2]) : array.values
         do {
-            return try LoadTensor(layers: l, episodes: t, experts: e, values: array.values)
+            return try LoadTensor(layers: l, episodes: t, experts: e, values: values)
         } catch {
             throw InputError(file: file, error)
+        }
+    }
+
+    /// Swaps the two leading axes of a row-major (a, b, c) array: the result is (b, a, c).
+    ///
+    /// - Complexity: O(a·b·c), copying whole rows of `c` values.
+    static func transposeLeadingAxes(_ values: ContiguousArray<Double>, _ a: Int, _ b: Int, _ c: Int) -> ContiguousArray<Double> {
+        ContiguousArray(unsafeUninitializedCapacity: values.count) { out, count in
+            values.withUnsafeBufferPointer { src in
+                for i in 0..<a {
+                    for j in 0..<b {
+                        let from = (i * b + j) * c, to = (j * a + i) * c
+                        for k in 0..<c { out.initializeElement(at: to + k, to: src[from + k]) }
+                    }
+                }
+            }
+            count = values.count
         }
     }
 }

@@ -16,7 +16,7 @@ struct EPLB: ParsableCommand {
         Examples:
           eplb solve                  # bundled DeepSeek-V3-shaped example
           eplb solve instance.json --output plan.json
-          eplb solve loads.npy --devices 32 --slots-per-device 9
+          eplb solve loads.npy --axes lte --devices 32 --slots-per-device 9
           eplb evaluate instance.json --placement plan.json
           eplb validate plan.json --instance instance.json
           eplb rebalance window.json --current deployed.json --max-moves 32

@@ -28,6 +28,27 @@ struct TopologyOptions: ParsableArguments {
     }
 }
 
+/// `--axes lte|tle`: the axis order of a 3-D `.npy` load array (see ``LoadAxes``).
+struct AxesOption: ParsableArguments {
+    @Option(name: .customLong("axes"), help: ArgumentHelp(
+        "Axis order of a 3-D .npy load array: lte = (layers, episodes, experts), tle = (iterations, layers, experts) as engines dump it. Required for 3-D .npy; 2-D (L,E) and 1-D (E,) arrays read the same with either; JSON loads are lte by contract (tle is refused).",
+        valueName: "lte|tle"))
+    var argument: Argument?
+
+    /// The order given, if any.
+    var order: LoadAxes? { argument?.axes }
+
+    /// A ``LoadAxes`` read from the command line (the conformance cannot sit on the library type).
+    struct Argument: ExpressibleByArgument {
+        var axes: LoadAxes
+        init?(argument: String) {
+            guard let axes = LoadAxes(rawValue: argument) else { return nil }
+            self.axes = axes
+        }
+        static var allValueStrings: [String] { LoadAxes.allCases.map(\.rawValue) }
+    }
+}
+
 /// Where an instance comes from: a file, standard input (`-`) or a bundled example.
 struct InstanceOptions: ParsableArguments {
     @Argument(help: ArgumentHelp("Instance file: JSON v1 or NumPy .npy loads; '-' reads standard input. Omit it to use a bundled example.",
@@ -40,7 +61,12 @@ struct InstanceOptions: ParsableArguments {
 
     @OptionGroup var topology: TopologyOptions
 
+    @OptionGroup var axes: AxesOption
+
     func validate() throws {
+        if instance == nil && axes.order != nil {
+            throw ValidationError("--axes applies to an instance file (a 3-D .npy array), not to a bundled example")
+        }
         if instance != nil && example != nil {
             throw ValidationError("give either an instance file or --example, not both")
         }
@@ -60,7 +86,7 @@ struct InstanceOptions: ParsableArguments {
     /// Loads the instance with explicit topology overrides (the flags' merged with another source).
     func load(overrides: TopologyOverrides) throws -> (name: String, problem: Problem) {
         if let instance {
-            let file = try InstanceFile.load(path: instance, overrides: overrides)
+            let file = try InstanceFile.load(path: instance, overrides: overrides, axes: axes.order)
             return (file.name ?? InputSource.displayName(instance), file.problem)
         }
         let example = BundledExample(rawValue: example ?? BundledExample.deepseekV3.rawValue)!

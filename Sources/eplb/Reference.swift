@@ -34,6 +34,8 @@ struct Reference: ParsableCommand {
 
     @OptionGroup var topology: TopologyOptions
 
+    @OptionGroup var axes: AxesOption
+
     func validate() throws {
         if instances.isEmpty { throw ValidationError("give at least one instance") }
         if !(timeLimit > 0 && timeLimit.isFinite) { throw ValidationError("--time-limit must be a positive number of seconds") }
@@ -50,7 +52,7 @@ struct Reference: ParsableCommand {
             var failures = 0
             let solver = ExactSolver(configuration: .init(tolerance: 1e-9))
             for path in instances {
-                let file = try InstanceFile.load(path: path, overrides: topology.overrides)
+                let file = try InstanceFile.load(path: path, overrides: topology.overrides, axes: axes.order)
                 let report = try solver.solve(file.problem, options: SolveOptions(objective: objective.objective,
                                                                                    timeLimit: .milliseconds(Int64(timeLimit * 1000))))
                 let name = (path as NSString).lastPathComponent

@@ -9,7 +9,9 @@ struct Solve: ParsableCommand {
         discussion: """
         Writes a placement JSON v1 (phy2log, logcnt, log2phy, metrics, solver) with sorted keys, \
         so equal inputs give byte-equal files (use --omit-timing to drop solver.wallSeconds too). \
-        With no INSTANCE it solves a bundled example and prints a table.
+        With no INSTANCE it solves a bundled example and prints a table. A 3-D .npy load array \
+        needs --axes: lte for (layers, episodes, experts), tle for the engines' (iterations, layers, \
+        experts); 2-D (L,E) and 1-D (E,) arrays need none.
 
         Methods:
           search        (default) joint replica allotment and placement: pruned tree search with \
@@ -42,6 +44,7 @@ struct Solve: ParsableCommand {
           eplb solve small.json --method exact --objective aggregate --max-moves 4
           eplb solve deployed.json --move-cost 0.001
           cat loads.npy | eplb solve - --devices 32 --slots-per-device 9
+          eplb solve trace.npy --axes tle --devices 32 --slots-per-device 9
         """
     )
 

@@ -16,6 +16,7 @@ struct Validate: ParsableCommand {
           eplb validate plan.json
           eplb validate plan.json --instance instance.json --devices 32 --slots-per-device 9
           eplb validate next.json --current deployed.json
+          eplb validate plan.json --instance trace.npy --axes tle --devices 32 --slots-per-device 9
         """
     )
 
@@ -30,6 +31,8 @@ struct Validate: ParsableCommand {
 
     @OptionGroup var topology: TopologyOptions
 
+    @OptionGroup var axes: AxesOption
+
     @Option(help: "Output format: table (one line per broken rule) or json.")
     var format: OutputFormat = .table
 
@@ -40,6 +43,7 @@ struct Validate: ParsableCommand {
         if placement == "-" && (instance == "-" || current == "-") || instance == "-" && current == "-" {
             throw ValidationError("the placement and the instance cannot both come from standard input")
         }
+        if instance == nil && axes.order != nil { throw ValidationError("--axes applies to the --instance file") }
         if maxViolations < 1 { throw ValidationError("--max-violations must be at least 1") }
     }
 
@@ -47,7 +51,7 @@ struct Validate: ParsableCommand {
         let violations: [Violation] = try reportingInputErrors {
             var problem: Problem? = nil
             if let instance {
-                problem = try InstanceFile.load(path: instance, overrides: topology.overrides).problem
+                problem = try InstanceFile.load(path: instance, overrides: topology.overrides, axes: axes.order).problem
             }
             let file = InputSource.displayName(placement)
             let plan = try PlacementFile.decode(try InputSource.read(placement), file: file, experts: problem?.experts)

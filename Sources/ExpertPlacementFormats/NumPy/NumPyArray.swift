@@ -114,6 +114,20 @@ public struct NumPyArray: Sendable, Equatable {
     public func encode() -> [UInt8] {
         precondition(_elementCount(shape) == values.count,
                      "NumPyArray.encode: shape \(_pythonShape(shape)) does not match \(values.count) values")
+        var out = Self._preamble(shape: shape, dtype: dtype)
+        let dataStart = out.count
+        out.append(contentsOf: repeatElement(0, count: values.count * dtype.byteCount))
+        out.withUnsafeMutableBytes { raw in
+            values.withUnsafeBufferPointer { src in
+                Self._store(src, as: dtype, into: UnsafeMutableRawBufferPointer(rebasing: raw[dataStart...]), at: 0)
+            }
+        }
+        return out
+    }
+
+    /// Magic, version, header length and the header padded with spaces and `"\n"` so that the
+    /// data starts at a multiple of 64 bytes: everything of a `.npy` file before its data.
+    static func _preamble(shape: [Int], dtype: DType) -> [UInt8] {
         var header = "{'descr': '\(dtype.descr)', 'fortran_order': False, 'shape': \(_pythonShape(shape)), }"
         // numpy leaves room to grow the first axis in place (GROWTH_AXIS_MAX_DIGITS = 21).
         if let first = shape.first {
@@ -128,9 +142,8 @@ public struct NumPyArray: Sendable, Equatable {
             padding = 64 - ((8 + lengthFieldSize + hlen) % 64)
         }
         let totalHeader = hlen + padding
-        let dataCount = values.count * dtype.byteCount
         var out: [UInt8] = []
-        out.reserveCapacity(8 + lengthFieldSize + totalHeader + dataCount)
+        out.reserveCapacity(8 + lengthFieldSize + totalHeader + (_elementCount(shape) ?? 0) * dtype.byteCount)
         out.append(contentsOf: [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59])  // \x93NUMPY
         out.append(lengthFieldSize == 2 ? 1 : 2)
         out.append(0)
@@ -138,39 +151,37 @@ public struct NumPyArray: Sendable, Equatable {
         out.append(contentsOf: headerBytes)
         out.append(contentsOf: repeatElement(0x20, count: padding))
         out.append(0x0A)
+        return out
+    }
 
-        let dataStart = out.count
-        out.append(contentsOf: repeatElement(0, count: dataCount))
-        out.withUnsafeMutableBytes { raw in
-            let dst = UnsafeMutableRawBufferPointer(rebasing: raw[dataStart...])
-            values.withUnsafeBufferPointer { src in
-                switch dtype {
-                case .float64:
-                    for (k, v) in src.enumerated() {
-                        dst.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: k * 8, as: UInt64.self)
-                    }
-                case .float32:
-                    for (k, v) in src.enumerated() {
-                        dst.storeBytes(of: Float(v).bitPattern.littleEndian, toByteOffset: k * 4, as: UInt32.self)
-                    }
-                case .int32:
-                    for (k, v) in src.enumerated() {
-                        guard let wide = _exactInt64(v), let n = Int32(exactly: wide) else {
-                            preconditionFailure("NumPyArray.encode: value \(v) at index \(k) is not an int32")
-                        }
-                        dst.storeBytes(of: n.littleEndian, toByteOffset: k * 4, as: Int32.self)
-                    }
-                case .int64:
-                    for (k, v) in src.enumerated() {
-                        guard let n = _exactInt64(v) else {
-                            preconditionFailure("NumPyArray.encode: value \(v) at index \(k) is not an int64")
-                        }
-                        dst.storeBytes(of: n.littleEndian, toByteOffset: k * 8, as: Int64.self)
-                    }
+    /// Stores `src` little-endian as `dtype` into the data area `dst`, from element `first` on.
+    ///
+    /// - Precondition: for `int32`/`int64`, every value is integral and in range (traps otherwise).
+    static func _store(_ src: UnsafeBufferPointer<Double>, as dtype: DType, into dst: UnsafeMutableRawBufferPointer, at first: Int) {
+        switch dtype {
+        case .float64:
+            for (k, v) in src.enumerated() {
+                dst.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: (first + k) * 8, as: UInt64.self)
+            }
+        case .float32:
+            for (k, v) in src.enumerated() {
+                dst.storeBytes(of: Float(v).bitPattern.littleEndian, toByteOffset: (first + k) * 4, as: UInt32.self)
+            }
+        case .int32:
+            for (k, v) in src.enumerated() {
+                guard let wide = _exactInt64(v), let n = Int32(exactly: wide) else {
+                    preconditionFailure("NumPyArray.encode: value \(v) at index \(first + k) is not an int32")
                 }
+                dst.storeBytes(of: n.littleEndian, toByteOffset: (first + k) * 4, as: Int32.self)
+            }
+        case .int64:
+            for (k, v) in src.enumerated() {
+                guard let n = _exactInt64(v) else {
+                    preconditionFailure("NumPyArray.encode: value \(v) at index \(first + k) is not an int64")
+                }
+                dst.storeBytes(of: n.littleEndian, toByteOffset: (first + k) * 8, as: Int64.self)
             }
         }
-        return out
     }
 }
 
