@@ -88,6 +88,9 @@ struct Simulate: ParsableCommand {
     @Option(name: .customLong("max-layers"), help: ArgumentHelp("rebalance: change at most K layers per call.", valueName: "K"))
     var maxLayers: Int?
 
+    @Option(name: .customLong("recency-half-life"), help: ArgumentHelp("rebalance: weigh the window's iterations by 2^(−age/h), the newest at 1.", valueName: "h"))
+    var recencyHalfLife: Double?
+
     @Option(help: ArgumentHelp("Write the report to FILE instead of standard output (atomically).", valueName: "file"))
     var output: String?
 
@@ -150,7 +153,7 @@ struct Simulate: ParsableCommand {
             var reports: [SimulationReport] = []
             var seconds: [Double] = []
             for choice in policies {
-                var policy = choice.makePolicy(rebalanceOptions: rebalanceOptions(simulator))
+                var policy = choice.makePolicy(rebalanceOptions: rebalanceOptions(simulator), recencyHalfLife: recencyHalfLife)
                 let started = ContinuousClock.now
                 reports.append(try simulator.run(&policy) { policy, i, n in
                     guard showProgress else { return }
@@ -281,12 +284,15 @@ enum PolicyChoice: String, CaseIterable {
     case none, greedy, search, rebalance
 
     /// A fresh instance of the policy; `rebalance` gets `rebalanceOptions`.
-    func makePolicy(rebalanceOptions: RebalanceOptions) -> any SimulationPolicy {
+    func makePolicy(rebalanceOptions: RebalanceOptions, recencyHalfLife: Double?) -> any SimulationPolicy {
         switch self {
-        case .none: NoRebalancePolicy()
-        case .greedy: GreedyPolicy()
-        case .search: ResolvePolicy()
-        case .rebalance: RebalancePolicy(options: rebalanceOptions)
+        case .none: return NoRebalancePolicy()
+        case .greedy: return GreedyPolicy()
+        case .search: return ResolvePolicy()
+        case .rebalance:
+            var policy = RebalancePolicy(options: rebalanceOptions)
+            policy.recencyHalfLife = recencyHalfLife
+            return policy
         }
     }
 }

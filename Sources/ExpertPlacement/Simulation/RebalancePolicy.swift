@@ -16,6 +16,10 @@ public struct RebalancePolicy: SimulationPolicy {
     public var configuration: SearchSolver.Configuration
     /// Each layer's objective value right after its last update.
     public private(set) var recordedImbalance: [Double?]? = nil
+    /// Weigh the window's iterations by recency: iteration `i` iterations before the newest
+    /// weighs `2^(−i/h)` (`nil`: all equal). After a workload shift the newest iterations say
+    /// more about the next interval than the oldest ones.
+    public var recencyHalfLife: Double? = nil
 
     /// `"rebalance"`.
     public var name: String { "rebalance" }
@@ -32,10 +36,33 @@ public struct RebalancePolicy: SimulationPolicy {
         cost.expertBytes / cost.bandwidth * Double(layers) * Double(iterations) / (cost.computeSeconds * Double(interval))
     }
 
+    /// `2^(−x)` for `x ≥ 0`, without the C library (bisection of the exponent, series for the rest).
+    static func halving(_ x: Double) -> Double {
+        var y = x * 0.6931471805599453  // ln 2
+        var n = 0
+        while y > 0.5 { y /= 2; n += 1 }
+        var term = 1.0, sum = 1.0
+        for k in 1...20 { term *= -y / Double(k); sum += term }
+        for _ in 0..<n { sum *= sum }
+        return sum
+    }
+
     /// Rebalances the window and returns the changed layers in priority order.
     ///
     /// - Throws: ``ExpertPlacementError`` when `window.current` is `nil` or the solver fails.
     public mutating func decide(window: Problem) throws(ExpertPlacementError) -> PolicyDecision {
+        var window = window
+        if let h = recencyHalfLife {
+            let w = window.episodes
+            var weights = ContiguousArray<Double>()
+            weights.reserveCapacity(w)
+            // 2^(−age/h) by repeated multiplication from the newest iteration back.
+            let factor = Self.halving(1 / h)
+            var value = 1.0
+            for _ in 0..<w { weights.append(value); value *= factor }
+            weights.reverse()
+            window = try Problem(topology: window.topology, loads: window.loads, episodeWeights: weights, current: window.current)
+        }
         let plan = try Rebalancer.plan(window, recordedImbalance: recordedImbalance,
                                        solver: SearchSolver(configuration: configuration), options: options)
         recordedImbalance = plan.recordedImbalance.map { Optional($0) }
