@@ -43,6 +43,17 @@ public struct LoadTensor: Sendable, Equatable {
         self.values = values
     }
 
+    /// Creates a load tensor from values the caller has already checked (finite, ≥ 0, the right
+    /// count): a reader that validated while decoding does not pay a second pass.
+    package init(layers: Int, episodes: Int, experts: Int, checkedValues values: ContiguousArray<Double>) {
+        precondition(layers >= 1 && episodes >= 1 && experts >= 1 && values.count == layers * episodes * experts,
+                     "LoadTensor: unchecked shape")
+        self.layers = layers
+        self.episodes = episodes
+        self.experts = experts
+        self.values = values
+    }
+
     /// The load of expert `expert` in `layer` during `episode`.
     @inlinable public subscript(layer: Int, episode: Int, expert: Int) -> Double {
         values[(layer &* episodes &+ episode) &* experts &+ expert]

@@ -127,32 +127,39 @@ public enum Metrics {
             throw .invalidValue(field: "phy2log[\(layer)]", reason: "expert \(missing) has no replica")
         }
         let share = counts.map { 1.0 / Double($0) }
-        let phy = placement.physicalToLogical
         let base = problem.loads.layerOffset(layer)
-        let w = problem.loads.values
         var deviceLoad = [Double](repeating: 0, count: d)
         var aggregate = [Double](repeating: 0, count: e)
+        // The layer's slots, checked once, so that the hot loop reads raw buffers.
+        let row = Array(placement.physicalToLogical[layer * p ..< (layer + 1) * p].map { Int($0) })
 
         var weightSum = 0.0, rhoSum = 0.0, worst = 0.0, peakSum = 0.0
-        for t in 0..<tCount {
-            let omega = problem.episodeWeights[t]
-            if omega == 0 { continue }
-            let row = base + t * e
-            for x in 0..<e { aggregate[x] += omega * w[row + x] }
-            for dev in 0..<d {
-                var sum = 0.0
-                for slot in dev * s ..< (dev + 1) * s {
-                    let x = Int(phy[layer * p + slot])
-                    sum += w[row + x] * share[x]
+        problem.loads.values.withUnsafeBufferPointer { w in
+            row.withUnsafeBufferPointer { slots in
+                share.withUnsafeBufferPointer { share in
+                    for t in 0..<tCount {
+                        let omega = problem.episodeWeights[t]
+                        if omega == 0 { continue }
+                        let offset = base + t * e
+                        for x in 0..<e { aggregate[x] += omega * w[offset + x] }
+                        for dev in 0..<d {
+                            var sum = 0.0
+                            for slot in dev * s ..< (dev + 1) * s {
+                                let x = slots[slot]
+                                sum += w[offset + x] * share[x]
+                            }
+                            deviceLoad[dev] = sum
+                        }
+                        let (rho, peak) = imbalance(deviceLoad)
+                        weightSum += omega
+                        rhoSum += omega * rho
+                        worst = Swift.max(worst, rho)
+                        peakSum += omega * peak
+                    }
                 }
-                deviceLoad[dev] = sum
             }
-            let (rho, peak) = imbalance(deviceLoad)
-            weightSum += omega
-            rhoSum += omega * rho
-            worst = Swift.max(worst, rho)
-            peakSum += omega * peak
         }
+        let phy = placement.physicalToLogical
         for dev in 0..<d {
             var sum = 0.0
             for slot in dev * s ..< (dev + 1) * s {

@@ -19,6 +19,11 @@ public enum InputSource {
                 throw InputError(file: name, reason: "no such file")
             }
             guard !isDirectory.boolValue else { throw InputError(file: name, reason: "is a directory, not a file") }
+            // A regular file is read straight into the byte array (one copy, not two).
+            if let bytes = readRegularFile(path) {
+                guard !bytes.isEmpty else { throw InputError(file: name, reason: "the file is empty") }
+                return bytes
+            }
             do {
                 data = try Data(contentsOf: URL(fileURLWithPath: path))
             } catch {
@@ -28,6 +33,32 @@ public enum InputSource {
         guard !data.isEmpty else { throw InputError(file: name, reason: "the file is empty") }
         return [UInt8](data)
     }
+}
+
+/// The bytes of a regular file read with POSIX calls, or `nil` when it is not a regular file or
+/// a call fails (the caller then reads it through Foundation, which reports the error).
+func readRegularFile(_ path: String) -> [UInt8]? {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var info = stat()
+    guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+    let size = Int(info.st_size)
+    var failed = false
+    let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+        var done = 0
+        while done < size {
+            let n = read(fd, buffer.baseAddress! + done, size - done)
+            if n <= 0 {
+                if n < 0 && errno == EINTR { continue }
+                failed = n < 0
+                break
+            }
+            done += n
+        }
+        count = done
+    }
+    return failed || bytes.count != size ? nil : bytes
 }
 
 /// Writes output files whole or not at all.

@@ -270,11 +270,16 @@ public struct InstanceFile: Sendable {
     }
 
     private static func numPyLoads(_ bytes: [UInt8], file: String, axes: LoadAxes?) throws(InputError) -> LoadTensor {
+        // (T, L, E) arrays are transposed while their elements are converted (one pass, one copy).
+        let transposing = axes == .tle
+        let decoded: Result<NumPyArray, NumPyError> = bytes.withUnsafeBytes { raw in
+            Result { () throws(NumPyError) -> NumPyArray in try _NumPyDecoder.decode(raw, transposingLeadingAxes: transposing) }
+        }
         let array: NumPyArray
-        do { array = try NumPyArray.decode(bytes) } catch {
+        do { array = try decoded.get() } catch {
             throw InputError(file: file, reason: error.message)
         }
-        return try LoadReader.read(array, file: file, axes: axes)
+        return try LoadReader.read(array, file: file, axes: axes, transposed: transposing && array.shape.count == 3)
     }
 }
 

@@ -89,8 +89,11 @@ enum LoadReader {
     ///
     /// A 3-D array without `axes` is refused: both orders could explain its shape. `axes` is
     /// accepted and has no effect on 2-D and 1-D arrays (one episode: both orders agree).
-    static func read(_ array: NumPyArray, file: String, axes: LoadAxes?) throws(InputError) -> LoadTensor {
-        let shape = array.shape
+    ///
+    /// With `transposed`, a `.tle` array was already transposed while decoding: its shape and
+    /// values are (L, T, E), and bad values are still named by their index in the file, `[t][l][e]`.
+    static func read(_ array: NumPyArray, file: String, axes: LoadAxes?, transposed already: Bool = false) throws(InputError) -> LoadTensor {
+        let shape = already ? [array.shape[1], array.shape[0], array.shape[2]] : array.shape
         let shapeText = "(\(shape.map(String.init).joined(separator: ", ")))"
         guard (1...3).contains(shape.count) else {
             throw InputError(file: file, reason: "array of shape \(shapeText) is not supported: expected (L, T, E), (T, L, E) with --axes, (L, E) or (E,)")
@@ -101,29 +104,36 @@ enum LoadReader {
         if shape.count == 3 && axes == nil {
             throw InputError(file: file, reason: "the shape \(shapeText) could be [layers][episodes][experts] or [iterations][layers][experts]; pass --axes lte or --axes tle")
         }
-        for (i, x) in array.values.enumerated() {
-            if let reason = problem(with: x) {
-                var index: [Int] = []
-                var rest = i
-                for extent in shape.reversed() {
-                    index.append(rest % extent)
-                    rest /= extent
+        // One branch-free pass first (the common case: every value is a valid load); the slow
+        // scan below runs only to name the first bad value.
+        let allValid = array.values.withUnsafeBufferPointer { v in
+            var ok = true
+            for x in v { ok = ok && x.isFinite && x >= 0 }
+            return ok
+        }
+        if !allValid {
+            for (i, x) in array.values.enumerated() {
+                if let reason = problem(with: x) {
+                    var index: [Int] = []
+                    var rest = i
+                    for extent in array.shape.reversed() {
+                        index.append(rest % extent)
+                        rest /= extent
+                    }
+                    if already { index.swapAt(1, 2) }  // reversed (e, t, l) → file order (e, l, t)
+                    throw InputError(file: file, field: "load" + index.reversed().map { "[\($0)]" }.joined(), reason: reason)
                 }
-                throw InputError(file: file, field: "load" + index.reversed().map { "[\($0)]" }.joined(), reason: reason)
             }
         }
-        let transposed = shape.count == 3 && axes == .tle
+        let transposed = shape.count == 3 && axes == .tle && !already
         let (l, t, e): (Int, Int, Int) = switch shape.count {
         case 1: (1, 1, shape[0])
         case 2: (shape[0], 1, shape[1])
-        default: transposed ? (shape[1], shape[0], shape[2]) : (shape[0], shape[1], shape[2])
+        default: transposed || already ? (shape[1], shape[0], shape[2]) : (shape[0], shape[1], shape[2])
         }
         let values = transposed ? transposeLeadingAxes(array.values, shape[0], shape[1], shape[2]) : array.values
-        do {
-            return try LoadTensor(layers: l, episodes: t, experts: e, values: values)
-        } catch {
-            throw InputError(file: file, error)
-        }
+        // Every value was checked above.
+        return LoadTensor(layers: l, episodes: t, experts: e, checkedValues: values)
     }
 
     /// Swaps the two leading axes of a row-major (a, b, c) array: the result is (b, a, c).

@@ -115,7 +115,8 @@ struct Rebalance: ParsableCommand {
             case .exact: try Rebalancer.plan(problem, recordedImbalance: record, solver: ExactSolver(), options: options)
             case .auto: try Rebalancer.plan(problem, recordedImbalance: record, solver: AutoSolver(), options: options)
             }
-            let metrics = try Metrics.evaluate(plan.placement, on: problem, objective: objective.objective)
+            // The new placement's metrics on the window, with moves against the deployed one.
+            let metrics = PlacementMetrics(layers: plan.layers.map(\.after))
             let model = expertBytes.map { RebalanceFile.TransferModel(expertBytes: $0, bandwidth: bandwidth!) }
             let text: String
             switch format {

@@ -71,50 +71,48 @@ public struct ObjectiveModel: Sendable {
         let base = layer.loadOffset
         let active = (0..<problem.episodes).filter { problem.episodeWeights[$0] > 0 }
 
-        // Weighted episode loads ŵ_b and their weights Ω_b (blocks when over the cap).
-        var blocks: [[Double]] = []
-        var blockWeight: [Double] = []
+        // Blocks of consecutive positive-weight episodes (one block of all of them for the
+        // aggregate objective) and their weights Ω_b.
+        let n = active.count
+        let k = objective == .aggregateImbalance ? 1 : Swift.min(n, Swift.max(1, episodeCap ?? n))
+        var blockWeight = [Double](repeating: 0, count: k)
         if objective == .aggregateImbalance {
-            var sum = [Double](repeating: 0, count: e)
-            for t in active {
-                let omega = problem.episodeWeights[t]
-                for x in 0..<e { sum[x] += omega * w[base + t * e + x] }
-            }
-            blocks = [sum]
-            blockWeight = [1]
+            blockWeight[0] = 1
         } else {
-            let n = active.count
-            let k = Swift.min(n, Swift.max(1, episodeCap ?? n))
             for b in 0..<k {
-                var sum = [Double](repeating: 0, count: e)
-                var weight = 0.0
-                for i in (n * b / k) ..< (n * (b + 1) / k) {
-                    let t = active[i]
-                    let omega = problem.episodeWeights[t]
-                    weight += omega
-                    for x in 0..<e { sum[x] += omega * w[base + t * e + x] }
-                }
-                blocks.append(sum)
-                blockWeight.append(weight)
+                for i in (n * b / k) ..< (n * (b + 1) / k) { blockWeight[b] += problem.episodeWeights[active[i]] }
             }
         }
         let totalWeight = blockWeight.reduce(0, +)
         var constant = 0.0
-        var kept: [(loads: [Double], c: Double, weight: Double)] = []
-        for (b, loads) in blocks.enumerated() {
-            let total = loads.reduce(0, +)
+        var u = ContiguousArray<Double>()
+        u.reserveCapacity(k * e)
+        var weights = ContiguousArray<Double>()
+        var sum = [Double](repeating: 0, count: e)
+        for b in 0..<k {
+            // ŵ_b = Σ_{t in block} ω_t · w[t], summed in episode order.
+            for x in 0..<e { sum[x] = 0 }
+            let range = objective == .aggregateImbalance ? 0..<n : (n * b / k) ..< (n * (b + 1) / k)
+            for i in range {
+                let t = active[i]
+                let omega = problem.episodeWeights[t]
+                let row = base + t * e
+                for x in 0..<e { sum[x] += omega * w[row + x] }
+            }
+            let total = sum.reduce(0, +)
+            let c: Double
             switch objective {
             case .meanImbalance:
-                if total > 0 {
-                    kept.append((loads, blockWeight[b] * Double(d) / (total * totalWeight), blockWeight[b]))
-                } else {
-                    constant += blockWeight[b] / totalWeight
-                }
+                guard total > 0 else { constant += blockWeight[b] / totalWeight; continue }
+                c = blockWeight[b] * Double(d) / (total * totalWeight)
             case .peakSum:
-                kept.append((loads, 1, blockWeight[b]))
+                c = 1
             case .aggregateImbalance, .worstImbalance:
-                if total > 0 { kept.append((loads, Double(d) / total, blockWeight[b])) } else { constant = 1 }
+                guard total > 0 else { continue }
+                c = Double(d) / total
             }
+            for x in 0..<e { u.append(c * sum[x]) }
+            weights.append(blockWeight[b])
         }
         switch objective {
         case .worstImbalance, .aggregateImbalance:
@@ -124,14 +122,11 @@ public struct ObjectiveModel: Sendable {
             combination = .sum
             self.constant = constant
         }
-        if kept.isEmpty { kept = [([Double](repeating: 0, count: e), 0, 0)] }
-        rowCount = kept.count
-        var u = ContiguousArray<Double>(repeating: 0, count: e * kept.count)
-        var weights = ContiguousArray<Double>()
-        for (i, k) in kept.enumerated() {
-            for x in 0..<e { u[i * e + x] = k.c * k.loads[x] }
-            weights.append(k.weight)
+        if weights.isEmpty {
+            u = ContiguousArray(repeating: 0, count: e)
+            weights = [0]
         }
+        rowCount = weights.count
         rows = u
         rowWeights = weights
     }

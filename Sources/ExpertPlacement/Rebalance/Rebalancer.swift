@@ -217,6 +217,7 @@ public struct Rebalancer<Solver: LayerSolver>: Sendable {
         var solveOptions = SolveOptions(objective: objective, timeLimit: options.timeLimit, maxThreads: options.maxThreads,
                                         moves: options.moves)
         solveOptions.alignsToCurrent = true
+        solveOptions.computesBounds = false
         var notes: [String] = []
         var candidate = current
         var status = SolveStatus.feasible
@@ -226,7 +227,15 @@ public struct Rebalancer<Solver: LayerSolver>: Sendable {
             notes = report.notes
             status = report.status
         }
-        let after = try Metrics.evaluate(candidate, on: problem).layers
+        // The candidate's metrics on the selected layers (the others are the deployed plan's).
+        var after = before
+        let placed = candidate
+        let work = selected.count * problem.episodes * problem.topology.slotCount
+        let selectedMetrics = try LayerParallelism.map(count: selected.count, work: work, maxThreads: options.maxThreads) {
+            (i: Int) throws(ExpertPlacementError) -> LayerMetrics in
+            try Metrics.layerMetrics(placed, on: problem, layer: selected[i])
+        }
+        for (i, l) in selected.enumerated() { after[l] = selectedMetrics[i] }
         // 4. Keep what pays.
         var changes: [LayerChange] = []
         var worth: [(layer: Int, perMove: Double)] = []

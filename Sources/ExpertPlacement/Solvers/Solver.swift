@@ -48,6 +48,10 @@ public struct SolveOptions: Sendable, Equatable {
     /// Relabel each layer's plan onto the deployed placement, when there is one (``Alignment``:
     /// same loads, fewest moves). On by default.
     public var alignsToCurrent: Bool
+    /// Compute a proven lower bound per layer where the method can (on by default). A caller that
+    /// does not report bounds — the rebalancer — turns it off to save its cost (one min-max
+    /// allotment per episode).
+    public var computesBounds: Bool = true
 
     /// Creates options.
     public init(objective: Objective = .meanImbalance, timeLimit: Duration? = nil, maxThreads: Int? = nil,

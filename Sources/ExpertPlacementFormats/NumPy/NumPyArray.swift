@@ -255,7 +255,9 @@ internal enum _NumPyDecoder {
         NumPyError(message: "malformed header: \(detail)")
     }
 
-    static func decode(_ bytes: UnsafeRawBufferPointer) throws(NumPyError) -> NumPyArray {
+    /// Decodes; with `transposingLeadingAxes` a 3-D array `(a, b, c)` comes back as `(b, a, c)`
+    /// (its first two axes swapped) in the same pass that converts its elements.
+    static func decode(_ bytes: UnsafeRawBufferPointer, transposingLeadingAxes: Bool = false) throws(NumPyError) -> NumPyArray {
         let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
         guard bytes.count >= 6, (0..<6).allSatisfy({ bytes[$0] == magic[$0] }) else {
             throw NumPyError(message: "not a NumPy .npy file (missing the \\x93NUMPY magic)")
@@ -352,7 +354,25 @@ internal enum _NumPyDecoder {
         }
 
         let data = UnsafeRawBufferPointer(rebasing: bytes[dataStart...])
-        let values = convert(data, count: count, dtype: dtype, bigEndian: bigEndian)
+        if transposingLeadingAxes && shape.count == 3 {
+            let (a, b, c) = (shape[0], shape[1], shape[2])
+            // Each run of c elements moves as a block: block (i, j) of the file goes to (j, i).
+            let values = ContiguousArray<Double>(unsafeUninitializedCapacity: count) { out, initialized in
+                for i in 0..<a {
+                    for j in 0..<b {
+                        let block = UnsafeRawBufferPointer(rebasing: data[((i * b + j) * c * dtype.byteCount)...])
+                        let target = UnsafeMutableBufferPointer(rebasing: out[((j * a + i) * c)...])
+                        convert(block, count: c, dtype: dtype, bigEndian: bigEndian, into: target)
+                    }
+                }
+                initialized = count
+            }
+            return NumPyArray(shape: [b, a, c], dtype: dtype, values: values)
+        }
+        let values = ContiguousArray<Double>(unsafeUninitializedCapacity: count) { out, initialized in
+            convert(data, count: count, dtype: dtype, bigEndian: bigEndian, into: out)
+            initialized = count
+        }
         return NumPyArray(shape: shape, dtype: dtype, values: values)
     }
 
@@ -381,13 +401,12 @@ internal enum _NumPyDecoder {
         return (dtype, order == ">")
     }
 
-    /// Converts raw element bytes to `Double`s.
-    static func convert(_ data: UnsafeRawBufferPointer, count: Int, dtype: NumPyArray.DType, bigEndian: Bool) -> ContiguousArray<Double> {
-        ContiguousArray<Double>(unsafeUninitializedCapacity: count) { out, initialized in
-            guard count > 0, let dst = out.baseAddress else {
-                initialized = 0
-                return
-            }
+    /// Converts the first `count` raw elements of `data` to `Double`s in the first `count` places
+    /// of `out` (initialising them).
+    static func convert(_ data: UnsafeRawBufferPointer, count: Int, dtype: NumPyArray.DType, bigEndian: Bool,
+                        into out: UnsafeMutableBufferPointer<Double>) {
+        do {
+            guard count > 0, let dst = out.baseAddress else { return }
             switch dtype {
             case .float64:
                 if !bigEndian && 1.littleEndian == 1 {
@@ -414,7 +433,6 @@ internal enum _NumPyDecoder {
                     dst[k] = Double(Int64(bitPattern: bigEndian ? UInt64(bigEndian: raw) : UInt64(littleEndian: raw)))
                 }
             }
-            initialized = count
         }
     }
 

@@ -83,9 +83,9 @@ public struct SearchSolver: LayerSolver {
     public func solveLayer(_ layer: ProblemLayer, context: LayerContext) -> LayerOutcome {
         let stop = StopCondition(deadline: context.deadline, observesCancellation: context.observesCancellation)
         let r = Self.solveLayer(layer.problem, layer: layer.index, objective: context.options.objective,
-                                configuration: configuration, stop: stop)
+                                configuration: configuration, stop: stop, bound: context.options.computesBounds)
         return LayerOutcome(physicalToLogical: ContiguousArray(r.slots), status: r.hitLimit ? .timeLimit : .feasible,
-                            lowerBound: r.bound)
+                            lowerBound: context.options.computesBounds ? r.bound : nil)
     }
 
     /// See ``Configuration/projections``.
@@ -132,16 +132,17 @@ public struct SearchSolver: LayerSolver {
     }
 
     static func solveLayer(_ problem: Problem, layer: Int, objective: Objective, configuration c: Configuration,
-                           stop: StopCondition) -> LayerResult {
+                           stop: StopCondition, bound computesBound: Bool = true) -> LayerResult {
         if stop.shouldStop() {
             // Out of time before this layer started: the greedy plan, at once.
             let plan = GreedySolver.solveLayer(loads: problem.aggregateLoad(layer: layer), topology: problem.topology)
-            return LayerResult(slots: Array(plan), bound: LowerBounds.bound(problem, layer: layer, objective: objective),
+            return LayerResult(slots: Array(plan),
+                               bound: computesBound ? LowerBounds.bound(problem, layer: layer, objective: objective) : 0,
                                hitLimit: true)
         }
         let model = LayerModel(problem: problem, layer: layer, objective: objective, episodeCap: c.episodeCap,
                                riskZ: c.riskAware ? c.riskZ : nil)
-        let bound = LowerBounds.bound(problem, layer: layer, objective: objective)
+        let bound = computesBound ? LowerBounds.bound(problem, layer: layer, objective: objective) : 0
         let state = SearchState(model: model)
         let e = model.experts, t = model.episodes
 
