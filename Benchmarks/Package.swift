@@ -25,6 +25,7 @@ let package = Package(
             dependencies: [
                 .product(name: "ExpertPlacement", package: rootIdentity),
                 .product(name: "ExpertPlacementExact", package: rootIdentity),
+                .product(name: "ExpertPlacementFormats", package: rootIdentity),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/SolverBenchmarks",

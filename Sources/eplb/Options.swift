@@ -201,3 +201,93 @@ struct MoveOptions: ParsableArguments {
         }
     }
 }
+
+/// The window and the deployed placement of `rebalance` and `pareto`: an instance plus
+/// `--current FILE` (whose topology is used when the instance has none).
+struct DeployedInputOptions: ParsableArguments {
+    @OptionGroup var input: InstanceOptions
+
+    @Option(help: ArgumentHelp("The deployed placement (placement file v1); overrides the instance's \"current\". Its topology is used when the instance has none.", valueName: "file"))
+    var current: String?
+
+    func validate() throws {
+        if current == "-" && input.instance == "-" {
+            throw ValidationError("the instance and the deployed placement cannot both come from standard input")
+        }
+    }
+
+    /// The instance with its deployed placement, and the file's `recordedImbalance` if any.
+    func load() throws -> ((name: String, problem: Problem), [Double]?) {
+        var deployed: Placement? = nil
+        var recorded: [Double]? = nil
+        var overrides = input.topology.overrides
+        if let current {
+            let document = try PlacementFile.decodeDocument(try InputSource.read(current), file: InputSource.displayName(current))
+            deployed = document.placement
+            recorded = document.recordedImbalance
+            let t = document.placement.topology
+            overrides.devices = overrides.devices ?? t.devices
+            overrides.slotsPerDevice = overrides.slotsPerDevice ?? t.slotsPerDevice
+            overrides.nodes = overrides.nodes ?? t.nodes
+            overrides.expertGroups = overrides.expertGroups ?? t.expertGroups
+        }
+        let (name, loaded) = try input.load(overrides: overrides)
+        var problem = loaded
+        if let deployed {
+            do throws(ExpertPlacementError) {
+                problem = try Problem(topology: loaded.topology, loads: loaded.loads, episodeWeights: loaded.episodeWeights,
+                                      current: deployed)
+            } catch {
+                throw InputError(file: InputSource.displayName(current!), error)
+            }
+        }
+        guard problem.current != nil else {
+            throw InputError(file: name, field: "current",
+                             reason: "missing: give the deployed placement with --current FILE or as \"current\" in the instance")
+        }
+        return ((name, problem), recorded)
+    }
+}
+
+/// The cherry-picking rules of `rebalance` (and of `simulate`'s rebalance policy).
+struct CherryPickOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Re-place a layer whose deployed imbalance (the objective) is above X, e.g. 1.1.", valueName: "X"))
+    var threshold: Double?
+
+    @Option(name: .customLong("relative-threshold"), help: ArgumentHelp(
+        "Re-place a layer whose balance fell below r × its balance right after its last update (FlashLB's rule; 0.9 or 0.85 there).",
+        valueName: "r"))
+    var relativeThreshold: Double?
+
+    @Option(name: .customLong("min-gain"), help: ArgumentHelp(
+        "Keep a layer's new plan only if it lowers the objective by at least this fraction (0.02 = 2%).", valueName: "g"))
+    var minGain: Double?
+
+    @Option(name: .customLong("max-layers"), help: ArgumentHelp("Change at most K layers (best gain per moved replica first).", valueName: "K"))
+    var maxLayers: Int?
+
+    /// The options with these rules, the objective and the move policy.
+    func options(objective: Objective, moves: MovePolicy) -> RebalanceOptions {
+        RebalanceOptions(objective: objective, threshold: threshold, relativeThreshold: relativeThreshold, minGain: minGain,
+                         maxLayers: maxLayers, moves: moves)
+    }
+
+    /// Records the rules given in a settings block.
+    func record(into settings: inout JSONObject) {
+        if let threshold { settings["threshold"] = .number(threshold) }
+        if let relativeThreshold { settings["relativeThreshold"] = .number(relativeThreshold) }
+        if let minGain { settings["minGain"] = .number(minGain) }
+        if let maxLayers { settings["maxLayers"] = .number(Double(maxLayers)) }
+    }
+
+    func validate() throws {
+        if let threshold, !(threshold.isFinite && threshold >= 0) {
+            throw ValidationError("--threshold must be a finite number ≥ 0, got \(threshold)")
+        }
+        if let r = relativeThreshold, !(r > 0 && r <= 1) {
+            throw ValidationError("--relative-threshold must be in (0, 1], got \(r)")
+        }
+        if let g = minGain, !(g.isFinite && g >= 0) { throw ValidationError("--min-gain must be a finite number ≥ 0, got \(g)") }
+        if let k = maxLayers, k < 0 { throw ValidationError("--max-layers must be 0 or more, got \(k)") }
+    }
+}

@@ -20,10 +20,7 @@ struct Pareto: ParsableCommand {
         """
     )
 
-    @OptionGroup var input: InstanceOptions
-
-    @Option(help: ArgumentHelp("The deployed placement (placement file v1); overrides the instance's \"current\".", valueName: "file"))
-    var current: String?
+    @OptionGroup var deployed: DeployedInputOptions
 
     @Option(help: "Method of the full re-solve: search (default), greedy, exact, auto or hierarchical.")
     var method: Method = .search
@@ -54,7 +51,7 @@ struct Pareto: ParsableCommand {
 
     func run() throws {
         try reportingInputErrors {
-            let (name, problem) = try DeployedInput.load(input, current: current)
+            let ((name, problem), _) = try deployed.load()
             let options = SolveOptions(objective: objective.objective)
             let result: ParetoFrontier.Result = switch method {
             case .search: try ParetoFrontier.compute(problem, solver: SearchSolver(), options: options, fractions: fractionList)
@@ -103,45 +100,5 @@ struct Pareto: ParsableCommand {
             }
             try OutputSink.write(text, to: output ?? "-")
         }
-    }
-}
-
-/// An instance plus a deployed placement from `--current FILE` (whose topology is used when the
-/// instance has none), shared by `rebalance` and `pareto`.
-enum DeployedInput {
-    /// The instance with its deployed placement; `recordedImbalance` from the file, if any.
-    static func load(_ input: InstanceOptions, current: String?) throws -> (name: String, problem: Problem) {
-        try loadWithRecord(input, current: current).0
-    }
-
-    static func loadWithRecord(_ input: InstanceOptions, current: String?) throws -> ((name: String, problem: Problem), [Double]?) {
-        var deployed: Placement? = nil
-        var recorded: [Double]? = nil
-        var overrides = input.topology.overrides
-        if let current {
-            let document = try PlacementFile.decodeDocument(try InputSource.read(current), file: InputSource.displayName(current))
-            deployed = document.placement
-            recorded = document.recordedImbalance
-            let t = document.placement.topology
-            overrides.devices = overrides.devices ?? t.devices
-            overrides.slotsPerDevice = overrides.slotsPerDevice ?? t.slotsPerDevice
-            overrides.nodes = overrides.nodes ?? t.nodes
-            overrides.expertGroups = overrides.expertGroups ?? t.expertGroups
-        }
-        let (name, loaded) = try input.load(overrides: overrides)
-        var problem = loaded
-        if let deployed {
-            do throws(ExpertPlacementError) {
-                problem = try Problem(topology: loaded.topology, loads: loaded.loads, episodeWeights: loaded.episodeWeights,
-                                      current: deployed)
-            } catch {
-                throw InputError(file: InputSource.displayName(current!), error)
-            }
-        }
-        guard problem.current != nil else {
-            throw InputError(file: name, field: "current",
-                             reason: "missing: give the deployed placement with --current FILE or as \"current\" in the instance")
-        }
-        return ((name, problem), recorded)
     }
 }

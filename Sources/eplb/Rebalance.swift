@@ -31,10 +31,7 @@ struct Rebalance: ParsableCommand {
         """
     )
 
-    @OptionGroup var input: InstanceOptions
-
-    @Option(help: ArgumentHelp("The deployed placement (placement file v1); overrides the instance's \"current\". Its topology is used when the instance has none.", valueName: "file"))
-    var current: String?
+    @OptionGroup var deployed: DeployedInputOptions
 
     @Option(help: "Method that re-places the selected layers: search (default), greedy, exact, auto or hierarchical.")
     var method: Method = .search
@@ -42,20 +39,7 @@ struct Rebalance: ParsableCommand {
     @Option(help: "Objective scored and re-placed on (mean, worst, aggregate, peak-sum).")
     var objective = ObjectiveOption(.meanImbalance)
 
-    @Option(help: ArgumentHelp("Re-place a layer whose deployed imbalance (the objective) is above X, e.g. 1.1.", valueName: "X"))
-    var threshold: Double?
-
-    @Option(name: .customLong("relative-threshold"), help: ArgumentHelp(
-        "Re-place a layer whose balance fell below r × its balance right after its last update (FlashLB's rule; 0.9 or 0.85 there).",
-        valueName: "r"))
-    var relativeThreshold: Double?
-
-    @Option(name: .customLong("min-gain"), help: ArgumentHelp(
-        "Keep a layer's new plan only if it lowers the objective by at least this fraction (0.02 = 2%).", valueName: "g"))
-    var minGain: Double?
-
-    @Option(name: .customLong("max-layers"), help: ArgumentHelp("Change at most K layers (best gain per moved replica first).", valueName: "K"))
-    var maxLayers: Int?
+    @OptionGroup(title: "Which layers change") var rules: CherryPickOptions
 
     @OptionGroup(title: "Moves") var moves: MoveOptions
 
@@ -78,14 +62,6 @@ struct Rebalance: ParsableCommand {
     var omitTiming = false
 
     func validate() throws {
-        if let threshold, !(threshold.isFinite && threshold >= 0) {
-            throw ValidationError("--threshold must be a finite number ≥ 0, got \(threshold)")
-        }
-        if let r = relativeThreshold, !(r > 0 && r <= 1) {
-            throw ValidationError("--relative-threshold must be in (0, 1], got \(r)")
-        }
-        if let g = minGain, !(g.isFinite && g >= 0) { throw ValidationError("--min-gain must be a finite number ≥ 0, got \(g)") }
-        if let k = maxLayers, k < 0 { throw ValidationError("--max-layers must be 0 or more, got \(k)") }
         if let timeLimit, !(timeLimit > 0 && timeLimit.isFinite) {
             throw ValidationError("--time-limit must be a positive number of seconds, got \(timeLimit)")
         }
@@ -95,17 +71,12 @@ struct Rebalance: ParsableCommand {
         for (flag, value) in [("--expert-bytes", expertBytes), ("--bandwidth", bandwidth)] {
             if let value, !(value > 0 && value.isFinite) { throw ValidationError("\(flag) must be a positive number, got \(value)") }
         }
-        if current == "-" && input.instance == "-" {
-            throw ValidationError("the instance and the deployed placement cannot both come from standard input")
-        }
     }
 
     func run() throws {
         try reportingInputErrors {
-            let ((name, problem), recorded) = try DeployedInput.loadWithRecord(input, current: current)
-            var options = RebalanceOptions(objective: objective.objective, threshold: threshold,
-                                           relativeThreshold: relativeThreshold, minGain: minGain, maxLayers: maxLayers,
-                                           moves: moves.policy)
+            let ((name, problem), recorded) = try deployed.load()
+            var options = rules.options(objective: objective.objective, moves: moves.policy)
             if let timeLimit { options.timeLimit = .milliseconds(Int64(timeLimit * 1000)) }
             let record = recorded.map { $0.map { Optional($0) } }
             let plan: RebalancePlan = switch method {
@@ -124,10 +95,7 @@ struct Rebalance: ParsableCommand {
                 var info = PlacementFile.SolverInfo(method: "rebalance/\(plan.method)", objective: plan.objective, status: .feasible,
                                                     wallSeconds: omitTiming ? nil : plan.wallTime.inSeconds, notes: plan.notes)
                 moves.record(into: &info.settings)
-                if let threshold { info.settings["threshold"] = .number(threshold) }
-                if let relativeThreshold { info.settings["relativeThreshold"] = .number(relativeThreshold) }
-                if let minGain { info.settings["minGain"] = .number(minGain) }
-                if let maxLayers { info.settings["maxLayers"] = .number(Double(maxLayers)) }
+                rules.record(into: &info.settings)
                 text = JSONWriter.string(RebalanceFile.encode(plan, metrics: metrics, solver: info, transferModel: model))
             case .table:
                 text = TableReport.rebalance(name: name, problem: problem, plan: plan, transferModel: model)

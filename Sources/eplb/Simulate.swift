@@ -76,17 +76,7 @@ struct Simulate: ParsableCommand {
     @OptionGroup(title: "The rebalance policy (eplb rebalance's rules; default move cost: the price at which a move pays for itself within one interval under the cost model)")
     var moves: MoveOptions
 
-    @Option(help: ArgumentHelp("rebalance: re-place a layer whose window imbalance is above X.", valueName: "X"))
-    var threshold: Double?
-
-    @Option(name: .customLong("relative-threshold"), help: ArgumentHelp("rebalance: re-place a layer whose balance fell below r × its balance after its last update.", valueName: "r"))
-    var relativeThreshold: Double?
-
-    @Option(name: .customLong("min-gain"), help: ArgumentHelp("rebalance: change a layer only for a relative gain of at least g.", valueName: "g"))
-    var minGain: Double?
-
-    @Option(name: .customLong("max-layers"), help: ArgumentHelp("rebalance: change at most K layers per call.", valueName: "K"))
-    var maxLayers: Int?
+    @OptionGroup(title: "The rebalance policy's rules (as eplb rebalance)") var rules: CherryPickOptions
 
     @Option(name: .customLong("recency-half-life"), help: ArgumentHelp("rebalance: weigh the window's iterations by 2^(−age/h), the newest at 1.", valueName: "h"))
     var recencyHalfLife: Double?
@@ -179,8 +169,7 @@ struct Simulate: ParsableCommand {
             moves.cost = RebalancePolicy.priceOfMove(cost: simulator.configuration.cost, layers: simulator.trace.layers,
                                                      iterations: simulator.iterations, interval: simulator.configuration.interval)
         }
-        return RebalanceOptions(threshold: threshold, relativeThreshold: relativeThreshold, minGain: minGain,
-                                maxLayers: maxLayers, moves: moves)
+        return rules.options(objective: .meanImbalance, moves: moves)
     }
 
     /// `{"policies": [...], "settings": {...}, "trace": {...}}`; `seconds`: each policy's whole run.

@@ -6,6 +6,7 @@
 import Benchmark
 import ExpertPlacement
 import ExpertPlacementExact
+import ExpertPlacementFormats
 
 // No .peakMemoryResident: its sampling thread would compete with the solver for the 2 cores.
 let metrics: [BenchmarkMetric] = [.wallClock, .cpuTotal, .mallocCountTotal]
@@ -23,6 +24,22 @@ let zipf16x8x3 = try! Problem(topology: Topology(devices: 8, slotsPerDevice: 3),
                               loads: SyntheticLoads.zipf(layers: 1, episodes: 1, experts: 16, assignments: 10_000, seed: 2))
 let kimi = try! Problem(topology: Topology(devices: 256, slotsPerDevice: 2),
                         loads: SyntheticLoads.lognormal(layers: 61, episodes: 64, experts: 384, seed: 1))
+
+// Rebalancing (issue 8): a 1,024-iteration window of the V3 shape as the engines dump it, a
+// float32 (iterations, layers, experts) .npy held in memory, and a placement deployed for an earlier
+// window (another seed). Per-iteration loads: lognormal popularity with per-iteration noise.
+let windowLoads = try! SyntheticLoads.lognormal(layers: 58, episodes: 1024, experts: 256, seed: 11)
+let windowNpy = NumPyArray.encode(windowLoads, axes: .tle)
+let v3Topology = Topology(devices: 32, slotsPerDevice: 9)
+let deployedV3 = try! SearchSolver().solve(try! Problem(topology: v3Topology,
+    loads: SyntheticLoads.lognormal(layers: 58, episodes: 32, experts: 256, seed: 12))).placement
+
+/// Reads the .npy window and attaches the deployed placement.
+func readWindow() throws -> Problem {
+    let loads = try InstanceFile.decode(windowNpy, file: "window.npy",
+                                        overrides: TopologyOverrides(devices: 32, slotsPerDevice: 9), axes: .tle).problem
+    return try Problem(topology: v3Topology, loads: loads.loads, current: deployedV3)
+}
 
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(metrics: metrics, maxDuration: .seconds(3), maxIterations: 1_000)
@@ -85,6 +102,31 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("Search zipf 16x8x3 (baseline)") { benchmark in
         for _ in benchmark.scaledIterations {
             blackHole(try SearchSolver().solve(zipf16x8x3, options: SolveOptions(objective: .aggregateImbalance)))
+        }
+    }
+    Benchmark("Rebalance V3 58x256 from a 1024-iteration .npy window, move cost 0.001 (read + plan)",
+              configuration: .init(metrics: metrics, maxDuration: .seconds(10), maxIterations: 20)) { benchmark in
+        for _ in benchmark.scaledIterations {
+            let window = try readWindow()
+            blackHole(try Rebalancer.plan(window, solver: SearchSolver(),
+                                          options: RebalanceOptions(moves: MovePolicy(cost: 0.001))))
+        }
+    }
+    Benchmark("Rebalance V3 58x256 from a 1024-iteration .npy window, full re-solve aligned (read + plan)",
+              configuration: .init(metrics: metrics, maxDuration: .seconds(10), maxIterations: 20)) { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(try Rebalancer.plan(try readWindow(), solver: SearchSolver(), options: RebalanceOptions()))
+        }
+    }
+    Benchmark("Greedy re-solve of the same window, DeepSeek EPLB's policy (read + plan, baseline)",
+              configuration: .init(metrics: metrics, maxDuration: .seconds(10), maxIterations: 20)) { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(try GreedySolver().solve(try readWindow(), options: SolveOptions(alignsToCurrent: false)))
+        }
+    }
+    Benchmark("Read the 1024-iteration .npy window alone") { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(try readWindow())
         }
     }
     Benchmark("Evaluate V3 58x32 steps x256") { benchmark in
