@@ -1,3 +1,5 @@
+import HeapModule
+
 /// Migration-aware re-placement: the best plan for `objective + cost · moves` (and/or the
 /// objective under a move cap) from a deployed placement, at full model size in milliseconds.
 ///
@@ -104,7 +106,7 @@ public enum MigrationSearch {
     }
 
     /// One undo of the reverse path.
-    private enum Undo {
+    enum Undo {
         case transfer(device: Int, slot: Int, expert: Int)
         case swap(Int, Int, Int, Int)
     }
@@ -112,42 +114,79 @@ public enum MigrationSearch {
     /// The reverse path from the state towards `deployed`: undo moves, cheapest objective per move
     /// saved first, until the move count fits `cap` (when set) and no undo costs less than `price`
     /// per move saved. Stops when no slot can be put back (the state may then exceed the cap).
+    ///
+    /// Lazy greedy: every changed slot's best undo is kept in a heap by its ratio; the top is
+    /// re-evaluated on the current state and applied only if it is still no worse than the next
+    /// one's (possibly stale) ratio, else pushed back. So each step evaluates a few slots instead
+    /// of all of them; when the heap runs dry while undos are still needed, it is rebuilt once
+    /// from every changed slot.
     static func undo(_ state: SearchState, deployed: ContiguousArray<Int32>, cap: Int?, price: Double,
                      stop: SearchSolver.StopCondition) {
-        let d = state.d, s = state.s, e = state.e
-        while state.moveCount > 0 && !stop.shouldStop() {
-            let current = state.objective()
-            var bestRatio = Double.infinity
-            var choice: Undo? = nil
-            for i in 0..<(d * s) where state.slots[i] != deployed[i] {
-                let dev = i / s, k = i % s
-                let x = Int(state.slots[i]), y = Int(deployed[i])
-                if state.holds[dev * e + y] != 0 { continue }
-                // A replica transfer x → y in this slot.
-                if state.counts[x] >= 2 && Int(state.counts[y]) < d {
-                    let saved = -state.movesDelta(device: dev, slot: k, to: y)
-                    if saved > 0 {
-                        let ratio = (state.evaluateTransfer(device: dev, slot: k, to: y, cutoff: .infinity) - current) / Double(saved)
-                        if ratio < bestRatio { bestRatio = ratio; choice = .transfer(device: dev, slot: k, expert: y) }
-                    }
-                }
-                // A swap with a device that holds y (and lacks x).
-                for d2 in 0..<d where d2 != dev && state.holds[d2 * e + y] != 0 && state.holds[d2 * e + x] == 0 {
-                    var k2 = 0
-                    while Int(state.slots[d2 * s + k2]) != y { k2 += 1 }
-                    let saved = -state.movesDelta(swap: dev, k, d2, k2)
-                    guard saved > 0 else { continue }
-                    let ratio = (state.evaluateSwap(dev, k, d2, k2, cutoff: .infinity) - current) / Double(saved)
-                    if ratio < bestRatio { bestRatio = ratio; choice = .swap(dev, k, d2, k2) }
-                }
+        let n = state.d * state.s
+        var heap = Heap<Candidate>()
+        func rebuild() {
+            heap = Heap()
+            for i in 0..<n where state.slots[i] != deployed[i] {
+                if let (ratio, _) = bestUndo(state, slot: i, deployed: deployed) { heap.insert(Candidate(ratio: ratio, slot: i)) }
             }
-            guard let choice else { return }
+        }
+        rebuild()
+        var rebuilt = false
+        while state.moveCount > 0 && !stop.shouldStop() {
             let overCap = cap.map { state.moveCount > $0 } ?? false
-            if !overCap && !(bestRatio < price) { return }
-            switch choice {
+            guard let top = heap.popMin() else {
+                guard overCap && !rebuilt else { return }
+                rebuilt = true
+                rebuild()
+                if heap.isEmpty { return }
+                continue
+            }
+            guard state.slots[top.slot] != deployed[top.slot],
+                  let (ratio, undo) = bestUndo(state, slot: top.slot, deployed: deployed) else { continue }
+            if let next = heap.min, ratio > next.ratio {
+                heap.insert(Candidate(ratio: ratio, slot: top.slot))
+                continue
+            }
+            if !overCap && !(ratio < price) { return }
+            switch undo {
             case .transfer(let dev, let k, let y): state.applyTransfer(device: dev, slot: k, to: y)
             case .swap(let d1, let k1, let d2, let k2): state.applySwap(d1, k1, d2, k2)
             }
+            rebuilt = false
         }
+    }
+
+    /// A changed slot and the ratio of its best undo (objective change per move saved).
+    struct Candidate: Comparable {
+        var ratio: Double
+        var slot: Int
+        static func < (a: Candidate, b: Candidate) -> Bool { a.ratio != b.ratio ? a.ratio < b.ratio : a.slot < b.slot }
+    }
+
+    /// The best way to put slot `i`'s deployed expert back, with its objective change per move
+    /// saved: a replica transfer in the slot, or a swap with a device that holds the expert.
+    static func bestUndo(_ state: SearchState, slot i: Int, deployed: ContiguousArray<Int32>) -> (Double, Undo)? {
+        let d = state.d, s = state.s, e = state.e
+        let dev = i / s, k = i % s
+        let x = Int(state.slots[i]), y = Int(deployed[i])
+        if state.holds[dev * e + y] != 0 { return nil }
+        let current = state.objective()
+        var best: (Double, Undo)? = nil
+        if state.counts[x] >= 2 && Int(state.counts[y]) < d {
+            let saved = -state.movesDelta(device: dev, slot: k, to: y)
+            if saved > 0 {
+                let ratio = (state.evaluateTransfer(device: dev, slot: k, to: y, cutoff: .infinity) - current) / Double(saved)
+                best = (ratio, .transfer(device: dev, slot: k, expert: y))
+            }
+        }
+        for d2 in 0..<d where d2 != dev && state.holds[d2 * e + y] != 0 && state.holds[d2 * e + x] == 0 {
+            var k2 = 0
+            while Int(state.slots[d2 * s + k2]) != y { k2 += 1 }
+            let saved = -state.movesDelta(swap: dev, k, d2, k2)
+            guard saved > 0 else { continue }
+            let ratio = (state.evaluateSwap(dev, k, d2, k2, cutoff: .infinity) - current) / Double(saved)
+            if ratio < (best?.0 ?? .infinity) { best = (ratio, .swap(dev, k, d2, k2)) }
+        }
+        return best
     }
 }
