@@ -1,0 +1,45 @@
+#!/usr/bin/env python3
+"""Moves-vs-balance frontier of rebalancing on real traces (the README's table).
+
+For each trace: plan with `eplb solve` on the first half of its episodes (the deployed placement),
+then run `eplb pareto` on the second half (the window). Prints a Markdown table.
+
+Usage: python3 Notebooks-export/scripts/rebalance_frontier.py ../shared/data/real [path/to/eplb]
+The real traces are outside the repository (see ../shared/data/real/README.md for sources and
+licences); intermediate files go to a temporary directory.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+data = sys.argv[1] if len(sys.argv) > 1 else "../shared/data/real"
+eplb = sys.argv[2] if len(sys.argv) > 2 else ".build/release/eplb"
+cases = [
+    ("ESFT DeepSeek-V2-Lite, 1K-token windows", "esft-deepseek-v2-lite/converted/deepseek-v2-lite_esft_windows1024.json", 8, 9),
+    ("ESFT, 4 tasks", "esft-deepseek-v2-lite/converted/deepseek-v2-lite_esft_4tasks.json", 8, 9),
+    ("HarMoEny Qwen1.5-MoE, 4 datasets", "harmoeny-qwen1.5-moe-switch128/converted/qwen1.5-moe-a2.7b_harmoeny_4datasets_concat.json", 6, 11),
+    ("HarMoEny Switch-128, 4 datasets", "harmoeny-qwen1.5-moe-switch128/converted/switch-base-128_harmoeny_4datasets_concat.json", 16, 9),
+    ("OLMoE-1B-7B, domains", "olmoe-routing-analysis/converted/olmoe-1b-7b_domains.json", 8, 9),
+    ("Mixtral-8x7B, domains", "olmoe-routing-analysis/converted/mixtral-8x7b_domains.json", 4, 3),
+]
+print("| trace | L×T×E | D×S | deployed | re-solve (moves) | 30% of its moves: moves, value, gap closed | 100%: moves, value |")
+print("|---|---|---|---|---|---|---|")
+with tempfile.TemporaryDirectory() as tmp:
+    for name, path, d, s in cases:
+        source = json.load(open(os.path.join(data, path)))
+        load = source["load"]
+        half = len(load[0]) // 2
+        early, late, deployed = (os.path.join(tmp, f) for f in ("early.json", "late.json", "deployed.json"))
+        json.dump({"load": [layer[:half] for layer in load]}, open(early, "w"))
+        json.dump({"load": [layer[half:] for layer in load]}, open(late, "w"))
+        subprocess.run([eplb, "solve", early, "--devices", str(d), "--slots-per-device", str(s), "--output", deployed], check=True)
+        out = subprocess.run([eplb, "pareto", late, "--current", deployed, "--fractions", "0,0.3,1"],
+                             check=True, capture_output=True, text=True).stdout
+        r = json.loads(out)
+        at = {round(p["fraction"], 2): p for p in r["model"]}
+        p30, p100 = at[0.3], at[1.0]
+        print(f"| {name} | {len(load)}×{len(load[0])}×{len(load[0][0])} | {d}×{s} | {r['deployed']:.4f} | "
+              f"{r['resolved']:.4f} ({r['resolveMoves']}) | {p30['moves']}, {p30['value']:.4f}, {p30['gapClosed'] * 100:.1f}% | "
+              f"{p100['moves']}, {p100['value']:.4f} |")
