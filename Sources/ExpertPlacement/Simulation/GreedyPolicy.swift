@@ -17,8 +17,9 @@ public struct GreedyPolicy: SimulationPolicy {
 
     /// Creates the policy.
     ///
-    /// - Parameter options: options for ``GreedySolver`` (default: all cores).
-    public init(options: SolveOptions = SolveOptions()) {
+    /// - Parameter options: options for ``GreedySolver`` (default: all cores, and
+    ///   ``SolveOptions/alignsToCurrent`` off — the plan as the engines deploy it).
+    public init(options: SolveOptions = SolveOptions(alignsToCurrent: false)) {
         self.options = options
     }
 

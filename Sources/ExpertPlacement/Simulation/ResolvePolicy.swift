@@ -2,7 +2,8 @@
 ///
 /// Every call runs ``SearchSolver`` on the last `W` iterations as episodes (its multi-episode
 /// objective, ``SolveOptions/objective``, `meanImbalance` by default) and deploys the result for
-/// every layer it changes, without regard to moves. `priority` orders the changed layers by
+/// every layer it changes: relabelled onto the deployed devices (``Alignment``, the driver's
+/// default), but without trading balance for moves. `priority` orders the changed layers by
 /// decreasing gain in the window's `meanImbalance` (deployed minus new; ties by layer index), so
 /// that the layers that help most are moved first when only a few layers move per iteration.
 ///
