@@ -1,5 +1,6 @@
 import ArgumentParser
 import ExpertPlacement
+import ExpertPlacementExact
 import ExpertPlacementFormats
 
 /// `--devices/--slots-per-device/--nodes/--groups`: override the instance file's topology.
@@ -111,9 +112,21 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case json, table
 }
 
-/// The solver methods available to `eplb solve`.
+/// The solver methods available to `eplb solve`, `rebalance` and `pareto`.
 enum Method: String, ExpressibleByArgument, CaseIterable {
     case greedy, hierarchical, search, exact, auto
+
+    /// The method's solver: the one place that maps a name to a ``LayerSolver`` (an existential
+    /// only here, at the command line; generic code receives it opened).
+    func solver(search: SearchSolver.Configuration = .init(), verbose: Bool = false) -> any LayerSolver {
+        switch self {
+        case .greedy: GreedySolver()
+        case .hierarchical: HierarchicalSolver()
+        case .search: SearchSolver(configuration: search)
+        case .exact: ExactSolver(configuration: .init(verbose: verbose))
+        case .auto: AutoSolver(exact: .init(verbose: verbose, defaultTimeLimit: .seconds(10)), search: search)
+        }
+    }
 }
 
 /// `--objective mean|worst|aggregate|peak-sum` (the JSON keys `meanImbalance`, … are accepted too).

@@ -53,13 +53,7 @@ struct Pareto: ParsableCommand {
         try reportingInputErrors {
             let ((name, problem), _) = try deployed.load()
             let options = SolveOptions(objective: objective.objective)
-            let result: ParetoFrontier.Result = switch method {
-            case .search: try ParetoFrontier.compute(problem, solver: SearchSolver(), options: options, fractions: fractionList)
-            case .greedy: try ParetoFrontier.compute(problem, solver: GreedySolver(), options: options, fractions: fractionList)
-            case .hierarchical: try ParetoFrontier.compute(problem, solver: HierarchicalSolver(), options: options, fractions: fractionList)
-            case .exact: try ParetoFrontier.compute(problem, solver: ExactSolver(), options: options, fractions: fractionList)
-            case .auto: try ParetoFrontier.compute(problem, solver: AutoSolver(), options: options, fractions: fractionList)
-            }
+            let result = try ParetoFrontier.compute(problem, solver: method.solver(), options: options, fractions: fractionList)
             let text: String
             switch format {
             case .json:

@@ -79,13 +79,7 @@ struct Rebalance: ParsableCommand {
             var options = rules.options(objective: objective.objective, moves: moves.policy)
             if let timeLimit { options.timeLimit = .milliseconds(Int64(timeLimit * 1000)) }
             let record = recorded.map { $0.map { Optional($0) } }
-            let plan: RebalancePlan = switch method {
-            case .search: try Rebalancer.plan(problem, recordedImbalance: record, solver: SearchSolver(), options: options)
-            case .greedy: try Rebalancer.plan(problem, recordedImbalance: record, solver: GreedySolver(), options: options)
-            case .hierarchical: try Rebalancer.plan(problem, recordedImbalance: record, solver: HierarchicalSolver(), options: options)
-            case .exact: try Rebalancer.plan(problem, recordedImbalance: record, solver: ExactSolver(), options: options)
-            case .auto: try Rebalancer.plan(problem, recordedImbalance: record, solver: AutoSolver(), options: options)
-            }
+            let plan = try rebalance(problem, recordedImbalance: record, solver: method.solver(), options: options)
             // The new placement's metrics on the window, with moves against the deployed one.
             let metrics = PlacementMetrics(layers: plan.layers.map(\.after))
             let model = expertBytes.map { RebalanceFile.TransferModel(expertBytes: $0, bandwidth: bandwidth!) }
@@ -103,4 +97,11 @@ struct Rebalance: ParsableCommand {
             try OutputSink.write(text, to: output ?? "-")
         }
     }
+}
+
+/// ``Rebalancer/plan(_:recordedImbalance:solver:options:)`` for a solver chosen at run time (the
+/// existential is opened here, at the call).
+func rebalance<Solver: LayerSolver>(_ problem: Problem, recordedImbalance: [Double?]?, solver: Solver,
+                                    options: RebalanceOptions) throws -> RebalancePlan {
+    try Rebalancer<Solver>.plan(problem, recordedImbalance: recordedImbalance, solver: solver, options: options)
 }

@@ -90,17 +90,7 @@ struct Solve: ParsableCommand {
             var options = SolveOptions(objective: objective.objective)
             options.moves = moves.policy
             if let timeLimit { options.timeLimit = .milliseconds(Int64(timeLimit * 1000)) }
-            let report: SolveReport = switch method {
-            case .greedy: try GreedySolver().solve(problem, options: options)
-            case .hierarchical: try HierarchicalSolver().solve(problem, options: options)
-            case .search: try SearchSolver(configuration: tuning.configuration).solve(problem, options: options)
-            case .exact:
-                try ExactSolver(configuration: .init(verbose: verbose))
-                    .solve(problem, options: options)
-            case .auto:
-                try AutoSolver(exact: .init(verbose: verbose, defaultTimeLimit: .seconds(10)),
-                               search: tuning.configuration).solve(problem, options: options)
-            }
+            let report = try method.solver(search: tuning.configuration, verbose: verbose).solve(problem, options: options)
             let metrics = try Metrics.evaluate(report.placement, on: problem, objective: objective.objective,
                                                lowerBounds: report.lowerBounds)
             let text: String

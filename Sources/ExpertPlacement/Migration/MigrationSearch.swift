@@ -118,8 +118,9 @@ public enum MigrationSearch {
     /// Lazy greedy: every changed slot's best undo is kept in a heap by its ratio; the top is
     /// re-evaluated on the current state and applied only if it is still no worse than the next
     /// one's (possibly stale) ratio, else pushed back. So each step evaluates a few slots instead
-    /// of all of them; when the heap runs dry while undos are still needed, it is rebuilt once
-    /// from every changed slot.
+    /// of all of them. The heap is rebuilt from every changed slot about 32 times along the path
+    /// (ratios drift as the state leaves the target), and once more when it runs dry while undos
+    /// are still needed.
     static func undo(_ state: SearchState, deployed: ContiguousArray<Int32>, cap: Int?, price: Double,
                      stop: SearchSolver.StopCondition) {
         let n = state.d * state.s
@@ -132,7 +133,15 @@ public enum MigrationSearch {
         }
         rebuild()
         var rebuilt = false
+        // Ratios go stale as the state moves away from the target: every `refresh` undos the heap
+        // is rebuilt from the current state (about 32 rebuilds over the whole path).
+        let refresh = Swift.max(4, state.moveCount / 32)
+        var sinceRebuild = 0
         while state.moveCount > 0 && !stop.shouldStop() {
+            if sinceRebuild >= refresh {
+                rebuild()
+                sinceRebuild = 0
+            }
             let overCap = cap.map { state.moveCount > $0 } ?? false
             guard let top = heap.popMin() else {
                 guard overCap && !rebuilt else { return }
@@ -153,6 +162,7 @@ public enum MigrationSearch {
             case .swap(let d1, let k1, let d2, let k2): state.applySwap(d1, k1, d2, k2)
             }
             rebuilt = false
+            sinceRebuild += 1
         }
     }
 
