@@ -1,25 +1,5 @@
-/// Rebalancing a deployed placement: layer-wise cherry-picking, migration-aware re-placement and
-/// transfer plans (INTERFACE.md §4, `eplb rebalance`).
-///
-/// One call, on a window of recent loads (the problem's episodes) and the deployed placement (the
-/// problem's `current`):
-/// 1. **Score** every layer's deployed plan on the window (the objective's value, ``Metrics``).
-/// 2. **Select** the layers that need it (all of them when no rule is set; a layer passes when
-///    *any* set rule fires):
-///    - `threshold X`: the deployed value is above `X` (absolute imbalance, e.g. 1.10);
-///    - `relativeThreshold r` (FlashLB's rule, defaults 0.9/0.85 there): the layer's balance
-///      `1/value` fell below `r ×` its balance right after its last update, i.e.
-///      `value > recorded / r`. Without a record the layer's value now becomes its record.
-/// 3. **Re-place** the selected layers with the chosen method through ``LayerDriver``: the plan is
-///    relabelled onto the deployed devices (``Alignment``) and, with a move cost or cap, refined
-///    by ``MigrationSearch``.
-/// 4. **Keep** a layer's new plan only when it pays: it changes something, its relative gain
-///    `(before − after)/before` is at least `minGain`, and it is among the `maxLayers` best by gain
-///    per moved replica (``RebalancePlan/priority``). Every other layer keeps its deployed row
-///    byte for byte.
-/// 5. **Transfers** per changed layer (``TransferPlan``), and the record of each layer's value
-///    right after this update (``RebalancePlan/recordedImbalance``), for the next call's relative
-///    rule.
+/// The options of a rebalance (INTERFACE.md §4, `eplb rebalance`): which layers may change, what
+/// moves cost, and the time budget. See ``Rebalancer`` for how they are used.
 public struct RebalanceOptions: Sendable, Equatable {
     /// The objective scored and re-placed on (default `meanImbalance`).
     public var objective: Objective
@@ -136,6 +116,29 @@ public struct RebalancePlan: Sendable {
 
 /// A stateful rebalancer: the deployed placement and each layer's value at its last update,
 /// carried from one call to the next (what a serving engine keeps between rebalances).
+///
+/// Rebalancing a deployed placement: layer-wise cherry-picking, migration-aware re-placement and
+/// transfer plans (INTERFACE.md §4, `eplb rebalance`).
+///
+/// One call, on a window of recent loads (the problem's episodes) and the deployed placement (the
+/// problem's `current`):
+/// 1. **Score** every layer's deployed plan on the window (the objective's value, ``Metrics``).
+/// 2. **Select** the layers that need it (all of them when no rule is set; a layer passes when
+///    *any* set rule fires):
+///    - `threshold X`: the deployed value is above `X` (absolute imbalance, e.g. 1.10);
+///    - `relativeThreshold r` (FlashLB's rule, defaults 0.9/0.85 there): the layer's balance
+///      `1/value` fell below `r ×` its balance right after its last update, i.e.
+///      `value > recorded / r`. Without a record the layer's value now becomes its record.
+/// 3. **Re-place** the selected layers with the chosen method through ``LayerDriver``: the plan is
+///    relabelled onto the deployed devices (``Alignment``) and, with a move cost or cap, refined
+///    by ``MigrationSearch``.
+/// 4. **Keep** a layer's new plan only when it pays: it changes something, its relative gain
+///    `(before − after)/before` is at least `minGain`, and it is among the `maxLayers` best by gain
+///    per moved replica (``RebalancePlan/priority``). Every other layer keeps its deployed row
+///    byte for byte.
+/// 5. **Transfers** per changed layer (``TransferPlan``), and the record of each layer's value
+///    right after this update (``RebalancePlan/recordedImbalance``), for the next call's relative
+///    rule.
 public struct Rebalancer<Solver: LayerSolver>: Sendable {
     /// The method that re-places layers.
     public var solver: Solver
