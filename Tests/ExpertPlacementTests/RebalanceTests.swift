@@ -29,14 +29,24 @@ struct RebalanceTests {
         }
     }
 
+    /// A seeded shape and two random valid layers of it (a plan and a deployed row), with the
+    /// generator for further draws.
+    static func randomPair(seed: UInt64, devices: ClosedRange<Int>, slots: ClosedRange<Int>)
+    -> (rng: SeededGenerator, d: Int, s: Int, e: Int, plan: [Int32], deployed: [Int32]) {
+        var rng = SeededGenerator(seed: seed)
+        let d = Int.random(in: devices, using: &rng), s = Int.random(in: slots, using: &rng)
+        let e = Int.random(in: s...(d * s), using: &rng)
+        let plan = RandomInstances.randomValidLayer(experts: e, devices: d, slots: s, rng: &rng)
+        let deployed = RandomInstances.randomValidLayer(experts: e, devices: d, slots: s, rng: &rng)
+        return (rng, d, s, e, plan, deployed)
+    }
+
     @Test("alignment keeps every device's expert set, never adds moves, keeps staying experts in their slots, and a relabelled deployed plan needs no move")
     func alignment() throws {
         for seed in 0..<300 {
-            var rng = SeededGenerator(seed: UInt64(seed) &+ 11)
-            let d = Int.random(in: 1...7, using: &rng), s = Int.random(in: 1...4, using: &rng)
-            let e = Int.random(in: s...(d * s), using: &rng)
-            let plan = RandomInstances.randomValidLayer(experts: e, devices: d, slots: s, rng: &rng)
-            let deployed = RandomInstances.randomValidLayer(experts: e, devices: d, slots: s, rng: &rng)
+            let pair = Self.randomPair(seed: UInt64(seed) &+ 11, devices: 1...7, slots: 1...4)
+            let (d, s, e, plan, deployed) = (pair.d, pair.s, pair.e, pair.plan, pair.deployed)
+            var rng = pair.rng
             let aligned = Alignment.align(plan, onto: deployed, slotsPerDevice: s, experts: e)
             func sets(_ p: some Collection<Int32>) -> [[Int32]] {
                 let a = Array(p)
@@ -59,11 +69,7 @@ struct RebalanceTests {
     @Test("transfers realise the plan exactly, from holders, with the smallest busiest sender (brute force)")
     func transfers() throws {
         for seed in 0..<200 {
-            var rng = SeededGenerator(seed: UInt64(seed) &+ 21)
-            let d = Int.random(in: 2...5, using: &rng), s = Int.random(in: 1...3, using: &rng)
-            let e = Int.random(in: s...(d * s), using: &rng)
-            let deployed = RandomInstances.randomValidLayer(experts: e, devices: d, slots: s, rng: &rng)
-            let raw = RandomInstances.randomValidLayer(experts: e, devices: d, slots: s, rng: &rng)
+            let (_, d, s, e, raw, deployed) = Self.randomPair(seed: UInt64(seed) &+ 21, devices: 2...5, slots: 1...3)
             let plan = Alignment.align(raw, onto: deployed, slotsPerDevice: s, experts: e)
             let transfers = TransferPlan.transfers(from: deployed, to: plan, slotsPerDevice: s, experts: e)
             var applied = deployed
