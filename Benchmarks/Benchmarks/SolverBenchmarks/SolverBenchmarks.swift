@@ -34,11 +34,12 @@ let v3Topology = Topology(devices: 32, slotsPerDevice: 9)
 let deployedV3 = try! SearchSolver().solve(try! Problem(topology: v3Topology,
     loads: SyntheticLoads.lognormal(layers: 58, episodes: 32, experts: 256, seed: 12))).placement
 
-/// Reads the .npy window and attaches the deployed placement.
-func readWindow() throws -> Problem {
-    let loads = try InstanceFile.decode(windowNpy, file: "window.npy",
-                                        overrides: TopologyOverrides(devices: 32, slotsPerDevice: 9), axes: .tle).problem
-    return try Problem(topology: v3Topology, loads: loads.loads, current: deployedV3)
+/// Reads the .npy window (afresh, or into a reader's reused buffer) and attaches the deployed placement.
+func readWindow(_ reader: LoadWindowReader? = nil) throws -> Problem {
+    let loads = try reader?.read(windowNpy, file: "window.npy")
+        ?? InstanceFile.decode(windowNpy, file: "window.npy", overrides: TopologyOverrides(devices: 32, slotsPerDevice: 9),
+                               axes: .tle).problem.loads
+    return try Problem(topology: v3Topology, loads: loads, current: deployedV3)
 }
 
 let benchmarks: @Sendable () -> Void = {
@@ -127,6 +128,20 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("Read the 1024-iteration .npy window alone") { benchmark in
         for _ in benchmark.scaledIterations {
             blackHole(try readWindow())
+        }
+    }
+    Benchmark("Read the 1024-iteration .npy window alone (LoadWindowReader, buffer reused)") { benchmark in
+        let reader = LoadWindowReader(axes: .tle)
+        for _ in benchmark.scaledIterations {
+            blackHole(try readWindow(reader))
+        }
+    }
+    Benchmark("Rebalance V3 58x256 from a 1024-iteration .npy window, move cost 0.001 (read with a reused buffer + plan)",
+              configuration: .init(metrics: metrics, maxDuration: .seconds(10), maxIterations: 20)) { benchmark in
+        let reader = LoadWindowReader(axes: .tle)
+        for _ in benchmark.scaledIterations {
+            blackHole(try Rebalancer.plan(try readWindow(reader), solver: SearchSolver(),
+                                          options: RebalanceOptions(moves: MovePolicy(cost: 0.001))))
         }
     }
     Benchmark("Evaluate V3 58x32 steps x256") { benchmark in

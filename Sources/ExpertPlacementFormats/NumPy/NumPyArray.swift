@@ -255,9 +255,52 @@ internal enum _NumPyDecoder {
         NumPyError(message: "malformed header: \(detail)")
     }
 
+    /// Where a `.npy` file's elements are and what they are.
+    struct Layout {
+        var shape: [Int]
+        var dtype: NumPyArray.DType
+        var bigEndian: Bool
+        /// Byte offset of the first element.
+        var dataStart: Int
+        /// Number of elements.
+        var count: Int
+    }
+
     /// Decodes; with `transposingLeadingAxes` a 3-D array `(a, b, c)` comes back as `(b, a, c)`
     /// (its first two axes swapped) in the same pass that converts its elements.
     static func decode(_ bytes: UnsafeRawBufferPointer, transposingLeadingAxes: Bool = false) throws(NumPyError) -> NumPyArray {
+        let layout = try self.layout(bytes)
+        let transposing = transposingLeadingAxes && layout.shape.count == 3
+        let values = ContiguousArray<Double>(unsafeUninitializedCapacity: layout.count) { out, initialized in
+            convert(bytes, layout: layout, transposingLeadingAxes: transposing, into: out)
+            initialized = layout.count
+        }
+        let shape = transposing ? [layout.shape[1], layout.shape[0], layout.shape[2]] : layout.shape
+        return NumPyArray(shape: shape, dtype: layout.dtype, values: values)
+    }
+
+    /// Converts every element of a file with `layout` into `out` (`layout.count` places), a 3-D
+    /// array's first two axes swapped when `transposingLeadingAxes` (each run of `c` elements
+    /// moves as a block: block `(i, j)` of the file goes to `(j, i)`).
+    static func convert(_ bytes: UnsafeRawBufferPointer, layout: Layout, transposingLeadingAxes: Bool,
+                        into out: UnsafeMutableBufferPointer<Double>) {
+        let data = UnsafeRawBufferPointer(rebasing: bytes[layout.dataStart...])
+        guard transposingLeadingAxes && layout.shape.count == 3 else {
+            convert(data, count: layout.count, dtype: layout.dtype, bigEndian: layout.bigEndian, into: out)
+            return
+        }
+        let (a, b, c) = (layout.shape[0], layout.shape[1], layout.shape[2])
+        for i in 0..<a {
+            for j in 0..<b {
+                let block = UnsafeRawBufferPointer(rebasing: data[((i * b + j) * c * layout.dtype.byteCount)...])
+                let target = UnsafeMutableBufferPointer(rebasing: out[((j * a + i) * c)...])
+                convert(block, count: c, dtype: layout.dtype, bigEndian: layout.bigEndian, into: target)
+            }
+        }
+    }
+
+    /// Parses and checks the preamble and header: shape, dtype, byte order, where the data starts.
+    static func layout(_ bytes: UnsafeRawBufferPointer) throws(NumPyError) -> Layout {
         let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
         guard bytes.count >= 6, (0..<6).allSatisfy({ bytes[$0] == magic[$0] }) else {
             throw NumPyError(message: "not a NumPy .npy file (missing the \\x93NUMPY magic)")
@@ -353,27 +396,7 @@ internal enum _NumPyDecoder {
             throw NumPyError(message: "extra bytes after the array data: the header says shape \(_pythonShape(shape)) of \(dtype.rawValue) = \(byteCount) bytes but the file holds \(available)")
         }
 
-        let data = UnsafeRawBufferPointer(rebasing: bytes[dataStart...])
-        if transposingLeadingAxes && shape.count == 3 {
-            let (a, b, c) = (shape[0], shape[1], shape[2])
-            // Each run of c elements moves as a block: block (i, j) of the file goes to (j, i).
-            let values = ContiguousArray<Double>(unsafeUninitializedCapacity: count) { out, initialized in
-                for i in 0..<a {
-                    for j in 0..<b {
-                        let block = UnsafeRawBufferPointer(rebasing: data[((i * b + j) * c * dtype.byteCount)...])
-                        let target = UnsafeMutableBufferPointer(rebasing: out[((j * a + i) * c)...])
-                        convert(block, count: c, dtype: dtype, bigEndian: bigEndian, into: target)
-                    }
-                }
-                initialized = count
-            }
-            return NumPyArray(shape: [b, a, c], dtype: dtype, values: values)
-        }
-        let values = ContiguousArray<Double>(unsafeUninitializedCapacity: count) { out, initialized in
-            convert(data, count: count, dtype: dtype, bigEndian: bigEndian, into: out)
-            initialized = count
-        }
-        return NumPyArray(shape: shape, dtype: dtype, values: values)
+        return Layout(shape: shape, dtype: dtype, bigEndian: bigEndian, dataStart: dataStart, count: count)
     }
 
     /// Maps a descr string to a dtype and byte order.
