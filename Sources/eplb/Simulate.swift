@@ -24,8 +24,11 @@ struct Simulate: ParsableCommand {
         Policies:
           none    never rebalance (the deployed placement throughout)
           greedy  DeepSeek EPLB / vLLM / SGLang: greedy on the window's summed load, deployed as it is
-          search  a full re-solve of the window's iterations with the search solver; layers applied \
-        by decreasing gain
+          search  a full re-solve of the window's iterations with the search solver, relabelled onto \
+        the deployed devices; layers applied by decreasing gain
+          rebalance  eplb rebalance: cherry-picked layers (--threshold, --relative-threshold, \
+        --min-gain, --max-layers), moves traded against balance at --move-cost λ (default: the price \
+        at which a move pays for itself within one interval under the cost model) or --max-moves N
 
         Output: JSON (sorted keys) by default; a table with --format table (the default when \
         standard output is a terminal). Use --delay-iterations and --omit-timing for byte-equal output.
@@ -33,7 +36,7 @@ struct Simulate: ParsableCommand {
         Examples:
           eplb generate lognormal --layers 4 --episodes 256 --experts 64 --devices 8 --slots-per-device 9 --output t.json
           eplb simulate t.json --window 64 --interval 64 --policy none,greedy,search --format table
-          eplb simulate trace.npy --devices 32 --slots-per-device 9 --window 1024 --interval 1024 --policy greedy
+          eplb simulate trace.npy --axes tle --devices 32 --slots-per-device 9 --window 1024 --interval 1024 --policy greedy,rebalance
           eplb simulate trace.json --current plan.json --window 128 --interval 64 --layers-per-iteration 4
         """
     )
