@@ -58,7 +58,7 @@ public struct InstanceFile: Sendable {
     public static func decode(_ bytes: [UInt8], file: String, overrides: TopologyOverrides = TopologyOverrides(),
                               axes: LoadAxes? = nil) throws(InputError) -> InstanceFile {
         if isNumPy(bytes) {
-            let loads = try numPyLoads(bytes, file: file, axes: axes)
+            let loads = try LoadReader.read(npy: bytes, file: file, axes: axes)
             let topology = try TopologyFields().resolve(overrides, file: file)
             do {
                 return InstanceFile(name: nil, problem: try Problem(topology: topology, loads: loads))
@@ -86,7 +86,7 @@ public struct InstanceFile: Sendable {
     ///
     /// - Throws: ``InputError`` naming the file, the field and the problem.
     public static func decodeLoads(_ bytes: [UInt8], file: String, axes: LoadAxes? = nil) throws(InputError) -> LoadTensor {
-        if isNumPy(bytes) { return try numPyLoads(bytes, file: file, axes: axes) }
+        if isNumPy(bytes) { return try LoadReader.read(npy: bytes, file: file, axes: axes) }
         return try jsonLoads(root(of: parseJSON(bytes, file: file), file: file), file: file, axes: axes)
     }
 
@@ -267,19 +267,6 @@ public struct InstanceFile: Sendable {
                              reason: "JSON loads are [layers][episodes][experts] by contract; --axes tle applies to 3-D .npy arrays only")
         }
         return try LoadReader.read(loadValue, file: file)
-    }
-
-    private static func numPyLoads(_ bytes: [UInt8], file: String, axes: LoadAxes?) throws(InputError) -> LoadTensor {
-        // (T, L, E) arrays are transposed while their elements are converted (one pass, one copy).
-        let transposing = axes == .tle
-        let decoded: Result<NumPyArray, NumPyError> = bytes.withUnsafeBytes { raw in
-            Result { () throws(NumPyError) -> NumPyArray in try _NumPyDecoder.decode(raw, transposingLeadingAxes: transposing) }
-        }
-        let array: NumPyArray
-        do { array = try decoded.get() } catch {
-            throw InputError(file: file, reason: error.message)
-        }
-        return try LoadReader.read(array, file: file, axes: axes, transposed: transposing && array.shape.count == 3)
     }
 }
 

@@ -84,16 +84,23 @@ enum LoadReader {
         return nil
     }
 
-    /// Reads loads from a NumPy array of shape (E,), (L,E), or a 3-D array in the order `axes`
-    /// names: (L,T,E) for `.lte`, (T,L,E) for `.tle` (transposed into [L][T][E]).
+    /// Reads loads from `.npy` bytes holding an array of shape (E,), (L,E), or a 3-D array in the
+    /// order `axes` names: (L,T,E) for `.lte`, (T,L,E) for `.tle` — transposed into [L][T][E] by
+    /// the decoder while it converts the elements (one pass, one copy).
     ///
     /// A 3-D array without `axes` is refused: both orders could explain its shape. `axes` is
-    /// accepted and has no effect on 2-D and 1-D arrays (one episode: both orders agree).
-    ///
-    /// With `transposed`, a `.tle` array was already transposed while decoding: its shape and
-    /// values are (L, T, E), and bad values are still named by their index in the file, `[t][l][e]`.
-    static func read(_ array: NumPyArray, file: String, axes: LoadAxes?, transposed already: Bool = false) throws(InputError) -> LoadTensor {
-        let shape = already ? [array.shape[1], array.shape[0], array.shape[2]] : array.shape
+    /// accepted and has no effect on 2-D and 1-D arrays (one episode: both orders agree). Bad
+    /// values are named by their index in the file (`[t][l][e]` for `.tle`).
+    static func read(npy bytes: [UInt8], file: String, axes: LoadAxes?) throws(InputError) -> LoadTensor {
+        let decoded: Result<NumPyArray, NumPyError> = bytes.withUnsafeBytes { raw in
+            Result { () throws(NumPyError) -> NumPyArray in try _NumPyDecoder.decode(raw, transposingLeadingAxes: axes == .tle) }
+        }
+        let array: NumPyArray
+        do { array = try decoded.get() } catch {
+            throw InputError(file: file, reason: error.message)
+        }
+        let transposed = axes == .tle && array.shape.count == 3
+        let shape = transposed ? [array.shape[1], array.shape[0], array.shape[2]] : array.shape  // the file's
         let shapeText = "(\(shape.map(String.init).joined(separator: ", ")))"
         guard (1...3).contains(shape.count) else {
             throw InputError(file: file, reason: "array of shape \(shapeText) is not supported: expected (L, T, E), (T, L, E) with --axes, (L, E) or (E,)")
@@ -106,12 +113,7 @@ enum LoadReader {
         }
         // One branch-free pass first (the common case: every value is a valid load); the slow
         // scan below runs only to name the first bad value.
-        let allValid = array.values.withUnsafeBufferPointer { v in
-            var ok = true
-            for x in v { ok = ok && x.isFinite && x >= 0 }
-            return ok
-        }
-        if !allValid {
+        if !array.values.withUnsafeBufferPointer(allValid) {
             for (i, x) in array.values.enumerated() {
                 if let reason = problem(with: x) {
                     var index: [Int] = []
@@ -120,36 +122,25 @@ enum LoadReader {
                         index.append(rest % extent)
                         rest /= extent
                     }
-                    if already { index.swapAt(1, 2) }  // reversed (e, t, l) → file order (e, l, t)
+                    if transposed { index.swapAt(1, 2) }  // reversed (e, t, l) → file order (e, l, t)
                     throw InputError(file: file, field: "load" + index.reversed().map { "[\($0)]" }.joined(), reason: reason)
                 }
             }
         }
-        let transposed = shape.count == 3 && axes == .tle && !already
-        let (l, t, e): (Int, Int, Int) = switch shape.count {
-        case 1: (1, 1, shape[0])
-        case 2: (shape[0], 1, shape[1])
-        default: transposed || already ? (shape[1], shape[0], shape[2]) : (shape[0], shape[1], shape[2])
+        let s = array.shape  // [L][T][E] order now
+        let (l, t, e): (Int, Int, Int) = switch s.count {
+        case 1: (1, 1, s[0])
+        case 2: (s[0], 1, s[1])
+        default: (s[0], s[1], s[2])
         }
-        let values = transposed ? transposeLeadingAxes(array.values, shape[0], shape[1], shape[2]) : array.values
         // Every value was checked above.
-        return LoadTensor(layers: l, episodes: t, experts: e, checkedValues: values)
+        return LoadTensor(layers: l, episodes: t, experts: e, checkedValues: array.values)
     }
 
-    /// Swaps the two leading axes of a row-major (a, b, c) array: the result is (b, a, c).
-    ///
-    /// - Complexity: O(a·b·c), copying whole rows of `c` values.
-    static func transposeLeadingAxes(_ values: ContiguousArray<Double>, _ a: Int, _ b: Int, _ c: Int) -> ContiguousArray<Double> {
-        ContiguousArray(unsafeUninitializedCapacity: values.count) { out, count in
-            values.withUnsafeBufferPointer { src in
-                for i in 0..<a {
-                    for j in 0..<b {
-                        let from = (i * b + j) * c, to = (j * a + i) * c
-                        for k in 0..<c { out.initializeElement(at: to + k, to: src[from + k]) }
-                    }
-                }
-            }
-            count = values.count
-        }
+    /// Whether every value is a valid load (finite, ≥ 0), in one branch-free pass.
+    static func allValid(_ values: UnsafeBufferPointer<Double>) -> Bool {
+        var ok = true
+        for x in values { ok = ok && x.isFinite && x >= 0 }
+        return ok
     }
 }

@@ -37,9 +37,7 @@ public final class LoadWindowReader {
         let valid = bytes.withUnsafeBytes { raw in
             buffer.withUnsafeMutableBufferPointer { out in
                 _NumPyDecoder.convert(raw, layout: layout, transposingLeadingAxes: transposing, into: out)
-                var ok = true
-                for x in out { ok = ok && x.isFinite && x >= 0 }
-                return ok
+                return LoadReader.allValid(UnsafeBufferPointer(out))
             }
         }
         // A bad value: the ordinary path names it.
