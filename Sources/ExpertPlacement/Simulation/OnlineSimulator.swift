@@ -334,15 +334,16 @@ public struct OnlineSimulator: Sendable {
         var row: ContiguousArray<Int32>
     }
 
-    /// Loads of iterations `end − W ..< end`, `[L][W][E]`.
-    func windowLoads(endingAt end: Int) throws(ExpertPlacementError) -> LoadTensor {
+    /// Loads of iterations `end − W ..< end`, `[L][W][E]` (values of the checked trace: not
+    /// checked again).
+    func windowLoads(endingAt end: Int) -> LoadTensor {
         let w = configuration.window, e = trace.experts, n = trace.episodes
         var values = ContiguousArray<Double>()
         values.reserveCapacity(trace.layers * w * e)
         for l in 0..<trace.layers {
             values.append(contentsOf: trace.values[(l * n + end - w) * e ..< (l * n + end) * e])
         }
-        return try LoadTensor(layers: trace.layers, episodes: w, experts: e, values: values)
+        return LoadTensor(layers: trace.layers, episodes: w, experts: e, checkedValues: values)
     }
 
     /// Checks a decision against the deployed placement; returns the changed layers in priority order.
