@@ -47,7 +47,6 @@ public enum MigrationSearch {
         let model = LayerModel(problem: layer.problem, layer: layer.index, objective: objective, episodeCap: c.episodeCap)
         let state = SearchState(model: model), best = SearchState(model: model), scratch = SearchState(model: model)
         for st in [state, best, scratch] { st.setDeployed(deployed) }
-        let stop = SearchSolver.StopCondition(deadline: context.deadline, observesCancellation: context.observesCancellation)
         let scale = Swift.max(1, 32 / Swift.max(1, model.episodes))
         let (budget, overflow) = c.maxEvaluations.multipliedReportingOverflow(by: scale)
         var search = LocalSearch(maxMoves: c.maxMoves * scale, maxEvaluations: overflow ? .max : budget)
@@ -79,25 +78,25 @@ public enum MigrationSearch {
             prices = [2 * unit, unit, unit / 2, 0]
         }
         for price in prices {
-            if stop.shouldStop() { break }
+            if context.shouldStop() { break }
             state.load(physicalToLogical: deployed)
             var priced = search
             priced.moveCost = price
-            priced.iterate(state: state, best: scratch, seed: seed, stop: stop)
+            priced.iterate(state: state, best: scratch, seed: seed, stop: context)
             if price > 0 && policy.cost == 0 {
                 // Spend what is left of the cap at price 0.
                 var rest = search
                 rest.moveCost = 0
-                rest.iterate(state: state, best: scratch, seed: seed &+ 1, stop: stop)
+                rest.iterate(state: state, best: scratch, seed: seed &+ 1, stop: context)
             }
             if fits(state) && better(state, than: best) { best.copy(from: state) }
         }
         // From the target: the reverse path, then the local search.
-        if let target, targetMoves > 0, !stop.shouldStop() {
+        if let target, targetMoves > 0, !context.shouldStop() {
             state.load(physicalToLogical: target)
-            undo(state, deployed: deployed, cap: policy.maxMoves, price: policy.cost, stop: stop)
+            undo(state, deployed: deployed, cap: policy.maxMoves, price: policy.cost, stop: context)
             if fits(state) {
-                search.iterate(state: state, best: scratch, seed: seed &+ 2, stop: stop)
+                search.iterate(state: state, best: scratch, seed: seed &+ 2, stop: context)
                 if fits(state) && better(state, than: best) { best.copy(from: state) }
             }
         }
@@ -122,7 +121,7 @@ public enum MigrationSearch {
     /// (ratios drift as the state leaves the target), and once more when it runs dry while undos
     /// are still needed.
     static func undo(_ state: SearchState, deployed: ContiguousArray<Int32>, cap: Int?, price: Double,
-                     stop: SearchSolver.StopCondition) {
+                     stop: LayerContext) {
         let n = state.d * state.s
         var heap = Heap<Candidate>()
         func rebuild() {

@@ -43,7 +43,7 @@ struct LocalSearch {
     /// keep the result when it is better. On large layers the first descent uses the whole
     /// budget; on small ones the restarts escape local optima (the toy example needs them).
     /// Deterministic for a given seed.
-    func iterate(state: SearchState, best: SearchState, seed: UInt64, stop: SearchSolver.StopCondition) {
+    func iterate(state: SearchState, best: SearchState, seed: UInt64, stop: LayerContext) {
         var used = run(state: state, stop: stop).evaluations
         best.copy(from: state)
         var bestValue = penalised(best)
@@ -111,7 +111,7 @@ struct LocalSearch {
     /// Improves `state` in place until no move improves or the budget is spent; returns the
     /// number of moves applied and the evaluations used.
     @discardableResult
-    func run(state: SearchState, stop: SearchSolver.StopCondition) -> (moves: Int, evaluations: Int) {
+    func run(state: SearchState, stop: LayerContext) -> (moves: Int, evaluations: Int) {
         let d = state.d, s = state.s, e = state.e, t = state.t
         var moves = 0
         var evaluations = 0

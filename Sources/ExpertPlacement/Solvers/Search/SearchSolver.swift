@@ -81,9 +81,8 @@ public struct SearchSolver: LayerSolver {
     /// One layer: the plan, its proven lower bound, and ``SolveStatus/timeLimit`` when the
     /// context stopped the search early (``SolveStatus/feasible`` otherwise).
     public func solveLayer(_ layer: ProblemLayer, context: LayerContext) -> LayerOutcome {
-        let stop = StopCondition(deadline: context.deadline, observesCancellation: context.observesCancellation)
         let r = Self.solveLayer(layer.problem, layer: layer.index, objective: context.options.objective,
-                                configuration: configuration, stop: stop, bound: context.options.computesBounds)
+                                configuration: configuration, stop: context, bound: context.options.computesBounds)
         return LayerOutcome(physicalToLogical: ContiguousArray(r.slots), status: r.hitLimit ? .timeLimit : .feasible,
                             lowerBound: context.options.computesBounds ? r.bound : nil)
     }
@@ -114,17 +113,6 @@ public struct SearchSolver: LayerSolver {
         return persistence >= 0.2 ? [1] : [0]
     }
 
-    /// When to stop searching early: a deadline, and (in the async API) task cancellation.
-    internal struct StopCondition: Sendable {
-        var deadline: ContinuousClock.Instant?
-        var observesCancellation: Bool
-
-        func shouldStop() -> Bool {
-            if let deadline, ContinuousClock.now >= deadline { return true }
-            return observesCancellation && Task.isCancelled
-        }
-    }
-
     struct LayerResult: Sendable {
         var slots: [Int32]
         var bound: Double
@@ -132,7 +120,7 @@ public struct SearchSolver: LayerSolver {
     }
 
     static func solveLayer(_ problem: Problem, layer: Int, objective: Objective, configuration c: Configuration,
-                           stop: StopCondition, bound computesBound: Bool = true) -> LayerResult {
+                           stop: LayerContext, bound computesBound: Bool = true) -> LayerResult {
         if stop.shouldStop() {
             // Out of time before this layer started: the greedy plan, at once.
             let plan = GreedySolver.solveLayer(loads: problem.aggregateLoad(layer: layer), topology: problem.topology)

@@ -26,7 +26,7 @@ struct TreeSearch {
     /// Returns the best complete allotments found (at most `beam`, best first), each with the
     /// score of its placement; `keep` receives the best placement seen (when `bestScore` improves).
     func run(state: SearchState, keep: SearchState, risk: [Double], order: [Int], bestScore: inout Double,
-             stop: SearchSolver.StopCondition) -> [Candidate] {
+             stop: LayerContext) -> [Candidate] {
         let e = state.e, d = state.d
         let budget0 = state.d * state.s - e
         let groups = Swift.max(1, Swift.min(depth, e))
