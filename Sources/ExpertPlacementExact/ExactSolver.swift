@@ -197,7 +197,7 @@ public struct ExactSolver: LayerSolver, Sendable {
                        start: [Int32], deadline: ContinuousClock.Instant) throws(ExpertPlacementError) -> LayerResult {
         let e = problem.experts, d = problem.topology.devices, s = problem.topology.slotsPerDevice
         func value(_ plan: [Int32]) -> Double {
-            Self.rowPeaks(plan, rows: rows, experts: e, slotsPerDevice: s).reduce(constant, +)
+            ObjectiveModel.rowPeaks(plan, rows: rows, experts: e, slotsPerDevice: s).reduce(constant, +)
         }
         let upper = value(start)
         var averages = rows.map { $0.reduce(0, +) / Double(d) }
@@ -336,24 +336,9 @@ public struct ExactSolver: LayerSolver, Sendable {
         var outcome: Outcome
     }
 
-    /// The largest device load of `plan` over the rows.
+    /// The largest device load of `plan` over the rows (``ObjectiveModel/rowPeaks(_:rows:experts:slotsPerDevice:)``).
     static func peak(_ plan: [Int32], rows: [[Double]], experts: Int, slotsPerDevice s: Int) -> Double {
-        rowPeaks(plan, rows: rows, experts: experts, slotsPerDevice: s).max() ?? 0
-    }
-
-    /// The largest device load of `plan` in each row (loads split evenly over replicas).
-    static func rowPeaks(_ plan: [Int32], rows: [[Double]], experts: Int, slotsPerDevice s: Int) -> [Double] {
-        var counts = [Double](repeating: 0, count: experts)
-        for x in plan { counts[Int(x)] += 1 }
-        return rows.map { row in
-            var peak = 0.0
-            for dev in 0..<(plan.count / s) {
-                var sum = 0.0
-                for k in 0..<s { let x = Int(plan[dev * s + k]); sum += row[x] / counts[x] }
-                peak = Swift.max(peak, sum)
-            }
-            return peak
-        }
+        ObjectiveModel.rowPeaks(plan, rows: rows, experts: experts, slotsPerDevice: s).max() ?? 0
     }
 
     func solveLayer(_ problem: Problem, layer: Int, rows: [[Double]], objective: Objective, start: [Int32],

@@ -145,18 +145,30 @@ public struct ObjectiveModel: Sendable {
     /// - Complexity: O(T'·P + E).
     public func rowPeaks(_ plan: some Collection<Int32>, slotsPerDevice s: Int) -> [Double] {
         let e = experts
-        var counts = [Double](repeating: 0, count: e)
+        return Self.rowPeaks(plan, rows: (0..<rowCount).lazy.map { self.rows[$0 * e ..< ($0 + 1) * e] },
+                             experts: e, slotsPerDevice: s)
+    }
+
+    /// The largest device load of `plan` in each of `rows` (each `E` loads in expert order, any
+    /// scale), loads split evenly over replicas: the one evaluation of a plan on scaled rows, for
+    /// this model and the exact solver's rows alike.
+    /// - Complexity: O(rows·P + E).
+    @inlinable
+    package static func rowPeaks<Rows: Collection>(_ plan: some Collection<Int32>, rows: Rows, experts: Int,
+                                                   slotsPerDevice s: Int) -> [Double]
+    where Rows.Element: RandomAccessCollection<Double>, Rows.Element.Index == Int {
+        var counts = [Double](repeating: 0, count: experts)
         for x in plan { counts[Int(x)] += 1 }
         let slots = Array(plan)
         let d = slots.count / s
-        return (0..<rowCount).map { t in
-            let row = t * e
+        return rows.map { row in
+            let base = row.startIndex
             var peak = 0.0
             for dev in 0..<d {
                 var sum = 0.0
                 for k in 0..<s {
                     let x = Int(slots[dev * s + k])
-                    sum += rows[row + x] / counts[x]
+                    sum += row[base + x] / counts[x]
                 }
                 peak = Swift.max(peak, sum)
             }
