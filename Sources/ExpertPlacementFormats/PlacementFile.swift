@@ -75,17 +75,7 @@ public enum PlacementFile {
     /// (`moves`: sum, mean and max).
     public static func metricsJSON(_ metrics: PlacementMetrics) -> JSONValue {
         var root = JSONObject()
-        root["layers"] = .array(metrics.layers.map { m in
-            var o = JSONObject()
-            o["meanImbalance"] = .number(m.meanImbalance)
-            o["worstImbalance"] = .number(m.worstImbalance)
-            o["aggregateImbalance"] = .number(m.aggregateImbalance)
-            o["peakSum"] = .number(m.peakSum)
-            if let lb = m.lowerBound { o["lowerBound"] = .number(lb) }
-            if let gap = m.gap { o["gap"] = .number(gap) }
-            if let moves = m.moves { o["moves"] = .number(Double(moves)) }
-            return .object(o)
-        })
+        root["layers"] = .array(metrics.layers.map(layerMetricsJSON))
         var summary = JSONObject()
         let fields: [(String, (LayerMetrics) -> Double?)] = [
             ("meanImbalance", { $0.meanImbalance }), ("worstImbalance", { $0.worstImbalance }),
@@ -103,6 +93,19 @@ public enum PlacementFile {
         }
         root["summary"] = .object(summary)
         return .object(root)
+    }
+
+    /// One layer's metrics record: the four metrics, and `lowerBound`, `gap` and `moves` when set.
+    static func layerMetricsJSON(_ m: LayerMetrics) -> JSONValue {
+        var o = JSONObject()
+        o["meanImbalance"] = .number(m.meanImbalance)
+        o["worstImbalance"] = .number(m.worstImbalance)
+        o["aggregateImbalance"] = .number(m.aggregateImbalance)
+        o["peakSum"] = .number(m.peakSum)
+        if let lb = m.lowerBound { o["lowerBound"] = .number(lb) }
+        if let gap = m.gap { o["gap"] = .number(gap) }
+        if let moves = m.moves { o["moves"] = .number(Double(moves)) }
+        return .object(o)
     }
 
     /// Reads a placement file. `experts` (from the instance) is used when the file lacks

@@ -53,8 +53,12 @@ public enum RebalanceFile {
             o["layer"] = .number(Double(change.layer))
             o["reason"] = .string(change.reason.rawValue)
             o["moves"] = .number(Double(change.moves))
-            o["before"] = layerMetricsJSON(change.before)
-            o["after"] = layerMetricsJSON(change.after)
+            // The metrics on the window; the moves are the layer's `moves` above.
+            var before = change.before, after = change.after
+            before.moves = nil
+            after.moves = nil
+            o["before"] = PlacementFile.layerMetricsJSON(before)
+            o["after"] = PlacementFile.layerMetricsJSON(after)
             if let v = change.candidateValue { o["candidateValue"] = .number(v) }
             let busiest = TransferPlan.busiest(change.transfers, devices: devices)
             o["maxSent"] = .number(Double(busiest.sent))
@@ -83,14 +87,5 @@ public enum RebalanceFile {
         }
         root["rebalance"] = .object(JSONObject([("layers", .array(layers)), ("summary", .object(summary))]))
         return .object(root)
-    }
-
-    static func layerMetricsJSON(_ m: LayerMetrics) -> JSONValue {
-        var o = JSONObject()
-        o["meanImbalance"] = .number(m.meanImbalance)
-        o["worstImbalance"] = .number(m.worstImbalance)
-        o["aggregateImbalance"] = .number(m.aggregateImbalance)
-        o["peakSum"] = .number(m.peakSum)
-        return .object(o)
     }
 }
