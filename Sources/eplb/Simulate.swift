@@ -252,23 +252,16 @@ struct Simulate: ParsableCommand {
         if !omitTiming { header.append("policy s") }
         header += ["delay it", "cost s"]
         let rows: [[String]] = reports.map { r in
-            var row = [r.policy, fixed(r.meanPAR, 4), fixed(r.p50PAR, 4), fixed(r.p99PAR, 4), fixed(r.maxPAR, 4),
+            var row = [r.policy, TableReport.fixed(r.meanPAR, 4), TableReport.fixed(r.p50PAR, 4), TableReport.fixed(r.p99PAR, 4), TableReport.fixed(r.maxPAR, 4),
                        String(r.rebalances), String(r.layersChanged), String(r.moves)]
-            if !omitTiming { row.append(fixed(r.policySeconds, 3)) }
-            return row + [String(r.delayIterations), fixed(r.modelledCostSeconds, 3)]
+            if !omitTiming { row.append(TableReport.fixed(r.policySeconds, 3)) }
+            return row + [String(r.delayIterations), TableReport.fixed(r.modelledCostSeconds, 3)]
         }
-        let widths = header.indices.map { i in ([header] + rows).map { $0[i].count }.max() ?? 0 }
-        let render = { (cells: [String]) in
-            zip(cells, widths).map { String(repeating: " ", count: $1 - $0.count) + $0 }.joined(separator: "  ") + "\n"
-        }
-        out += render(header) + render(widths.map { String(repeating: "-", count: $0) })
-        for row in rows { out += render(row) }
+        out += TableReport.grid(header, rows)
         out += "(PAR: per iteration, the mean over layers of peak ÷ average device load; cost s = "
-        out += "\(fixed(c.cost.computeSeconds, 0)) s × meanPAR + moves × \(fixed(c.cost.expertBytes, 0)) B ÷ \(String(format: "%g", c.cost.bandwidth)) B/s)\n"
+        out += "\(TableReport.fixed(c.cost.computeSeconds, 0)) s × meanPAR + moves × \(TableReport.fixed(c.cost.expertBytes, 0)) B ÷ \(String(format: "%g", c.cost.bandwidth)) B/s)\n"
         return out
     }
-
-    func fixed(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", x) }
 }
 
 /// The policies `eplb simulate --policy` knows. A new policy is one case here plus its type.

@@ -51,19 +51,7 @@ enum TableReport {
                 rows.append(r)
             }
         }
-        let widths = header.indices.map { i in max(header[i].count, rows.map { $0[i].count }.max() ?? 0) }
-        func line(_ cells: [String]) -> String {
-            cells.enumerated().map { i, c in
-                String(repeating: " ", count: widths[i] - c.count) + c
-            }.joined(separator: "  ")
-        }
-        var out = line(header) + "\n" + line(widths.map { String(repeating: "-", count: $0) }) + "\n"
-        for (i, r) in rows.enumerated() {
-            if i == metrics.layers.count && metrics.layers.count > 1 {
-                out += line(widths.map { String(repeating: "-", count: $0) }) + "\n"
-            }
-            out += line(r) + "\n"
-        }
+        var out = grid(header, rows, ruleBefore: metrics.layers.count > 1 ? metrics.layers.count : nil)
         out += "(mean/worst/aggregate: peak ÷ average device load; peakSum: Σ over episodes of the peak device load)\n"
         return out
     }
@@ -90,13 +78,25 @@ enum TableReport {
             }
             rows.append(r)
         }
+        out += "\n" + grid(header, rows)
+        if !plan.priority.isEmpty { out += "priority: " + plan.priority.map(String.init).joined(separator: ", ") + "\n" }
+        return out
+    }
+
+    /// A right-aligned text table: the header, a rule, the rows (another rule before row
+    /// `ruleBefore` when given), columns two spaces apart, each line ending in a newline.
+    static func grid(_ header: [String], _ rows: [[String]], ruleBefore: Int? = nil) -> String {
         let widths = header.indices.map { i in max(header[i].count, rows.map { $0[i].count }.max() ?? 0) }
         func line(_ cells: [String]) -> String {
-            cells.enumerated().map { i, c in String(repeating: " ", count: widths[i] - c.count) + c }.joined(separator: "  ")
+            cells.enumerated().map { i, c in String(repeating: " ", count: widths[i] - c.count) + c }
+                .joined(separator: "  ") + "\n"
         }
-        out += "\n" + line(header) + "\n" + line(widths.map { String(repeating: "-", count: $0) }) + "\n"
-        for r in rows { out += line(r) + "\n" }
-        if !plan.priority.isEmpty { out += "priority: " + plan.priority.map(String.init).joined(separator: ", ") + "\n" }
+        let rule = line(widths.map { String(repeating: "-", count: $0) })
+        var out = line(header) + rule
+        for (i, r) in rows.enumerated() {
+            if i == ruleBefore { out += rule }
+            out += line(r)
+        }
         return out
     }
 
