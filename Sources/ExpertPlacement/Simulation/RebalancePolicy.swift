@@ -36,17 +36,6 @@ public struct RebalancePolicy: SimulationPolicy {
         cost.expertBytes / cost.bandwidth * Double(layers) * Double(iterations) / (cost.computeSeconds * Double(interval))
     }
 
-    /// `2^(−x)` for `x ≥ 0`, without the C library (bisection of the exponent, series for the rest).
-    static func halving(_ x: Double) -> Double {
-        var y = x * 0.6931471805599453  // ln 2
-        var n = 0
-        while y > 0.5 { y /= 2; n += 1 }
-        var term = 1.0, sum = 1.0
-        for k in 1...20 { term *= -y / Double(k); sum += term }
-        for _ in 0..<n { sum *= sum }
-        return sum
-    }
-
     /// Rebalances the window and returns the changed layers in priority order.
     ///
     /// - Throws: ``ExpertPlacementError`` when `window.current` is `nil` or the solver fails.
@@ -57,7 +46,7 @@ public struct RebalancePolicy: SimulationPolicy {
             var weights = ContiguousArray<Double>()
             weights.reserveCapacity(w)
             // 2^(−age/h) by repeated multiplication from the newest iteration back.
-            let factor = Self.halving(1 / h)
+            let factor = MathShim.exp(-0.6931471805599453 / h)  // 2^(−1/h)
             var value = 1.0
             for _ in 0..<w { weights.append(value); value *= factor }
             weights.reverse()
