@@ -241,15 +241,14 @@ public struct Rebalancer<Solver: LayerSolver>: Sendable {
         for (i, l) in selected.enumerated() { after[l] = selectedMetrics[i] }
         // 4. Keep what pays.
         var changes: [LayerChange] = []
-        var worth: [(layer: Int, perMove: Double)] = []
+        var worth: [(layer: Int, perMove: Double, moves: Int)] = []
         let p = problem.topology.slotCount
         let s = problem.topology.slotsPerDevice
         for l in 0..<problem.layers {
             let moves = candidate.moves(from: current, layer: l)
+            // Metrics against the problem's `current` carry `moves`: 0 before, the candidate's after.
             var change = LayerChange(layer: l, reason: .withinThreshold, before: before[l], after: before[l],
                                      candidateValue: nil, moves: 0, transfers: [])
-            change.before.moves = 0
-            change.after.moves = 0
             if selected.contains(l) {
                 change.candidateValue = after[l].value(of: objective)
                 let gain = before[l].value(of: objective) - after[l].value(of: objective)
@@ -260,7 +259,7 @@ public struct Rebalancer<Solver: LayerSolver>: Sendable {
                     change.reason = .belowMinGain
                 } else {
                     change.reason = .changed
-                    worth.append((l, gain / Double(moves)))
+                    worth.append((l, gain / Double(moves), moves))
                 }
             }
             changes.append(change)
@@ -278,8 +277,7 @@ public struct Rebalancer<Solver: LayerSolver>: Sendable {
             let new = candidate.physicalToLogical[l * p ..< (l + 1) * p]
             flat.replaceSubrange(l * p ..< (l + 1) * p, with: new)
             changes[l].after = after[l]
-            changes[l].moves = Alignment.moves(new, from: old)
-            changes[l].after.moves = changes[l].moves
+            changes[l].moves = item.moves
             changes[l].transfers = TransferPlan.transfers(from: old, to: new, slotsPerDevice: s, experts: problem.experts)
         }
         let placement = try Placement(topology: problem.topology, experts: problem.experts, physicalToLogical: flat)
