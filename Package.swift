@@ -6,6 +6,7 @@
 //   ExpertPlacement         pure-Swift core: problem model, plans, metrics, validation, solvers
 //   ExpertPlacementFormats  wire formats: instance/placement JSON v1, NumPy .npy
 //   ExpertPlacementExact    proven optima on GLPK (GPL-3, behind the CGLPK system-library target)
+//   ExpertPlacementC        the C API (a shared library; the Python package in python/ loads it)
 //   eplb                    the command-line tool
 //   ExpertPlacementTestSupport  seeded generators and naive reference implementations (tests only)
 //
@@ -26,6 +27,8 @@ let package = Package(
         .library(name: "ExpertPlacementFormats", targets: ["ExpertPlacementFormats"]),
         .library(name: "ExpertPlacementExact", targets: ["ExpertPlacementExact"]),
         .executable(name: "eplb", targets: ["eplb"]),
+        // The C API (include/expert_placement.h) as a shared library: what the Python package loads.
+        .library(name: "ExpertPlacementC", type: .dynamic, targets: ["ExpertPlacementC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -53,6 +56,13 @@ let package = Package(
         .target(
             name: "ExpertPlacementFormats",
             dependencies: ["ExpertPlacement"],
+            swiftSettings: swiftSettings
+        ),
+        // The C API over the core (no GLPK, no Foundation): raw buffers in and out, error codes.
+        .target(
+            name: "ExpertPlacementC",
+            dependencies: ["ExpertPlacement"],
+            exclude: ["include"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -1,0 +1,463 @@
+// The C API of ExpertPlacement: `include/expert_placement.h` declares it, this file implements it.
+//
+// Raw caller-owned buffers in and out, an error code plus a one-line message, no Swift types
+// across the boundary. Every size, pointer and value is checked before the core is called, so a
+// bad argument is an error code and never a trap in the caller's process (a Python interpreter,
+// typically). The core does the work: this file only converts.
+
+internal import ExpertPlacement
+
+/// An error crossing the C boundary: a code from the header and a one-line message.
+struct CError: Error {
+    var code: Int32
+    var message: String
+
+    static let invalidArgument: Int32 = 1
+    static let infeasible: Int32 = 2
+    static let invalidPlacement: Int32 = 3
+    static let internalError: Int32 = 4
+
+    static func invalid(_ field: String, _ reason: String) -> CError {
+        CError(code: invalidArgument, message: "\(field): \(reason)")
+    }
+
+    init(code: Int32, message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    init(_ error: ExpertPlacementError) {
+        switch error {
+        case .invalidValue, .shapeMismatch: code = Self.invalidArgument
+        case .infeasible, .unsupported: code = Self.infeasible
+        case .solverFailure: code = Self.internalError
+        }
+        message = error.description
+    }
+}
+
+/// The largest count the API accepts for one dimension, and for a product of dimensions: far
+/// beyond any model, and small enough that every index fits the core's `Int32` expert ids and
+/// every buffer size fits an `Int` without overflow.
+let maxDimension: Int64 = 1 << 30
+let maxElements: Int64 = 1 << 40
+
+/// Runs `body`, turning every error into a code and a message written to the caller's buffer.
+func guarded(_ message: UnsafeMutablePointer<CChar>?, _ capacity: Int64,
+             _ body: () throws(CError) -> Void) -> Int32 {
+    do {
+        try body()
+        if let message, capacity > 0 { message[0] = 0 }
+        return 0
+    } catch {
+        write(error.message, to: message, capacity: capacity)
+        return error.code
+    }
+}
+
+/// Copies `text` as UTF-8 into `buffer` (at most `capacity − 1` bytes, cut at a character
+/// boundary) and terminates it with NUL.
+func write(_ text: String, to buffer: UnsafeMutablePointer<CChar>?, capacity: Int64) {
+    guard let buffer, capacity > 0 else { return }
+    var bytes = Array(text.utf8)
+    let room = Int(min(capacity - 1, Int64(Int.max)))
+    if bytes.count > room {
+        var cut = room
+        while cut > 0 && bytes[cut] & 0xC0 == 0x80 { cut -= 1 }  // not inside a multi-byte character
+        bytes.removeSubrange(cut...)
+    }
+    for (i, b) in bytes.enumerated() { buffer[i] = CChar(bitPattern: b) }
+    buffer[bytes.count] = 0
+}
+
+/// Checks one dimension.
+func dimension(_ value: Int64, _ field: String, minimum: Int64 = 1) throws(CError) -> Int {
+    guard value >= minimum && value <= maxDimension else {
+        throw .invalid(field, "must be between \(minimum) and \(maxDimension), got \(value)")
+    }
+    return Int(value)
+}
+
+/// The product of dimensions, refused when it exceeds ``maxElements``.
+func elements(_ factors: [Int], _ field: String) throws(CError) -> Int {
+    var n: Int64 = 1
+    for f in factors {
+        let (p, overflow) = n.multipliedReportingOverflow(by: Int64(f))
+        guard !overflow && p <= maxElements else {
+            throw .invalid(field, "shape \(factors) holds more than \(maxElements) elements")
+        }
+        n = p
+    }
+    return Int(n)
+}
+
+func required<T>(_ pointer: UnsafePointer<T>?, _ field: String) throws(CError) -> UnsafePointer<T> {
+    guard let pointer else { throw .invalid(field, "is NULL") }
+    return pointer
+}
+
+/// A name from C (`NULL` → `fallback`).
+func name(_ pointer: UnsafePointer<CChar>?, fallback: String) -> String {
+    pointer.map { String(cString: $0) } ?? fallback
+}
+
+/// The methods this library offers, by name.
+enum CMethod: String, CaseIterable {
+    case search, greedy, hierarchical
+
+    init(_ pointer: UnsafePointer<CChar>?) throws(CError) {
+        let text = name(pointer, fallback: "search")
+        guard let m = CMethod(rawValue: text) else {
+            let hint = text == "exact" || text == "auto"
+                ? " (the GLPK exact solver is not in this library, GLPK being GPL-3: use `eplb solve --method \(text)`)" : ""
+            throw .invalid("method", "unknown method '\(text)': expected one of \(CMethod.allCases.map(\.rawValue).joined(separator: ", "))\(hint)")
+        }
+        self = m
+    }
+}
+
+func objective(_ pointer: UnsafePointer<CChar>?) throws(CError) -> Objective {
+    let text = name(pointer, fallback: "mean")
+    guard let o = Objective(name: text) else {
+        throw .invalid("objective", "unknown objective '\(text)': expected mean, worst, aggregate or peak-sum")
+    }
+    return o
+}
+
+/// The shape and topology arguments shared by the calls, checked.
+struct Shape {
+    var layers: Int, episodes: Int, experts: Int
+    var topology: Topology
+
+    init(layers: Int64, episodes: Int64, experts: Int64, devices: Int64, slotsPerDevice: Int64,
+         nodes: Int64 = 1, groups: Int64 = 1) throws(CError) {
+        self.layers = try dimension(layers, "layers")
+        self.episodes = try dimension(episodes, "episodes")
+        self.experts = try dimension(experts, "experts")
+        let d = try dimension(devices, "devices"), s = try dimension(slotsPerDevice, "slots_per_device")
+        _ = try elements([d, s], "devices × slots_per_device")
+        _ = try elements([self.layers, self.episodes, self.experts], "loads")
+        _ = try elements([self.layers, d, s], "phy2log")
+        topology = Topology(devices: d, slotsPerDevice: s, nodes: try dimension(nodes, "nodes"),
+                            expertGroups: try dimension(groups, "groups"))
+        do { try topology.validate(experts: self.experts) } catch { throw CError(error) }
+    }
+
+    var slots: Int { topology.slotCount }
+}
+
+/// The loads as a core tensor `[L][T][E]`, transposed from `[T][L][E]` when `episodesFirst`.
+func loadTensor(_ pointer: UnsafePointer<Double>?, _ shape: Shape, episodesFirst: Int32) throws(CError) -> LoadTensor {
+    let source = try required(pointer, "loads")
+    guard episodesFirst == 0 || episodesFirst == 1 else {
+        throw .invalid("episodes_first", "must be 0 ([L][T][E]) or 1 ([T][L][E]), got \(episodesFirst)")
+    }
+    let l = shape.layers, t = shape.episodes, e = shape.experts
+    let count = l * t * e
+    var bad = -1
+    let values = ContiguousArray<Double>(unsafeUninitializedCapacity: count) { buffer, initialized in
+        for layer in 0..<l {
+            for episode in 0..<t {
+                let from = episodesFirst == 1 ? (episode * l + layer) * e : (layer * t + episode) * e
+                let to = (layer * t + episode) * e
+                for k in 0..<e {
+                    let v = source[from + k]
+                    if bad < 0 && !(v.isFinite && v >= 0) { bad = from + k }
+                    buffer[to + k] = v
+                }
+            }
+        }
+        initialized = count
+    }
+    if bad >= 0 {
+        let k = bad % e, row = bad / e
+        let index = episodesFirst == 1 ? "[\(row / l)][\(row % l)][\(k)]" : "[\(row / t)][\(row % t)][\(k)]"
+        let v = source[bad]
+        throw .invalid("loads\(index)", v.isNaN ? "NaN is not a valid load" : v.isFinite ? "negative load \(v)" : "infinite load")
+    }
+    do {
+        return try LoadTensor(layers: l, episodes: t, experts: e, values: values)
+    } catch {
+        throw CError(error)
+    }
+}
+
+/// A plan from the caller's `[L][P]` int64 ids, with every id checked to be in `0..<E`.
+func placement(_ pointer: UnsafePointer<Int64>, _ field: String, layers: Int, experts: Int,
+               topology: Topology) throws(CError) -> Placement {
+    let count = layers * topology.slotCount
+    var ids = ContiguousArray<Int32>(repeating: 0, count: count)
+    for i in 0..<count {
+        let x = pointer[i]
+        guard x >= 0 && x < Int64(experts) else {
+            throw .invalid("\(field)[\(i / topology.slotCount)][\(i % topology.slotCount)]",
+                           "expert id \(x) is out of range 0..<\(experts)")
+        }
+        ids[i] = Int32(x)
+    }
+    do {
+        return try Placement(topology: topology, experts: experts, physicalToLogical: ids)
+    } catch {
+        throw CError(error)
+    }
+}
+
+func timeLimit(_ seconds: Double) throws(CError) -> Duration? {
+    guard !seconds.isNaN else { throw .invalid("time_limit", "is NaN") }
+    guard seconds > 0 else { return nil }
+    guard seconds <= 1e9 else { throw .invalid("time_limit", "must be at most 1e9 seconds, got \(seconds)") }
+    return .nanoseconds(Int64(seconds * 1e9))
+}
+
+func threadCap(_ threads: Int32) throws(CError) -> Int? {
+    guard threads >= 0 else { throw .invalid("threads", "must be 0 (all cores) or more, got \(threads)") }
+    return threads == 0 ? nil : Int(threads)
+}
+
+func movePolicy(cost: Double, maxMoves: Int64, hasCurrent: Bool) throws(CError) -> MovePolicy {
+    guard cost.isFinite && cost >= 0 else { throw .invalid("move_cost", "must be a finite number ≥ 0, got \(cost)") }
+    guard maxMoves <= maxDimension else { throw .invalid("max_moves", "must be at most \(maxDimension), got \(maxMoves)") }
+    let policy = MovePolicy(cost: cost, maxMoves: maxMoves < 0 ? nil : Int(maxMoves))
+    if policy.isActive && !hasCurrent {
+        throw .invalid("current", "is NULL: move_cost and max_moves need the deployed placement")
+    }
+    return policy
+}
+
+/// Writes `phy2log`, `logcnt` and `log2phy` of a plan into the caller's buffers.
+func export(_ plan: Placement, phy2log: UnsafeMutablePointer<Int64>, logcnt: UnsafeMutablePointer<Int64>?,
+            log2phy: UnsafeMutablePointer<Int64>?, width: Int) {
+    let p = plan.slotsPerLayer, e = plan.experts
+    for i in 0..<plan.physicalToLogical.count { phy2log[i] = Int64(plan.physicalToLogical[i]) }
+    if let logcnt {
+        for i in 0..<plan.layers * e { logcnt[i] = 0 }
+        for l in 0..<plan.layers {
+            for s in 0..<p { logcnt[l * e + Int(plan.physicalToLogical[l * p + s])] += 1 }
+        }
+    }
+    if let log2phy {
+        var filled = [Int](repeating: 0, count: e)
+        for l in 0..<plan.layers {
+            let base = l * e * width
+            for i in 0..<e * width { log2phy[base + i] = -1 }
+            for k in 0..<e { filled[k] = 0 }
+            for s in 0..<p {
+                let x = Int(plan.physicalToLogical[l * p + s])
+                log2phy[base + x * width + filled[x]] = Int64(s)
+                filled[x] += 1
+            }
+        }
+    }
+}
+
+/// Solves with the named method (a generic call per method: no existential in the hot path).
+func solve(_ problem: Problem, method: CMethod, options: SolveOptions) throws(ExpertPlacementError) -> SolveReport {
+    switch method {
+    case .search: try SearchSolver().solve(problem, options: options)
+    case .greedy: try GreedySolver().solve(problem, options: options)
+    case .hierarchical: try HierarchicalSolver().solve(problem, options: options)
+    }
+}
+
+func rebalance(_ problem: Problem, recorded: [Double?]?, method: CMethod,
+               options: RebalanceOptions) throws(ExpertPlacementError) -> RebalancePlan {
+    switch method {
+    case .search: try Rebalancer<SearchSolver>.plan(problem, recordedImbalance: recorded, solver: SearchSolver(), options: options)
+    case .greedy: try Rebalancer<GreedySolver>.plan(problem, recordedImbalance: recorded, solver: GreedySolver(), options: options)
+    case .hierarchical:
+        try Rebalancer<HierarchicalSolver>.plan(problem, recordedImbalance: recorded, solver: HierarchicalSolver(), options: options)
+    }
+}
+
+/// Runs `body` and writes its wall time in seconds to `seconds` (when not NULL).
+func timed(_ seconds: UnsafeMutablePointer<Double>?, _ body: () -> Int32) -> Int32 {
+    let clock = ContinuousClock()
+    let start = clock.now
+    let code = body()
+    let elapsed = clock.now - start
+    seconds?.pointee = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+    return code
+}
+
+// MARK: - Exported functions
+
+@_cdecl("ep_abi_version")
+public func ep_abi_version() -> Int32 { 1 }
+
+/// The version string, kept alive for the life of the process.
+nonisolated(unsafe) let versionCString: UnsafeMutablePointer<CChar> = {
+    let bytes = Array(ExpertPlacementVersion.string.utf8CString)
+    let pointer = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count)
+    pointer.initialize(from: bytes, count: bytes.count)
+    return pointer
+}()
+
+@_cdecl("ep_version")
+public func ep_version() -> UnsafePointer<CChar> { UnsafePointer(versionCString) }
+
+@_cdecl("ep_solve")
+public func ep_solve(_ loads: UnsafePointer<Double>?, _ layers: Int64, _ episodes: Int64, _ experts: Int64,
+                     _ episodesFirst: Int32,
+                     _ devices: Int64, _ slotsPerDevice: Int64, _ nodes: Int64, _ groups: Int64,
+                     _ method: UnsafePointer<CChar>?, _ objectiveName: UnsafePointer<CChar>?,
+                     _ timeLimitSeconds: Double, _ threads: Int32,
+                     _ current: UnsafePointer<Int64>?, _ moveCost: Double, _ maxMoves: Int64,
+                     _ phy2log: UnsafeMutablePointer<Int64>?, _ logcnt: UnsafeMutablePointer<Int64>?,
+                     _ log2phy: UnsafeMutablePointer<Int64>?, _ log2phyWidth: Int64,
+                     _ layerStats: UnsafeMutablePointer<Double>?, _ wallSeconds: UnsafeMutablePointer<Double>?,
+                     _ message: UnsafeMutablePointer<CChar>?, _ messageCapacity: Int64) -> Int32 {
+    timed(wallSeconds) {
+        guarded(message, messageCapacity) { () throws(CError) in
+            let shape = try Shape(layers: layers, episodes: episodes, experts: experts, devices: devices,
+                                  slotsPerDevice: slotsPerDevice, nodes: nodes, groups: groups)
+            guard let phy2log else { throw .invalid("phy2log", "is NULL") }
+            let width = log2phy == nil ? 0 : try dimension(log2phyWidth, "log2phy_width")
+            if log2phy != nil { _ = try elements([shape.layers, shape.experts, width], "log2phy") }
+            let m = try CMethod(method)
+            let objective = try objective(objectiveName)
+            let tensor = try loadTensor(loads, shape, episodesFirst: episodesFirst)
+            let deployed = try current.map { (c: UnsafePointer<Int64>) throws(CError) -> Placement in
+                try placement(c, "current", layers: shape.layers, experts: shape.experts, topology: shape.topology)
+            }
+            let options = SolveOptions(objective: objective, timeLimit: try timeLimit(timeLimitSeconds),
+                                       maxThreads: try threadCap(threads),
+                                       moves: try movePolicy(cost: moveCost, maxMoves: maxMoves, hasCurrent: current != nil))
+            let report: SolveReport
+            let metrics: PlacementMetrics
+            do throws(ExpertPlacementError) {
+                let problem = try Problem(topology: shape.topology, loads: tensor, current: deployed)
+                report = try solve(problem, method: m, options: options)
+                metrics = try Metrics.evaluate(report.placement, on: problem, objective: objective, lowerBounds: report.lowerBounds)
+            } catch {
+                throw CError(error)
+            }
+            let plan = report.placement
+            if log2phy != nil, let most = (0..<shape.layers).lazy.map({ plan.replicaCounts(layer: $0).max() ?? 0 }).max(),
+               most > width {
+                throw .invalid("log2phy_width", "is \(width) but an expert has \(most) replicas (P − E + 1 = \(shape.slots - shape.experts + 1) is always enough)")
+            }
+            export(plan, phy2log: phy2log, logcnt: logcnt, log2phy: log2phy, width: width)
+            if let layerStats {
+                for (l, m) in metrics.layers.enumerated() {
+                    layerStats[3 * l] = m.value(of: objective)
+                    layerStats[3 * l + 1] = m.lowerBound ?? .nan
+                    layerStats[3 * l + 2] = Double(m.moves ?? 0)
+                }
+            }
+        }
+    }
+}
+
+@_cdecl("ep_rebalance")
+public func ep_rebalance(_ loads: UnsafePointer<Double>?, _ layers: Int64, _ episodes: Int64, _ experts: Int64,
+                         _ episodesFirst: Int32,
+                         _ devices: Int64, _ slotsPerDevice: Int64, _ nodes: Int64, _ groups: Int64,
+                         _ method: UnsafePointer<CChar>?, _ objectiveName: UnsafePointer<CChar>?,
+                         _ timeLimitSeconds: Double, _ threads: Int32,
+                         _ current: UnsafePointer<Int64>?, _ moveCost: Double, _ maxMoves: Int64,
+                         _ recorded: UnsafePointer<Double>?, _ threshold: Double, _ relativeThreshold: Double,
+                         _ minGain: Double, _ maxLayers: Int64,
+                         _ phy2log: UnsafeMutablePointer<Int64>?, _ priority: UnsafeMutablePointer<Int64>?,
+                         _ moves: UnsafeMutablePointer<Int64>?,
+                         _ before: UnsafeMutablePointer<Double>?, _ after: UnsafeMutablePointer<Double>?,
+                         _ recordedOut: UnsafeMutablePointer<Double>?, _ wallSeconds: UnsafeMutablePointer<Double>?,
+                         _ message: UnsafeMutablePointer<CChar>?, _ messageCapacity: Int64) -> Int32 {
+    timed(wallSeconds) {
+        guarded(message, messageCapacity) { () throws(CError) in
+            let shape = try Shape(layers: layers, episodes: episodes, experts: experts, devices: devices,
+                                  slotsPerDevice: slotsPerDevice, nodes: nodes, groups: groups)
+            guard let phy2log else { throw .invalid("phy2log", "is NULL") }
+            let deployed = try placement(try required(current, "current"), "current", layers: shape.layers,
+                                         experts: shape.experts, topology: shape.topology)
+            let m = try CMethod(method)
+            let objective = try objective(objectiveName)
+            let tensor = try loadTensor(loads, shape, episodesFirst: episodesFirst)
+            var record: [Double?]? = nil
+            if let recorded {
+                record = try (0..<shape.layers).map { (l: Int) throws(CError) -> Double? in
+                    let v = recorded[l]
+                    if v.isNaN { return nil }
+                    guard v.isFinite && v >= 0 else { throw .invalid("recorded[\(l)]", "must be NaN (unknown) or a finite number ≥ 0, got \(v)") }
+                    return v
+                }
+            }
+            guard maxLayers <= maxDimension else { throw .invalid("max_layers", "must be at most \(maxDimension), got \(maxLayers)") }
+            let options = RebalanceOptions(
+                objective: objective, threshold: threshold.isNaN ? nil : threshold,
+                relativeThreshold: relativeThreshold.isNaN ? nil : relativeThreshold,
+                minGain: minGain.isNaN ? nil : minGain, maxLayers: maxLayers < 0 ? nil : Int(maxLayers),
+                moves: try movePolicy(cost: moveCost, maxMoves: maxMoves, hasCurrent: true),
+                timeLimit: try timeLimit(timeLimitSeconds), maxThreads: try threadCap(threads))
+            let plan: RebalancePlan
+            do throws(ExpertPlacementError) {
+                let problem = try Problem(topology: shape.topology, loads: tensor, current: deployed)
+                plan = try rebalance(problem, recorded: record, method: m, options: options)
+            } catch {
+                throw CError(error)
+            }
+            export(plan.placement, phy2log: phy2log, logcnt: nil, log2phy: nil, width: 0)
+            if let priority {
+                for l in 0..<shape.layers { priority[l] = l < plan.priority.count ? Int64(plan.priority[l]) : -1 }
+            }
+            for (l, change) in plan.layers.enumerated() {
+                moves?[l] = Int64(change.moves)
+                before?[l] = change.before.value(of: objective)
+                after?[l] = change.after.value(of: objective)
+                recordedOut?[l] = plan.recordedImbalance[l]
+            }
+        }
+    }
+}
+
+@_cdecl("ep_evaluate")
+public func ep_evaluate(_ loads: UnsafePointer<Double>?, _ layers: Int64, _ episodes: Int64, _ experts: Int64,
+                        _ episodesFirst: Int32, _ devices: Int64, _ slotsPerDevice: Int64,
+                        _ phy2log: UnsafePointer<Int64>?, _ metrics: UnsafeMutablePointer<Double>?,
+                        _ message: UnsafeMutablePointer<CChar>?, _ messageCapacity: Int64) -> Int32 {
+    guarded(message, messageCapacity) { () throws(CError) in
+        let shape = try Shape(layers: layers, episodes: episodes, experts: experts, devices: devices,
+                              slotsPerDevice: slotsPerDevice)
+        guard let metrics else { throw .invalid("metrics", "is NULL") }
+        let plan = try placement(try required(phy2log, "phy2log"), "phy2log", layers: shape.layers,
+                                 experts: shape.experts, topology: shape.topology)
+        let tensor = try loadTensor(loads, shape, episodesFirst: episodesFirst)
+        let result: PlacementMetrics
+        do throws(ExpertPlacementError) {
+            result = try Metrics.evaluate(plan, on: try Problem(topology: shape.topology, loads: tensor))
+        } catch {
+            throw CError(error)
+        }
+        for (l, m) in result.layers.enumerated() {
+            metrics[4 * l] = m.meanImbalance
+            metrics[4 * l + 1] = m.worstImbalance
+            metrics[4 * l + 2] = m.aggregateImbalance
+            metrics[4 * l + 3] = m.peakSum
+        }
+    }
+}
+
+@_cdecl("ep_validate")
+public func ep_validate(_ phy2log: UnsafePointer<Int64>?, _ layers: Int64, _ experts: Int64,
+                        _ devices: Int64, _ slotsPerDevice: Int64, _ current: UnsafePointer<Int64>?,
+                        _ message: UnsafeMutablePointer<CChar>?, _ messageCapacity: Int64) -> Int32 {
+    guarded(message, messageCapacity) { () throws(CError) in
+        let shape = try Shape(layers: layers, episodes: 1, experts: experts, devices: devices, slotsPerDevice: slotsPerDevice)
+        // Ids out of range are a broken rule here, reported by the validator, not a bad argument.
+        let source = try required(phy2log, "phy2log")
+        let ids = ContiguousArray((0..<shape.layers * shape.slots).map { Int32(clamping: source[$0]) })
+        let plan: Placement
+        do throws(ExpertPlacementError) {
+            plan = try Placement(topology: shape.topology, experts: shape.experts, physicalToLogical: ids)
+        } catch {
+            throw CError(error)
+        }
+        let broken: [Violation]
+        if let current {
+            let deployed = try placement(current, "current", layers: shape.layers, experts: shape.experts, topology: shape.topology)
+            broken = Validation.changeViolations(of: plan, from: deployed, limit: 1)
+        } else {
+            broken = Validation.violations(of: plan, limit: 1)
+        }
+        if let first = broken.first { throw CError(code: CError.invalidPlacement, message: first.description) }
+    }
+}
