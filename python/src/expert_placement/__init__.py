@@ -1,0 +1,36 @@
+"""ExpertPlacement for Python: expert-parallel load balancing for MoE serving, in-process.
+
+Calls the Swift library through its C API (``expert_placement.h``) with ctypes: no subprocess,
+no JSON. NumPy arrays or torch tensors in, the same kind out.
+
+Quick start::
+
+    import numpy as np, expert_placement as ep
+    weight = np.random.default_rng(0).lognormal(size=(58, 256))       # [layers, experts]
+    phy2log, log2phy, logcnt = ep.rebalance_experts(weight, 288, 8, 4, 32)  # DeepSeek EPLB's signature
+
+See the README's "Python" section for the engines' adapters and the stateful rebalancer.
+"""
+
+from ._native import InfeasibleError, InvalidPlacementError, PlacementError, lib as _lib
+from .adapters import AscendPolicy, VllmPolicy, sglang_rebalance_experts
+from .core import (
+    METHODS,
+    OBJECTIVES,
+    Placement,
+    RebalanceResult,
+    Rebalancer,
+    evaluate,
+    rebalance,
+    rebalance_experts,
+    solve,
+    validate,
+)
+
+__version__ = _lib.ep_version().decode()
+
+__all__ = [
+    "AscendPolicy", "InfeasibleError", "InvalidPlacementError", "METHODS", "OBJECTIVES", "Placement",
+    "PlacementError", "RebalanceResult", "Rebalancer", "VllmPolicy", "evaluate", "rebalance",
+    "rebalance_experts", "sglang_rebalance_experts", "solve", "validate", "__version__",
+]

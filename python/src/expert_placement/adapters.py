@@ -1,0 +1,121 @@
+"""Entry points in the engines' own shapes: vLLM's policy class, SGLang's per-step entry point and
+vllm-ascend's policy interface. Each converts once and calls the library in-process."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+from . import _native
+from ._native import PlacementError
+from .core import _is_torch, _like, _to_numpy, rebalance, solve
+
+
+class VllmPolicy:
+    """vLLM's EPLB policy interface (``AbstractEplbPolicy.rebalance_experts``).
+
+    Subclass to change ``method``, ``objective``, ``move_cost`` or ``time_limit``. With
+    ``old_global_expert_indices`` ([L, num_replicas], the plan in force) the new plan is relabelled
+    onto the deployed ranks, so an expert that stays keeps its slot, and ``move_cost`` trades
+    balance against moved replicas.
+    """
+
+    method = "search"
+    objective = "mean"
+    move_cost = 0.0
+    time_limit: Optional[float] = None
+
+    @classmethod
+    def rebalance_experts(
+        cls,
+        weight: Any,
+        num_replicas: int,
+        num_groups: int,
+        num_nodes: int,
+        num_ranks: int,
+        old_global_expert_indices: Any = None,
+    ):
+        plan = solve(
+            weight, num_replicas, num_ranks, num_groups=num_groups, num_nodes=num_nodes, method=cls.method,
+            objective=cls.objective, time_limit=cls.time_limit, current=old_global_expert_indices,
+            move_cost=cls.move_cost if old_global_expert_indices is not None else 0.0,
+        )
+        return plan.phy2log, plan.log2phy, plan.logcnt
+
+
+def sglang_rebalance_experts(
+    tokens_per_expert: Any,
+    num_physical_experts: int,
+    num_local_physical_experts: int,
+    num_groups: Optional[int],
+    num_nodes: int,
+    *,
+    method: str = "search",
+    objective: str = "mean",
+    time_limit: Optional[float] = None,
+):
+    """SGLang's entry point (``eplb_algorithms.rebalance_experts``): ``tokens_per_expert`` is the
+    recorder's per-step history [T, L, E] (or [L, E]). Unlike SGLang's DeepSeek algorithms, which
+    sum over steps, every step is an episode of the objective (mean per-step imbalance by default).
+    Returns ``(phy2log, log2phy, logcnt)``."""
+    if num_local_physical_experts < 1 or num_physical_experts % num_local_physical_experts:
+        raise PlacementError(
+            _native.EP_INVALID_ARGUMENT,
+            f"num_physical_experts: {num_physical_experts} is not a multiple of num_local_physical_experts ({num_local_physical_experts})",
+        )
+    num_gpus = num_physical_experts // num_local_physical_experts
+    dims = len(tokens_per_expert.shape)
+    plan = solve(
+        tokens_per_expert, num_physical_experts, num_gpus, num_groups=num_groups or 1, num_nodes=num_nodes,
+        method=method, objective=objective, time_limit=time_limit, axes="tle" if dims == 3 else None,
+    )
+    return plan.phy2log, plan.log2phy, plan.logcnt
+
+
+class AscendPolicy:
+    """vllm-ascend's policy interface (``EplbPolicy.rebalance_experts``).
+
+    ``current_expert_table`` [L, G, K]: the logical expert in each slot of each rank;
+    ``expert_workload`` [L, G, K] tokens per physical slot, or [T, L, G, K] per step. Slot loads
+    are summed per logical expert. Returns ``(change, priority, new_table)``: ``change`` 1 when
+    any layer changed, ``priority`` the changed layers in the order to apply them, ``new_table``
+    [L, G, K] (layers left alone keep their rows; an expert that stays on a rank keeps its slot, as
+    the worker's ``check_expert_placement`` requires).
+    """
+
+    def __init__(self, *, method: str = "search", objective: str = "mean", move_cost: float = 0.001,
+                 max_moves: Optional[int] = None, relative_threshold: Optional[float] = None,
+                 min_gain: Optional[float] = 0.02, max_layers: Optional[int] = None,
+                 time_limit: Optional[float] = None):
+        self.options = dict(method=method, objective=objective, move_cost=move_cost, max_moves=max_moves,
+                            relative_threshold=relative_threshold, min_gain=min_gain, max_layers=max_layers,
+                            time_limit=time_limit)
+        self.recorded: Optional[np.ndarray] = None
+
+    def rebalance_experts(self, current_expert_table: Any, expert_workload: Any):
+        table = _to_numpy(current_expert_table, np.int64, "current_expert_table")
+        if table.ndim != 3:
+            raise PlacementError(_native.EP_INVALID_ARGUMENT,
+                                 f"current_expert_table: expected [L, G, K], got shape {tuple(table.shape)}")
+        layers, ranks, slots = table.shape
+        work = _to_numpy(expert_workload, np.float64, "expert_workload")
+        if work.shape[-3:] != table.shape or work.ndim not in (3, 4):
+            raise PlacementError(_native.EP_INVALID_ARGUMENT,
+                                 f"expert_workload: expected [L, G, K] or [T, L, G, K] with [L, G, K] = {table.shape}, got shape {tuple(work.shape)}")
+        experts = int(table.max()) + 1 if table.size else 0
+        phy = table.reshape(layers, ranks * slots)
+        steps = work.reshape(-1, layers, ranks * slots)  # [T, L, P]
+        logical = np.zeros((steps.shape[0], layers, experts))
+        for layer in range(layers):
+            for t in range(steps.shape[0]):
+                logical[t, layer] = np.bincount(phy[layer], weights=steps[t, layer], minlength=experts)
+        recorded = self.recorded if self.recorded is not None and self.recorded.size == layers else None
+        result = rebalance(logical, phy, ranks, axes="tle", recorded=recorded, **self.options)
+        self.recorded = result.recorded
+        new_table = np.asarray(result.phy2log).reshape(layers, ranks, slots)
+        change = 1 if result.changed else 0
+        priority = result.priority
+        if _is_torch(current_expert_table):
+            return change, priority, _like(current_expert_table, new_table)
+        return change, priority, new_table

@@ -1,0 +1,363 @@
+"""In-process calls into the library: placement, rebalancing, evaluation and validation.
+
+Arrays go in as NumPy arrays or torch tensors (any dtype, any device: they are copied to float64
+or int64 on the CPU once) and come back in the same kind: NumPy in → NumPy out, torch in → torch
+out. Shapes use the library's names: L layers, T episodes, E logical experts, D devices (EP ranks),
+S slots per device, P = D·S physical slots.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional, Tuple
+
+import numpy as np
+
+from . import _native
+from ._native import PlacementError
+
+METHODS = ("search", "greedy", "hierarchical")
+OBJECTIVES = ("mean", "worst", "aggregate", "peak-sum")
+
+
+def _is_torch(x: Any) -> bool:
+    return type(x).__module__.split(".")[0] == "torch"
+
+
+def _to_numpy(x: Any, dtype, name: str) -> np.ndarray:
+    if _is_torch(x):
+        x = x.detach().cpu().numpy()
+    try:
+        array = np.asarray(x)
+    except Exception as error:  # pragma: no cover - numpy's own message is clear
+        raise PlacementError(_native.EP_INVALID_ARGUMENT, f"{name}: cannot be read as an array ({error})") from None
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise PlacementError(_native.EP_INVALID_ARGUMENT, f"{name}: must hold numbers, got dtype {array.dtype}")
+    if dtype == np.int64 and not np.issubdtype(array.dtype, np.integer):
+        if not np.all(np.isfinite(array)) or not np.all(array == np.round(array)):
+            raise PlacementError(_native.EP_INVALID_ARGUMENT, f"{name}: must hold whole numbers (expert ids)")
+    return np.ascontiguousarray(array, dtype=dtype)
+
+
+def _like(template: Any, array: np.ndarray):
+    """``array`` as the same kind of array as ``template`` (torch in → torch out)."""
+    if _is_torch(template):
+        import torch
+
+        return torch.from_numpy(array)
+    return array
+
+
+def _loads(weight: Any, axes: Optional[str]) -> Tuple[np.ndarray, int, int, int, int]:
+    """The loads as float64 plus (L, T, E, episodes_first)."""
+    w = _to_numpy(weight, np.float64, "weight")
+    if w.ndim == 2:
+        layers, experts = w.shape
+        return w, layers, 1, experts, 0
+    if w.ndim == 3:
+        if axes == "tle":
+            episodes, layers, experts = w.shape
+            return w, layers, episodes, experts, 1
+        if axes == "lte":
+            layers, episodes, experts = w.shape
+            return w, layers, episodes, experts, 0
+        raise PlacementError(
+            _native.EP_INVALID_ARGUMENT,
+            f"weight: axes must be 'tle' ([T, L, E], the engines' per-step order) or 'lte' ([L, T, E]), got {axes!r}",
+        )
+    raise PlacementError(
+        _native.EP_INVALID_ARGUMENT,
+        f"weight: expected [L, E] or a 3-D window ([T, L, E] with axes='tle'), got shape {tuple(w.shape)}",
+    )
+
+
+def _topology(num_replicas: int, num_gpus: int, experts: int) -> Tuple[int, int]:
+    if not isinstance(num_gpus, (int, np.integer)) or num_gpus < 1:
+        raise PlacementError(_native.EP_INVALID_ARGUMENT, f"num_gpus: must be a positive integer, got {num_gpus!r}")
+    if not isinstance(num_replicas, (int, np.integer)) or num_replicas < 1 or num_replicas % num_gpus:
+        raise PlacementError(
+            _native.EP_INVALID_ARGUMENT,
+            f"num_replicas: must be a positive multiple of num_gpus ({num_gpus}), got {num_replicas!r}",
+        )
+    if num_replicas < experts:
+        raise PlacementError(
+            _native.EP_INVALID_ARGUMENT,
+            f"num_replicas: {num_replicas} slots cannot hold {experts} logical experts",
+        )
+    return int(num_gpus), int(num_replicas) // int(num_gpus)
+
+
+def _text(value: Optional[str], name: str) -> Optional[bytes]:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise PlacementError(_native.EP_INVALID_ARGUMENT, f"{name}: must be a string, got {value!r}")
+    return value.encode()
+
+
+def _seconds(time_limit: Optional[float]) -> float:
+    if time_limit is None:
+        return 0.0
+    value = float(time_limit)
+    if not value > 0:
+        raise PlacementError(_native.EP_INVALID_ARGUMENT, f"time_limit: must be a positive number of seconds, got {time_limit!r}")
+    return value
+
+
+def _current(current: Any, layers: int, slots: int, name: str) -> Optional[np.ndarray]:
+    if current is None:
+        return None
+    c = _to_numpy(current, np.int64, name)
+    if c.size != layers * slots:
+        raise PlacementError(
+            _native.EP_INVALID_ARGUMENT, f"{name}: expected {layers} × {slots} expert ids, got shape {tuple(c.shape)}"
+        )
+    return c.reshape(layers, slots)
+
+
+@dataclass
+class Placement:
+    """One placement for every layer, with its scores.
+
+    ``phy2log`` [L, P], ``log2phy`` [L, E, width] (each expert's slots ascending, −1-padded),
+    ``logcnt`` [L, E] (int64); ``value`` [L] the objective per layer, ``lower_bound`` [L] a proven
+    bound on each layer's optimum (NaN when none), ``moves`` [L] replicas moved from ``current``;
+    ``wall_seconds`` the library's own time for the call.
+    """
+
+    phy2log: Any
+    log2phy: Any
+    logcnt: Any
+    value: np.ndarray
+    lower_bound: np.ndarray
+    moves: np.ndarray
+    wall_seconds: float
+
+
+def solve(
+    weight: Any,
+    num_replicas: int,
+    num_gpus: int,
+    *,
+    num_groups: int = 1,
+    num_nodes: int = 1,
+    method: str = "search",
+    objective: str = "mean",
+    time_limit: Optional[float] = None,
+    threads: int = 0,
+    axes: Optional[str] = None,
+    current: Any = None,
+    move_cost: float = 0.0,
+    max_moves: Optional[int] = None,
+) -> Placement:
+    """Places every layer's replicas (``ep_solve``).
+
+    ``weight`` is [L, E] loads, or a window of episodes [T, L, E] (``axes='tle'``) or [L, T, E]
+    (``axes='lte'``). ``current`` ([L, P] ids), when given, is the deployed plan: the result is
+    relabelled onto its devices (an expert that stays keeps its slot), and ``move_cost`` (objective
+    units per moved replica) or ``max_moves`` (per layer) trade balance against moves.
+    """
+    w, layers, episodes, experts, episodes_first = _loads(weight, axes)
+    devices, slots_per_device = _topology(num_replicas, num_gpus, experts)
+    slots = devices * slots_per_device
+    c = _current(current, layers, slots, "current")
+    width = max(slots - experts + 1, 1)
+    phy2log = np.empty((layers, slots), dtype=np.int64)
+    logcnt = np.empty((layers, experts), dtype=np.int64)
+    log2phy = np.empty((layers, experts, width), dtype=np.int64)
+    stats = np.empty((layers, 3), dtype=np.float64)
+    seconds = np.zeros(1)
+    buffer = _native.message_buffer()
+    code = _native.lib.ep_solve(
+        w, layers, episodes, experts, episodes_first,
+        devices, slots_per_device, int(num_nodes), int(num_groups),
+        _text(method, "method"), _text(objective, "objective"), _seconds(time_limit), int(threads),
+        c, float(move_cost), -1 if max_moves is None else int(max_moves),
+        phy2log, logcnt, log2phy, width, stats, seconds, buffer, len(buffer),
+    )
+    _native.check(code, buffer)
+    return Placement(
+        phy2log=_like(weight, phy2log), log2phy=_like(weight, log2phy), logcnt=_like(weight, logcnt),
+        value=stats[:, 0].copy(), lower_bound=stats[:, 1].copy(), moves=stats[:, 2].astype(np.int64),
+        wall_seconds=float(seconds[0]),
+    )
+
+
+def rebalance_experts(
+    weight: Any,
+    num_replicas: int,
+    num_groups: int,
+    num_nodes: int,
+    num_gpus: int,
+    *,
+    method: str = "search",
+    objective: str = "mean",
+    time_limit: Optional[float] = None,
+    axes: Optional[str] = None,
+):
+    """A drop-in for DeepSeek EPLB's ``rebalance_experts``: same arguments, same shapes.
+
+    ``weight`` [L, E] (or a window [T, L, E] with ``axes='tle'``); ``num_replicas`` physical
+    slots in all, ``num_gpus`` devices, ``num_groups``/``num_nodes`` as in DeepSeek EPLB (used by
+    ``method='hierarchical'``, which is DeepSeek's own policy: hierarchical when groups divide by
+    nodes, global otherwise). Returns ``(phy2log [L, num_replicas], log2phy [L, E,
+    num_replicas − E + 1], logcnt [L, E])``, int64, ``log2phy`` padded with −1; torch in → torch
+    out. The default ``method='search'`` gives a better balance than DeepSeek's greedy policy.
+    """
+    plan = solve(weight, num_replicas, num_gpus, num_groups=num_groups, num_nodes=num_nodes, method=method,
+                 objective=objective, time_limit=time_limit, axes=axes)
+    return plan.phy2log, plan.log2phy, plan.logcnt
+
+
+@dataclass
+class RebalanceResult:
+    """One rebalance of a deployed plan.
+
+    ``phy2log`` [L, P] the whole new plan; ``priority`` the changed layers in the order to apply
+    them; ``moves`` [L] moved replicas; ``before``/``after`` [L] the objective on the window;
+    ``recorded`` [L] each layer's value after its last update (for the relative-threshold rule).
+    """
+
+    phy2log: Any
+    priority: np.ndarray
+    moves: np.ndarray
+    before: np.ndarray
+    after: np.ndarray
+    recorded: np.ndarray
+    wall_seconds: float
+
+    @property
+    def changed(self) -> bool:
+        return len(self.priority) > 0
+
+
+def _optional(value: Optional[float], name: str) -> float:
+    if value is None:
+        return float("nan")
+    v = float(value)
+    if v != v:
+        raise PlacementError(_native.EP_INVALID_ARGUMENT, f"{name}: is NaN (pass None for no rule)")
+    return v
+
+
+def rebalance(
+    weight: Any,
+    current: Any,
+    num_gpus: int,
+    *,
+    num_groups: int = 1,
+    num_nodes: int = 1,
+    method: str = "search",
+    objective: str = "mean",
+    time_limit: Optional[float] = None,
+    threads: int = 0,
+    axes: Optional[str] = None,
+    move_cost: float = 0.0,
+    max_moves: Optional[int] = None,
+    recorded: Any = None,
+    threshold: Optional[float] = None,
+    relative_threshold: Optional[float] = None,
+    min_gain: Optional[float] = None,
+    max_layers: Optional[int] = None,
+) -> RebalanceResult:
+    """Rebalances the deployed plan ``current`` ([L, P] ids) on a window of loads (``ep_rebalance``).
+
+    Re-places only the layers the rules select (``threshold``, ``relative_threshold``: FlashLB's
+    rule against ``recorded``; every layer when neither is given), keeps a new layer plan only when
+    it gains at least ``min_gain``, changes at most ``max_layers`` layers; ``move_cost``/``max_moves``
+    trade balance against moves. The same rules as ``eplb rebalance``.
+    """
+    w, layers, episodes, experts, episodes_first = _loads(weight, axes)
+    if current is None:
+        raise PlacementError(_native.EP_INVALID_ARGUMENT, "current: the deployed plan is required")
+    c_any = _to_numpy(current, np.int64, "current")
+    if c_any.ndim != 2 or c_any.shape[0] != layers:
+        raise PlacementError(_native.EP_INVALID_ARGUMENT,
+                             f"current: expected [L={layers}, P] expert ids, got shape {tuple(c_any.shape)}")
+    devices, slots_per_device = _topology(c_any.shape[1], num_gpus, experts)
+    slots = devices * slots_per_device
+    c = c_any.reshape(layers, slots)
+    r = None
+    if recorded is not None:
+        r = np.ascontiguousarray(_to_numpy(recorded, np.float64, "recorded").reshape(-1))
+        if r.size != layers:
+            raise PlacementError(_native.EP_INVALID_ARGUMENT, f"recorded: expected {layers} values, got {r.size}")
+    phy2log = np.empty((layers, slots), dtype=np.int64)
+    priority = np.empty(layers, dtype=np.int64)
+    moves = np.empty(layers, dtype=np.int64)
+    before = np.empty(layers, dtype=np.float64)
+    after = np.empty(layers, dtype=np.float64)
+    recorded_out = np.empty(layers, dtype=np.float64)
+    seconds = np.zeros(1)
+    buffer = _native.message_buffer()
+    code = _native.lib.ep_rebalance(
+        w, layers, episodes, experts, episodes_first,
+        devices, slots_per_device, int(num_nodes), int(num_groups),
+        _text(method, "method"), _text(objective, "objective"), _seconds(time_limit), int(threads),
+        c, float(move_cost), -1 if max_moves is None else int(max_moves),
+        r, _optional(threshold, "threshold"), _optional(relative_threshold, "relative_threshold"),
+        _optional(min_gain, "min_gain"), -1 if max_layers is None else int(max_layers),
+        phy2log, priority, moves, before, after, recorded_out, seconds, buffer, len(buffer),
+    )
+    _native.check(code, buffer)
+    return RebalanceResult(
+        phy2log=_like(weight, phy2log), priority=priority[priority >= 0].copy(), moves=moves,
+        before=before, after=after, recorded=recorded_out, wall_seconds=float(seconds[0]),
+    )
+
+
+def evaluate(weight: Any, phy2log: Any, num_gpus: int, *, axes: Optional[str] = None) -> dict:
+    """Scores a plan on loads: per-layer arrays ``meanImbalance``, ``worstImbalance``,
+    ``aggregateImbalance``, ``peakSum`` (the metrics of ``eplb evaluate``)."""
+    w, layers, episodes, experts, episodes_first = _loads(weight, axes)
+    p = _to_numpy(phy2log, np.int64, "phy2log")
+    if p.ndim != 2 or p.shape[0] != layers:
+        raise PlacementError(_native.EP_INVALID_ARGUMENT, f"phy2log: expected [L={layers}, P], got shape {tuple(p.shape)}")
+    devices, slots_per_device = _topology(p.shape[1], num_gpus, experts)
+    metrics = np.empty((layers, 4), dtype=np.float64)
+    buffer = _native.message_buffer()
+    code = _native.lib.ep_evaluate(w, layers, episodes, experts, episodes_first, devices, slots_per_device,
+                                   p, metrics, buffer, len(buffer))
+    _native.check(code, buffer)
+    keys = ("meanImbalance", "worstImbalance", "aggregateImbalance", "peakSum")
+    return {k: metrics[:, i].copy() for i, k in enumerate(keys)}
+
+
+def validate(phy2log: Any, num_experts: int, num_gpus: int, *, current: Any = None) -> None:
+    """Raises :class:`InvalidPlacementError` naming the first rule ``phy2log`` [L, P] breaks: every
+    expert present, no expert twice on a device, ids in range; with ``current``, also the rule of a
+    change (an expert that stays on a device keeps its slot)."""
+    p = _to_numpy(phy2log, np.int64, "phy2log")
+    if p.ndim != 2:
+        raise PlacementError(_native.EP_INVALID_ARGUMENT, f"phy2log: expected [L, P], got shape {tuple(p.shape)}")
+    layers, slots = p.shape
+    if slots % max(int(num_gpus), 1):
+        raise PlacementError(_native.EP_INVALID_ARGUMENT, f"phy2log: {slots} slots do not divide over {num_gpus} devices")
+    c = _current(current, layers, slots, "current")
+    buffer = _native.message_buffer()
+    code = _native.lib.ep_validate(p, layers, int(num_experts), int(num_gpus), slots // max(int(num_gpus), 1), c,
+                                   buffer, len(buffer))
+    _native.check(code, buffer)
+
+
+class Rebalancer:
+    """A stateful rebalancer: holds the deployed plan and each layer's value after its last update.
+
+    ``step(window)`` rebalances on a window of loads, makes the new plan the deployed one and
+    returns the :class:`RebalanceResult` (apply ``priority``'s layers in order). The keyword
+    arguments are those of :func:`rebalance`.
+    """
+
+    def __init__(self, current: Any, num_gpus: int, **options: Any):
+        self.deployed = _to_numpy(current, np.int64, "current")
+        if self.deployed.ndim != 2:
+            raise PlacementError(_native.EP_INVALID_ARGUMENT, f"current: expected [L, P], got shape {tuple(self.deployed.shape)}")
+        self.num_gpus = num_gpus
+        self.options = options
+        self.recorded = np.full(self.deployed.shape[0], np.nan)
+
+    def step(self, window: Any) -> RebalanceResult:
+        result = rebalance(window, self.deployed, self.num_gpus, recorded=self.recorded, **self.options)
+        self.deployed = _to_numpy(result.phy2log, np.int64, "phy2log")
+        self.recorded = result.recorded
+        return result

@@ -1,0 +1,54 @@
+"""The engines' entry points return what the engines expect and what the library computes."""
+
+import numpy as np
+import pytest
+
+import expert_placement as ep
+
+
+def test_vllm_policy_is_the_library_and_migration_aware(rng):
+    weight = rng.lognormal(size=(4, 64)) * 100
+    phy2log, log2phy, logcnt = ep.VllmPolicy.rebalance_experts(weight, 72, 1, 1, 8)
+    assert np.array_equal(phy2log, ep.solve(weight, 72, 8).phy2log)
+    assert log2phy.shape == (4, 64, 72 - 64 + 1) and logcnt.shape == (4, 64)
+    drifted = weight * rng.lognormal(sigma=0.3, size=weight.shape)
+    again, _, _ = ep.VllmPolicy.rebalance_experts(drifted, 72, 1, 1, 8, old_global_expert_indices=phy2log)
+    ep.validate(again, 64, 8, current=phy2log)
+
+    class Cautious(ep.VllmPolicy):
+        move_cost = 0.01
+
+    cautious, _, _ = Cautious.rebalance_experts(drifted, 72, 1, 1, 8, old_global_expert_indices=phy2log)
+    assert (cautious != phy2log).sum() <= (again != phy2log).sum()
+
+
+def test_sglang_entry_point_takes_the_per_step_history(rng):
+    history = rng.lognormal(size=(12, 3, 32)) * 10  # [T, L, E]
+    phy2log, log2phy, logcnt = ep.sglang_rebalance_experts(history, 40, 5, 4, 1)
+    assert phy2log.shape == (3, 40)
+    assert np.array_equal(phy2log, ep.solve(history, 40, 8, num_groups=4, axes="tle").phy2log)
+    with pytest.raises(ep.PlacementError, match="multiple"):
+        ep.sglang_rebalance_experts(history, 41, 5, 4, 1)
+
+
+def test_ascend_policy_keeps_the_worker_rules(rng):
+    layers, ranks, slots, experts = 5, 8, 5, 32
+    weight = rng.lognormal(size=(layers, experts)) * 100
+    deployed = np.asarray(ep.solve(weight, ranks * slots, ranks, method="greedy").phy2log)
+    table = deployed.reshape(layers, ranks, slots)
+    drifted = weight * rng.lognormal(sigma=0.6, size=weight.shape)
+    # per-slot workload: each expert's load split evenly over its replicas
+    counts = np.stack([np.bincount(deployed[l], minlength=experts) for l in range(layers)])
+    per_slot = np.stack([drifted[l, deployed[l]] / counts[l, deployed[l]] for l in range(layers)])
+    policy = ep.AscendPolicy(min_gain=0.0, move_cost=0.0)
+    change, priority, new_table = policy.rebalance_experts(table, per_slot.reshape(layers, ranks, slots))
+    assert new_table.shape == table.shape
+    ep.validate(new_table.reshape(layers, -1), experts, ranks, current=deployed)
+    assert change == (1 if len(priority) else 0)
+    untouched = [l for l in range(layers) if l not in set(priority.tolist())]
+    for l in untouched:
+        assert np.array_equal(new_table[l], table[l])
+    # the summed slot loads are the logical loads: scoring the new table on them agrees
+    metrics = ep.evaluate(drifted, new_table.reshape(layers, -1), ranks)
+    before = ep.evaluate(drifted, deployed, ranks)
+    assert np.all(metrics["meanImbalance"] <= before["meanImbalance"] + 1e-12)

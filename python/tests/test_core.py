@@ -1,0 +1,139 @@
+"""The Python package against the library's own rules: exact reference outputs, validity of every
+output, derived tables, rebalancing, and errors that name the argument."""
+
+import numpy as np
+import pytest
+
+import expert_placement as ep
+
+# DeepSeek EPLB's README example and its published output.
+README_WEIGHT = np.array([[90, 132, 40, 61, 104, 165, 39, 4, 73, 56, 183, 86],
+                          [20, 107, 104, 64, 19, 197, 187, 157, 172, 86, 16, 27]])
+README_PHY2LOG = np.array([[5, 6, 5, 7, 8, 4, 3, 4, 10, 9, 10, 2, 0, 1, 11, 1],
+                           [7, 10, 6, 8, 6, 11, 8, 9, 2, 4, 5, 1, 5, 0, 3, 1]])
+
+
+def check_tables(phy2log, log2phy, logcnt, experts):
+    """logcnt counts phy2log; log2phy lists each expert's slots, ascending, then -1."""
+    phy2log, log2phy, logcnt = map(np.asarray, (phy2log, log2phy, logcnt))
+    for layer in range(phy2log.shape[0]):
+        counts = np.bincount(phy2log[layer], minlength=experts)
+        assert np.array_equal(counts, logcnt[layer])
+        for e in range(experts):
+            slots = np.flatnonzero(phy2log[layer] == e)
+            row = log2phy[layer, e]
+            assert np.array_equal(row[: len(slots)], slots)
+            assert np.all(row[len(slots):] == -1)
+
+
+def test_deepseek_readme_example_reproduced_exactly():
+    phy2log, log2phy, logcnt = ep.rebalance_experts(README_WEIGHT, 16, 4, 2, 8, method="hierarchical")
+    assert phy2log.dtype == np.int64 and log2phy.dtype == np.int64 and logcnt.dtype == np.int64
+    assert np.array_equal(phy2log, README_PHY2LOG)
+    assert log2phy.shape == (2, 12, 16 - 12 + 1)
+    check_tables(phy2log, log2phy, logcnt, 12)
+
+
+@pytest.mark.parametrize("method", ep.METHODS)
+def test_every_output_is_valid_on_seeded_instances(method, rng):
+    for trial in range(6):
+        layers, experts = int(rng.integers(1, 5)), int(rng.integers(4, 40))
+        gpus = int(rng.integers(1, 6))
+        slots = int(rng.integers(max(1, -(-experts // gpus)), -(-experts // gpus) + 3))
+        if slots > experts:
+            continue
+        weight = rng.lognormal(size=(layers, experts)) * 100
+        nodes = 1 if method != "hierarchical" else 1
+        plan = ep.solve(weight, gpus * slots, gpus, num_nodes=nodes, method=method)
+        ep.validate(plan.phy2log, experts, gpus)
+        check_tables(plan.phy2log, plan.log2phy, plan.logcnt, experts)
+        metrics = ep.evaluate(weight, plan.phy2log, gpus)
+        assert np.allclose(metrics["meanImbalance"], plan.value)
+        bound = plan.lower_bound
+        assert np.all(np.isnan(bound) | (bound <= plan.value + 1e-9))
+
+
+def test_search_balances_at_least_as_well_as_greedy(rng):
+    weight = rng.lognormal(size=(6, 64)) * 1000
+    greedy = ep.solve(weight, 80, 16, method="greedy")
+    search = ep.solve(weight, 80, 16, method="search")
+    assert np.all(search.value <= greedy.value + 1e-12)
+
+
+def test_episode_windows_in_both_axis_orders(rng):
+    window = rng.lognormal(size=(5, 3, 16))  # [T, L, E]
+    a = ep.solve(window, 20, 4, axes="tle", method="greedy")
+    b = ep.solve(np.transpose(window, (1, 0, 2)), 20, 4, axes="lte", method="greedy")
+    assert np.array_equal(a.phy2log, b.phy2log)
+    with pytest.raises(ep.PlacementError, match="axes"):
+        ep.solve(window, 20, 4)  # a 3-D window needs its axis order
+
+
+def test_migration_aware_solve_keeps_stayers_in_place(rng):
+    weight = rng.lognormal(size=(4, 32)) * 100
+    deployed = ep.solve(weight, 40, 8, method="greedy").phy2log
+    drifted = weight * rng.lognormal(sigma=0.3, size=weight.shape)
+    free = ep.solve(drifted, 40, 8, current=deployed)
+    ep.validate(free.phy2log, 32, 8, current=deployed)
+    capped = ep.solve(drifted, 40, 8, current=deployed, max_moves=3)
+    assert np.all(capped.moves <= 3)
+    assert np.array_equal(capped.moves, (np.asarray(capped.phy2log) != deployed).sum(axis=1))
+    ep.validate(capped.phy2log, 32, 8, current=deployed)
+
+
+def test_rebalance_and_stateful_rebalancer(rng):
+    weight = rng.lognormal(size=(6, 32)) * 100
+    deployed = np.asarray(ep.solve(weight, 40, 8).phy2log)
+    window = weight[None] * rng.lognormal(sigma=0.5, size=(16, 6, 32))  # [T, L, E]
+    result = ep.rebalance(window, deployed, 8, axes="tle", move_cost=0.001, min_gain=0.01)
+    ep.validate(result.phy2log, 32, 8, current=deployed)
+    changed = set(result.priority.tolist())
+    for layer in range(6):
+        same = np.array_equal(result.phy2log[layer], deployed[layer])
+        assert same == (layer not in changed)
+        assert result.moves[layer] == (result.phy2log[layer] != deployed[layer]).sum()
+        if layer in changed:
+            assert result.after[layer] <= result.before[layer] * (1 - 0.01) + 1e-12
+    stateful = ep.Rebalancer(deployed, 8, axes="tle", move_cost=0.001, min_gain=0.01)
+    first = stateful.step(window)
+    assert np.array_equal(first.phy2log, result.phy2log)  # deterministic: the same call
+    second = stateful.step(window)
+    ep.validate(second.phy2log, 32, 8, current=first.phy2log)
+    assert np.all(np.isfinite(stateful.recorded))
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: ep.rebalance_experts(README_WEIGHT, 15, 4, 2, 8), "num_replicas"),
+        (lambda: ep.rebalance_experts(README_WEIGHT, 8, 1, 1, 8), "num_replicas"),
+        (lambda: ep.rebalance_experts(README_WEIGHT * np.nan, 16, 4, 2, 8), r"loads\[0\]\[0\]\[0\]: NaN"),
+        (lambda: ep.rebalance_experts(-README_WEIGHT, 16, 4, 2, 8), "negative load"),
+        (lambda: ep.rebalance_experts(README_WEIGHT, 16, 4, 2, 8, method="exact"), "GPL"),
+        (lambda: ep.rebalance_experts(README_WEIGHT, 16, 4, 2, 8, objective="median"), "objective"),
+        (lambda: ep.rebalance_experts(README_WEIGHT[0], 16, 4, 2, 8), "weight"),
+        (lambda: ep.solve(README_WEIGHT, 16, 8, move_cost=0.1), "current"),
+        (lambda: ep.solve(README_WEIGHT, 16, 8, current=np.full((2, 16), 99)), r"current\[0\]\[0\]: expert id 99"),
+        (lambda: ep.solve(README_WEIGHT, 16, 8, time_limit=-1), "time_limit"),
+    ],
+)
+def test_bad_input_raises_a_clear_error(call, match):
+    with pytest.raises(ep.PlacementError, match=match):
+        call()
+
+
+def test_validate_names_the_broken_rule():
+    plan = README_PHY2LOG.copy()
+    plan[0, 1] = plan[0, 0]  # expert 5 twice on device 0, expert 6 lost
+    with pytest.raises(ep.InvalidPlacementError, match="device"):
+        ep.validate(plan, 12, 8)
+    moved = README_PHY2LOG.copy()
+    moved[0, [0, 1]] = moved[0, [1, 0]]  # both stay on device 0 but swap local slots
+    with pytest.raises(ep.InvalidPlacementError, match="slot"):
+        ep.validate(moved, 12, 8, current=README_PHY2LOG)
+    ep.validate(README_PHY2LOG, 12, 8)
+
+
+def test_infeasible_topology():
+    with pytest.raises(ep.PlacementError):
+        ep.solve(README_WEIGHT, 24, 1)  # 24 slots on one device for 12 experts: an expert twice

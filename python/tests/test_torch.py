@@ -1,0 +1,20 @@
+"""torch tensors in, torch tensors out (optional: skipped without torch)."""
+
+import numpy as np
+import pytest
+
+import expert_placement as ep
+
+torch = pytest.importorskip("torch")
+
+
+def test_torch_in_torch_out():
+    weight = torch.tensor([[90, 132, 40, 61, 104, 165, 39, 4, 73, 56, 183, 86],
+                           [20, 107, 104, 64, 19, 197, 187, 157, 172, 86, 16, 27]], dtype=torch.float32)
+    phy2log, log2phy, logcnt = ep.rebalance_experts(weight, 16, 4, 2, 8, method="hierarchical")
+    for t in (phy2log, log2phy, logcnt):
+        assert isinstance(t, torch.Tensor) and t.dtype == torch.int64
+    assert phy2log[0].tolist() == [5, 6, 5, 7, 8, 4, 3, 4, 10, 9, 10, 2, 0, 1, 11, 1]
+    table = phy2log.reshape(2, 8, 2)
+    change, priority, new_table = ep.AscendPolicy().rebalance_experts(table, torch.ones(2, 8, 2))
+    assert isinstance(new_table, torch.Tensor)
