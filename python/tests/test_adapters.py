@@ -52,3 +52,13 @@ def test_ascend_policy_keeps_the_worker_rules(rng):
     metrics = ep.evaluate(drifted, new_table.reshape(layers, -1), ranks)
     before = ep.evaluate(drifted, deployed, ranks)
     assert np.all(metrics["meanImbalance"] <= before["meanImbalance"] + 1e-12)
+
+
+def test_load_sglang_dump_without_torch_says_what_to_install(tmp_path):
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="pip install torch"):
+            ep.load_sglang_dump(tmp_path / "dump.pt")
+    else:
+        pytest.skip("torch is installed (tests/test_torch.py covers the dump)")

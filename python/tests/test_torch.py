@@ -18,3 +18,16 @@ def test_torch_in_torch_out():
     table = phy2log.reshape(2, 8, 2)
     change, priority, new_table = ep.AscendPolicy().rebalance_experts(table, torch.ones(2, 8, 2))
     assert isinstance(new_table, torch.Tensor)
+
+
+def test_load_sglang_dump_reads_the_recorder_file(tmp_path):
+    counts = torch.arange(4 * 61 * 8, dtype=torch.int64).reshape(4, 61, 8)  # [T, all decoder layers, E]
+    counts[:, :3] = 0  # the dense layers
+    path = tmp_path / "expert_distribution_recorder_1.pt"
+    torch.save({"rank": 0, "logical_count": counts, "average_utilization_rate_over_window": 0.9}, path)
+    dump = ep.load_sglang_dump(path, first_moe_layer=3)
+    assert dump.logical_count.shape == (4, 58, 8) and dump.axes == "tle"
+    assert np.array_equal(dump.logical_count, counts[:, 3:].numpy())
+    torch.save({"records": []}, path)
+    with pytest.raises(ep.PlacementError, match="stat"):
+        ep.load_sglang_dump(path)

@@ -13,7 +13,7 @@ See the README's "Python" section for the engines' adapters and the stateful reb
 """
 
 from ._native import InfeasibleError, InvalidPlacementError, PlacementError, lib as _lib
-from .adapters import AscendPolicy, VllmPolicy, sglang_rebalance_experts
+from .adapters import AscendPolicy, SGLangDump, VllmPolicy, load_sglang_dump, sglang_rebalance_experts
 from .core import (
     METHODS,
     OBJECTIVES,
@@ -32,5 +32,6 @@ __version__ = _lib.ep_version().decode()
 __all__ = [
     "AscendPolicy", "InfeasibleError", "InvalidPlacementError", "METHODS", "OBJECTIVES", "Placement",
     "PlacementError", "RebalanceResult", "Rebalancer", "VllmPolicy", "evaluate", "rebalance",
-    "rebalance_experts", "sglang_rebalance_experts", "solve", "validate", "__version__",
+    "rebalance_experts", "sglang_rebalance_experts", "solve", "validate", "SGLangDump", "load_sglang_dump",
+    "__version__",
 ]

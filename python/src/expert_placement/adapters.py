@@ -119,3 +119,53 @@ class AscendPolicy:
         if _is_torch(current_expert_table):
             return change, priority, _like(current_expert_table, new_table)
         return change, priority, new_table
+
+
+class SGLangDump:
+    """An SGLang expert-distribution recorder dump (``stat`` mode).
+
+    ``logical_count`` is float64 ``[T, L, E]`` (one row per recorded forward pass; ``[L, E]`` when
+    the dump was summed) over the decoder layers from ``first_moe_layer`` on; ``rank`` and
+    ``average_utilization_rate_over_window`` are copied from the dump when present.
+    """
+
+    def __init__(self, logical_count: np.ndarray, rank: Any = None, utilization: Any = None):
+        self.logical_count = logical_count
+        self.rank = rank
+        self.average_utilization_rate_over_window = utilization
+
+    @property
+    def axes(self) -> Optional[str]:
+        """The ``axes`` to pass with ``logical_count`` (``'tle'`` for a per-pass history)."""
+        return "tle" if self.logical_count.ndim == 3 else None
+
+
+def load_sglang_dump(path: Any, *, first_moe_layer: int = 0) -> SGLangDump:
+    """Reads SGLang's recorder output (``expert_distribution_recorder_<time>.pt``, saved with
+    ``torch.save`` as ``{"rank", "logical_count", "average_utilization_rate_over_window"}``).
+
+    SGLang counts every decoder layer (61 rows for DeepSeek-V3, the 3 dense ones included):
+    ``first_moe_layer=3`` drops the dense rows so that layer 0 is the first MoE layer, as vLLM and
+    this library count. Needs torch (the dump is a torch pickle); the ``per_pass``/``per_token``
+    modes' ``records`` lists are refused with a message saying to record in ``stat`` mode.
+    """
+    try:
+        import torch
+    except ImportError:
+        raise ImportError("load_sglang_dump needs torch to read the recorder's .pt file: pip install torch") from None
+    data = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(data, dict):
+        raise PlacementError(_native.EP_INVALID_ARGUMENT, f"{path}: expected a dict saved by SGLang's recorder, got {type(data).__name__}")
+    if "logical_count" not in data:
+        hint = " (a per_pass/per_token dump: record with --expert-distribution-recorder-mode stat)" if "records" in data else ""
+        raise PlacementError(_native.EP_INVALID_ARGUMENT, f"{path}: logical_count: missing{hint}")
+    counts = _to_numpy(data["logical_count"], np.float64, f"{path}: logical_count")
+    if counts.ndim not in (2, 3):
+        raise PlacementError(_native.EP_INVALID_ARGUMENT,
+                             f"{path}: logical_count: expected [L, E] or [T, L, E], got shape {tuple(counts.shape)}")
+    layers = counts.shape[-2]
+    if not 0 <= first_moe_layer < layers:
+        raise PlacementError(_native.EP_INVALID_ARGUMENT,
+                             f"first_moe_layer: must be in 0..<{layers} (the dump's layer rows), got {first_moe_layer}")
+    counts = np.ascontiguousarray(counts[..., first_moe_layer:, :])
+    return SGLangDump(counts, data.get("rank"), data.get("average_utilization_rate_over_window"))
