@@ -66,18 +66,21 @@ struct Solve: ParsableCommand {
     @Option(help: ArgumentHelp("Write the placement to FILE instead of standard output (atomically).", valueName: "file"))
     var output: String?
 
-    @Option(help: "Output format: json (the placement file) or table (a per-layer summary for people). Default: json for a file, table for a bundled example.")
+    @Option(help: "Output format: json (the placement file) or table (a per-layer summary for people). Default: json, except table for a bundled example printed to standard output.")
     var format: OutputFormat?
 
     @Flag(name: .customLong("omit-timing"), help: "Leave solver.wallSeconds out, so the output depends on the input alone.")
     var omitTiming = false
 
-    @Flag(help: "Print the exact solver's progress (one line per probe of the peak) and GLPK's messages on standard error.")
+    @Flag(help: "Print the exact solver's progress (one line per probe of the peak) and GLPK's messages on standard error (--method exact and auto only).")
     var verbose = false
 
     func validate() throws {
         if method != .search && method != .auto && tuning.isSet {
             throw ValidationError("the search tuning options apply to --method search and auto only")
+        }
+        if verbose && method != .exact && method != .auto {
+            throw ValidationError("--verbose applies to --method exact and auto only (the exact solver's progress)")
         }
         if let timeLimit, !(timeLimit > 0 && timeLimit.isFinite) {
             throw ValidationError("--time-limit must be a positive number of seconds, got \(timeLimit)")
@@ -94,7 +97,7 @@ struct Solve: ParsableCommand {
             let metrics = try Metrics.evaluate(report.placement, on: problem, objective: objective.objective,
                                                lowerBounds: report.lowerBounds)
             let text: String
-            switch format ?? (input.usesExample ? .table : .json) {
+            switch format ?? (input.usesExample && output == nil ? .table : .json) {
             case .json:
                 var info = PlacementFile.SolverInfo(report, includeTiming: !omitTiming)
                 moves.record(into: &info.settings)
