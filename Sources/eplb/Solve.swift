@@ -27,7 +27,11 @@ struct Solve: ParsableCommand {
           auto          search for every layer, then exact polishing (proofs where the instance is \
         small enough) while --time-limit (default 10 s) lasts
           hierarchical  DeepSeek EPLB's node-aware policy (groups → nodes → devices), vLLM's and \
-        SGLang's default on multi-node DeepSeek-V3
+        SGLang's default on multi-node DeepSeek-V3; like DeepSeek's rebalance_experts it uses the \
+        global policy when the groups do not divide evenly over the nodes (a note says so)
+
+        Only hierarchical uses --nodes and --groups; the other methods place over all devices \
+        (the table notes it when nodes or groups are set).
 
         With a deployed placement ("current" in the instance) every plan is relabelled onto it \
         (devices matched by experts in common, shared experts kept in their slots: same loads, \
