@@ -109,20 +109,24 @@ public enum PlacementFile {
     }
 
     /// Reads a placement file. `experts` (from the instance) is used when the file lacks
-    /// `experts`; otherwise the largest id + 1 is assumed.
+    /// `experts`; otherwise the largest id + 1 is assumed. `topology` (from the instance or the
+    /// command line) is used when the file lacks `topology`, as peers' bare `{"phy2log": …}`
+    /// plans do; the file's own topology always wins.
     ///
     /// Only the shape is checked here; ``Validation`` checks the rules.
     /// - Throws: ``InputError`` naming the file and field.
-    public static func decode(_ bytes: [UInt8], file: String, experts: Int? = nil) throws(InputError) -> Placement {
-        try decodeDocument(bytes, file: file, experts: experts).placement
+    public static func decode(_ bytes: [UInt8], file: String, experts: Int? = nil,
+                              topology: Topology? = nil) throws(InputError) -> Placement {
+        try decodeDocument(bytes, file: file, experts: experts, topology: topology).placement
     }
 
     /// A placement file with what a rebalance recorded in it: the placement, and
     /// `recordedImbalance` (each layer's objective value right after its last update) when present.
+    /// `experts` and `topology` fill in what the file lacks, as in ``decode(_:file:experts:topology:)``.
     ///
     /// - Throws: ``InputError`` naming the file and field.
-    public static func decodeDocument(_ bytes: [UInt8], file: String,
-                                      experts: Int? = nil) throws(InputError) -> (placement: Placement, recordedImbalance: [Double]?) {
+    public static func decodeDocument(_ bytes: [UInt8], file: String, experts: Int? = nil,
+                                      topology fallback: Topology? = nil) throws(InputError) -> (placement: Placement, recordedImbalance: [Double]?) {
         let value: JSONValue
         do { value = try JSONParser.parse(bytes) } catch {
             throw InputError(file: file, reason: "invalid JSON: \(error)")
@@ -133,8 +137,17 @@ public enum PlacementFile {
         if let version = root["schemaVersion"], version.doubleValue != 1 {
             throw InputError(file: file, field: "schemaVersion", reason: "unsupported version \(describe(version)) (this eplb reads version 1)")
         }
-        guard case .object(let t)? = root["topology"] else {
-            throw InputError(file: file, field: "topology", reason: root["topology"] == nil ? "missing" : "expected an object")
+        let t: JSONObject
+        switch root["topology"] {
+        case .object(let object)?:
+            t = object
+        case nil where fallback != nil:
+            let f = fallback!
+            t = JSONObject([("devices", .number(Double(f.devices))), ("slotsPerDevice", .number(Double(f.slotsPerDevice))),
+                            ("nodes", .number(Double(f.nodes))), ("expertGroups", .number(Double(f.expertGroups)))])
+        default:
+            throw InputError(file: file, field: "topology", reason: root["topology"] == nil
+                             ? "missing (give an instance with a topology, or --devices and --slots-per-device)" : "expected an object")
         }
         func int(_ key: String, default value: Int? = nil) throws(InputError) -> Int {
             guard let v = t[key] else {

@@ -20,7 +20,8 @@ struct EPLB: ParsableCommand {
           eplb evaluate instance.json --placement plan.json
           eplb validate plan.json --instance instance.json
           eplb rebalance window.json --current deployed.json --max-moves 32
-          eplb simulate trace.json --window 64 --interval 64 --policy none,greedy,search,rebalance --format table
+          eplb simulate trace.json --window 64 --interval 64 \\
+              --policy none,greedy,search,rebalance --format table
         """,
         version: "0.1.0",
         subcommands: [Solve.self, Rebalance.self, Pareto.self, Simulate.self, Evaluate.self, Validate.self, Reference.self, Example.self,

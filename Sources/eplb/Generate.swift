@@ -21,9 +21,12 @@ struct Generate: ParsableCommand {
         order: read it back with --axes tle. Needs --output.
 
         Examples:
-          eplb generate spiky --layers 58 --episodes 32 --experts 256 --devices 32 --slots-per-device 9
-          eplb generate lognormal --layers 61 --episodes 64 --experts 384 --devices 256 --slots-per-device 2 --output kimi.json
-          eplb generate regimes --from deepseek-v2-lite_esft_windows1024.json --iterations 8192 --layers 58 --experts 256 --output v3-trace.npy
+          eplb generate spiky --layers 58 --episodes 32 --experts 256 --devices 32 \\
+              --slots-per-device 9
+          eplb generate lognormal --layers 61 --episodes 64 --experts 384 \\
+              --devices 256 --slots-per-device 2 --output kimi.json
+          eplb generate regimes --from deepseek-v2-lite_esft_windows1024.json \\
+              --iterations 8192 --layers 58 --experts 256 --output v3-trace.npy
           eplb solve v3-trace.npy --axes tle --devices 32 --slots-per-device 9
         """
     )

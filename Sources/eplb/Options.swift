@@ -11,10 +11,10 @@ struct TopologyOptions: ParsableArguments {
     @Option(name: .customLong("slots-per-device"), help: "Expert slots per device; overrides topology.slotsPerDevice.")
     var slotsPerDevice: Int?
 
-    @Option(help: "Number of nodes (devices must divide evenly); overrides topology.nodes.")
+    @Option(help: "Number of nodes (devices must divide evenly); overrides topology.nodes. Only --method hierarchical uses it.")
     var nodes: Int?
 
-    @Option(help: "Number of expert groups (experts must divide evenly); overrides topology.expertGroups.")
+    @Option(help: "Number of expert groups (experts must divide evenly); overrides topology.expertGroups. Only --method hierarchical uses it.")
     var groups: Int?
 
     var overrides: TopologyOverrides {

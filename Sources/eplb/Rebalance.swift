@@ -26,8 +26,10 @@ struct Rebalance: ParsableCommand {
 
         Examples:
           eplb rebalance window.json --current deployed.json --output next.json
-          eplb rebalance window.npy --axes tle --current deployed.json --relative-threshold 0.9 --min-gain 0.02
-          eplb rebalance window.json --max-moves 32 --max-layers 8 --expert-bytes 88080384 --bandwidth 9e11 --format table
+          eplb rebalance window.npy --axes tle --current deployed.json \\
+              --relative-threshold 0.9 --min-gain 0.02
+          eplb rebalance window.json --max-moves 32 --max-layers 8 \\
+              --expert-bytes 88080384 --bandwidth 9e11 --format table
         """
     )
 

@@ -9,18 +9,22 @@ struct Reference: ParsableCommand {
         abstract: "Write proven-optimal reference placements (fixtures for other projects' tests).",
         discussion: """
         For each instance, solves every layer with the exact solver and writes \
-        DIR/<instance name>.placement.json: a v1 placement with its metrics (value, lowerBound, \
-        gap 0), solver.status "optimal" and solver.settings (tolerance, time limit, GLPK version). \
-        No timing is written, so the files are reproducible. An instance that cannot be proven \
+        DIR/<file name>.placement.json, named after the instance's file without .json or .npy \
+        (for '-', standard input, after the instance's "name" with characters other than letters, \
+        digits, '.', '_' and '-' replaced by '-', else "stdin"): a v1 placement with its metrics \
+        (value, lowerBound, gap), solver.status "optimal" and solver.settings (tolerance, time \
+        limit, GLPK version, instance file). No timing is written and the solver is deterministic, \
+        so the same instance and options give the same bytes. An instance that cannot be proven \
         optimal within the time limit is reported on stderr and gets no file; the exit code is then 1.
 
         Examples:
           eplb reference toy.json readme.json --output-dir fixtures
-          eplb reference Examples/reference/instances/*.json --output-dir Examples/reference/placements --objective aggregate
+          eplb reference Examples/reference/instances/*.json \\
+              --output-dir Examples/reference/placements --objective aggregate
         """
     )
 
-    @Argument(help: ArgumentHelp("Instance files (JSON v1 or .npy).", valueName: "instance"))
+    @Argument(help: ArgumentHelp("Instance files (JSON v1 or .npy); '-' reads standard input (once).", valueName: "instance"))
     var instances: [String]
 
     @Option(name: .customLong("output-dir"), help: ArgumentHelp("Directory for the placement files (created if missing).", valueName: "dir"))
@@ -39,7 +43,7 @@ struct Reference: ParsableCommand {
     func validate() throws {
         if instances.isEmpty { throw ValidationError("give at least one instance") }
         if !(timeLimit > 0 && timeLimit.isFinite) { throw ValidationError("--time-limit must be a positive number of seconds") }
-        if instances.filter({ $0 == "-" }).count > 0 { throw ValidationError("reference reads files, not standard input") }
+        if instances.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input ('-') can be read only once") }
     }
 
     func run() throws {
@@ -55,8 +59,14 @@ struct Reference: ParsableCommand {
                 let file = try InstanceFile.load(path: path, overrides: topology.overrides, axes: axes.order)
                 let report = try solver.solve(file.problem, options: SolveOptions(objective: objective.objective,
                                                                                    timeLimit: .milliseconds(Int64(timeLimit * 1000))))
-                let name = (path as NSString).lastPathComponent
-                let stem = name.hasSuffix(".json") || name.hasSuffix(".npy") ? (name as NSString).deletingPathExtension : name
+                let name: String, stem: String
+                if path == "-" {
+                    stem = Reference.fileStem(instanceName: file.name)
+                    name = stem
+                } else {
+                    name = (path as NSString).lastPathComponent
+                    stem = name.hasSuffix(".json") || name.hasSuffix(".npy") ? (name as NSString).deletingPathExtension : name
+                }
                 guard report.status == .optimal else {
                     printError("\(path): not proven optimal within \(timeLimit) s (status \(report.status.rawValue)); no reference written")
                     failures += 1
@@ -74,5 +84,15 @@ struct Reference: ParsableCommand {
             return failures
         }
         if failures > 0 { throw ExitCode(1) }
+    }
+
+    /// The file stem for an instance read from standard input: its `name` with every character
+    /// other than an ASCII letter, digit, `.`, `_` or `-` replaced by `-`, or `stdin` without one.
+    static func fileStem(instanceName: String?) -> String {
+        guard let instanceName, !instanceName.isEmpty else { return "stdin" }
+        let safe = String(instanceName.map { c -> Character in
+            c.isASCII && (c.isLetter || c.isNumber || c == "." || c == "_" || c == "-") ? c : "-"
+        })
+        return safe.allSatisfy({ $0 == "." }) ? "stdin" : safe
     }
 }

@@ -34,10 +34,14 @@ struct Simulate: ParsableCommand {
         standard output is a terminal). Use --delay-iterations and --omit-timing for byte-equal output.
 
         Examples:
-          eplb generate lognormal --layers 4 --episodes 256 --experts 64 --devices 8 --slots-per-device 9 --output t.json
-          eplb simulate t.json --window 64 --interval 64 --policy none,greedy,search --format table
-          eplb simulate trace.npy --axes tle --devices 32 --slots-per-device 9 --window 1024 --interval 1024 --policy greedy,rebalance
-          eplb simulate trace.json --current plan.json --window 128 --interval 64 --layers-per-iteration 4
+          eplb generate lognormal --layers 4 --episodes 256 --experts 64 \\
+              --devices 8 --slots-per-device 9 --output t.json
+          eplb simulate t.json --window 64 --interval 64 \\
+              --policy none,greedy,search --format table
+          eplb simulate trace.npy --axes tle --devices 32 --slots-per-device 9 \\
+              --window 1024 --interval 1024 --policy greedy,rebalance
+          eplb simulate trace.json --current plan.json --window 128 --interval 64 \\
+              --layers-per-iteration 4
         """
     )
 

@@ -27,7 +27,11 @@ struct Solve: ParsableCommand {
           auto          search for every layer, then exact polishing (proofs where the instance is \
         small enough) while --time-limit (default 10 s) lasts
           hierarchical  DeepSeek EPLB's node-aware policy (groups → nodes → devices), vLLM's and \
-        SGLang's default on multi-node DeepSeek-V3
+        SGLang's default on multi-node DeepSeek-V3; like DeepSeek's rebalance_experts it uses the \
+        global policy when the groups do not divide evenly over the nodes (a note says so)
+
+        Only hierarchical uses --nodes and --groups; the other methods place over all devices \
+        (the table notes it when nodes or groups are set).
 
         With a deployed placement ("current" in the instance) every plan is relabelled onto it \
         (devices matched by experts in common, shared experts kept in their slots: same loads, \
@@ -66,18 +70,21 @@ struct Solve: ParsableCommand {
     @Option(help: ArgumentHelp("Write the placement to FILE instead of standard output (atomically).", valueName: "file"))
     var output: String?
 
-    @Option(help: "Output format: json (the placement file) or table (a per-layer summary for people). Default: json for a file, table for a bundled example.")
+    @Option(help: "Output format: json (the placement file) or table (a per-layer summary for people). Default: json, except table for a bundled example printed to standard output.")
     var format: OutputFormat?
 
     @Flag(name: .customLong("omit-timing"), help: "Leave solver.wallSeconds out, so the output depends on the input alone.")
     var omitTiming = false
 
-    @Flag(help: "Print the exact solver's progress (one line per probe of the peak) and GLPK's messages on standard error.")
+    @Flag(help: "Print the exact solver's progress (one line per probe of the peak) and GLPK's messages on standard error (--method exact and auto only).")
     var verbose = false
 
     func validate() throws {
         if method != .search && method != .auto && tuning.isSet {
             throw ValidationError("the search tuning options apply to --method search and auto only")
+        }
+        if verbose && method != .exact && method != .auto {
+            throw ValidationError("--verbose applies to --method exact and auto only (the exact solver's progress)")
         }
         if let timeLimit, !(timeLimit > 0 && timeLimit.isFinite) {
             throw ValidationError("--time-limit must be a positive number of seconds, got \(timeLimit)")
@@ -94,7 +101,7 @@ struct Solve: ParsableCommand {
             let metrics = try Metrics.evaluate(report.placement, on: problem, objective: objective.objective,
                                                lowerBounds: report.lowerBounds)
             let text: String
-            switch format ?? (input.usesExample ? .table : .json) {
+            switch format ?? (input.usesExample && output == nil ? .table : .json) {
             case .json:
                 var info = PlacementFile.SolverInfo(report, includeTiming: !omitTiming)
                 moves.record(into: &info.settings)

@@ -8,35 +8,70 @@ enum TableReport {
         let t = problem.topology
         var out = "eplb solve: \(report.method) on \(name)\n"
         out += "  \(problem.layers) layers × \(problem.episodes) episodes × \(problem.experts) experts; "
-        out += "\(t.devices) devices × \(t.slotsPerDevice) slots (\(t.slotCount - problem.experts) redundant), \(t.nodes) node(s), \(t.expertGroups) group(s)\n"
+        out += "\(t.devices) devices × \(t.slotsPerDevice) slots (\(t.slotCount - problem.experts) redundant)"
+        if report.method == HierarchicalSolver().method {
+            out += ", \(t.nodes) node(s), \(t.expertGroups) group(s)\n"
+        } else if t.nodes > 1 || t.expertGroups > 1 {
+            out += "\n  note: \(t.nodes) node(s), \(t.expertGroups) group(s) are used by --method hierarchical only; \(report.method) places over all devices\n"
+        } else {
+            out += "\n"
+        }
         out += "  status \(report.status.rawValue), objective \(report.objective.commandLineName), solved in \(format(seconds: report.wallTime))\n"
         for note in report.notes { out += "  note: \(note)\n" }
         out += "\n" + metricsTable(metrics)
         return out
     }
 
-    static func metrics(title: String, problem: Problem, metrics: PlacementMetrics) -> String {
-        "eplb evaluate: \(title)\n  \(problem.layers) layers × \(problem.episodes) episodes × \(problem.experts) experts\n\n"
-            + metricsTable(metrics)
+    /// `eplb evaluate --format table`: the metrics (layers that cannot be scored shown as "-"),
+    /// the objective's column marked with `*`, then the broken rules, if any.
+    static func evaluation(title: String, problem: Problem, report: EvaluationReport, objective: Objective) -> String {
+        var out = "eplb evaluate: \(title)\n  \(problem.layers) layers × \(problem.episodes) episodes × \(problem.experts) experts\n\n"
+        out += metricsTable(report.scored, rows: report.layers, marked: objective)
+        if !report.violations.isEmpty {
+            let shown = 20
+            let unscored = report.layers.filter { $0 == nil }.count
+            out += "broken rules: \(report.violations.count)"
+            out += unscored > 0 ? " (\(unscored) layer(s) without metrics; the summary covers the others)\n" : "\n"
+            for v in report.violations.prefix(shown) { out += "  [\(v.rule.rawValue)] \(v)\n" }
+            if report.violations.count > shown { out += "  … and \(report.violations.count - shown) more (eplb validate lists them)\n" }
+        }
+        return out
     }
 
     /// Per-layer rows, then mean and max over layers. Imbalances are peak/average device load.
-    static func metricsTable(_ metrics: PlacementMetrics) -> String {
-        let hasBound = metrics.layers.allSatisfy { $0.lowerBound != nil }
-        let hasMoves = metrics.totalMoves != nil
+    ///
+    /// - Parameters:
+    ///   - metrics: the layers summarised in the mean and max rows.
+    ///   - rows: the per-layer rows, `nil` for a layer without metrics (default: `metrics.layers`).
+    ///   - marked: an objective whose column header gets a `*` and a footnote.
+    static func metricsTable(_ metrics: PlacementMetrics, rows layerRows: [LayerMetrics?]? = nil,
+                             marked: Objective? = nil) -> String {
+        let layerRows = layerRows ?? metrics.layers.map { $0 }
+        let hasBound = !metrics.layers.isEmpty && metrics.layers.allSatisfy { $0.lowerBound != nil }
+        let hasMoves = metrics.totalMoves != nil && !metrics.layers.isEmpty
         var header = ["layer", "mean", "worst", "aggregate", "peakSum"]
+        if let marked {
+            let column: Int = switch marked {
+            case .meanImbalance: 1
+            case .worstImbalance: 2
+            case .aggregateImbalance: 3
+            case .peakSum: 4
+            }
+            header[column] += "*"
+        }
         if hasBound { header += ["lowerBound", "gap"] }
         if hasMoves { header += ["moves"] }
         var rows: [[String]] = []
-        func row(_ label: String, _ m: LayerMetrics) -> [String] {
+        func row(_ label: String, _ m: LayerMetrics?) -> [String] {
+            guard let m else { return [label] + Array(repeating: "-", count: header.count - 1) }
             var r = [label, fixed(m.meanImbalance, 4), fixed(m.worstImbalance, 4), fixed(m.aggregateImbalance, 4),
                      fixed(m.peakSum, 1)]
             if hasBound { r += [m.lowerBound.map { fixed($0, 4) } ?? "-", m.gap.map { fixed($0 * 100, 2) + "%" } ?? "-"] }
             if hasMoves { r += [m.moves.map(String.init) ?? "-"] }
             return r
         }
-        for (l, m) in metrics.layers.enumerated() { rows.append(row(String(l), m)) }
-        if metrics.layers.count > 1 {
+        for (l, m) in layerRows.enumerated() { rows.append(row(String(l), m)) }
+        if layerRows.count > 1 && !metrics.layers.isEmpty {
             for (label, pick) in [("mean", { (s: MetricSummary) in s.mean }), ("max", { (s: MetricSummary) in s.max })] {
                 let m = LayerMetrics(
                     meanImbalance: pick(metrics.summary { $0.meanImbalance }!),
@@ -51,8 +86,9 @@ enum TableReport {
                 rows.append(r)
             }
         }
-        var out = grid(header, rows, ruleBefore: metrics.layers.count > 1 ? metrics.layers.count : nil)
+        var out = grid(header, rows, ruleBefore: rows.count > layerRows.count ? layerRows.count : nil)
         out += "(mean/worst/aggregate: peak ÷ average device load; peakSum: Σ over episodes of the peak device load)\n"
+        if let marked { out += "(* the objective, \(marked.commandLineName))\n" }
         return out
     }
 

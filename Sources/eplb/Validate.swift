@@ -7,16 +7,19 @@ struct Validate: ParsableCommand {
         abstract: "Check a placement file against the rules (and an instance).",
         discussion: """
         Rules: expert ids in range, every expert present in every layer, no expert twice on one \
-        device, (with --instance) layers, slots and experts matching the instance, and (with \
+        device, (with --instance) layers, slots and experts matching the instance, (with \
+        --devices/--slots-per-device and no --instance) the devices and slots given, and (with \
         --current) the change from the deployed placement keeps every expert that stays on a \
         device in its slot. Exits 0 \
         when valid, 1 with each broken rule named (layer, device, expert) when not, 2 on bad input.
 
         Examples:
           eplb validate plan.json
-          eplb validate plan.json --instance instance.json --devices 32 --slots-per-device 9
+          eplb validate plan.json --instance instance.json --devices 32 \\
+              --slots-per-device 9
           eplb validate next.json --current deployed.json
-          eplb validate plan.json --instance trace.npy --axes tle --devices 32 --slots-per-device 9
+          eplb validate plan.json --instance trace.npy --axes tle --devices 32 \\
+              --slots-per-device 9
         """
     )
 
@@ -44,6 +47,9 @@ struct Validate: ParsableCommand {
             throw ValidationError("the placement and the instance cannot both come from standard input")
         }
         if instance == nil && axes.order != nil { throw ValidationError("--axes applies to the --instance file") }
+        if instance == nil && (topology.nodes != nil || topology.groups != nil) {
+            throw ValidationError("--nodes and --groups apply with --instance only (no rule of a placement depends on them)")
+        }
         if maxViolations < 1 { throw ValidationError("--max-violations must be at least 1") }
     }
 
@@ -54,9 +60,24 @@ struct Validate: ParsableCommand {
                 problem = try InstanceFile.load(path: instance, overrides: topology.overrides, axes: axes.order).problem
             }
             let file = InputSource.displayName(placement)
-            let plan = try PlacementFile.decode(try InputSource.read(placement), file: file, experts: problem?.experts)
-            var found = Validation.violations(of: plan, topology: problem?.topology, experts: problem?.experts,
+            let bytes = try InputSource.read(placement)
+            // Without --instance, --devices/--slots-per-device are what the plan is checked against,
+            // and its topology when the file has none (a peer's bare {"phy2log": …}).
+            let flags = topology.overrides
+            var fallback = problem?.topology
+            if problem == nil, let d = flags.devices, let s = flags.slotsPerDevice {
+                fallback = Topology(devices: d, slotsPerDevice: s, nodes: flags.nodes ?? 1, expertGroups: flags.expertGroups ?? 1)
+            }
+            let plan = try PlacementFile.decode(bytes, file: file, experts: problem?.experts, topology: fallback)
+            var found: [Violation]
+            let pt = plan.topology
+            if problem == nil, (flags.devices ?? pt.devices) != pt.devices || (flags.slotsPerDevice ?? pt.slotsPerDevice) != pt.slotsPerDevice {
+                found = [Violation(rule: .shape, message:
+                    "the placement is for \(pt.devices) devices × \(pt.slotsPerDevice) slots but --devices/--slots-per-device say \(flags.devices ?? pt.devices) × \(flags.slotsPerDevice ?? pt.slotsPerDevice)")]
+            } else {
+                found = Validation.violations(of: plan, topology: problem?.topology, experts: problem?.experts,
                                               layers: problem?.layers, limit: maxViolations)
+            }
             if let current, found.isEmpty {
                 let deployedFile = InputSource.displayName(current)
                 let deployed = try PlacementFile.decode(try InputSource.read(current), file: deployedFile, experts: plan.experts)
@@ -67,15 +88,7 @@ struct Validate: ParsableCommand {
             case .json:
                 var o = JSONObject()
                 o["valid"] = .bool(found.isEmpty)
-                o["violations"] = .array(found.map { v in
-                    var item = JSONObject()
-                    item["rule"] = .string(v.rule.rawValue)
-                    if let l = v.layer { item["layer"] = .number(Double(l)) }
-                    if let d = v.device { item["device"] = .number(Double(d)) }
-                    if let e = v.expert { item["expert"] = .number(Double(e)) }
-                    item["message"] = .string(v.message)
-                    return .object(item)
-                })
+                o["violations"] = .array(found.map(Validate.json))
                 text = JSONWriter.string(.object(o))
             case .table:
                 if found.isEmpty {
@@ -90,5 +103,16 @@ struct Validate: ParsableCommand {
             return found
         }
         if !violations.isEmpty { throw ExitCode(1) }
+    }
+
+    /// One broken rule as JSON: `rule`, `message`, and `layer`, `device`, `expert` when known.
+    static func json(_ v: Violation) -> JSONValue {
+        var item = JSONObject()
+        item["rule"] = .string(v.rule.rawValue)
+        if let l = v.layer { item["layer"] = .number(Double(l)) }
+        if let d = v.device { item["device"] = .number(Double(d)) }
+        if let e = v.expert { item["expert"] = .number(Double(e)) }
+        item["message"] = .string(v.message)
+        return .object(item)
     }
 }
