@@ -34,6 +34,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+        // YAML for TensorRT-LLM's load-balancer config (eplb export/import --format trtllm).
+        .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.0"),
     ],
     targets: [
         .target(
@@ -55,7 +57,7 @@ let package = Package(
         ),
         .target(
             name: "ExpertPlacementFormats",
-            dependencies: ["ExpertPlacement"],
+            dependencies: ["ExpertPlacement", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
         // The C API over the core (no GLPK, no Foundation): raw buffers in and out, error codes.

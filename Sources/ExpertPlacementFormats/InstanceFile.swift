@@ -25,7 +25,8 @@ public struct TopologyOverrides: Sendable, Equatable {
 /// JSON: an object with `load` ([L][T][E], [L][E] or [E] non-negative numbers), optional
 /// `schemaVersion` (must be 1 when present; files without it, such as the converted real traces,
 /// are read as version 1), `name`, `topology` {devices, slotsPerDevice, nodes, expertGroups},
-/// `episodeWeights` ([T]) and `current` ([L][P] expert ids). Unknown keys are ignored.
+/// `episodeWeights` ([T]), `current` ([L][P] expert ids) and `layerIds` ([L] distinct non-negative
+/// decoder-layer ids, see ``LayerIds``; absent means 0..<L). Unknown keys are ignored.
 /// `.npy`: float32/float64/int32/int64, C order, shape (a, b, c) read in the order named by
 /// `axes` (``LoadAxes``: (L,T,E) or (T,L,E); a 3-D array without an order is refused), (L,E) or
 /// (E,); the topology then comes from the overrides alone.
@@ -34,6 +35,9 @@ public struct InstanceFile: Sendable {
     public var name: String?
     /// The validated problem.
     public var problem: Problem
+    /// The engine's decoder-layer id of each row (``LayerIds``), or `nil` when the file has none
+    /// (rows are layers 0..<L).
+    public var layerIds: [Int]? = nil
 
     /// Reads and validates an instance from `path` (`-` for standard input).
     ///
@@ -136,34 +140,52 @@ public struct InstanceFile: Sendable {
         if let c = root["current"] {
             current = try readCurrent(c, topology: resolved, experts: loads.experts, layers: loads.layers, file: file)
         }
+        var layerIds: [Int]? = nil
+        if let ids = root["layerIds"] {
+            layerIds = try LayerIds.decode(ids, layers: loads.layers, file: file)
+        }
         do {
             let problem = try Problem(topology: resolved, loads: loads, episodeWeights: weights, current: current)
-            return InstanceFile(name: name, problem: problem)
+            return InstanceFile(name: name, problem: problem, layerIds: layerIds)
         } catch {
             throw InputError(file: file, error)
         }
     }
 
     /// The instance as JSON v1 (for `eplb example` and tests).
-    public static func encode(_ problem: Problem, name: String? = nil) -> JSONValue {
+    ///
+    /// - Parameter layerIds: the decoder-layer id of each row, written as `layerIds` when given.
+    public static func encode(_ problem: Problem, name: String? = nil, layerIds: [Int]? = nil) -> JSONValue {
+        encode(loads: problem.loads, topology: problem.topology, name: name, layerIds: layerIds,
+               episodeWeights: problem.episodeWeights, current: problem.current)
+    }
+
+    /// An instance as JSON v1 from its parts; `topology` may be `nil` (given on the command line
+    /// later, like the converted real traces).
+    ///
+    /// - Precondition: `layerIds`, when given, has one id per layer (checked by the caller).
+    public static func encode(loads: LoadTensor, topology: Topology?, name: String? = nil, layerIds: [Int]? = nil,
+                              episodeWeights: ContiguousArray<Double>? = nil, current: Placement? = nil) -> JSONValue {
+        precondition(layerIds == nil || layerIds!.count == loads.layers, "layerIds must have one id per layer")
         var root = JSONObject()
         root["schemaVersion"] = .number(1)
         if let name { root["name"] = .string(name) }
-        root["topology"] = PlacementFile.topologyJSON(problem.topology)
-        let l = problem.layers, t = problem.episodes, e = problem.experts
-        let w = problem.loads.values
+        if let topology { root["topology"] = PlacementFile.topologyJSON(topology) }
+        let l = loads.layers, t = loads.episodes, e = loads.experts
+        let w = loads.values
         root["load"] = .array((0..<l).map { layer in
             .array((0..<t).map { episode in
                 let base = (layer * t + episode) * e
                 return .array((0..<e).map { .number(w[base + $0]) })
             })
         })
-        if problem.episodeWeights.contains(where: { $0 != 1 }) {
-            root["episodeWeights"] = .array(problem.episodeWeights.map { .number($0) })
+        if let episodeWeights, episodeWeights.contains(where: { $0 != 1 }) {
+            root["episodeWeights"] = .array(episodeWeights.map { .number($0) })
         }
-        if let current = problem.current {
+        if let current {
             root["current"] = PlacementFile.rowsJSON(current)
         }
+        if let layerIds { root["layerIds"] = .array(layerIds.map { .number(Double($0)) }) }
         return .object(root)
     }
 

@@ -42,8 +42,11 @@ public enum PlacementFile {
     ///   - placement: the plan.
     ///   - metrics: its metrics (omitted when `nil`).
     ///   - solver: the solver block (omitted when `nil`).
+    ///   - layerIds: the decoder-layer id of each row (``LayerIds``), written when given.
+    /// - Precondition: `layerIds`, when given, has one id per layer.
     public static func encode(_ placement: Placement, metrics: PlacementMetrics? = nil,
-                              solver: SolverInfo? = nil) -> JSONValue {
+                              solver: SolverInfo? = nil, layerIds: [Int]? = nil) -> JSONValue {
+        precondition(layerIds == nil || layerIds!.count == placement.layers, "layerIds must have one id per layer")
         var root = JSONObject()
         root["schemaVersion"] = .number(1)
         root["topology"] = topologyJSON(placement.topology)
@@ -56,6 +59,7 @@ public enum PlacementFile {
         root["log2phy"] = .array((0..<placement.layers).map { l in
             .array(placement.logicalToPhysical(layer: l).map { .array($0.map { .number(Double($0)) }) })
         })
+        if let layerIds { root["layerIds"] = .array(layerIds.map { .number(Double($0)) }) }
         if let metrics { root["metrics"] = metricsJSON(metrics) }
         if let solver {
             var s = JSONObject()
@@ -120,13 +124,15 @@ public enum PlacementFile {
         try decodeDocument(bytes, file: file, experts: experts, topology: topology).placement
     }
 
-    /// A placement file with what a rebalance recorded in it: the placement, and
-    /// `recordedImbalance` (each layer's objective value right after its last update) when present.
-    /// `experts` and `topology` fill in what the file lacks, as in ``decode(_:file:experts:topology:)``.
+    /// A placement file with what a rebalance recorded in it: the placement,
+    /// `recordedImbalance` (each layer's objective value right after its last update) and
+    /// `layerIds` (the decoder-layer id of each row, ``LayerIds``) when present. `experts` and
+    /// `topology` fill in what the file lacks, as in ``decode(_:file:experts:topology:)``.
     ///
     /// - Throws: ``InputError`` naming the file and field.
     public static func decodeDocument(_ bytes: [UInt8], file: String, experts: Int? = nil,
-                                      topology fallback: Topology? = nil) throws(InputError) -> (placement: Placement, recordedImbalance: [Double]?) {
+                                      topology fallback: Topology? = nil) throws(InputError)
+        -> (placement: Placement, recordedImbalance: [Double]?, layerIds: [Int]?) {
         let value: JSONValue
         do { value = try JSONParser.parse(bytes) } catch {
             throw InputError(file: file, reason: "invalid JSON: \(error)")
@@ -214,8 +220,12 @@ public enum PlacementFile {
                 recorded!.append(x)
             }
         }
+        var layerIds: [Int]? = nil
+        if let ids = root["layerIds"] {
+            layerIds = try LayerIds.decode(ids, layers: rows.count, file: file)
+        }
         do {
-            return (try Placement(topology: topology, experts: e, physicalToLogical: flat), recorded)
+            return (try Placement(topology: topology, experts: e, physicalToLogical: flat), recorded, layerIds)
         } catch {
             throw InputError(file: file, error)
         }

@@ -20,11 +20,15 @@ struct EPLB: ParsableCommand {
           eplb evaluate instance.json --placement plan.json
           eplb validate plan.json --instance instance.json
           eplb rebalance window.json --current deployed.json --max-moves 32
+          eplb import-loads dump.json --format sglang --first-moe-layer 3 \\
+              --output instance.json
+          eplb export plan.json --format sglang --decoder-layers 61 \\
+              --output init_expert_location.json
           eplb simulate trace.json --window 64 --interval 64 \\
               --policy none,greedy,search,rebalance --format table
         """,
         version: "0.1.0",
         subcommands: [Solve.self, Rebalance.self, Pareto.self, Simulate.self, Evaluate.self, Validate.self, Reference.self, Example.self,
-                      Generate.self, GapReport.self]
+                      Generate.self, GapReport.self, ImportLoads.self, Export.self, Import.self]
     )
 }

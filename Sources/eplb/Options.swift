@@ -86,9 +86,15 @@ struct InstanceOptions: ParsableArguments {
 
     /// Loads the instance with explicit topology overrides (the flags' merged with another source).
     func load(overrides: TopologyOverrides) throws -> (name: String, problem: Problem) {
+        let (name, problem, _) = try loadWithLayerIds(overrides: overrides)
+        return (name, problem)
+    }
+
+    /// Loads the instance and its `layerIds` (decoder-layer ids; `nil` when the file has none).
+    func loadWithLayerIds(overrides: TopologyOverrides) throws -> (name: String, problem: Problem, layerIds: [Int]?) {
         if let instance {
             let file = try InstanceFile.load(path: instance, overrides: overrides, axes: axes.order)
-            return (file.name ?? InputSource.displayName(instance), file.problem)
+            return (file.name ?? InputSource.displayName(instance), file.problem, file.layerIds)
         }
         let example = BundledExample(rawValue: example ?? BundledExample.deepseekV3.rawValue)!
         var problem = example.problem
@@ -103,7 +109,7 @@ struct InstanceOptions: ParsableArguments {
                 throw InputError(file: "example \(example.rawValue)", error)
             }
         }
-        return (example.rawValue, problem)
+        return (example.rawValue, problem, nil)
     }
 }
 

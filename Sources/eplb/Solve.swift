@@ -93,7 +93,7 @@ struct Solve: ParsableCommand {
 
     func run() throws {
         try reportingInputErrors {
-            let (name, problem) = try input.load()
+            let (name, problem, layerIds) = try input.loadWithLayerIds(overrides: input.topology.overrides)
             var options = SolveOptions(objective: objective.objective)
             options.moves = moves.policy
             if let timeLimit { options.timeLimit = .milliseconds(Int64(timeLimit * 1000)) }
@@ -105,7 +105,7 @@ struct Solve: ParsableCommand {
             case .json:
                 var info = PlacementFile.SolverInfo(report, includeTiming: !omitTiming)
                 moves.record(into: &info.settings)
-                text = JSONWriter.string(PlacementFile.encode(report.placement, metrics: metrics, solver: info))
+                text = JSONWriter.string(PlacementFile.encode(report.placement, metrics: metrics, solver: info, layerIds: layerIds))
             case .table:
                 text = TableReport.solve(name: name, problem: problem, report: report, metrics: metrics)
             }

@@ -1,0 +1,64 @@
+import ArgumentParser
+import ExpertPlacement
+import ExpertPlacementFormats
+
+/// The engine map formats of `eplb export` and `eplb import`.
+enum MapFormat: String, ExpressibleByArgument, CaseIterable {
+    /// SGLang `--init-expert-location` JSON (`physical_to_logical_map`, one row per decoder layer).
+    case sglang
+    /// vllm-ascend expert-map JSON (`expert_map_path`).
+    case vllmAscend = "vllm-ascend"
+    /// DeepSeek EPLB / vLLM tensors `phy2log.npy`, `log2phy.npy`, `logcnt.npy` (int64) in a directory.
+    case deepseek
+    /// vLLM PR #41141 initial-mapping JSONL (`initial_mapping_path`).
+    case vllmMapping = "vllm-mapping"
+    /// TensorRT-LLM load-balancer YAML (`moe_config.load_balancer`).
+    case trtllm
+    /// Per-rank `expert_map` and `log2phy` tables (JSON).
+    case rankMaps = "rank-maps"
+}
+
+/// The engine load dumps of `eplb import-loads`.
+enum LoadFormat: String, ExpressibleByArgument, CaseIterable {
+    /// SGLang recorder output as JSON: `{"logical_count": [T][L][E] or [L][E]}`.
+    case sglang
+    /// vLLM per-physical-slot loads `[L][P]` (`expert_load_view`) with `--phy2log`.
+    case vllm
+    /// vLLM PR #41141 statistics JSONL (`eplb_load_meta`, `eplb_load_stats` records).
+    case vllmStats = "vllm-stats"
+    /// TensorRT-LLM expert-statistics directory (`meta_info.json`, `rank*.safetensors`).
+    case trtllm
+    /// A NumPy `.npy` load array; a 3-D one needs `--axes`.
+    case npy
+}
+
+/// `--first-moe-layer` and `--decoder-layers`: converting between MoE-layer indices and
+/// decoder-layer ids (see ``LayerIds``).
+struct LayerIdOptions: ParsableArguments {
+    @Option(name: .customLong("first-moe-layer"), help: ArgumentHelp(
+        "Decoder-layer id of the first MoE layer (3 for DeepSeek-V3): MoE layer i is decoder layer K + i. On import, rows of engines that count every decoder layer (SGLang) before K are dropped; rows of engines that count MoE layers (vLLM, vllm-ascend, deepseek) get layerIds K, K+1, …. On export to SGLang/TensorRT-LLM, gives the ids of a placement without layerIds.",
+        valueName: "K"))
+    var firstMoELayer: Int?
+
+    @Option(name: .customLong("decoder-layers"), help: ArgumentHelp(
+        "num_hidden_layers of the model (61 for DeepSeek-V3): the number of rows of an SGLang map; default the largest layer id + 1.",
+        valueName: "N"))
+    var decoderLayers: Int?
+
+    func validate() throws {
+        if let k = firstMoELayer, k < 0 { throw ValidationError("--first-moe-layer must be at least 0, got \(k)") }
+        if let n = decoderLayers, n < 1 { throw ValidationError("--decoder-layers must be at least 1, got \(n)") }
+    }
+}
+
+/// Placement files in and out: one `placement is invalid` line for a plan that breaks the rules.
+enum PlacementCheck {
+    /// Throws an ``InputError`` naming the first broken rule when `placement` is invalid.
+    static func requireValid(_ placement: Placement, file: String) throws(InputError) {
+        let found = Validation.violations(of: placement, limit: 1)
+        if let first = found.first {
+            throw InputError(file: file, field: first.layer.map { "phy2log[\($0)]" } ?? "phy2log",
+                             reason: "invalid placement: \(first)")
+        }
+    }
+}

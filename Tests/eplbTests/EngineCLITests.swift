@@ -1,0 +1,107 @@
+import ExpertPlacement
+import ExpertPlacementFormats
+import Foundation
+import Testing
+
+/// `eplb import-loads`, `eplb export` and `eplb import` on the sample dumps in Examples/engines.
+@Suite("eplb engine formats")
+struct EngineCLITests {
+    static let samples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Examples/engines").path
+
+    static func loads(_ path: String) throws -> JSONValue {
+        try JSONParser.parse(Array(try Data(contentsOf: URL(fileURLWithPath: path))))
+    }
+
+    @Test("the four load dumps of the same trace give the same loads and layer ids")
+    func dumpsAgree() throws {
+        let x = Self.samples
+        let runs: [[String]] = [
+            ["import-loads", "\(x)/sglang-expert-distribution.json", "--format", "sglang", "--first-moe-layer", "1"],
+            ["import-loads", "\(x)/vllm-eplb-stats.jsonl", "--format", "vllm-stats", "--first-moe-layer", "1"],
+            ["import-loads", "\(x)/trtllm-expert-statistic", "--format", "trtllm"],
+        ]
+        var documents: [JSONObject] = []
+        for args in runs {
+            let r = try CLI.run(args)
+            #expect(r.status == 0 && r.stderr.isEmpty, "\(args): \(r.stderr)")
+            guard case .object(let o) = try JSONParser.parse(r.stdout) else { Issue.record("not an object"); return }
+            documents.append(o)
+        }
+        #expect(documents[0]["load"] == documents[1]["load"] && documents[1]["load"] == documents[2]["load"])
+        #expect(documents.allSatisfy { $0["layerIds"] == .array((1...26).map { .number(Double($0)) }) })
+        #expect(documents[1]["topology"] != nil && documents[1]["current"] != nil)
+        // vLLM per-slot loads of the whole window = the steps summed.
+        let slot = try CLI.run(["import-loads", "\(x)/vllm-expert-load-view.npy", "--format", "vllm", "--phy2log", "\(x)/vllm-phy2log.npy",
+                                "--devices", "8"])
+        #expect(slot.status == 0, "\(slot.stderr)")
+        let summed = try InstanceFile.decode(Array(slot.stdout.utf8), file: "s").problem.loads
+        let steps = try InstanceFile.decode(Array(JSONWriter.string(.object(documents[1])).utf8), file: "b").problem.loads
+        #expect(summed.experts == 64 && summed.layers == 26 && summed.episodes == 1)
+        for l in 0..<26 { for e in 0..<64 { #expect(summed[l, 0, e] == (0..<8).reduce(0) { $0 + steps[l, $1, e] }) } }
+    }
+
+    @Test("import-loads → solve → export every format → import gives the same phy2log (layerIds carried through)")
+    func pipeline() throws {
+        let x = Self.samples
+        let instance = try CLI.run(["import-loads", "\(x)/vllm-eplb-stats.jsonl", "--format", "vllm-stats", "--first-moe-layer", "1"])
+        let instancePath = try temporaryFile("engine-instance.json", instance.stdout)
+        let plan = try CLI.run(["solve", instancePath, "--method", "greedy", "--omit-timing"])
+        #expect(plan.status == 0, "\(plan.stderr)")
+        let planPath = try temporaryFile("engine-plan.json", plan.stdout)
+        let original = try PlacementFile.decodeDocument(Array(plan.stdout.utf8), file: "plan")
+        #expect(original.layerIds == Array(1...26))
+        for format in ["sglang", "vllm-ascend", "vllm-mapping", "trtllm", "rank-maps", "deepseek"] {
+            let out = FileManager.default.temporaryDirectory.appendingPathComponent("eplb-engine-\(getpid())-\(format)").path
+            let export = try CLI.run(["export", planPath, "--format", format, "--output", out] + (format == "sglang" ? ["--decoder-layers", "27"] : []))
+            #expect(export.status == 0 && export.stdout.isEmpty && export.stderr.isEmpty, "\(format): \(export.stderr)")
+            let needsDevices = ["sglang", "vllm-mapping", "trtllm", "deepseek"].contains(format)
+            let layerFlag = ["trtllm", "rank-maps"].contains(format) ? [] : ["--first-moe-layer", "1"]
+            let back = try CLI.run(["import", out, "--format", format] + (needsDevices ? ["--devices", "8"] : []) + layerFlag)
+            #expect(back.status == 0, "\(format): \(back.stderr)")
+            let decoded = try PlacementFile.decodeDocument(Array(back.stdout.utf8), file: format)
+            #expect(decoded.placement == original.placement, "\(format)")
+            #expect(decoded.layerIds == Array(1...26), "\(format)")
+        }
+    }
+
+    @Test("bad input: one line naming the file and field, exit 2, nothing on stdout, no output file")
+    func badInput() throws {
+        let dir = FileManager.default.temporaryDirectory.path
+        let out = "\(dir)/eplb-engine-\(getpid())-never.json"
+        let dump = try temporaryFile("engine-bad-sglang.json", #"{"logical_count": [[[1, 2], [3, "x"]]]}"#)
+        let r = try CLI.run(["import-loads", dump, "--format", "sglang", "--output", out])
+        #expect(r.status == 2 && r.stdout.isEmpty)
+        #expect(r.stderr == "eplb: error: \(dump): logical_count[0][1][1]: expected a number, found a string\n")
+        #expect(!FileManager.default.fileExists(atPath: out))
+
+        // A map that puts expert 1 twice on device 0 is refused by the validator.
+        let map = try temporaryFile("engine-bad-map.json", #"{"physical_to_logical_map": [[1, 1, 0, 2]]}"#)
+        let bad = try CLI.run(["import", map, "--format", "sglang", "--devices", "2", "--output", out])
+        #expect(bad.status == 2 && bad.stdout.isEmpty && bad.stderr.hasPrefix("eplb: error: \(map): phy2log[0]: invalid placement:"))
+        #expect(bad.stderr.split(separator: "\n").count == 1)
+        #expect(!FileManager.default.fileExists(atPath: out))
+
+        let missing = try CLI.run(["import", map, "--format", "trtllm"])
+        #expect(missing.status == 2 && missing.stderr.contains("invalid YAML") || missing.stderr.contains("num_slots"))
+
+        let noDevices = try CLI.run(["import", map, "--format", "sglang"])
+        #expect(noDevices.status == 2)
+        #expect(noDevices.stderr == "eplb: error: \(map): physical_to_logical_map: SGLang's map does not record the number of devices (EP ranks); pass --devices\n")
+    }
+
+    @Test("a 3-D .npy is never guessed: import-loads --format npy needs --axes")
+    func npyNeedsAxes() throws {
+        let values = ContiguousArray((0..<24).map { Double($0 % 5 + 1) })
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("eplb-engine-\(getpid())-trace.npy").path
+        try Data(NumPyArray(shape: [2, 3, 4], dtype: .float32, values: values).encode()).write(to: URL(fileURLWithPath: path))
+        let refused = try CLI.run(["import-loads", path, "--format", "npy"])
+        #expect(refused.status == 2 && refused.stdout.isEmpty && refused.stderr.contains("pass --axes lte or --axes tle"))
+        let tle = try CLI.run(["import-loads", path, "--format", "npy", "--axes", "tle", "--first-moe-layer", "3"])
+        #expect(tle.status == 0, "\(tle.stderr)")
+        guard case .object(let o) = try JSONParser.parse(tle.stdout) else { Issue.record("not an object"); return }
+        #expect(o["layerIds"] == [3, 4, 5])
+        // The engine formats fix their own axis order.
+        #expect(try CLI.run(["import-loads", path, "--format", "sglang", "--axes", "tle"]).status == 64)
+    }
+}
