@@ -98,7 +98,7 @@ let package = Package(
         .testTarget(
             name: "ExpertPlacementExactTests",
             dependencies: [
-                "ExpertPlacementExact", "ExpertPlacement", "ExpertPlacementTestSupport",
+                "ExpertPlacementExact", "ExpertPlacement", "ExpertPlacementFormats", "ExpertPlacementTestSupport",
                 .product(name: "Numerics", package: "swift-numerics"),
             ],
             swiftSettings: swiftSettings
