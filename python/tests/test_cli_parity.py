@@ -29,3 +29,31 @@ def test_same_plan_as_the_command_line(method, rng, tmp_path):
     cli = np.array(json.loads(out.stdout)["phy2log"])
     plan = ep.solve(loads, 56, 8, num_groups=4, num_nodes=2, method=method, axes="lte")
     assert np.array_equal(plan.phy2log, cli)
+
+
+@pytest.mark.parametrize("engine", ["sglang", "vllm-ascend", "vllm-mapping", "trtllm", "deepseek"])
+def test_python_plans_round_trip_through_the_engine_exporters(engine, rng, tmp_path):
+    """A plan made in-process, exported with `eplb export` to an engine's map and imported back
+    with `eplb import`, is the identical phy2log."""
+    binary = eplb_binary()
+    if binary is None:
+        pytest.skip("the eplb tool is not built (swift build -c release): set EPLB_BINARY")
+    weight = rng.lognormal(size=(4, 64)) * 100
+    plan = ep.solve(weight, 80, 16, num_groups=8, num_nodes=2)
+    placement = {
+        "schemaVersion": 1, "layers": 4, "experts": 64,
+        "topology": {"devices": 16, "slotsPerDevice": 5, "nodes": 2, "expertGroups": 8},
+        "phy2log": np.asarray(plan.phy2log).tolist(),
+    }
+    source = tmp_path / "plan.json"
+    source.write_text(json.dumps(placement))
+    exported = tmp_path / ("maps" if engine == "deepseek" else "map.out")
+    subprocess.run([binary, "export", str(source), "--format", engine, "--first-moe-layer", "3",
+                    "--output", str(exported)], capture_output=True, text=True, check=True)
+    back = tmp_path / "back.json"
+    command = [binary, "import", str(exported), "--format", engine, "--first-moe-layer", "3", "--output", str(back)]
+    if engine != "vllm-ascend":  # the other maps do not record the number of ranks
+        command += ["--devices", "16"]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert np.array_equal(np.array(json.loads(back.read_text())["phy2log"]), plan.phy2log)
