@@ -50,7 +50,7 @@ struct GapReport: ParsableCommand {
     func validate() throws {
         if seeds < 1 { throw ValidationError("--seeds must be at least 1") }
         if try parsedShapes.isEmpty { throw ValidationError("--shapes: no shape given") }
-        if !(timeLimit > 0 && timeLimit.isFinite) { throw ValidationError("--time-limit must be a positive number of seconds") }
+        try TimeLimit.check(timeLimit)
     }
 
     static let defaultShapes = [(6, 4, 2), (8, 4, 3), (8, 8, 2), (12, 6, 2), (16, 8, 2), (16, 6, 3), (16, 8, 3), (32, 16, 2)]
@@ -79,7 +79,7 @@ struct GapReport: ParsableCommand {
                         let topology = Topology(devices: d, slotsPerDevice: s, nodes: hierarchical ? 2 : 1,
                                                 expertGroups: hierarchical ? 2 : 1)
                         let problem = try Problem(topology: topology, loads: loads)
-                        let options = SolveOptions(objective: .aggregateImbalance, timeLimit: .milliseconds(Int64(timeLimit * 1000)))
+                        let options = SolveOptions(objective: .aggregateImbalance, timeLimit: TimeLimit.duration(timeLimit))
                         let t0 = clock.now
                         let exact = try ExactSolver().solve(problem, options: options)
                         exactTimes.append(seconds(clock.now - t0))

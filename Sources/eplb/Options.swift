@@ -304,3 +304,26 @@ struct CherryPickOptions: ParsableArguments {
         if let k = maxLayers, k < 0 { throw ValidationError("--max-layers must be 0 or more, got \(k)") }
     }
 }
+
+/// The `--time-limit SECONDS` value of every command that takes one: a positive, finite number of
+/// seconds, at most ``maximumSeconds`` (so the conversion to a `Duration` cannot overflow).
+enum TimeLimit {
+    /// The largest accepted limit: 10^9 s, about 31 years (effectively unlimited).
+    static let maximumSeconds = 1e9
+
+    /// Throws a usage error naming `--time-limit` unless `seconds` is nil or in (0, ``maximumSeconds``].
+    static func check(_ seconds: Double?) throws {
+        guard let seconds else { return }
+        guard seconds > 0 && seconds.isFinite else {
+            throw ValidationError("--time-limit must be a positive number of seconds, got \(seconds)")
+        }
+        guard seconds <= maximumSeconds else {
+            throw ValidationError("--time-limit must be at most \(Int(maximumSeconds)) seconds (about 31 years), got \(seconds)")
+        }
+    }
+
+    /// `seconds` (already ``check(_:)``ed) as a `Duration`, to the millisecond.
+    static func duration(_ seconds: Double) -> Duration {
+        .milliseconds(Int64((seconds * 1000).rounded(.down)))
+    }
+}

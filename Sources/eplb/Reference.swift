@@ -38,7 +38,7 @@ struct Reference: ParsableCommand {
 
     func validate() throws {
         if instances.isEmpty { throw ValidationError("give at least one instance") }
-        if !(timeLimit > 0 && timeLimit.isFinite) { throw ValidationError("--time-limit must be a positive number of seconds") }
+        try TimeLimit.check(timeLimit)
         if instances.filter({ $0 == "-" }).count > 0 { throw ValidationError("reference reads files, not standard input") }
     }
 
@@ -54,7 +54,7 @@ struct Reference: ParsableCommand {
             for path in instances {
                 let file = try InstanceFile.load(path: path, overrides: topology.overrides, axes: axes.order)
                 let report = try solver.solve(file.problem, options: SolveOptions(objective: objective.objective,
-                                                                                   timeLimit: .milliseconds(Int64(timeLimit * 1000))))
+                                                                                   timeLimit: TimeLimit.duration(timeLimit)))
                 let name = (path as NSString).lastPathComponent
                 let stem = name.hasSuffix(".json") || name.hasSuffix(".npy") ? (name as NSString).deletingPathExtension : name
                 guard report.status == .optimal else {
@@ -68,7 +68,7 @@ struct Reference: ParsableCommand {
                 info.settings = JSONObject([("tolerance", .number(1e-9)), ("timeLimitSeconds", .number(timeLimit)),
                                             ("glpk", .string(ExactSolver.libraryVersion)),
                                             ("instance", .string(name))])
-                let text = JSONWriter.string(PlacementFile.encode(report.placement, metrics: metrics, solver: info))
+                let text = try JSONWriter.string(PlacementFile.encode(report.placement, metrics: metrics, solver: info))
                 try OutputSink.write(text, to: (outputDirectory as NSString).appendingPathComponent(stem + ".placement.json"))
             }
             return failures

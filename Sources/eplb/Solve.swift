@@ -79,9 +79,7 @@ struct Solve: ParsableCommand {
         if method != .search && method != .auto && tuning.isSet {
             throw ValidationError("the search tuning options apply to --method search and auto only")
         }
-        if let timeLimit, !(timeLimit > 0 && timeLimit.isFinite) {
-            throw ValidationError("--time-limit must be a positive number of seconds, got \(timeLimit)")
-        }
+        try TimeLimit.check(timeLimit)
     }
 
     func run() throws {
@@ -89,7 +87,7 @@ struct Solve: ParsableCommand {
             let (name, problem) = try input.load()
             var options = SolveOptions(objective: objective.objective)
             options.moves = moves.policy
-            if let timeLimit { options.timeLimit = .milliseconds(Int64(timeLimit * 1000)) }
+            if let timeLimit { options.timeLimit = TimeLimit.duration(timeLimit) }
             let report = try method.solver(search: tuning.configuration, verbose: verbose).solve(problem, options: options)
             let metrics = try Metrics.evaluate(report.placement, on: problem, objective: objective.objective,
                                                lowerBounds: report.lowerBounds)
@@ -98,7 +96,7 @@ struct Solve: ParsableCommand {
             case .json:
                 var info = PlacementFile.SolverInfo(report, includeTiming: !omitTiming)
                 moves.record(into: &info.settings)
-                text = JSONWriter.string(PlacementFile.encode(report.placement, metrics: metrics, solver: info))
+                text = try JSONWriter.string(PlacementFile.encode(report.placement, metrics: metrics, solver: info))
             case .table:
                 text = TableReport.solve(name: name, problem: problem, report: report, metrics: metrics)
             }

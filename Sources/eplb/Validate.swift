@@ -76,7 +76,7 @@ struct Validate: ParsableCommand {
                     item["message"] = .string(v.message)
                     return .object(item)
                 })
-                text = JSONWriter.string(.object(o))
+                text = try JSONWriter.string(.object(o))
             case .table:
                 if found.isEmpty {
                     text = "valid: \(plan.layers) layers × \(plan.slotsPerLayer) slots (\(plan.topology.devices) devices × \(plan.topology.slotsPerDevice)), \(plan.experts) experts\n"

@@ -112,7 +112,7 @@ struct InstanceFileTests {
     @Test("encode → decode round trip")
     func roundTrip() throws {
         for example in BundledExample.allCases {
-            let text = JSONWriter.string(InstanceFile.encode(example.problem, name: example.rawValue))
+            let text = try JSONWriter.string(InstanceFile.encode(example.problem, name: example.rawValue))
             let back = try decode(text).problem
             #expect(back.loads == example.problem.loads)
             #expect(back.topology == example.problem.topology)
