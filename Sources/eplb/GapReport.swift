@@ -39,8 +39,16 @@ struct GapReport: ParsableCommand {
         get throws {
             try shapes.split(separator: ",").map { text in
                 let parts = text.split(separator: "x").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-                guard parts.count == 3, let e = parts[0], let d = parts[1], let s = parts[2], d >= 1, s >= 1, s <= e, e <= d * s else {
+                guard parts.count == 3, let e = parts[0], let d = parts[1], let s = parts[2], d >= 1, s >= 1, s <= e,
+                      let p = Limits.product(d, s), e <= p else {
                     throw ValidationError("--shapes: '\(text)' is not EXPERTSxDEVICESxSLOTS with 1 ≤ SLOTS ≤ EXPERTS ≤ DEVICES·SLOTS")
+                }
+                do throws(ExpertPlacementError) {
+                    let topology = Topology(devices: d, slotsPerDevice: s)
+                    try topology.validate(experts: e)
+                    try Limits.checkSizes(layers: 1, episodes: 1, experts: e, topology: topology)
+                } catch {
+                    throw ValidationError("--shapes: '\(text)': \(error.reason)")
                 }
                 return (e, d, s)
             }

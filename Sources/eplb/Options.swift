@@ -254,9 +254,15 @@ struct DeployedInputOptions: ParsableArguments {
                 throw InputError(file: InputSource.displayName(current!), error)
             }
         }
-        guard problem.current != nil else {
-            throw InputError(file: name, field: "current",
+        // Errors about the deployed plan name the file it came from (not the instance's label).
+        let deployedFile = current.map(InputSource.displayName) ?? input.instance.map(InputSource.displayName) ?? name
+        guard let plan = problem.current else {
+            throw InputError(file: deployedFile, field: "current",
                              reason: "missing: give the deployed placement with --current FILE or as \"current\" in the instance")
+        }
+        if let broken = Validation.violations(of: plan, limit: 1).first {
+            throw InputError(file: deployedFile, field: current == nil ? "current" : "phy2log",
+                             reason: "the deployed placement breaks a rule: \(broken)")
         }
         return ((name, problem), recorded)
     }

@@ -68,6 +68,12 @@ public enum JSONWriter {
         /// The number.
         public var value: Double
 
+        /// Creates the error for `value` at `path`.
+        public init(path: String, value: Double) {
+            self.path = path
+            self.value = value
+        }
+
         /// `PATH: cannot write the non-finite number VALUE as JSON`.
         public var description: String {
             "\(path.isEmpty ? "(top level)" : path): cannot write the non-finite number \(value) as JSON"
