@@ -5,7 +5,8 @@
 /// whatever time unit the loads were counted over: a forward step, a window of steps, a task.
 ///
 /// Invariants (checked by the throwing initialiser): `layers`, `episodes`, `experts` ≥ 1,
-/// `values.count == layers·episodes·experts`, every value finite and ≥ 0.
+/// `values.count == layers·episodes·experts` within ``Limits/maximumCells``, every value 0 or in
+/// ``Limits``' range [1e-100, 1e100].
 public struct LoadTensor: Sendable, Equatable {
     /// Number of MoE layers, `L`.
     public let layers: Int
@@ -26,16 +27,14 @@ public struct LoadTensor: Sendable, Equatable {
         guard layers >= 1 else { throw .invalidValue(field: "load", reason: "holds no layers") }
         guard episodes >= 1 else { throw .invalidValue(field: "load", reason: "holds no episodes") }
         guard experts >= 1 else { throw .invalidValue(field: "load", reason: "holds no experts") }
+        try Limits.checkCells([layers, episodes, experts], what: "layers × episodes × experts", field: "load")
         guard values.count == layers * episodes * experts else {
             throw .shapeMismatch(field: "load",
                                  reason: "\(values.count) values for shape [\(layers)][\(episodes)][\(experts)]")
         }
-        if let bad = values.firstIndex(where: { !($0.isFinite && $0 >= 0) }) {
-            let v = values[bad]
+        if let bad = values.firstIndex(where: { Limits.magnitudeProblem($0, what: "load") != nil }) {
             let e = bad % experts, t = (bad / experts) % episodes, l = bad / (experts * episodes)
-            let why = v.isNaN ? "NaN is not a valid load" : v.isFinite
-                ? "negative load \(v)" : "infinite load"
-            throw .invalidValue(field: "load[\(l)][\(t)][\(e)]", reason: why)
+            throw .invalidValue(field: "load[\(l)][\(t)][\(e)]", reason: Limits.magnitudeProblem(values[bad], what: "load")!)
         }
         self.layers = layers
         self.episodes = episodes

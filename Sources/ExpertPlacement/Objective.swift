@@ -5,7 +5,7 @@ public enum Objective: String, Sendable, CaseIterable, Codable {
     /// `Σ_t ω_t ρ_t / Σ_t ω_t`: the weighted mean of the per-episode peak/average device load
     /// (FlashLB's multi-episode score). The default.
     case meanImbalance
-    /// `max_t ρ_t`: the worst episode's peak/average.
+    /// `max_t ρ_t` over the episodes with positive weight: the worst episode's peak/average.
     case worstImbalance
     /// ρ of the summed load `Σ_t ω_t w[t]`: the static score DeepSeek EPLB optimises.
     case aggregateImbalance

@@ -21,8 +21,8 @@ public struct Placement: Sendable, Hashable {
     ///   positive multiple of `topology.slotCount`.
     public init(topology: Topology, experts: Int,
                 physicalToLogical: ContiguousArray<Int32>) throws(ExpertPlacementError) {
-        let p = topology.slotCount
-        guard p > 0, !physicalToLogical.isEmpty, physicalToLogical.count % p == 0 else {
+        let p = try Limits.slotCount(devices: topology.devices, slotsPerDevice: topology.slotsPerDevice)
+        guard !physicalToLogical.isEmpty, physicalToLogical.count % p == 0 else {
             throw .shapeMismatch(field: "phy2log",
                                  reason: "\(physicalToLogical.count) entries is not a whole number of layers of \(p) slots")
         }
@@ -33,7 +33,7 @@ public struct Placement: Sendable, Hashable {
 
     /// Creates a placement from one `phy2log` row per layer.
     public init(topology: Topology, experts: Int, layers rows: [[Int]]) throws(ExpertPlacementError) {
-        let p = topology.slotCount
+        let p = try Limits.slotCount(devices: topology.devices, slotsPerDevice: topology.slotsPerDevice)
         for (l, row) in rows.enumerated() where row.count != p {
             throw .shapeMismatch(field: "phy2log[\(l)]", reason: "has \(row.count) slots, expected \(p)")
         }

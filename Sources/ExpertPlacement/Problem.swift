@@ -4,8 +4,9 @@
 /// sub-problems unless an objective couples them).
 ///
 /// Invariants (checked by the throwing initialiser): the topology is valid for `loads.experts`
-/// experts (``Topology/validate(experts:)``); there is one finite, non-negative episode weight per
-/// episode and their sum is positive; `current`, when given, has `loads.layers` layers of `P` slots
+/// experts (``Topology/validate(experts:)``) and every table fits ``Limits``; every load and one
+/// episode weight per episode is 0 or in ``Limits``' range [1e-100, 1e100], and the weights' sum is
+/// positive; `current`, when given, has `loads.layers` layers of `P` slots
 /// with ids in `0..<E`.
 public struct Problem: Sendable {
     /// Devices, slots, nodes and groups.
@@ -28,13 +29,22 @@ public struct Problem: Sendable {
     public init(topology: Topology, loads: LoadTensor, episodeWeights: ContiguousArray<Double>? = nil,
                 current: Placement? = nil) throws(ExpertPlacementError) {
         try topology.validate(experts: loads.experts)
+        try Limits.checkSizes(layers: loads.layers, episodes: loads.episodes, experts: loads.experts, topology: topology)
+        let inRange = loads.values.withUnsafeBufferPointer(Limits.allInRange)
+        if !inRange, let bad = loads.values.firstIndex(where: { Limits.magnitudeProblem($0, what: "load") != nil }) {
+            let e = loads.experts, t = loads.episodes
+            throw .invalidValue(field: "load[\(bad / (e * t))][\(bad / e % t)][\(bad % e)]",
+                                reason: Limits.magnitudeProblem(loads.values[bad], what: "load")!)
+        }
         let weights = episodeWeights ?? ContiguousArray(repeating: 1, count: loads.episodes)
         guard weights.count == loads.episodes else {
             throw .shapeMismatch(field: "episodeWeights",
                                  reason: "has \(weights.count) entries but the loads have \(loads.episodes) episodes")
         }
-        for (t, w) in weights.enumerated() where !(w.isFinite && w >= 0) {
-            throw .invalidValue(field: "episodeWeights[\(t)]", reason: "must be finite and ≥ 0, got \(w)")
+        for (t, w) in weights.enumerated() {
+            if let why = Limits.magnitudeProblem(w, what: "weight") {
+                throw .invalidValue(field: "episodeWeights[\(t)]", reason: why)
+            }
         }
         guard weights.reduce(0, +) > 0 else {
             throw .invalidValue(field: "episodeWeights", reason: "sum to 0: at least one episode must count")

@@ -8,7 +8,8 @@
 ///
 /// Invariants checked by ``validate(experts:)``: all counts ≥ 1, `devices` divisible by `nodes`,
 /// `E` divisible by `expertGroups`, `P ≥ E` (every expert needs a slot) and `slotsPerDevice ≤ E`
-/// (a device cannot hold two replicas of one expert, so it needs `slotsPerDevice` distinct experts).
+/// (a device cannot hold two replicas of one expert, so it needs `slotsPerDevice` distinct experts),
+/// and `P` within ``Limits/maximumSlots``.
 public struct Topology: Sendable, Hashable, Codable {
     /// Number of devices (EP ranks), `D`.
     public var devices: Int
@@ -58,10 +59,7 @@ public struct Topology: Sendable, Hashable, Codable {
             throw .invalidValue(field: "topology.expertGroups",
                                 reason: "experts (\(experts)) is not divisible by expertGroups (\(expertGroups))")
         }
-        let (product, overflow) = devices.multipliedReportingOverflow(by: slotsPerDevice)
-        guard !overflow, product <= 1 << 31 else {
-            throw .invalidValue(field: "topology", reason: "devices × slotsPerDevice is too large")
-        }
+        let product = try Limits.slotCount(devices: devices, slotsPerDevice: slotsPerDevice)
         guard product >= experts else {
             throw .invalidValue(field: "topology",
                                 reason: "fewer slots (\(devices) devices × \(slotsPerDevice) slots = \(product)) than experts (\(experts)): every expert needs at least one slot")

@@ -136,6 +136,14 @@ public struct InstanceFile: Sendable {
             }
         }
 
+        // The topology's sizes are checked before `current` is read against them.
+        do {
+            try resolved.validate(experts: loads.experts)
+            try Limits.checkSizes(layers: loads.layers, episodes: loads.episodes, experts: loads.experts, topology: resolved)
+        } catch {
+            throw InputError(file: file, error)
+        }
+
         var current: Placement? = nil
         if let c = root["current"] {
             current = try readCurrent(c, topology: resolved, experts: loads.experts, layers: loads.layers, file: file)
@@ -274,7 +282,7 @@ public struct InstanceFile: Sendable {
             }
             guard v == 1 else {
                 throw InputError(file: file, field: "schemaVersion",
-                                 reason: "unsupported version \(JSONWriter.compactString(version)) (this eplb reads version 1)")
+                                 reason: "unsupported version \(describe(version)) (this eplb reads version 1)")
             }
         }
         return root
@@ -297,7 +305,7 @@ func describe(_ value: JSONValue) -> String {
     if case .number(let x) = value {
         if x.isNaN { return "NaN" }
         if x.isInfinite { return x > 0 ? "Infinity" : "-Infinity" }
-        return JSONWriter.compactString(value)
+        return (try? JSONWriter.compactString(value)) ?? "\(x)"
     }
     return value.kindDescription
 }

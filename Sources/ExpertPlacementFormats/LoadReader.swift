@@ -78,10 +78,7 @@ enum LoadReader {
 
     /// Why a load value is invalid, or `nil` when it is fine.
     static func problem(with x: Double) -> String? {
-        if x.isNaN { return "NaN is not a valid load" }
-        if x.isInfinite { return "infinite load (Infinity, or a number too large for a double)" }
-        if x < 0 { return "negative load \(x)" }
-        return nil
+        Limits.magnitudeProblem(x, what: "load")
     }
 
     /// Reads loads from `.npy` bytes holding an array of shape (E,), (L,E), or a 3-D array in the
@@ -137,10 +134,8 @@ enum LoadReader {
         return LoadTensor(layers: l, episodes: t, experts: e, checkedValues: array.values)
     }
 
-    /// Whether every value is a valid load (finite, ≥ 0), in one branch-free pass.
+    /// Whether every value is a valid load (0 or in ``Limits``' range), in one branch-free pass.
     static func allValid(_ values: UnsafeBufferPointer<Double>) -> Bool {
-        var ok = true
-        for x in values { ok = ok && x.isFinite && x >= 0 }
-        return ok
+        Limits.allInRange(values)
     }
 }

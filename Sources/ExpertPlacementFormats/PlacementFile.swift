@@ -113,9 +113,10 @@ public enum PlacementFile {
     }
 
     /// Reads a placement file. `experts` (from the instance) is used when the file lacks
-    /// `experts`; otherwise the largest id + 1 is assumed. `topology` (from the instance or the
+    /// `experts`; otherwise the largest id + 1 is assumed, at most `P` (an id ≥ `P` cannot be
+    /// valid and is reported out of range by ``Validation``). `topology` (from the instance or the
     /// command line) is used when the file lacks `topology`, as peers' bare `{"phy2log": …}`
-    /// plans do; the file's own topology always wins.
+    /// plans do; the file's own topology always wins. Sizes beyond ``Limits`` are refused.
     ///
     /// Only the shape is checked here; ``Validation`` checks the rules.
     /// - Throws: ``InputError`` naming the file and field.
@@ -167,8 +168,9 @@ public enum PlacementFile {
         }
         let topology = Topology(devices: try int("devices"), slotsPerDevice: try int("slotsPerDevice"),
                                 nodes: try int("nodes", default: 1), expertGroups: try int("expertGroups", default: 1))
-        guard topology.devices >= 1, topology.slotsPerDevice >= 1 else {
-            throw InputError(file: file, field: "topology", reason: "devices and slotsPerDevice must be at least 1")
+        let p: Int
+        do { p = try Limits.slotCount(devices: topology.devices, slotsPerDevice: topology.slotsPerDevice) } catch {
+            throw InputError(file: file, error)
         }
         guard let rowsValue = root["phy2log"] else {
             throw InputError(file: file, field: "phy2log", reason: "missing")
@@ -176,7 +178,9 @@ public enum PlacementFile {
         guard case .array(let rows) = rowsValue, !rows.isEmpty else {
             throw InputError(file: file, field: "phy2log", reason: "expected a non-empty array [L][P] of expert ids")
         }
-        let p = topology.slotCount
+        do { try Limits.checkCells([rows.count, p], what: "layers × slots", field: "phy2log") } catch {
+            throw InputError(file: file, error)
+        }
         var flat = ContiguousArray<Int32>()
         flat.reserveCapacity(rows.count * p)
         for (l, row) in rows.enumerated() {
@@ -199,9 +203,15 @@ public enum PlacementFile {
             guard let i = v.intValue, i >= 1 else {
                 throw InputError(file: file, field: "experts", reason: "expected a positive integer, found \(describe(v))")
             }
+            // More experts than slots cannot be placed (and would size the checks by a claim).
+            guard i <= p else {
+                throw InputError(file: file, field: "experts",
+                                 reason: "\(i) experts cannot fit the plan's \(p) slots (\(topology.devices) devices × \(topology.slotsPerDevice)): every expert needs a slot")
+            }
             e = i
         } else {
-            e = experts ?? (Int(flat.max() ?? 0) + 1)
+            // Inferred from the largest id, at most P: a larger id is reported as out of range.
+            e = experts ?? Swift.min(Int(flat.max() ?? 0) + 1, p)
         }
         if let layers = root["layers"], layers.intValue != rows.count {
             throw InputError(file: file, field: "layers", reason: "says \(describe(layers)) but phy2log has \(rows.count) layers")

@@ -13,6 +13,10 @@ func reportingInputErrors<T>(_ body: () throws -> T) throws -> T {
     } catch let error as ExpertPlacementError {
         printError(error.description)
         throw ExitCode(2)
+    } catch let error as JSONWriter.NonFiniteNumber {
+        // The result cannot be written as JSON: one line, exit 2, nothing written.
+        printError("the result is not representable: \(error)")
+        throw ExitCode(2)
     }
 }
 

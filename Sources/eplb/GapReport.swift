@@ -39,8 +39,16 @@ struct GapReport: ParsableCommand {
         get throws {
             try shapes.split(separator: ",").map { text in
                 let parts = text.split(separator: "x").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-                guard parts.count == 3, let e = parts[0], let d = parts[1], let s = parts[2], d >= 1, s >= 1, s <= e, e <= d * s else {
+                guard parts.count == 3, let e = parts[0], let d = parts[1], let s = parts[2], d >= 1, s >= 1, s <= e,
+                      let p = Limits.product(d, s), e <= p else {
                     throw ValidationError("--shapes: '\(text)' is not EXPERTSxDEVICESxSLOTS with 1 ≤ SLOTS ≤ EXPERTS ≤ DEVICES·SLOTS")
+                }
+                do throws(ExpertPlacementError) {
+                    let topology = Topology(devices: d, slotsPerDevice: s)
+                    try topology.validate(experts: e)
+                    try Limits.checkSizes(layers: 1, episodes: 1, experts: e, topology: topology)
+                } catch {
+                    throw ValidationError("--shapes: '\(text)': \(error.reason)")
                 }
                 return (e, d, s)
             }
@@ -50,7 +58,7 @@ struct GapReport: ParsableCommand {
     func validate() throws {
         if seeds < 1 { throw ValidationError("--seeds must be at least 1") }
         if try parsedShapes.isEmpty { throw ValidationError("--shapes: no shape given") }
-        if !(timeLimit > 0 && timeLimit.isFinite) { throw ValidationError("--time-limit must be a positive number of seconds") }
+        try TimeLimit.check(timeLimit)
     }
 
     static let defaultShapes = [(6, 4, 2), (8, 4, 3), (8, 8, 2), (12, 6, 2), (16, 8, 2), (16, 6, 3), (16, 8, 3), (32, 16, 2)]
@@ -79,7 +87,7 @@ struct GapReport: ParsableCommand {
                         let topology = Topology(devices: d, slotsPerDevice: s, nodes: hierarchical ? 2 : 1,
                                                 expertGroups: hierarchical ? 2 : 1)
                         let problem = try Problem(topology: topology, loads: loads)
-                        let options = SolveOptions(objective: .aggregateImbalance, timeLimit: .milliseconds(Int64(timeLimit * 1000)))
+                        let options = SolveOptions(objective: .aggregateImbalance, timeLimit: TimeLimit.duration(timeLimit))
                         let t0 = clock.now
                         let exact = try ExactSolver().solve(problem, options: options)
                         exactTimes.append(seconds(clock.now - t0))

@@ -66,7 +66,8 @@ struct Generate: ParsableCommand {
             return
         }
         if regimes.isSet { throw ValidationError("--from, --iterations, --tokens, --top-k, --switch-probability, --blend, --drift and --axes apply to generate regimes only") }
-        guard layers * (episodes ?? 32) * experts <= 50_000_000 else {
+        guard let values = Limits.product(layers, episodes ?? 32).flatMap({ Limits.product($0, experts) }),
+              values <= 50_000_000 else {
             throw ValidationError("--layers × --episodes × --experts is over 50 million values")
         }
         if let sigma, !(sigma >= 0 && sigma.isFinite) { throw ValidationError("--sigma must be ≥ 0") }

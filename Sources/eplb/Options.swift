@@ -260,9 +260,15 @@ struct DeployedInputOptions: ParsableArguments {
                 throw InputError(file: InputSource.displayName(current!), error)
             }
         }
-        guard problem.current != nil else {
-            throw InputError(file: name, field: "current",
+        // Errors about the deployed plan name the file it came from (not the instance's label).
+        let deployedFile = current.map(InputSource.displayName) ?? input.instance.map(InputSource.displayName) ?? name
+        guard let plan = problem.current else {
+            throw InputError(file: deployedFile, field: "current",
                              reason: "missing: give the deployed placement with --current FILE or as \"current\" in the instance")
+        }
+        if let broken = Validation.violations(of: plan, limit: 1).first {
+            throw InputError(file: deployedFile, field: current == nil ? "current" : "phy2log",
+                             reason: "the deployed placement breaks a rule: \(broken)")
         }
         return ((name, problem), recorded)
     }
@@ -308,5 +314,28 @@ struct CherryPickOptions: ParsableArguments {
         }
         if let g = minGain, !(g.isFinite && g >= 0) { throw ValidationError("--min-gain must be a finite number ≥ 0, got \(g)") }
         if let k = maxLayers, k < 0 { throw ValidationError("--max-layers must be 0 or more, got \(k)") }
+    }
+}
+
+/// The `--time-limit SECONDS` value of every command that takes one: a positive, finite number of
+/// seconds, at most ``maximumSeconds`` (so the conversion to a `Duration` cannot overflow).
+enum TimeLimit {
+    /// The largest accepted limit: 10^9 s, about 31 years (effectively unlimited).
+    static let maximumSeconds = 1e9
+
+    /// Throws a usage error naming `--time-limit` unless `seconds` is nil or in (0, ``maximumSeconds``].
+    static func check(_ seconds: Double?) throws {
+        guard let seconds else { return }
+        guard seconds > 0 && seconds.isFinite else {
+            throw ValidationError("--time-limit must be a positive number of seconds, got \(seconds)")
+        }
+        guard seconds <= maximumSeconds else {
+            throw ValidationError("--time-limit must be at most \(Int(maximumSeconds)) seconds (about 31 years), got \(seconds)")
+        }
+    }
+
+    /// `seconds` (already ``check(_:)``ed) as a `Duration`, to the millisecond.
+    static func duration(_ seconds: Double) -> Duration {
+        .milliseconds(Int64((seconds * 1000).rounded(.down)))
     }
 }

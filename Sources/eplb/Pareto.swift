@@ -76,7 +76,7 @@ struct Pareto: ParsableCommand {
                                         ("resolveMoves", .number(Double(layer.resolveMoves))),
                                         ("points", .array(layer.points.map { .object(point($0)) }))]))
                 })
-                text = JSONWriter.string(.object(root))
+                text = try JSONWriter.string(.object(root))
             case .table:
                 var out = "eplb pareto: \(method.rawValue) re-solve on \(name), objective \(result.objective.commandLineName)\n"
                 out += "  deployed \(TableReport.fixed(result.deployed, 4)), re-solved \(TableReport.fixed(result.resolved, 4)) with \(result.resolveMoves) moves\n\n"

@@ -64,9 +64,7 @@ struct Rebalance: ParsableCommand {
     var omitTiming = false
 
     func validate() throws {
-        if let timeLimit, !(timeLimit > 0 && timeLimit.isFinite) {
-            throw ValidationError("--time-limit must be a positive number of seconds, got \(timeLimit)")
-        }
+        try TimeLimit.check(timeLimit)
         if (expertBytes == nil) != (bandwidth == nil) {
             throw ValidationError("--expert-bytes and --bandwidth go together")
         }
@@ -79,7 +77,7 @@ struct Rebalance: ParsableCommand {
         try reportingInputErrors {
             let ((name, problem), recorded) = try deployed.load()
             var options = rules.options(objective: objective.objective, moves: moves.policy)
-            if let timeLimit { options.timeLimit = .milliseconds(Int64(timeLimit * 1000)) }
+            if let timeLimit { options.timeLimit = TimeLimit.duration(timeLimit) }
             let record = recorded.map { $0.map { Optional($0) } }
             let plan = try rebalance(problem, recordedImbalance: record, solver: method.solver(), options: options)
             // The new placement's metrics on the window, with moves against the deployed one.
@@ -92,7 +90,7 @@ struct Rebalance: ParsableCommand {
                                                     wallSeconds: omitTiming ? nil : plan.wallTime.inSeconds, notes: plan.notes)
                 moves.record(into: &info.settings)
                 rules.record(into: &info.settings)
-                text = JSONWriter.string(RebalanceFile.encode(plan, metrics: metrics, solver: info, transferModel: model))
+                text = try JSONWriter.string(RebalanceFile.encode(plan, metrics: metrics, solver: info, transferModel: model))
             case .table:
                 text = TableReport.rebalance(name: name, problem: problem, plan: plan, transferModel: model)
             }

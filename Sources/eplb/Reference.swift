@@ -42,7 +42,7 @@ struct Reference: ParsableCommand {
 
     func validate() throws {
         if instances.isEmpty { throw ValidationError("give at least one instance") }
-        if !(timeLimit > 0 && timeLimit.isFinite) { throw ValidationError("--time-limit must be a positive number of seconds") }
+        try TimeLimit.check(timeLimit)
         if instances.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input ('-') can be read only once") }
     }
 
@@ -58,7 +58,7 @@ struct Reference: ParsableCommand {
             for path in instances {
                 let file = try InstanceFile.load(path: path, overrides: topology.overrides, axes: axes.order)
                 let report = try solver.solve(file.problem, options: SolveOptions(objective: objective.objective,
-                                                                                   timeLimit: .milliseconds(Int64(timeLimit * 1000))))
+                                                                                   timeLimit: TimeLimit.duration(timeLimit)))
                 let name: String, stem: String
                 if path == "-" {
                     stem = Reference.fileStem(instanceName: file.name)
@@ -78,7 +78,7 @@ struct Reference: ParsableCommand {
                 info.settings = JSONObject([("tolerance", .number(1e-9)), ("timeLimitSeconds", .number(timeLimit)),
                                             ("glpk", .string(ExactSolver.libraryVersion)),
                                             ("instance", .string(name))])
-                let text = JSONWriter.string(PlacementFile.encode(report.placement, metrics: metrics, solver: info))
+                let text = try JSONWriter.string(PlacementFile.encode(report.placement, metrics: metrics, solver: info))
                 try OutputSink.write(text, to: (outputDirectory as NSString).appendingPathComponent(stem + ".placement.json"))
             }
             return failures

@@ -161,7 +161,7 @@ struct Simulate: ParsableCommand {
             }
             let text: String
             switch format ?? (output == nil && isatty(STDOUT_FILENO) == 1 ? .table : .json) {
-            case .json: text = JSONWriter.string(json(reports, seconds: seconds, simulator: simulator, name: name, origin: origin))
+            case .json: text = try JSONWriter.string(json(reports, seconds: seconds, simulator: simulator, name: name, origin: origin))
             case .table: text = table(reports, simulator: simulator, name: name, origin: origin)
             }
             try OutputSink.write(text, to: output ?? "-")

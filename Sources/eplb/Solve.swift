@@ -86,9 +86,7 @@ struct Solve: ParsableCommand {
         if verbose && method != .exact && method != .auto {
             throw ValidationError("--verbose applies to --method exact and auto only (the exact solver's progress)")
         }
-        if let timeLimit, !(timeLimit > 0 && timeLimit.isFinite) {
-            throw ValidationError("--time-limit must be a positive number of seconds, got \(timeLimit)")
-        }
+        try TimeLimit.check(timeLimit)
     }
 
     func run() throws {
@@ -96,7 +94,7 @@ struct Solve: ParsableCommand {
             let (name, problem, layerIds) = try input.loadWithLayerIds(overrides: input.topology.overrides)
             var options = SolveOptions(objective: objective.objective)
             options.moves = moves.policy
-            if let timeLimit { options.timeLimit = .milliseconds(Int64(timeLimit * 1000)) }
+            if let timeLimit { options.timeLimit = TimeLimit.duration(timeLimit) }
             let report = try method.solver(search: tuning.configuration, verbose: verbose).solve(problem, options: options)
             let metrics = try Metrics.evaluate(report.placement, on: problem, objective: objective.objective,
                                                lowerBounds: report.lowerBounds)
@@ -105,7 +103,7 @@ struct Solve: ParsableCommand {
             case .json:
                 var info = PlacementFile.SolverInfo(report, includeTiming: !omitTiming)
                 moves.record(into: &info.settings)
-                text = JSONWriter.string(PlacementFile.encode(report.placement, metrics: metrics, solver: info, layerIds: layerIds))
+                text = try JSONWriter.string(PlacementFile.encode(report.placement, metrics: metrics, solver: info, layerIds: layerIds))
             case .table:
                 text = TableReport.solve(name: name, problem: problem, report: report, metrics: metrics)
             }

@@ -89,7 +89,7 @@ struct Validate: ParsableCommand {
                 var o = JSONObject()
                 o["valid"] = .bool(found.isEmpty)
                 o["violations"] = .array(found.map(Validate.json))
-                text = JSONWriter.string(.object(o))
+                text = try JSONWriter.string(.object(o))
             case .table:
                 if found.isEmpty {
                     text = "valid: \(plan.layers) layers × \(plan.slotsPerLayer) slots (\(plan.topology.devices) devices × \(plan.topology.slotsPerDevice)), \(plan.experts) experts\n"

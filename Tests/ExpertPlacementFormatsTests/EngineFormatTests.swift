@@ -248,7 +248,7 @@ struct EngineFormatTests {
     @Test("layerIds in instances and placements: read, written, validated (distinct, non-negative, one per layer)")
     func layerIds() throws {
         let placement = try Self.plan(experts: 4, devices: 2, slots: 2, layers: 2)
-        let text = JSONWriter.string(PlacementFile.encode(placement, layerIds: [3, 7]))
+        let text = try JSONWriter.string(PlacementFile.encode(placement, layerIds: [3, 7]))
         #expect(try PlacementFile.decodeDocument(Array(text.utf8), file: "p").layerIds == [3, 7])
         let instance = #"{"topology": {"devices": 2, "slotsPerDevice": 2}, "load": [[1, 2, 3, 4], [4, 3, 2, 1]], "layerIds": [3, 4]}"#
         #expect(try InstanceFile.decode(Array(instance.utf8), file: "i.json").layerIds == [3, 4])

@@ -11,7 +11,7 @@ struct PlacementFileTests {
         let report = try GreedySolver().solve(problem)
         let metrics = try Metrics.evaluate(report.placement, on: problem)
         let value = PlacementFile.encode(report.placement, metrics: metrics, solver: .init(report, includeTiming: false))
-        let text = JSONWriter.string(value)
+        let text = try JSONWriter.string(value)
         let back = try PlacementFile.decode(Array(text.utf8), file: "p.json")
         #expect(back == report.placement)
         guard case .object(let root) = try JSONParser.parse(text) else { Issue.record("not an object"); return }
@@ -32,7 +32,7 @@ struct PlacementFileTests {
         let problem = BundledExample.deepseekV3.problem
         func text() throws -> String {
             let report = try GreedySolver().solve(problem)
-            return JSONWriter.string(PlacementFile.encode(report.placement, metrics: try Metrics.evaluate(report.placement, on: problem),
+            return try JSONWriter.string(PlacementFile.encode(report.placement, metrics: try Metrics.evaluate(report.placement, on: problem),
                                                           solver: .init(report, includeTiming: false)))
         }
         #expect(try text() == text())

@@ -32,10 +32,49 @@ struct ProblemTests {
         #expect(throws: ExpertPlacementError.invalidValue(field: "load[0][1][0]", reason: "negative load -1.0")) {
             try LoadTensor(layers: 1, episodes: 2, experts: 2, values: [0, 1, -1, 3])
         }
-        #expect(throws: ExpertPlacementError.invalidValue(field: "load[0][0][0]", reason: "infinite load")) {
+        #expect(throws: ExpertPlacementError.invalidValue(field: "load[0][0][0]",
+                                                          reason: "infinite load (Infinity, or a number too large for a double)")) {
             try LoadTensor(layers: 1, episodes: 1, experts: 1, values: [.infinity])
         }
         #expect(throws: ExpertPlacementError.self) { try LoadTensor(layers: 1, episodes: 1, experts: 3, values: [1, 2]) }
+    }
+
+    @Test("loads and weights outside [1e-100, 1e100] are refused by index; the edges and 0 are accepted")
+    func magnitudes() throws {
+        let topology = Topology(devices: 2, slotsPerDevice: 2)
+        for (bad, index) in [(1.7e308, 0), (5e-310, 1), (1e101, 2), (1e-101, 0)] {
+            var values: ContiguousArray<Double> = [1, 2, 3]
+            values[index] = bad
+            #expect(throws: ExpertPlacementError.self) { try LoadTensor(layers: 1, episodes: 1, experts: 3, values: values) }
+        }
+        let loads = try LoadTensor(layers: 1, episodes: 2, experts: 3, values: [1e100, 1e100, 1e-100, 0, 1e100, 1e-100])
+        for weights: ContiguousArray<Double> in [[1e-300, 1e-300], [1e308, 1e308], [1, 4.9e-324]] {
+            #expect(throws: ExpertPlacementError.self) { try Problem(topology: topology, loads: loads, episodeWeights: weights) }
+        }
+        let edge = try Problem(topology: topology, loads: loads, episodeWeights: [1e100, 1e-100])
+        let plan = try GreedySolver().solve(edge, options: SolveOptions()).placement
+        let metrics = try Metrics.evaluate(plan, on: edge)
+        for m in metrics.layers {
+            let values = [m.meanImbalance, m.worstImbalance, m.aggregateImbalance, m.peakSum]
+            #expect(values.allSatisfy { $0.isFinite }, "non-finite metric in \(values)")
+        }
+    }
+
+    @Test("sizes: overflowing and over-limit topologies are refused, never wrapped")
+    func sizes() throws {
+        let loads = try LoadTensor(layers: 1, episodes: 1, experts: 3, values: [1, 2, 3])
+        for (d, s) in [(1 << 40, 1 << 40), (1 << 62, 1), (1 << 31, 1), (Limits.maximumSlots + 1, 1)] {
+            #expect(throws: ExpertPlacementError.self) { try Problem(topology: Topology(devices: d, slotsPerDevice: s), loads: loads) }
+            #expect(throws: ExpertPlacementError.self) {
+                try Placement(topology: Topology(devices: d, slotsPerDevice: s), experts: 3, physicalToLogical: [0, 1, 2])
+            }
+        }
+        // 2^16 devices for 2^15 experts: P fits, but devices × experts (2^31) is over the table limit.
+        #expect(throws: ExpertPlacementError.self) {
+            try Limits.checkSizes(layers: 1, episodes: 1, experts: 1 << 15, topology: Topology(devices: 1 << 16, slotsPerDevice: 1))
+        }
+        try Limits.checkSizes(layers: 61, episodes: 1024, experts: 384, topology: Topology(devices: 64, slotsPerDevice: 8))
+        #expect(Limits.product(1 << 40, 1 << 40) == nil)
     }
 
     @Test("episode weights and current placement are checked")

@@ -128,7 +128,7 @@ extension ExpertMaps {
                                ("experts", .number(Double(placement.experts))), ("layers", .number(Double(placement.layers))),
                                ("expert_map", .array(maps)), ("log2phy", .array(routes))])
         if let layerIds { root["layerIds"] = .array(layerIds.map { .number(Double($0)) }) }
-        return JSONWriter.string(.object(root))
+        return JSONWriter.integerDocument(.object(root), compact: false)
     }
 
     /// Reads a `rank-maps` file back into the placement its `expert_map` tables describe, and

@@ -77,7 +77,7 @@ public enum SGLangFormat {
         for (l, id) in decoderIds.enumerated() {
             rows[id] = .array(placement.physicalToLogical(layer: l).map { .number(Double($0)) })
         }
-        return JSONWriter.compactString(.object(JSONObject([("physical_to_logical_map", .array(rows))]))) + "\n"
+        return JSONWriter.integerDocument(.object(JSONObject([("physical_to_logical_map", .array(rows))])), compact: true) + "\n"
     }
 
     /// Reads an `--init-expert-location` JSON file back into a placement.

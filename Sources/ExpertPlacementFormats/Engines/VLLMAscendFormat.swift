@@ -32,8 +32,8 @@ public enum VLLMAscendFormat {
             return .object(JSONObject([("layer_id", .number(Double(l))), ("device_count", .number(Double(d))),
                                        ("device_list", .array(devices))]))
         }
-        return JSONWriter.string(.object(JSONObject([("moe_layer_count", .number(Double(placement.layers))),
-                                                     ("layer_list", .array(layers))])))
+        return JSONWriter.integerDocument(.object(JSONObject([("moe_layer_count", .number(Double(placement.layers))),
+                                                              ("layer_list", .array(layers))])), compact: false)
     }
 
     /// Reads an expert-map JSON file. The topology comes from the file (`device_count` devices

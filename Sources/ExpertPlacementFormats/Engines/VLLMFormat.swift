@@ -216,7 +216,7 @@ public enum VLLMFormat {
             ("num_redundant_experts", .number(Double(p - placement.experts))), ("num_slots", .number(Double(p))),
             ("initial_global_assignments", .object(assignments)),
         ])
-        return JSONWriter.compactString(.object(record)) + "\n"
+        return JSONWriter.integerDocument(.object(record), compact: true) + "\n"
     }
 
     /// Reads the first `eplb_initial_mapping` record of a JSONL file.

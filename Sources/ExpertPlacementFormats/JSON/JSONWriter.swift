@@ -37,13 +37,14 @@ public enum JSONWriter {
     ///
     /// - Parameter value: the value to write.
     /// - Returns: the JSON text, ending with a newline.
-    /// - Precondition: every number in `value` is finite (NaN and infinities have no JSON
-    ///   representation; writing them is a programmer error and traps).
+    /// - Throws: ``NonFiniteNumber`` naming the first NaN or infinity in `value` (JSON has no
+    ///   representation for them); nothing is returned then.
     /// - Complexity: O(n + k log k) for n output bytes and k keys per object.
-    public static func string(_ value: JSONValue) -> String {
+    public static func string(_ value: JSONValue) throws(NonFiniteNumber) -> String {
         var core = _JSONWriterCore()
         core.writePretty(value, indent: 0)
         core.out.append(_ASCII.newline)
+        try core.checkFinite(value)
         return String(decoding: core.out, as: UTF8.self)
     }
 
@@ -51,12 +52,43 @@ public enum JSONWriter {
     ///
     /// - Parameter value: the value to write.
     /// - Returns: the JSON text.
-    /// - Precondition: every number in `value` is finite.
+    /// - Throws: ``NonFiniteNumber`` naming the first NaN or infinity in `value`.
     /// - Complexity: O(n + k log k) for n output bytes and k keys per object.
-    public static func compactString(_ value: JSONValue) -> String {
+    public static func compactString(_ value: JSONValue) throws(NonFiniteNumber) -> String {
         var core = _JSONWriterCore()
         core.writeCompact(value)
+        try core.checkFinite(value)
         return String(decoding: core.out, as: UTF8.self)
+    }
+
+    /// ``string(_:)`` (or ``compactString(_:)`` when `compact`) of a document built from integers
+    /// only (expert ids, slots, counts): its numbers are finite by construction, so a non-finite
+    /// one is a programmer error and traps.
+    package static func integerDocument(_ value: JSONValue, compact: Bool) -> String {
+        do {
+            return compact ? try compactString(value) : try string(value)
+        } catch {
+            preconditionFailure("an integer-only JSON document holds a non-finite number at \(error.path)")
+        }
+    }
+
+    /// A value held a NaN or an infinity, which JSON cannot represent.
+    public struct NonFiniteNumber: Error, Sendable, Equatable, CustomStringConvertible {
+        /// Where the number is, as a key and index path (`metrics.layers[0].peakSum`).
+        public var path: String
+        /// The number.
+        public var value: Double
+
+        /// Creates the error for `value` at `path`.
+        public init(path: String, value: Double) {
+            self.path = path
+            self.value = value
+        }
+
+        /// `PATH: cannot write the non-finite number VALUE as JSON`.
+        public var description: String {
+            "\(path.isEmpty ? "(top level)" : path): cannot write the non-finite number \(value) as JSON"
+        }
     }
 }
 
@@ -64,8 +96,40 @@ public enum JSONWriter {
 internal struct _JSONWriterCore {
     var out: [UInt8] = []
 
+    /// Set when a NaN or infinity was met (and written as nothing); the caller then throws.
+    var sawNonFinite = false
+
     init() {
         out.reserveCapacity(1024)
+    }
+
+    /// Throws when the write met a non-finite number, naming the first one by its path.
+    func checkFinite(_ value: JSONValue) throws(JSONWriter.NonFiniteNumber) {
+        guard sawNonFinite else { return }
+        if let found = Self.firstNonFinite(value, path: "") {
+            throw JSONWriter.NonFiniteNumber(path: found.path, value: found.value)
+        }
+    }
+
+    /// The first NaN or infinity in `value`, in writing order, with its path.
+    static func firstNonFinite(_ value: JSONValue, path: String) -> (path: String, value: Double)? {
+        switch value {
+        case .number(let x):
+            return x.isFinite ? nil : (path, x)
+        case .array(let elements):
+            for (i, element) in elements.enumerated() {
+                if let found = firstNonFinite(element, path: "\(path)[\(i)]") { return found }
+            }
+            return nil
+        case .object(let object):
+            for k in sortedIndices(object) {
+                let key = object._keys[k]
+                if let found = firstNonFinite(object._values[k], path: path.isEmpty ? key : "\(path).\(key)") { return found }
+            }
+            return nil
+        default:
+            return nil
+        }
     }
 
     mutating func writeCompact(_ value: JSONValue) {
@@ -184,7 +248,10 @@ internal struct _JSONWriterCore {
     }
 
     mutating func writeNumber(_ x: Double) {
-        precondition(x.isFinite, "JSONWriter: cannot write the non-finite number \(x) (JSON has no NaN or infinity)")
+        guard x.isFinite else {
+            sawNonFinite = true
+            return
+        }
         if x.magnitude < 1e15, var v = _exactInt64(x) {
             if v == 0 {
                 out.append(_ASCII.zero)
