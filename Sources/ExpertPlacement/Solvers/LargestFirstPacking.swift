@@ -13,7 +13,7 @@
 /// fewer than `S` including the expert, so `d₂` has one that `d₁` lacks); among them the
 /// repair minimising the larger of the two new device loads is chosen.
 ///
-/// Complexity: O(P log E + P·D) per call, plus O(D·S²) for each (rare) repair.
+/// Complexity: O(P log E + P log D) per call, plus O(D²·S) for each (rare) repair.
 struct LargestFirstPacking {
     let devices: Int
     let slotsPerDevice: Int
@@ -37,37 +37,52 @@ struct LargestFirstPacking {
         var fill = ContiguousArray<Int>(repeating: 0, count: d)
         var deviceLoad = ContiguousArray<Double>(repeating: 0, count: d)
         var holds = ContiguousArray<Bool>(repeating: false, count: d * e)
+        // Devices with a free slot, lightest first (lower index on ties). An expert's replicas are
+        // placed one after another and none of the devices taken for it can take it again, so
+        // replica j of an expert goes to the j-th lightest device with room: pop them all, place,
+        // then push back those with room left. Same result as scanning every device for every
+        // replica, in O(P log D) instead of O(P·D).
+        var open = Heap((0..<d).map { DeviceKey(load: 0, device: Int32($0)) })
+        var taken = ContiguousArray<Int32>(repeating: 0, count: d)
 
         slots.withUnsafeMutableBufferPointer { slots in
         fill.withUnsafeMutableBufferPointer { fill in
         deviceLoad.withUnsafeMutableBufferPointer { deviceLoad in
         holds.withUnsafeMutableBufferPointer { holds in
-            func place(_ x: Int, on dev: Int, load: Double) {
-                slots[dev * s + fill[dev]] = Int32(x)
-                fill[dev] += 1
-                deviceLoad[dev] += load
-                holds[dev * e + x] = true
-            }
             for xi in order {
                 let x = Int(xi)
                 let load = share[x]
-                for _ in 0..<Int(counts[x]) {
-                    var best = -1
-                    var bestLoad = Double.infinity
-                    for dev in 0..<d where fill[dev] < s && !holds[dev * e + x] && deviceLoad[dev] < bestLoad {
-                        best = dev
-                        bestLoad = deviceLoad[dev]
-                    }
-                    if best >= 0 {
-                        place(x, on: best, load: load)
-                    } else {
-                        repair(x, load: load, share: share, slots: slots, fill: fill,
-                               deviceLoad: deviceLoad, holds: holds)
-                    }
+                var placed = 0
+                while placed < Int(counts[x]), let key = open.popMin() {
+                    let dev = Int(key.device)
+                    slots[dev * s + fill[dev]] = xi
+                    fill[dev] += 1
+                    deviceLoad[dev] += load
+                    holds[dev * e + x] = true
+                    taken[placed] = key.device
+                    placed += 1
+                }
+                // Every device with room holds x already: free slots by moving other replicas.
+                for _ in placed..<Int(counts[x]) {
+                    repair(x, load: load, share: share, slots: slots, fill: fill, deviceLoad: deviceLoad, holds: holds)
+                }
+                for j in 0..<placed {
+                    let dev = Int(taken[j])
+                    if fill[dev] < s { open.insert(DeviceKey(load: deviceLoad[dev], device: taken[j])) }
                 }
             }
         }}}}
         return slots
+    }
+
+    /// A device in the heap of devices with room: lighter first, then lower index.
+    struct DeviceKey: Comparable {
+        var load: Double
+        var device: Int32
+
+        static func < (a: DeviceKey, b: DeviceKey) -> Bool {
+            a.load < b.load || (!(b.load < a.load) && a.device < b.device)
+        }
     }
 
     /// Frees a slot for expert `x` by moving another replica; see the type's discussion.
@@ -101,3 +116,5 @@ struct LargestFirstPacking {
         holds[d2 * e + x] = true
     }
 }
+
+import HeapModule
