@@ -176,15 +176,20 @@ struct BranchAndPrice {
     mutating func decide(seed: [Int32], deadline: ContinuousClock.Instant) throws(ExactSolverError) -> Decision {
         let e = model.experts, d = model.devices, s = model.slotsPerDevice
         guard itemsOf.allSatisfy({ !$0.isEmpty }) else { return .infeasible }
+        // Every item is a column of the master: a model with more items than patterns allowed
+        // (far more slots than experts: thousands of replica counts per expert) is too large.
+        guard n <= maxPatterns else { return .unresolved(timeLimit: false) }
         for i in 0..<n { try addToPool([i]) }
         if seed.count == d * s {
             var counts = [Int](repeating: 0, count: e)
             for x in seed { counts[Int(x)] += 1 }
+            // The item of each expert at its seed count, looked up once (not once per device).
+            let seedItem = (0..<e).map { x in itemsOf[x].first(where: { items[$0].replicas == counts[x] }) }
             for dev in 0..<d {
+                if dev & 1023 == 1023 && ContinuousClock.now >= deadline { return .unresolved(timeLimit: true) }
                 var pattern: [Int] = []
                 for k in 0..<s {
-                    let x = Int(seed[dev * s + k])
-                    if let i = itemsOf[x].first(where: { items[$0].replicas == counts[x] }) { pattern.append(i) }
+                    if let i = seedItem[Int(seed[dev * s + k])] { pattern.append(i) }
                 }
                 if pattern.count == s && fits(pattern) { try addToPool(pattern) }
             }
