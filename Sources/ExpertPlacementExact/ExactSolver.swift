@@ -113,9 +113,10 @@ public struct ExactSolver: LayerSolver, Sendable {
             start = Array(warm.physicalToLogical)
             startBound = warm.lowerBound
         }
-        if ContinuousClock.now >= deadline {
+        if ContinuousClock.now >= deadline && !context.options.moves.isActive {
             // Out of time before any model is built (a layer that starts after the deadline, or
-            // whose warm start used it all): the start plan and the plain bound, at once.
+            // whose warm start used it all): the start plan and the plain bound, at once. (Under a
+            // move policy the migration model picks, at once too, among the plans within the cap.)
             let bound = startBound ?? LowerBounds.bound(problem, layer: l, objective: objective)
             return LayerOutcome(physicalToLogical: ContiguousArray(start), status: .timeLimit, lowerBound: bound,
                                 notes: ["layer \(l): stopped by the time limit; best plan and bound so far"])

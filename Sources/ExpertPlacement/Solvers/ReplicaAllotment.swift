@@ -66,7 +66,7 @@ enum ReplicaAllotment {
     /// `w/c`, then `w/(c+1)`, …: the one-at-a-time rule takes these values in decreasing order,
     /// so every value above λ is among its first `extra` picks and the counts it leaves are the
     /// ones it passes through. The caller gives the rest (at most the values tied near λ) with
-    /// the heap. Returns the number given. O(E·64).
+    /// the heap. Returns the number given. O(E) per bisection step, at most 80 steps.
     static func giveAboveThreshold(_ extra: Int, among experts: some Collection<Int>, loads: UnsafeBufferPointer<Double>,
                                    cap: Int, counts: UnsafeMutableBufferPointer<Int32>) -> Int {
         // Gifts to expert x above λ: #{k in counts[x] ..< cap : loads[x]/k > λ}.

@@ -151,7 +151,7 @@ extension SearchState {
 
     /// Scalar largest-first placement of the current counts on `key[e] / counts[e]` (fast; used to
     /// score allotments in the tree search). O(P log E + P log D) plus the O(T·P) rebuild.
-    /// Returns `false`, leaving the state as it was, when `stop` cut the packing short.
+    /// Returns `false`, leaving the slots as they were, when `stop` cut the packing short.
     @discardableResult
     func placeScalarGreedy(key: UnsafeBufferPointer<Double>, stop: LayerContext? = nil) -> Bool {
         let packer = LargestFirstPacking(devices: d, slotsPerDevice: s, experts: e)
