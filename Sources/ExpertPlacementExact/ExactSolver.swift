@@ -236,7 +236,7 @@ public struct ExactSolver: LayerSolver, Sendable {
         let caps = averages.map { upper - constant - (total - $0) }
         let scaled = zip(rows, caps).map { row, cap in row.map { $0 / Swift.max(cap, 1e-300) } }
         let model = PatternModel(experts: e, devices: d, slotsPerDevice: s, rows: scaled)
-        guard let items = model.items(within: 1 + 1e-9, deadline: deadline, limit: configuration.maxPatterns) else {
+        guard let items = model.items(within: 1 + 1e-9, deadline: deadline, limit: model.itemLimit(maxPatterns: configuration.maxPatterns)) else {
             return LayerResult(plan: start, bound: lower, outcome: ContinuousClock.now >= deadline ? .timeLimit : .tooLarge)
         }
         guard let patterns = model.patterns(items: items, within: 1 + 1e-9, limit: configuration.maxPatterns / 10,
@@ -405,7 +405,7 @@ public struct ExactSolver: LayerSolver, Sendable {
             var decision: BranchAndPrice? = nil
             let started = ContinuousClock.now
             let outcome: BranchAndPrice.Decision
-            if let items = model.items(within: theta, deadline: deadline, limit: configuration.maxPatterns) {
+            if let items = model.items(within: theta, deadline: deadline, limit: model.itemLimit(maxPatterns: configuration.maxPatterns)) {
                 decision = BranchAndPrice(model: model, theta: theta, items: items, verbose: configuration.verbose)
                 decision!.maxPatterns = configuration.maxPatterns
                 do {

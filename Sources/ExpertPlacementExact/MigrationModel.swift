@@ -69,7 +69,7 @@ struct MigrationModel {
         }
         let upper = value(best, floor: floor)
         // Every pattern a plan at least as good can use lies within `upper` in every row.
-        guard let items = model.items(within: upper * (1 + 1e-12), deadline: deadline, limit: maxPatterns) else {
+        guard let items = model.items(within: upper * (1 + 1e-12), deadline: deadline, limit: model.itemLimit(maxPatterns: maxPatterns)) else {
             return ContinuousClock.now >= deadline ? .stopped(plan: best) : .tooLarge(plan: best)
         }
         guard let patterns = model.patterns(items: items, within: upper * (1 + 1e-12), limit: maxPatterns / Swift.max(1, d),

@@ -35,6 +35,15 @@ struct PatternModel {
         items(within: theta, deadline: nil, limit: .max)!
     }
 
+    /// Most loads (items × rows) an item list may hold: 4 Mi doubles, 32 MiB.
+    static let maxItemLoads = 1 << 22
+
+    /// The most items a model of these rows may have: `maxPatterns` (every item is a column of
+    /// the master and of the MIPs) and at most ``maxItemLoads`` loads in all.
+    func itemLimit(maxPatterns: Int) -> Int {
+        Swift.min(maxPatterns, Swift.max(1, Self.maxItemLoads / Swift.max(1, rows.count)))
+    }
+
     /// ``items(within:)``, or `nil` when `deadline` passes first or there would be more than
     /// `limit` items (far more slots than experts gives thousands of replica counts per expert,
     /// each item a row of loads: the caller reports the model as too large).
