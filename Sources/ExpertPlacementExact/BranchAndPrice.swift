@@ -149,25 +149,30 @@ struct BranchAndPrice {
         return a && b
     }
 
-    /// The master LP, created on first use with a column for every pattern in the pool.
-    private mutating func master() throws(ExactSolverError) -> LinearProgramSession {
+    /// The master LP, created on first use with a column for every pattern in the pool; `nil`
+    /// when `deadline` passes while it is being built (tens of thousands of columns take a while).
+    private mutating func master(deadline: ContinuousClock.Instant? = nil) throws(ExactSolverError) -> LinearProgramSession? {
         if let masterLP { return masterLP }
         let e = model.experts, slots = Double(model.devices * model.slotsPerDevice)
         let rows = [(lower: Double?, upper: Double?)](repeating: (0, nil), count: n)
             + [(lower: Double?, upper: Double?)](repeating: (1, 1), count: e) + [(slots, slots)]
         let lp = try LinearProgramSession(rows: rows, verbose: verbose)
         for i in 0..<n {
+            if i & 1023 == 1023, let deadline, ContinuousClock.now >= deadline { return nil }
             let r = Double(items[i].replicas)
             try lp.addColumn(cost: 0, lower: 0, upper: 1, entries: [(i, -r), (n + items[i].expert, 1), (n + e, r)])
         }
-        for pattern in pool { try lp.addColumn(cost: 1, entries: pattern.map { (row: $0, value: 1.0) }) }
+        for (p, pattern) in pool.enumerated() {
+            if p & 1023 == 1023, let deadline, ContinuousClock.now >= deadline { return nil }
+            try lp.addColumn(cost: 1, entries: pattern.map { (row: $0, value: 1.0) })
+        }
         masterLP = lp
         return lp
     }
 
     /// Creates the (free) master row counting the devices that hold both experts of `key`.
     private mutating func addPairRow(_ key: Int) throws(ExactSolverError) {
-        let lp = try master()
+        let lp = try master()!  // built by relax before any pair row
         let entries = pool.indices.filter { holdsBoth(pool[$0], key) }.map { (column: n + $0, value: 1.0) }
         pairRows[key] = try lp.addRow(lower: nil, upper: nil, entries: entries)
     }
@@ -176,15 +181,23 @@ struct BranchAndPrice {
     mutating func decide(seed: [Int32], deadline: ContinuousClock.Instant) throws(ExactSolverError) -> Decision {
         let e = model.experts, d = model.devices, s = model.slotsPerDevice
         guard itemsOf.allSatisfy({ !$0.isEmpty }) else { return .infeasible }
-        for i in 0..<n { try addToPool([i]) }
+        // Every item is a column of the master: a model with more items than patterns allowed
+        // (far more slots than experts: thousands of replica counts per expert) is too large.
+        guard n <= maxPatterns else { return .unresolved(timeLimit: false) }
+        for i in 0..<n {
+            if i & 4095 == 4095 && ContinuousClock.now >= deadline { return .unresolved(timeLimit: true) }
+            try addToPool([i])
+        }
         if seed.count == d * s {
             var counts = [Int](repeating: 0, count: e)
             for x in seed { counts[Int(x)] += 1 }
+            // The item of each expert at its seed count, looked up once (not once per device).
+            let seedItem = (0..<e).map { x in itemsOf[x].first(where: { items[$0].replicas == counts[x] }) }
             for dev in 0..<d {
+                if dev & 1023 == 1023 && ContinuousClock.now >= deadline { return .unresolved(timeLimit: true) }
                 var pattern: [Int] = []
                 for k in 0..<s {
-                    let x = Int(seed[dev * s + k])
-                    if let i = itemsOf[x].first(where: { items[$0].replicas == counts[x] }) { pattern.append(i) }
+                    if let i = seedItem[Int(seed[dev * s + k])] { pattern.append(i) }
                 }
                 if pattern.count == s && fits(pattern) { try addToPool(pattern) }
             }
@@ -260,9 +273,10 @@ struct BranchAndPrice {
         // The master, kept from node to node so each solve starts from the last basis: rows are
         // the items (0..<n), the experts, the slot row, then pair rows as branching creates
         // them; columns are y (0..<n) then one x column per pool pattern (n + p).
-        let lp = try master()
+        guard let lp = try master(deadline: deadline) else { return .timeLimit }
         var allowedItem = [Bool](repeating: false, count: n)
         for i in 0..<n {
+            if i & 4095 == 4095 && ContinuousClock.now >= deadline { return .timeLimit }
             allowedItem[i] = allowed(i, node)
             try lp.setColumnBounds(i, lower: 0, upper: allowedItem[i] ? 1 : 0)
             try lp.setRowBounds(i, lower: -Double(committedCopies[i]), upper: nil)

@@ -103,6 +103,7 @@ public struct ExactSolver: LayerSolver, Sendable {
         let objective = context.options.objective
         let deadline = context.deadline ?? ContinuousClock.now + configuration.defaultTimeLimit
         let start: [Int32]
+        var startBound: Double? = nil
         if let given {
             start = Array(given)
         } else {
@@ -110,6 +111,15 @@ public struct ExactSolver: LayerSolver, Sendable {
             let searchDeadline = Swift.min(deadline, ContinuousClock.now + .seconds(5))
             let warm = SearchSolver().solveLayer(view, context: LayerContext(options: context.options, deadline: searchDeadline))
             start = Array(warm.physicalToLogical)
+            startBound = warm.lowerBound
+        }
+        if ContinuousClock.now >= deadline && !context.options.moves.isActive {
+            // Out of time before any model is built (a layer that starts after the deadline, or
+            // whose warm start used it all): the start plan and the plain bound, at once. (Under a
+            // move policy the migration model picks, at once too, among the plans within the cap.)
+            let bound = startBound ?? LowerBounds.bound(problem, layer: l, objective: objective)
+            return LayerOutcome(physicalToLogical: ContiguousArray(start), status: .timeLimit, lowerBound: bound,
+                                notes: ["layer \(l): stopped by the time limit; best plan and bound so far"])
         }
         var notes: [String] = []
         let result: LayerResult
@@ -219,12 +229,16 @@ public struct ExactSolver: LayerSolver, Sendable {
         if upper <= lower * (1 + configuration.tolerance) {
             return LayerResult(plan: start, bound: Swift.min(lower, upper), outcome: .proven)
         }
+        let stopped = LayerResult(plan: start, bound: lower, outcome: .timeLimit)
+        guard ContinuousClock.now < deadline else { return stopped }
         // Patterns within the caps: rows scaled by 1/cap_t, threshold 1.
         let total = averages.reduce(0, +)
         let caps = averages.map { upper - constant - (total - $0) }
         let scaled = zip(rows, caps).map { row, cap in row.map { $0 / Swift.max(cap, 1e-300) } }
         let model = PatternModel(experts: e, devices: d, slotsPerDevice: s, rows: scaled)
-        let items = model.items(within: 1 + 1e-9)
+        guard let items = model.items(within: 1 + 1e-9, deadline: deadline, limit: model.itemLimit(maxPatterns: configuration.maxPatterns)) else {
+            return LayerResult(plan: start, bound: lower, outcome: ContinuousClock.now >= deadline ? .timeLimit : .tooLarge)
+        }
         guard let patterns = model.patterns(items: items, within: 1 + 1e-9, limit: configuration.maxPatterns / 10,
                                             deadline: deadline) else {
             return LayerResult(plan: start, bound: lower,
@@ -236,6 +250,7 @@ public struct ExactSolver: LayerSolver, Sendable {
         // Pattern p's load in episode t, in objective units.
         let z = rows.indices.map { t in mip.addColumn(.init(kind: .continuous, lower: averages[t], objective: 1)) }
         for (p, pattern) in patterns.enumerated() {
+            if p & 255 == 255 && ContinuousClock.now >= deadline { return stopped }
             let used = mip.addColumn(.init(kind: .binary))
             mip.addRow(lower: nil, upper: 0, [(p, 1.0), (used, -Double(d))])  // x_p ≤ D·u_p
             for t in rows.indices {
@@ -387,15 +402,21 @@ public struct ExactSolver: LayerSolver, Sendable {
             let theta = probeBelowIncumbent ? upper * (1 - configuration.tolerance) : (lower + Swift.min(upper, ceiling)) / 2
             let left = deadline - now
             let probeDeadline = left > .milliseconds(100) ? now + left / 2 : deadline
-            let items = model.items(within: theta)
-            var decision = BranchAndPrice(model: model, theta: theta, items: items, verbose: configuration.verbose)
-            decision.maxPatterns = configuration.maxPatterns
+            var decision: BranchAndPrice? = nil
             let started = ContinuousClock.now
             let outcome: BranchAndPrice.Decision
-            do {
-                outcome = try decision.decide(seed: plan, deadline: probeDeadline)
-            } catch {
-                throw .solverFailure(reason: error.description)
+            if let items = model.items(within: theta, deadline: deadline, limit: model.itemLimit(maxPatterns: configuration.maxPatterns)) {
+                decision = BranchAndPrice(model: model, theta: theta, items: items, verbose: configuration.verbose)
+                decision!.maxPatterns = configuration.maxPatterns
+                do {
+                    outcome = try decision!.decide(seed: plan, deadline: probeDeadline)
+                } catch {
+                    throw .solverFailure(reason: error.description)
+                }
+            } else {
+                // Out of time, or more items than the model may have: undecided, as a probe that
+                // ran out or met a model too large.
+                outcome = .unresolved(timeLimit: ContinuousClock.now >= deadline)
             }
             if configuration.verbose {
                 let verdict = switch outcome {
@@ -403,7 +424,7 @@ public struct ExactSolver: LayerSolver, Sendable {
                 case .infeasible: "infeasible"
                 case .unresolved: "unresolved"
                 }
-                GLPK.log("exact: layer \(layer) θ = \(theta): \(verdict) in \(ContinuousClock.now - started) (\(decision.statistics))")
+                GLPK.log("exact: layer \(layer) θ = \(theta): \(verdict) in \(ContinuousClock.now - started) (\(decision.map { "\($0.statistics)" } ?? "no model: more items than allowed, or out of time"))")
             }
             switch outcome {
             case .feasible(let found):

@@ -69,7 +69,9 @@ struct MigrationModel {
         }
         let upper = value(best, floor: floor)
         // Every pattern a plan at least as good can use lies within `upper` in every row.
-        let items = model.items(within: upper * (1 + 1e-12))
+        guard let items = model.items(within: upper * (1 + 1e-12), deadline: deadline, limit: model.itemLimit(maxPatterns: maxPatterns)) else {
+            return ContinuousClock.now >= deadline ? .stopped(plan: best) : .tooLarge(plan: best)
+        }
         guard let patterns = model.patterns(items: items, within: upper * (1 + 1e-12), limit: maxPatterns / Swift.max(1, d),
                                             deadline: deadline) else {
             return ContinuousClock.now >= deadline ? .stopped(plan: best) : .tooLarge(plan: best)
@@ -100,6 +102,7 @@ struct MigrationModel {
             mip.addRow(lower: 1, upper: 1, own.map { (y[$0], 1.0) })
         }
         for t in model.rows.indices {
+            if ContinuousClock.now >= deadline { return .stopped(plan: best) }
             let loads = patterns.map { $0.reduce(0.0) { $0 + items[$1].load[t] } }
             for dev in 0..<d { mip.addRow(lower: nil, upper: 0, patterns.indices.map { (z[dev][$0], loads[$0]) } + [(u, -1)]) }
         }

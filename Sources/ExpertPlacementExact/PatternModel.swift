@@ -32,6 +32,22 @@ struct PatternModel {
     /// at least `m_e = ⌈max_t w[t][e]/θ⌉` replicas, so it can have at most `m_e + (P − Σ m)`.
     /// Empty when `Σ m > P` (no placement within θ).
     func items(within theta: Double) -> [Item] {
+        items(within: theta, deadline: nil, limit: .max)!
+    }
+
+    /// Most loads (items × rows) an item list may hold: 4 Mi doubles, 32 MiB.
+    static let maxItemLoads = 1 << 22
+
+    /// The most items a model of these rows may have: `maxPatterns` (every item is a column of
+    /// the master and of the MIPs) and at most ``maxItemLoads`` loads in all.
+    func itemLimit(maxPatterns: Int) -> Int {
+        Swift.min(maxPatterns, Swift.max(1, Self.maxItemLoads / Swift.max(1, rows.count)))
+    }
+
+    /// ``items(within:)``, or `nil` when `deadline` passes first or there would be more than
+    /// `limit` items (far more slots than experts gives thousands of replica counts per expert,
+    /// each item a row of loads: the caller reports the model as too large).
+    func items(within theta: Double, deadline: ContinuousClock.Instant?, limit: Int) -> [Item]? {
         var minimum = [Int](repeating: 1, count: experts)
         var needed = 0
         for e in 0..<experts {
@@ -45,6 +61,8 @@ struct PatternModel {
         var out: [Item] = []
         for e in 0..<experts where minimum[e] <= maxReplicas {
             for r in minimum[e]...Swift.min(maxReplicas, minimum[e] + slack) {
+                if out.count >= limit { return nil }
+                if out.count & 1023 == 1023, let deadline, ContinuousClock.now >= deadline { return nil }
                 let load = rows.map { $0[e] / Double(r) }
                 let peak = load.max() ?? 0
                 if peak <= theta { out.append(Item(expert: e, replicas: r, load: load, peak: peak)) }

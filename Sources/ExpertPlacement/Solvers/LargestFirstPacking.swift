@@ -13,7 +13,8 @@
 /// fewer than `S` including the expert, so `d₂` has one that `d₁` lacks); among them the
 /// repair minimising the larger of the two new device loads is chosen.
 ///
-/// Complexity: O(P log E + P·D) per call, plus O(D·S²) for each (rare) repair.
+/// Complexity: O(P log E + P log D) per call (O(P log E + P) with one slot per device), plus
+/// O(D²·S) for each (rare) repair.
 struct LargestFirstPacking {
     let devices: Int
     let slotsPerDevice: Int
@@ -25,6 +26,13 @@ struct LargestFirstPacking {
     /// - Precondition: `Σ counts = devices · slotsPerDevice`, `1 ≤ counts[e] ≤ devices`,
     ///   `slotsPerDevice ≤ experts` (programmer errors; callers derive them from a valid topology).
     func pack(loads: UnsafeBufferPointer<Double>, counts: UnsafeBufferPointer<Int32>) -> ContiguousArray<Int32> {
+        pack(loads: loads, counts: counts, stop: nil)!
+    }
+
+    /// ``pack(loads:counts:)``, abandoned (`nil`) when `stop` says so; it is asked every 4,096
+    /// replicas.
+    func pack(loads: UnsafeBufferPointer<Double>, counts: UnsafeBufferPointer<Int32>,
+              stop: LayerContext?) -> ContiguousArray<Int32>? {
         let d = devices, s = slotsPerDevice, e = experts
         var order = ContiguousArray<Int32>((0..<Int32(e)))
         var share = ContiguousArray<Double>(repeating: 0, count: e)
@@ -37,37 +45,71 @@ struct LargestFirstPacking {
         var fill = ContiguousArray<Int>(repeating: 0, count: d)
         var deviceLoad = ContiguousArray<Double>(repeating: 0, count: d)
         var holds = ContiguousArray<Bool>(repeating: false, count: d * e)
+        // Devices with a free slot, lightest first (lower index on ties). An expert's replicas are
+        // placed one after another and none of the devices taken for it can take it again, so
+        // replica j of an expert goes to the j-th lightest device with room: take them all, place,
+        // then put back those with room left. Devices `fresh..<d` have no replica yet (load 0,
+        // every index above those in the heap); the heap holds the others with room. Same result
+        // as scanning every device for every replica, in O(P log D) instead of O(P·D) (O(P)
+        // with one slot per device).
+        var open = Heap<DeviceKey>()
+        var fresh = 0
+        var taken = ContiguousArray<Int32>(repeating: 0, count: d)
+        var stopped = false
 
         slots.withUnsafeMutableBufferPointer { slots in
         fill.withUnsafeMutableBufferPointer { fill in
         deviceLoad.withUnsafeMutableBufferPointer { deviceLoad in
         holds.withUnsafeMutableBufferPointer { holds in
-            func place(_ x: Int, on dev: Int, load: Double) {
-                slots[dev * s + fill[dev]] = Int32(x)
-                fill[dev] += 1
-                deviceLoad[dev] += load
-                holds[dev * e + x] = true
+            func lightest() -> Int32? {
+                if fresh < d {
+                    let key = DeviceKey(load: 0, device: Int32(fresh))
+                    if let top = open.min, top < key { return open.removeMin().device }
+                    fresh += 1
+                    return key.device
+                }
+                return open.popMin()?.device
             }
+            var total = 0
             for xi in order {
                 let x = Int(xi)
                 let load = share[x]
-                for _ in 0..<Int(counts[x]) {
-                    var best = -1
-                    var bestLoad = Double.infinity
-                    for dev in 0..<d where fill[dev] < s && !holds[dev * e + x] && deviceLoad[dev] < bestLoad {
-                        best = dev
-                        bestLoad = deviceLoad[dev]
+                var placed = 0
+                while placed < Int(counts[x]), let device = lightest() {
+                    let dev = Int(device)
+                    slots[dev * s + fill[dev]] = xi
+                    fill[dev] += 1
+                    deviceLoad[dev] += load
+                    holds[dev * e + x] = true
+                    taken[placed] = device
+                    placed += 1
+                    total += 1
+                    if total & 4095 == 0, let stop, stop.shouldStop() {
+                        stopped = true
+                        return
                     }
-                    if best >= 0 {
-                        place(x, on: best, load: load)
-                    } else {
-                        repair(x, load: load, share: share, slots: slots, fill: fill,
-                               deviceLoad: deviceLoad, holds: holds)
-                    }
+                }
+                // Every device with room holds x already: free slots by moving other replicas.
+                for _ in placed..<Int(counts[x]) {
+                    repair(x, load: load, share: share, slots: slots, fill: fill, deviceLoad: deviceLoad, holds: holds)
+                }
+                for j in 0..<placed {
+                    let dev = Int(taken[j])
+                    if fill[dev] < s { open.insert(DeviceKey(load: deviceLoad[dev], device: taken[j])) }
                 }
             }
         }}}}
-        return slots
+        return stopped ? nil : slots
+    }
+
+    /// A device in the heap of devices with room: lighter first, then lower index.
+    struct DeviceKey: Comparable {
+        var load: Double
+        var device: Int32
+
+        static func < (a: DeviceKey, b: DeviceKey) -> Bool {
+            a.load < b.load || (!(b.load < a.load) && a.device < b.device)
+        }
     }
 
     /// Frees a slot for expert `x` by moving another replica; see the type's discussion.
@@ -101,3 +143,5 @@ struct LargestFirstPacking {
         holds[d2 * e + x] = true
     }
 }
+
+import HeapModule

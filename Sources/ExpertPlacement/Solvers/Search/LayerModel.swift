@@ -14,7 +14,9 @@
 /// episodes without load contribute their constant ρ = 1. When there are more than `episodeCap`
 /// positive-weight episodes, consecutive ones are summed into `episodeCap` blocks (weights folded
 /// in) and the model optimises the blocked objective; reports always evaluate the plan on every
-/// episode.
+/// episode. When `D·episodeCap` exceeds 2^22 (more than 65,536 devices at the default cap of 64),
+/// the cap shrinks to `2^22 / D` blocks (at least one), so the state's device × episode rows stay
+/// within ``maxDeviceRows`` values.
 ///
 /// Risk mode (FlashLB's stochastic view) replaces the exact objective by the largest device score
 /// `μ_d + z·σ_d`, the weighted mean and standard deviation over episodes of the device's load
@@ -38,6 +40,10 @@ struct LayerModel {
 
     var slots: Int { devices * slotsPerDevice }
 
+    /// Most values in a device × episode row block of the search state (`D·T'`): 4 Mi doubles,
+    /// 32 MiB. Layers with more than `2^22 / episodeCap` devices get fewer model episodes.
+    static let maxDeviceRows = 1 << 22
+
     init(problem: Problem, layer: Int, objective: Objective, episodeCap: Int, riskZ: Double? = nil) {
         let view = ProblemLayer(problem, layer: layer)
         experts = problem.experts
@@ -45,7 +51,10 @@ struct LayerModel {
         slotsPerDevice = problem.topology.slotsPerDevice
         // Risk mode normalises every (blocked) episode to an average device load of 1: the rows
         // of the worst-episode model, with their block weights.
-        let model = ObjectiveModel(view, objective: riskZ == nil ? objective : .worstImbalance, episodeCap: episodeCap)
+        // The search state keeps several D × T' rows; on layers with very many devices fewer,
+        // larger blocks keep them within `maxDeviceRows` values.
+        let cap = Swift.min(episodeCap, Swift.max(1, Self.maxDeviceRows / Swift.max(1, devices)))
+        let model = ObjectiveModel(view, objective: riskZ == nil ? objective : .worstImbalance, episodeCap: cap)
         if let riskZ {
             mode = .risk
             self.riskZ = riskZ

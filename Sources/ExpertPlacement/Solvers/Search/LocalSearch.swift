@@ -57,7 +57,10 @@ struct LocalSearch {
             state.perturb(swaps: 2 + rounds % 3, transfers: 1, rng: &rng)
             var rest = self
             rest.maxEvaluations = maxEvaluations - used
-            used += Swift.max(1, rest.run(state: state, stop: stop).evaluations)
+            // A restart copies and perturbs the state, O(D·T) work with no evaluation in it: on
+            // layers of more than 1,024 devices it is charged D/1,024 evaluations, so restarts
+            // stay in proportion to the budget however many devices there are.
+            used += Swift.max(1, rest.run(state: state, stop: stop).evaluations) + state.d / 1024
             let value = penalised(state)
             if value < bestValue * (1 - tolerance) && moveCap.map({ state.moveCount <= $0 }) ?? true {
                 bestValue = value

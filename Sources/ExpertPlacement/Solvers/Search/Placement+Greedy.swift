@@ -13,9 +13,12 @@ extension SearchState {
     /// better; spiky loads favour small `α`. The solver tries both and keeps the better.
     ///
     /// O(P·(D·T + S·T)) with SIMD over episodes; a repair like ``LargestFirstPacking``'s when no
-    /// device qualifies.
+    /// device qualifies. With `stop`, the context is checked every 8 replicas: when it says stop,
+    /// the placement is abandoned half-done and the call returns `false` (the state is then not a
+    /// placement; the caller discards it).
+    @discardableResult
     func placeVectorGreedy(key: UnsafeBufferPointer<Double>, order: UnsafeMutableBufferPointer<Int32>,
-                           alpha: Double = 0) {
+                           alpha: Double = 0, stop: LayerContext? = nil) -> Bool {
         sortReplicaOrder(key: key, order: order)
         slots.update(repeating: -1, count: d * s)
         holds.update(repeating: 0, count: d * e)
@@ -43,6 +46,7 @@ extension SearchState {
             for _ in 0..<Int(counts[x]) {
                 // ā_t over the other unplaced replicas, and θ_t over the fill groups.
                 left -= 1
+                if left & 7 == 0, let stop, stop.shouldStop() { return false }
                 if project {
                     let scale = left > 0 ? alpha / Double(left) : 0
                     for i in 0..<t {
@@ -101,6 +105,7 @@ extension SearchState {
             }
         }
         recomputeTops()
+        return true
     }
 
     /// `(cost, total)` of putting a replica with shares `share` on a device with loads `row` and
@@ -145,12 +150,17 @@ extension SearchState {
     }
 
     /// Scalar largest-first placement of the current counts on `key[e] / counts[e]` (fast; used to
-    /// score allotments in the tree search). O(P log E + P·D) plus the O(T·P) rebuild.
-    func placeScalarGreedy(key: UnsafeBufferPointer<Double>) {
+    /// score allotments in the tree search). O(P log E + P log D) plus the O(T·P) rebuild.
+    /// Returns `false`, leaving the slots as they were, when `stop` cut the packing short.
+    @discardableResult
+    func placeScalarGreedy(key: UnsafeBufferPointer<Double>, stop: LayerContext? = nil) -> Bool {
         let packer = LargestFirstPacking(devices: d, slotsPerDevice: s, experts: e)
-        let result = packer.pack(loads: key, counts: UnsafeBufferPointer(start: counts, count: e))
+        guard let result = packer.pack(loads: key, counts: UnsafeBufferPointer(start: counts, count: e), stop: stop) else {
+            return false
+        }
         for i in 0..<(d * s) { slots[i] = result[i] }
         rebuild()
+        return true
     }
 
     /// Orders experts by `key[e] / counts[e]`, descending, lower id first on ties.

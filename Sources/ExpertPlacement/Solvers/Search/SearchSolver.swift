@@ -40,6 +40,10 @@ public struct SearchSolver: LayerSolver {
         public var exhaustiveLimit: Int = 4_096
         /// Most improving local moves per layer.
         public var maxMoves: Int = 400
+        /// Largest `P·D·T'` (slots × devices × model episodes) for which allotments are placed
+        /// with the vector-aware greedy, O(P·D·T') per placement; larger layers (far more slots
+        /// than experts, thousands of devices) use scalar largest-first packing, O(P log D).
+        public var vectorGreedyLimit: Int = 1 << 28
         /// Local-move evaluations per layer, for a 32-episode model; a move costs O(T), so models
         /// with fewer episodes `T` get `32/T` times as many (a single-episode layer: 160,000).
         public var maxEvaluations: Int = 5_000
@@ -121,10 +125,11 @@ public struct SearchSolver: LayerSolver {
 
     static func solveLayer(_ problem: Problem, layer: Int, objective: Objective, configuration c: Configuration,
                            stop: LayerContext, bound computesBound: Bool = true) -> LayerResult {
+        // The greedy plan first (O(P log D)): the answer when time is already out, and a start
+        // the search never returns worse than.
+        let baseline = GreedySolver.solveLayer(loads: problem.aggregateLoad(layer: layer), topology: problem.topology)
         if stop.shouldStop() {
-            // Out of time before this layer started: the greedy plan, at once.
-            let plan = GreedySolver.solveLayer(loads: problem.aggregateLoad(layer: layer), topology: problem.topology)
-            return LayerResult(slots: Array(plan),
+            return LayerResult(slots: Array(baseline),
                                bound: computesBound ? LowerBounds.bound(problem, layer: layer, objective: objective) : 0,
                                hitLimit: true)
         }
@@ -147,9 +152,14 @@ public struct SearchSolver: LayerSolver {
 
         // 1. Tree search over allotments. On large multi-episode layers the vector-aware branch
         // placements cost more than they gain (measured on V3-shaped and real traces): the tree
-        // then keeps to its root, the min-max allotment.
+        // then keeps to its root, the min-max allotment. The vector-aware greedy costs O(P·D·T')
+        // per placement: on layers where that passes ``Configuration/vectorGreedyLimit`` (far
+        // more slots than experts, say) every allotment is placed by scalar largest-first
+        // packing instead (O(P log D)).
+        let (vectorWork, vectorOverflow) = model.slots.multipliedReportingOverflow(by: model.devices * model.episodes)
+        let vectorAffordable = !vectorOverflow && vectorWork <= c.vectorGreedyLimit
         var incumbent = Double.infinity
-        let projections = c.projections ?? Self.automaticProjections(model)
+        let projections = vectorAffordable ? c.projections ?? Self.automaticProjections(model) : []
         let large = model.episodes > 1 && e * model.devices * model.episodes > c.treeLimit
         // Tiny layers get an exhaustive tree: every split of the budget, a wide beam.
         let tiny = e * model.devices * model.episodes <= c.exhaustiveLimit
@@ -163,13 +173,17 @@ public struct SearchSolver: LayerSolver {
         // 2. Vector-aware placement of the best allotments (plain and projected) that the tree
         // has not placed that way already; keep the best.
         var orderBuffer = [Int32](repeating: 0, count: e)
-        for candidate in candidates {
+        candidateLoop: for candidate in candidates {
             candidate.counts.withUnsafeBufferPointer { state.setCounts($0) }
             for alpha in projections where alpha == 0 || model.mode != .risk {
                 if model.episodes > 1 && alpha == tree.vectorAlpha && candidate.score.isFinite { continue }
-                risk.withUnsafeBufferPointer { key in
-                    orderBuffer.withUnsafeMutableBufferPointer { state.placeVectorGreedy(key: key, order: $0, alpha: alpha) }
+                if stop.shouldStop() { break candidateLoop }
+                let placed = risk.withUnsafeBufferPointer { key in
+                    orderBuffer.withUnsafeMutableBufferPointer {
+                        state.placeVectorGreedy(key: key, order: $0, alpha: alpha, stop: stop)
+                    }
                 }
+                guard placed else { break candidateLoop }
                 let v = state.objective()
                 if v < bestValue {
                     bestValue = v
@@ -177,10 +191,11 @@ public struct SearchSolver: LayerSolver {
                 }
             }
         }
-        // The greedy baseline's plan as one more start: the search never returns worse.
-        let baseline = GreedySolver.solveLayer(loads: problem.aggregateLoad(layer: layer), topology: problem.topology)
+        // The greedy baseline's plan as one more start: the search never returns worse. It is
+        // also the plan when the deadline cut every placement above short (`best` holds a plan
+        // exactly when `bestValue` is below infinity).
         state.load(physicalToLogical: baseline)
-        if state.objective() < bestValue {
+        if state.objective() < bestValue || !(bestValue < .infinity) {
             bestValue = state.objective()
             best.copy(from: state)
         }

@@ -402,25 +402,27 @@ final class SearchState {
         for i in 0..<t {
             var peak = -Double.infinity
             for j in 0..<n { peak = Swift.max(peak, scratchRows[j * t + i]) }
-            peak = Swift.max(peak, untouchedMax(episode: i, touchedCount: n))
+            peak = Swift.max(peak, untouchedMax(episode: i, device: dev, from: a, to: b))
             if mode == .sum { f += peak } else { f = Swift.max(f, peak) }
             if f >= cutoff { return f }
         }
         return f
     }
 
-    /// The largest load in episode `i` among devices not in `touched[0..<n]`.
+    /// The largest load in episode `i` among the devices a transfer of `dev`'s replica of `a` to
+    /// `b` leaves alone (those holding neither `a` nor `b`, other than `dev`). O(1) per device
+    /// tested, so the rare full scan is O(D), not O(D·touched).
     @inline(__always)
-    private func untouchedMax(episode i: Int, touchedCount n: Int) -> Double {
-        func isTouched(_ dev: Int32) -> Bool {
-            for j in 0..<n where touched[j] == dev { return true }
-            return false
+    private func untouchedMax(episode i: Int, device dev: Int, from a: Int, to b: Int) -> Double {
+        func isTouched(_ other: Int32) -> Bool {
+            let o = Int(other)
+            return o == dev || holds[o * e + a] != 0 || holds[o * e + b] != 0
         }
         if topDev1[i] >= 0 && !isTouched(topDev1[i]) { return top1[i] }
         if topDev2[i] >= 0 && !isTouched(topDev2[i]) { return top2[i] }
         if topDev3[i] >= 0 && !isTouched(topDev3[i]) { return top3[i] }
         var m = 0.0
-        for dev in 0..<d where !isTouched(Int32(dev)) { m = Swift.max(m, load[dev * t + i]) }
+        for other in 0..<d where !isTouched(Int32(other)) { m = Swift.max(m, load[other * t + i]) }
         return m
     }
 

@@ -56,14 +56,16 @@ struct TreeSearch {
             // Prune with the cheap bound on single-episode models, where it is tight; on many
             // episodes it costs O(E·T) per branch and rarely prunes.
             if state.t == 1 && boundFor(state: state) >= bestScore { return .infinity }
-            keyBuffer.withUnsafeBufferPointer { key in
+            let placed = keyBuffer.withUnsafeBufferPointer { key in
                 if let alpha = vectorAlpha, state.t > 1 {
-                    orderBuffer.withUnsafeMutableBufferPointer { state.placeVectorGreedy(key: key, order: $0, alpha: alpha) }
-                } else {
-                    state.placeScalarGreedy(key: key)
+                    return orderBuffer.withUnsafeMutableBufferPointer {
+                        state.placeVectorGreedy(key: key, order: $0, alpha: alpha, stop: stop)
+                    }
                 }
+                return state.placeScalarGreedy(key: key, stop: stop)
             }
-            return state.objective()
+            // Out of time mid-placement: the state is not a plan; the branch scores nothing.
+            return placed ? state.objective() : .infinity
         }
 
         for level in 0..<(groups - 1) {
@@ -118,6 +120,15 @@ struct TreeSearch {
     /// at most `cap` replicas each; lower id first on ties.
     static func allot(counts: inout [Int32], experts: [Int], extra: Int, risk: [Double], cap: Int) {
         guard extra > 0, !experts.isEmpty else { return }
+        var extra = extra
+        if extra >= 64 * experts.count {
+            // Many replicas each: the bulk above a threshold first (same counts, O(E) per step).
+            extra -= risk.withUnsafeBufferPointer { loads in
+                counts.withUnsafeMutableBufferPointer { counts in
+                    ReplicaAllotment.giveAboveThreshold(extra, among: experts, loads: loads, cap: cap, counts: counts)
+                }
+            }
+        }
         var heap = Heap<ReplicaAllotment.Candidate>()
         for x in experts where Int(counts[x]) < cap {
             heap.insert(.init(perReplica: risk[x] / Double(counts[x]), expert: Int32(x)))
