@@ -119,7 +119,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LoadForecastingTests",
-            dependencies: ["LoadForecasting", "ExpertPlacement"],
+            dependencies: ["LoadForecasting", "ExpertPlacement", "ExpertPlacementTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

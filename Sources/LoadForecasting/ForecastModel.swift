@@ -53,7 +53,7 @@ public enum ForecastModel: Sendable, Equatable {
         public var period: Int = 0
         /// Order of `ar`.
         public var order: Int = 2
-        /// Ridge λ of `ar`, per data row (scale-free: deviations are divided by the layer's mean load).
+        /// Ridge λ of `ar`, relative to each lag's energy (one lag: φ = φ_OLS / (1 + λ)).
         public var ridge: Double = 0.1
 
         public init(smoothing: Double = 0.3, period: Int = 0, order: Int = 2, ridge: Double = 0.1) {

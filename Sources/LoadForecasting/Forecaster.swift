@@ -213,10 +213,14 @@ public struct Forecaster: Sendable {
                 r += 1
             }
         }
-        // Ridge: p rows √(λ·N)·I with target 0 add λ·N·‖φ‖² to the squared residual (N data rows,
-        // at least 1, so that λ is per row and an empty window gives φ = 0).
-        let shrink = (ridge * Double(max(1, dataRows))).squareRoot()
-        for k in 0..<p { a[(dataRows + k) * p + k] = shrink }
+        // Ridge: p augmented rows √(λ·E_k)·e_k with target 0 add λ·Σ_k E_k·φ_k² to the squared
+        // residual, E_k = Σ_rows a[row][k]² the energy of lag k: λ is relative to the data, so a
+        // single lag shrinks exactly to φ_OLS / (1 + λ) whatever the window length or load scale.
+        for k in 0..<p {
+            var energy = 0.0
+            for q in 0..<dataRows { energy += a[q * p + k] * a[q * p + k] }
+            a[(dataRows + k) * p + k] = (ridge * (energy > 0 ? energy : 1)).squareRoot()
+        }
         let phi: LeastSquaresSolution
         do { phi = try LeastSquares.solve(design: a, rows: rows, columns: p, targets: b, rightHandSides: 1) }
         catch { throw .solverFailure(reason: error.description) }

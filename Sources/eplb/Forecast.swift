@@ -17,7 +17,7 @@ struct ForecastModelOptions: ParsableArguments {
     @Option(help: ArgumentHelp("ar: autoregressive order.", valueName: "p"))
     var order = 2
 
-    @Option(help: ArgumentHelp("ar: ridge λ per data row.", valueName: "λ"))
+    @Option(help: ArgumentHelp("ar: ridge λ relative to each lag's energy (one lag: φ = φ_OLS ÷ (1 + λ)).", valueName: "λ"))
     var ridge = 0.1
 
     @Option(name: .customLong("shift-threshold"), help: ArgumentHelp(
