@@ -12,6 +12,8 @@ public struct LayerFitDiagnostics: Sendable, Equatable {
     public var shift: Double
     /// Whether `shift` exceeded the threshold, so that the fit used recency weights.
     public var shifted: Bool
+    /// When `shifted`: the first episode of the new regime (the estimated change point).
+    public var changePoint: Int?
     /// Effective rank of the design matrix (regression models only).
     public var rank: Int?
     /// Columns of the design matrix (regression models only).
@@ -19,9 +21,11 @@ public struct LayerFitDiagnostics: Sendable, Equatable {
     /// In-sample root-mean-square residual divided by the layer's mean load (regression models only).
     public var relativeResidual: Double?
 
-    public init(shift: Double, shifted: Bool, rank: Int? = nil, parameters: Int? = nil, relativeResidual: Double? = nil) {
+    public init(shift: Double, shifted: Bool, changePoint: Int? = nil, rank: Int? = nil, parameters: Int? = nil,
+                relativeResidual: Double? = nil) {
         self.shift = shift
         self.shifted = shifted
+        self.changePoint = changePoint
         self.rank = rank
         self.parameters = parameters
         self.relativeResidual = relativeResidual
@@ -39,9 +43,10 @@ public struct Forecast: Sendable {
 /// Forecasts the next `horizon` episodes of each layer and expert from a load history.
 ///
 /// Models: ``ForecastModel``. Before fitting, a shift detector compares the normalised load mix
-/// of the window's two halves by total variation; above ``shiftThreshold`` the fit weighs episode
-/// `t` by `2^(−(T − 1 − t) / h)` (h = ``recencyHalfLife``, default T/4), so that a regime change
-/// is not averaged away. `last` and `ema` are recency models already and ignore the weights.
+/// of the window's two halves by total variation; above ``shiftThreshold`` it estimates the change
+/// point `c` (the split of the window whose two load mixes differ most, see `changePoint`) and the fit weighs episodes from `c` on by 1
+/// and episode `t < c` by `2^(−(c − t) / h)` (h = ``recencyHalfLife``, default 1), so that a
+/// regime change is not averaged away. `last` and `ema` are recency models already and ignore the weights.
 public struct Forecaster: Sendable {
     /// The model.
     public var model: ForecastModel
@@ -50,7 +55,7 @@ public struct Forecaster: Sendable {
     /// Total variation between the halves above which recency weights are used (default 0.1;
     /// `1` switches the detector off, since TV never exceeds 1).
     public var shiftThreshold: Double
-    /// Half-life of the recency weights in episodes; `nil`: a quarter of the window.
+    /// Half-life, in episodes, of the weights before the change point after a shift; `nil`: 1.
     public var recencyHalfLife: Double?
 
     /// Creates a forecaster.
@@ -102,11 +107,16 @@ public struct Forecaster: Sendable {
         let shift = Self.halvesTotalVariation(x, episodes: t, experts: e)
         let shifted = shift > shiftThreshold
         var weights = ContiguousArray<Double>(repeating: 1, count: t)
+        var changePoint: Int? = nil
         if shifted {
-            let halfLife = recencyHalfLife ?? max(1, Double(t) / 4)
-            for i in 0..<t { weights[i] = exp2(-Double(t - 1 - i) / halfLife) }
+            // Episodes from the estimated change point on weigh 1; earlier ones fade by half
+            // every `recencyHalfLife` episodes before it.
+            let c = Self.changePoint(x, episodes: t, experts: e)
+            let halfLife = recencyHalfLife ?? 1
+            for i in 0..<c { weights[i] = exp2(-Double(c - i) / halfLife) }
+            changePoint = c
         }
-        var diagnostics = LayerFitDiagnostics(shift: shift, shifted: shifted)
+        var diagnostics = LayerFitDiagnostics(shift: shift, shifted: shifted, changePoint: changePoint)
         var out = ContiguousArray<Double>(repeating: 0, count: horizon * e)
         switch model {
         case .last:
@@ -261,6 +271,32 @@ public struct Forecaster: Sendable {
         }
         for j in 0..<e { mean[j] /= wsum }
         return mean
+    }
+
+    /// The split `c ∈ 1..<T` that best separates the window into two load mixes: the largest
+    /// `TV(mix[0, c), mix[c, T)) · √(c (T − c) / T)` (the factor discounts splits that leave only
+    /// a few noisy episodes on one side, as a CUSUM statistic does). O(T · E).
+    static func changePoint(_ x: ContiguousArray<Double>, episodes t: Int, experts e: Int) -> Int {
+        guard t >= 2 else { return 0 }
+        var total = ContiguousArray<Double>(repeating: 0, count: e)
+        for i in 0..<t { for j in 0..<e { total[j] += x[i * e + j] } }
+        let all = total.reduce(0, +)
+        var before = ContiguousArray<Double>(repeating: 0, count: e)
+        var sumBefore = 0.0
+        var best = t / 2, bestScore = -1.0
+        for c in 1..<t {
+            for j in 0..<e {
+                before[j] += x[(c - 1) * e + j]
+                sumBefore += x[(c - 1) * e + j]
+            }
+            let sumAfter = all - sumBefore
+            guard sumBefore > 0, sumAfter > 0 else { continue }
+            var tv = 0.0
+            for j in 0..<e { tv += abs(before[j] / sumBefore - (total[j] - before[j]) / sumAfter) }
+            let score = tv / 2 * (Double(c * (t - c)) / Double(t)).squareRoot()
+            if score > bestScore { best = c; bestScore = score }
+        }
+        return best
     }
 
     /// Total variation between the normalised load distributions of the first ⌊T/2⌋ and the

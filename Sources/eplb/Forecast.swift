@@ -145,6 +145,7 @@ struct ForecastCommand: ParsableCommand {
         }
         settings["layers"] = .array(result.layers.map { d in
             var o: JSONObject = ["shift": .number(d.shift), "shifted": .bool(d.shifted)]
+            if let c = d.changePoint { o["changePoint"] = .number(Double(c)) }
             if let r = d.rank { o["rank"] = .number(Double(r)) }
             if let n = d.parameters { o["parameters"] = .number(Double(n)) }
             if let r = d.relativeResidual { o["relativeResidual"] = .number(r) }

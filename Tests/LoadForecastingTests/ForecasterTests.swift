@@ -92,7 +92,7 @@ struct ForecasterTests {
         #expect(Array(ema.values) == [2.25, 4.5])  // 1 → 1.5 → 2.25
     }
 
-    @Test("the shift detector: disjoint halves give TV 1 and a recency-weighted mean; off, the plain mean")
+    @Test("the shift detector: disjoint halves give TV 1, the change point and a mean of the new regime; off, the plain mean")
     func shiftDetector() throws {
         let history = try tensor(layers: 1, episodes: 8, experts: 2) { _, t, e in (t < 4) == (e == 0) ? 10 : 0 }
         let on = try Forecaster(model: .windowMean, horizon: 1).forecast(history)
@@ -100,8 +100,17 @@ struct ForecasterTests {
         #expect(close(on.layers[0].shift, 1) && on.layers[0].shifted)
         #expect(!off.layers[0].shifted)
         #expect(Array(off.loads.values) == [5, 5])
-        // Half-life T/4 = 2: the newer half weighs 2^(−0)+…+2^(−3/2), the older 2^(−2) times that: 80 % : 20 %.
-        #expect(close(on.loads[0, 0, 1], 8) && close(on.loads[0, 0, 0], 2), "\(Array(on.loads.values))")
+        // Change point 4; weights 2^(−4) … 2^(−1) before it (sum 15/16), 1 from it on (sum 4).
+        #expect(on.layers[0].changePoint == 4)
+        let share = 4 / (4 + 15.0 / 16)
+        #expect(close(on.loads[0, 0, 1], 10 * share) && close(on.loads[0, 0, 0], 10 * (1 - share)), "\(Array(on.loads.values))")
+        // A switch two episodes before the end is found where it is, and the mean follows the new mix.
+        let late = try tensor(layers: 1, episodes: 8, experts: 3) { _, t, e in (t < 6 ? [6.0, 3, 1] : [1.0, 3, 6])[e] }
+        let lateFit = try Forecaster(model: .windowMean, horizon: 1).forecast(late)
+        #expect(lateFit.layers[0].shifted && lateFit.layers[0].changePoint == 6)
+        let newShare = 2 / (2 + 63.0 / 64)
+        #expect(close(lateFit.loads[0, 0, 2], 6 * newShare + (1 - newShare)), "\(Array(lateFit.loads.values))")
+        #expect(close(lateFit.loads[0, 0, 0], newShare + 6 * (1 - newShare)))
         // No shift: the same mix in both halves.
         let steady = try tensor(layers: 1, episodes: 8, experts: 2) { _, t, e in Double(e + 1) * Double(1 + t % 2) }
         #expect(try Forecaster(model: .windowMean, horizon: 1).forecast(steady).layers[0].shift < 1e-12)
