@@ -18,7 +18,7 @@ e=$data/esft-deepseek-v2-lite/converted
     --iterations 1024 --layers 8 --experts 64 --seed 1 --output "$tmp/esft-regimes.npy"
 "$eplb" generate regimes --from "$h/switch-base-128_harmoeny_4datasets_concat.json" \
     --iterations 1024 --layers 8 --experts 128 --seed 1 --output "$tmp/switch-regimes.npy"
-strategies=last,window,hedged,forecast:ema,forecast:trend,forecast:ar,forecast+window:ar,auto
+strategies=last,window,hedged,forecast:mean,forecast:ema,forecast:trend,forecast:ar,forecast+window:ar,auto
 echo "| data set | W / H | strategy | realised mean imbalance | ÷ last | moves | auto chose |"
 echo "|---|---|---|---|---|---|---|"
 # name | file | topology flags | window | horizon
