@@ -6,6 +6,7 @@
 //   ExpertPlacement         pure-Swift core: problem model, plans, metrics, validation, solvers
 //   ExpertPlacementFormats  wire formats: instance/placement JSON v1, NumPy .npy
 //   ExpertPlacementExact    proven optima on GLPK (GPL-3, behind the CGLPK system-library target)
+//   LoadForecasting         load forecasts, robust planning strategies and backtests (LAPACKE, behind CLAPACKE)
 //   ExpertPlacementC        the C API (a shared library; the Python package in python/ loads it)
 //   eplb                    the command-line tool
 //   ExpertPlacementTestSupport  seeded generators and naive reference implementations (tests only)
@@ -26,6 +27,7 @@ let package = Package(
         .library(name: "ExpertPlacement", targets: ["ExpertPlacement"]),
         .library(name: "ExpertPlacementFormats", targets: ["ExpertPlacementFormats"]),
         .library(name: "ExpertPlacementExact", targets: ["ExpertPlacementExact"]),
+        .library(name: "LoadForecasting", targets: ["LoadForecasting"]),
         .executable(name: "eplb", targets: ["eplb"]),
         // The C API (include/expert_placement.h) as a shared library: what the Python package loads.
         .library(name: "ExpertPlacementC", type: .dynamic, targets: ["ExpertPlacementC"]),
@@ -55,6 +57,19 @@ let package = Package(
             dependencies: ["ExpertPlacement", "CGLPK"],
             swiftSettings: swiftSettings
         ),
+        // LAPACKE (least squares for the forecaster) behind its own system-library target; only
+        // LoadForecasting imports it. Install: apt-get install -y liblapacke-dev
+        .systemLibrary(
+            name: "CLAPACKE",
+            path: "Sources/CLAPACKE",
+            pkgConfig: "lapacke",
+            providers: [.apt(["liblapacke-dev"]), .brew(["lapack"])]
+        ),
+        .target(
+            name: "LoadForecasting",
+            dependencies: ["ExpertPlacement", "CLAPACKE"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "ExpertPlacementFormats",
             dependencies: ["ExpertPlacement", .product(name: "Yams", package: "Yams")],
@@ -73,6 +88,7 @@ let package = Package(
                 "ExpertPlacement",
                 "ExpertPlacementFormats",
                 "ExpertPlacementExact",
+                "LoadForecasting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -101,6 +117,11 @@ let package = Package(
                 "ExpertPlacementExact", "ExpertPlacement", "ExpertPlacementFormats", "ExpertPlacementTestSupport",
                 .product(name: "Numerics", package: "swift-numerics"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "LoadForecastingTests",
+            dependencies: ["LoadForecasting", "ExpertPlacement", "ExpertPlacementTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,175 @@
+import ArgumentParser
+import ExpertPlacement
+import ExpertPlacementFormats
+import LoadForecasting
+
+/// The forecast model flags shared by `eplb forecast` and `eplb backtest`.
+struct ForecastModelOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Forecast model: \(ForecastModel.names.joined(separator: ", ")).", valueName: "name"))
+    var model = "mean"
+
+    @Option(help: ArgumentHelp("ema: smoothing α in (0, 1].", valueName: "α"))
+    var smoothing = 0.3
+
+    @Option(help: ArgumentHelp("trend: season length in episodes (0: trend only).", valueName: "P"))
+    var period = 0
+
+    @Option(help: ArgumentHelp("ar: autoregressive order.", valueName: "p"))
+    var order = 2
+
+    @Option(help: ArgumentHelp("ar: ridge λ relative to each lag's energy (one lag: φ = φ_OLS ÷ (1 + λ)).", valueName: "λ"))
+    var ridge = 0.1
+
+    @Option(name: .customLong("shift-threshold"), help: ArgumentHelp(
+        "Total variation between the window's halves above which fits weigh recent episodes more (1: never).",
+        valueName: "tv"))
+    var shiftThreshold = 0.1
+
+    var parameters: ForecastModel.Parameters {
+        ForecastModel.Parameters(smoothing: smoothing, period: period, order: order, ridge: ridge)
+    }
+
+    /// The model named by --model (checked by `validate()`).
+    var forecastModel: ForecastModel { ForecastModel(name: model, parameters: parameters)! }
+
+    func validate() throws {
+        guard let m = ForecastModel(name: model, parameters: parameters) else {
+            throw ValidationError("--model: unknown model '\(model)'; choose from \(ForecastModel.names.joined(separator: ", "))")
+        }
+        // Every model's parameters are checked, so that a bad flag is reported even when unused.
+        for candidate in [m, .exponentialMovingAverage(smoothing: smoothing), .trendSeasonal(period: period),
+                          .autoregressive(order: order, ridge: ridge)] {
+            do { try candidate.validate() } catch {
+                throw ValidationError("--\(error.field ?? "model"): \(error.reason)")
+            }
+        }
+        if !(shiftThreshold.isFinite && shiftThreshold >= 0) {
+            throw ValidationError("--shift-threshold must be a finite number ≥ 0, got \(shiftThreshold)")
+        }
+    }
+}
+
+/// `eplb forecast`: predicted loads for the next episodes, as an instance.
+struct ForecastCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "forecast",
+        abstract: "Forecast the next episodes' loads per layer and expert from a load history.",
+        discussion: """
+        Reads the history [L][T][E] (the last --window episodes, default all) and writes the \
+        predicted loads [L][H][E] as an instance (JSON v1, the input's topology kept when it has \
+        one), plus a "forecast" key with the settings and per-layer fit diagnostics: shift (total \
+        variation between the window's halves), shifted (recency weights used), rank and parameters \
+        of the design matrix and relativeResidual (in-sample RMS residual ÷ mean load). Forecasts \
+        are clamped at 0.
+
+        Models: last; mean (window mean); ema (--smoothing α); trend (least-squares trend, plus a \
+        season of --period P episodes); ar (autoregression of --order p on deviations from the \
+        window mean, ridge --ridge λ, shared by the layer's experts). Regressions run on LAPACKE's \
+        dgelsd.
+
+        Examples:
+          eplb forecast Examples/esft-deepseek-v2-lite_windows_4layers.json --horizon 4 --model trend
+          eplb forecast trace.npy --axes tle --window 64 --horizon 8 --model ar --order 3 --output next.json
+        """
+    )
+
+    @Argument(help: ArgumentHelp("Load history: instance JSON v1 or NumPy .npy; '-' reads standard input.", valueName: "instance"))
+    var instance: String
+
+    @OptionGroup var axes: AxesOption
+
+    @Option(help: ArgumentHelp("Episodes to predict, H.", valueName: "H"))
+    var horizon: Int
+
+    @Option(help: ArgumentHelp("Use only the last W episodes of the history (default: all).", valueName: "W"))
+    var window: Int?
+
+    @OptionGroup(title: "Model") var forecast: ForecastModelOptions
+
+    @Option(help: ArgumentHelp("Write the instance to FILE instead of standard output (atomically).", valueName: "file"))
+    var output: String?
+
+    func validate() throws {
+        if horizon < 1 { throw ValidationError("--horizon must be at least 1, got \(horizon)") }
+        if horizon > 1_000_000 { throw ValidationError("--horizon must be at most 1000000, got \(horizon)") }
+        if let window, window < 1 { throw ValidationError("--window must be at least 1, got \(window)") }
+    }
+
+    func run() throws {
+        try reportingInputErrors {
+            let file = InputSource.displayName(instance)
+            let bytes = try InputSource.read(instance)
+            var loads = try InstanceFile.decodeLoads(bytes, file: file, axes: axes.order)
+            // Keep the input's topology when it has one (a history without one is a valid instance too).
+            var topology: Topology? = nil
+            var name = file
+            if let full = try Self.instanceWithTopology(bytes, file: file, axes: axes.order) {
+                topology = full.problem.topology
+                name = full.name ?? file
+            }
+            if let window, window < loads.episodes { loads = loads.slice(loads.episodes - window ..< loads.episodes) }
+            let forecaster: Forecaster
+            let result: LoadForecasting.Forecast
+            do throws(ExpertPlacementError) {
+                forecaster = try Forecaster(model: forecast.forecastModel, horizon: horizon,
+                                            shiftThreshold: forecast.shiftThreshold)
+                result = try forecaster.forecast(loads)
+            } catch {
+                throw InputError(file: file, error)
+            }
+            var root: JSONObject
+            if let topology, let problem = try? Problem(topology: topology, loads: result.loads),
+               case .object(let o) = InstanceFile.encode(problem, name: "\(name) forecast") {
+                root = o
+            } else {
+                root = ["schemaVersion": .number(1), "name": .string("\(name) forecast"),
+                        "load": Self.loadJSON(result.loads)]
+            }
+            root["forecast"] = .object(diagnostics(result, forecaster: forecaster, history: loads.episodes))
+            try OutputSink.write(JSONWriter.string(.object(root)), to: output ?? "-")
+        }
+    }
+
+    func diagnostics(_ result: LoadForecasting.Forecast, forecaster: Forecaster, history: Int) -> JSONObject {
+        var settings: JSONObject = [
+            "model": .string(forecaster.model.name), "horizon": .number(Double(horizon)),
+            "historyEpisodes": .number(Double(history)), "shiftThreshold": .number(forecaster.shiftThreshold),
+        ]
+        switch forecaster.model {
+        case .last, .windowMean: break
+        case .exponentialMovingAverage(let a): settings["smoothing"] = .number(a)
+        case .trendSeasonal(let p): settings["period"] = .number(Double(p))
+        case .autoregressive(let p, let r):
+            settings["order"] = .number(Double(p))
+            settings["ridge"] = .number(r)
+        }
+        settings["layers"] = .array(result.layers.map { d in
+            var o: JSONObject = ["shift": .number(d.shift), "shifted": .bool(d.shifted)]
+            if let c = d.changePoint { o["changePoint"] = .number(Double(c)) }
+            if let r = d.rank { o["rank"] = .number(Double(r)) }
+            if let n = d.parameters { o["parameters"] = .number(Double(n)) }
+            if let r = d.relativeResidual { o["relativeResidual"] = .number(r) }
+            return .object(o)
+        })
+        return settings
+    }
+
+    /// The whole instance when it has a topology; `nil` when only the topology is missing.
+    static func instanceWithTopology(_ bytes: [UInt8], file: String, axes: LoadAxes?) throws(InputError) -> InstanceFile? {
+        // (A `do`/`catch` that rethrows here crashes the Swift 6.3.1 compiler; Result does not.)
+        let decoded = Result { () throws(InputError) -> InstanceFile in try InstanceFile.decode(bytes, file: file, axes: axes) }
+        switch decoded {
+        case .success(let instance): return instance
+        case .failure(let error):
+            if error.field?.hasPrefix("topology.") == true && error.reason.hasPrefix("missing") { return nil }
+            throw error
+        }
+    }
+
+    static func loadJSON(_ loads: LoadTensor) -> JSONValue {
+        let t = loads.episodes, e = loads.experts
+        return .array((0 ..< loads.layers).map { l in
+            .array((0 ..< t).map { i in .array((0 ..< e).map { .number(loads[l, i, $0]) }) })
+        })
+    }
+}

@@ -1,0 +1,101 @@
+import ExpertPlacement
+import ExpertPlacementTestSupport
+@testable import LoadForecasting
+import Testing
+
+@Suite("Planning strategies and backtests")
+struct BacktestTests {
+    static let topology = Topology(devices: 4, slotsPerDevice: 3)
+    static let candidates: [PlanningStrategy] = [.last, .window, .hedged(k: 1), .forecast(.windowMean, includesWindow: false)]
+    static let all: [PlanningStrategy] = candidates + [
+        .forecast(.trendSeasonal(period: 2), includesWindow: true),
+        .forecast(.autoregressive(order: 2, ridge: 0.1), includesWindow: false),
+        .forecast(.exponentialMovingAverage(smoothing: 0.3), includesWindow: false),
+        .auto(candidates),
+    ]
+
+    /// Two load patterns alternating every episode: planning on the last episode is always wrong.
+    static func alternating(episodes: Int = 24, seed: UInt64 = 5) throws -> LoadTensor {
+        var rng = SeededGenerator(seed: seed)
+        return try tensor(layers: 2, episodes: episodes, experts: 8) { _, t, e in
+            let hot = t % 2 == 0 ? e < 2 : (e == 6 || e == 7)
+            return (hot ? 40 : 5) * (0.9 + 0.2 * rng.nextUnit())
+        }
+    }
+
+    @Test("names parse and round-trip")
+    func names() {
+        for s in Self.all {
+            #expect(PlanningStrategy(name: s.name, parameters: .init(smoothing: 0.3, period: 2, order: 2, ridge: 0.1),
+                                     autoCandidates: Self.candidates) == s, "\(s.name)")
+        }
+        for bad in ["", "lastt", "hedged:x", "hedged:nan", "forecast:nope", "auto:last", "window:2"] {
+            #expect(PlanningStrategy(name: bad, autoCandidates: []) == nil, "\(bad)")
+        }
+        #expect(PlanningStrategy(name: "hedged:0.5", autoCandidates: [])?.name == "hedged:0.5")
+    }
+
+    @Test("no strategy reads the future: changing episodes ≥ t leaves the plan at t unchanged", arguments: all.map(\.name))
+    func noPeeking(name: String) throws {
+        let strategy = Self.all.first { $0.name == name }!
+        let trace = try Self.alternating()
+        var changed = trace.values
+        let t = 14
+        for l in 0..<2 { for i in t..<24 { for e in 0..<8 { changed[(l * 24 + i) * 8 + e] = Double(100 * e + i) } } }
+        let other = try LoadTensor(layers: 2, episodes: 24, experts: 8, values: changed)
+        let planner = try Planner(solver: GreedySolver(), topology: Self.topology, window: 6, horizon: 2)
+        let a = try planner.plan(strategy, trace: trace, origin: t)
+        let b = try planner.plan(strategy, trace: other, origin: t)
+        #expect(a.placement == b.placement)
+        #expect(a.chosen == b.chosen)
+    }
+
+    @Test("each step's score is Metrics on [t, t + H) of the plan made at t; origins tile the trace")
+    func stepsMatchMetrics() throws {
+        let trace = try Self.alternating()
+        let planner = try Planner(solver: GreedySolver(), topology: Self.topology, window: 6, horizon: 3)
+        let backtester = try Backtester(planner: planner, trace: trace)
+        #expect(backtester.origins == [6, 9, 12, 15, 18, 21])
+        let result = try backtester.run(.window)
+        #expect(result.steps.count == 6 && result.steps[0].moves == nil && result.steps[1].moves != nil)
+        var previous: Placement? = nil
+        for step in result.steps {
+            let plan = try planner.plan(.window, trace: trace, origin: step.origin, current: previous).placement
+            let expected = try Metrics.evaluate(plan, on: Problem(topology: Self.topology, loads: trace.slice(step.origin ..< step.origin + 3)))
+            #expect(abs(step.realizedMeanImbalance - expected.summary { $0.meanImbalance }!.mean) < 1e-12)
+            previous = plan
+        }
+    }
+
+    @Test("on alternating loads, window beats last and auto learns not to pick last")
+    func autoAvoidsLast() throws {
+        let trace = try Self.alternating(episodes: 40)
+        let planner = try Planner(solver: GreedySolver(), topology: Self.topology, window: 4, horizon: 1)
+        let backtester = try Backtester(planner: planner, trace: trace)
+        let last = try backtester.run(.last), window = try backtester.run(.window)
+        let auto = try backtester.run(.auto(Self.candidates))
+        #expect(window.realizedMeanImbalance < 0.9 * last.realizedMeanImbalance)
+        #expect(auto.steps.dropFirst(2).allSatisfy { $0.chosen != "last" })
+        #expect(auto.realizedMeanImbalance < 0.9 * last.realizedMeanImbalance)
+    }
+
+    @Test("hedged is μ + kσ per expert; forecast+window weighs the forecast like the window")
+    func planningLoads() throws {
+        let trace = try tensor(layers: 1, episodes: 4, experts: 2) { _, t, e in e == 0 ? Double(t % 2) * 2 : 3 }
+        let planner = try Planner(solver: GreedySolver(), topology: Topology(devices: 2, slotsPerDevice: 1), window: 4, horizon: 2)
+        let (hedged, _) = try planner.planningLoads(.hedged(k: 2), trace: trace, origin: 4)
+        #expect(Array(hedged.values) == [1 + 2 * 1, 3])
+        let (both, weights) = try planner.planningLoads(.forecast(.windowMean, includesWindow: true), trace: trace, origin: 4)
+        #expect(both.episodes == 6)
+        #expect(weights.map(Array.init) == [1, 1, 1, 1, 2, 2])
+    }
+
+    @Test("a trace shorter than window + horizon is refused, naming load")
+    func tooShort() throws {
+        let planner = try Planner(solver: GreedySolver(), topology: Self.topology, window: 20, horizon: 5)
+        #expect(throws: ExpertPlacementError.self) { try Backtester(planner: planner, trace: try Self.alternating()) }
+        #expect(throws: ExpertPlacementError.invalidValue(field: "window", reason: "must be at least 1, got 0")) {
+            try Planner(solver: GreedySolver(), topology: Self.topology, window: 0, horizon: 5)
+        }
+    }
+}

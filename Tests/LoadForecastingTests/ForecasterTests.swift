@@ -1,0 +1,149 @@
+import ExpertPlacement
+@testable import LoadForecasting
+import Testing
+
+private func close(_ a: Double, _ b: Double, _ tol: Double = 1e-8) -> Bool {
+    abs(a - b) <= tol * max(1, abs(a), abs(b))
+}
+
+/// `[layers][episodes][experts]` from `f(layer, episode, expert)`.
+func tensor(layers: Int, episodes: Int, experts: Int, _ f: (Int, Int, Int) -> Double) throws -> LoadTensor {
+    var values = ContiguousArray<Double>()
+    for l in 0..<layers { for t in 0..<episodes { for e in 0..<experts { values.append(f(l, t, e)) } } }
+    return try LoadTensor(layers: layers, episodes: episodes, experts: experts, values: values)
+}
+
+@Suite("Forecast models")
+struct ForecasterTests {
+    @Test("trend recovers exact per-expert lines and extrapolates them H steps")
+    func trend() throws {
+        let history = try tensor(layers: 2, episodes: 12, experts: 5) { l, t, e in
+            Double(10 + 3 * e + l) + Double(e - 2) * 0.25 * Double(t)
+        }
+        let f = try Forecaster(model: .trendSeasonal(period: 0), horizon: 3).forecast(history)
+        #expect(f.loads.episodes == 3 && f.loads.layers == 2 && f.loads.experts == 5)
+        for l in 0..<2 {
+            #expect(f.layers[l].rank == 2)
+            #expect(f.layers[l].relativeResidual! < 1e-10)
+            for k in 0..<3 {
+                for e in 0..<5 {
+                    let expected = max(0, Double(10 + 3 * e + l) + Double(e - 2) * 0.25 * Double(12 + k))
+                    #expect(close(f.loads[l, k, e], expected), "layer \(l) step \(k) expert \(e)")
+                }
+            }
+        }
+    }
+
+    @Test("trend + season recovers a period-4 season on top of a trend", arguments: [4, 7])
+    func season(period: Int) throws {
+        let season = (0..<period).map { Double(($0 * 5) % 7) - 3 }
+        let history = try tensor(layers: 1, episodes: 5 * period, experts: 3) { _, t, e in
+            20 + Double(e) + 0.25 * Double(t) + season[t % period] * Double(e + 1)
+        }
+        let f = try Forecaster(model: .trendSeasonal(period: period), horizon: period, shiftThreshold: 1).forecast(history)
+        #expect(f.layers[0].rank == period + 1)
+        for k in 0..<period {
+            let t = 5 * period + k
+            for e in 0..<3 {
+                let expected = 20 + Double(e) + 0.25 * Double(t) + season[t % period] * Double(e + 1)
+                #expect(close(f.loads[0, k, e], expected), "period \(period) step \(k) expert \(e)")
+            }
+        }
+    }
+
+    @Test("a season longer than the window is rank deficient and still forecasts (minimum norm)")
+    func seasonLongerThanWindow() throws {
+        let history = try tensor(layers: 1, episodes: 3, experts: 2) { _, t, e in Double(5 + t + e) }
+        let f = try Forecaster(model: .trendSeasonal(period: 8), horizon: 2).forecast(history)
+        #expect(f.layers[0].rank! <= 3)
+        #expect(f.loads.values.allSatisfy { $0.isFinite && $0 >= 0 })
+    }
+
+    @Test("a falling trend is clamped at 0")
+    func clamped() throws {
+        let history = try tensor(layers: 1, episodes: 6, experts: 1) { _, t, _ in Double(10 - 2 * t) }
+        let f = try Forecaster(model: .trendSeasonal(period: 0), horizon: 4).forecast(history)
+        #expect(f.loads.values == [0, 0, 0, 0])
+    }
+
+    @Test("ar(1) on an alternating series: ridge 0 continues it, ridge λ shrinks φ to φ/(1 + λ)")
+    func autoregressive() throws {
+        let history = try tensor(layers: 1, episodes: 10, experts: 3) { _, t, e in
+            Double(10 * (e + 1)) + (t % 2 == 0 ? 2 : -2)
+        }
+        let exact = try Forecaster(model: .autoregressive(order: 1, ridge: 0), horizon: 2, shiftThreshold: 1).forecast(history)
+        let shrunk = try Forecaster(model: .autoregressive(order: 1, ridge: 1), horizon: 1, shiftThreshold: 1).forecast(history)
+        for e in 0..<3 {
+            let mu = Double(10 * (e + 1))
+            #expect(close(exact.loads[0, 0, e], mu + 2), "expert \(e)")   // t = 10 is even: high
+            #expect(close(exact.loads[0, 1, e], mu - 2), "expert \(e)")
+            #expect(close(shrunk.loads[0, 0, e], mu + 1), "expert \(e)")  // φ = −1 / 2
+        }
+    }
+
+    @Test("last, mean and ema on a known series")
+    func flatModels() throws {
+        let history = try tensor(layers: 1, episodes: 3, experts: 2) { _, t, e in Double((t + 1) * (e + 1)) }
+        let last = try Forecaster(model: .last, horizon: 2).forecast(history).loads
+        let mean = try Forecaster(model: .windowMean, horizon: 1).forecast(history).loads
+        let ema = try Forecaster(model: .exponentialMovingAverage(smoothing: 0.5), horizon: 1).forecast(history).loads
+        #expect(Array(last.values) == [3, 6, 3, 6])
+        #expect(Array(mean.values) == [2, 4])
+        #expect(Array(ema.values) == [2.25, 4.5])  // 1 → 1.5 → 2.25
+    }
+
+    @Test("the shift detector: disjoint halves give TV 1, the change point and a mean of the new regime; off, the plain mean")
+    func shiftDetector() throws {
+        let history = try tensor(layers: 1, episodes: 8, experts: 2) { _, t, e in (t < 4) == (e == 0) ? 10 : 0 }
+        let on = try Forecaster(model: .windowMean, horizon: 1).forecast(history)
+        let off = try Forecaster(model: .windowMean, horizon: 1, shiftThreshold: 1).forecast(history)
+        #expect(close(on.layers[0].shift, 1) && on.layers[0].shifted)
+        #expect(!off.layers[0].shifted)
+        #expect(Array(off.loads.values) == [5, 5])
+        // Change point 4; weights 2^(−4) … 2^(−1) before it (sum 15/16), 1 from it on (sum 4).
+        #expect(on.layers[0].changePoint == 4)
+        let share = 4 / (4 + 15.0 / 16)
+        #expect(close(on.loads[0, 0, 1], 10 * share) && close(on.loads[0, 0, 0], 10 * (1 - share)), "\(Array(on.loads.values))")
+        // A switch two episodes before the end is found where it is, and the mean follows the new mix.
+        let late = try tensor(layers: 1, episodes: 8, experts: 3) { _, t, e in (t < 6 ? [6.0, 3, 1] : [1.0, 3, 6])[e] }
+        let lateFit = try Forecaster(model: .windowMean, horizon: 1).forecast(late)
+        #expect(lateFit.layers[0].shifted && lateFit.layers[0].changePoint == 6)
+        let newShare = 2 / (2 + 63.0 / 64)
+        #expect(close(lateFit.loads[0, 0, 2], 6 * newShare + (1 - newShare)), "\(Array(lateFit.loads.values))")
+        #expect(close(lateFit.loads[0, 0, 0], newShare + 6 * (1 - newShare)))
+        // No shift: the same mix in both halves.
+        let steady = try tensor(layers: 1, episodes: 8, experts: 2) { _, t, e in Double(e + 1) * Double(1 + t % 2) }
+        #expect(try Forecaster(model: .windowMean, horizon: 1).forecast(steady).layers[0].shift < 1e-12)
+    }
+
+    @Test("all-zero histories and single episodes forecast without failing", arguments: ForecastModel.names)
+    func degenerate(name: String) throws {
+        let model = ForecastModel(name: name)!
+        for history in [try tensor(layers: 2, episodes: 6, experts: 3) { _, _, _ in 0 },
+                        try tensor(layers: 1, episodes: 1, experts: 4) { _, _, e in Double(e) }] {
+            let f = try Forecaster(model: model, horizon: 2).forecast(history)
+            #expect(f.loads.values.allSatisfy { $0.isFinite && $0 >= 0 }, "\(name)")
+        }
+    }
+
+    @Test("bad parameters throw naming the parameter")
+    func badParameters() {
+        let cases: [(ForecastModel, Int, Double, String)] = [
+            (.exponentialMovingAverage(smoothing: 0), 1, 0.1, "smoothing"),
+            (.exponentialMovingAverage(smoothing: .nan), 1, 0.1, "smoothing"),
+            (.trendSeasonal(period: -1), 1, 0.1, "period"),
+            (.autoregressive(order: 0, ridge: 0), 1, 0.1, "order"),
+            (.autoregressive(order: 1, ridge: -1), 1, 0.1, "ridge"),
+            (.last, 0, 0.1, "horizon"),
+            (.last, 1, .nan, "shiftThreshold"),
+        ]
+        for (model, horizon, threshold, field) in cases {
+            do {
+                _ = try Forecaster(model: model, horizon: horizon, shiftThreshold: threshold)
+                Issue.record("\(model) accepted")
+            } catch {
+                #expect(error.field == field)
+            }
+        }
+    }
+}

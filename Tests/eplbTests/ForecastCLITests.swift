@@ -1,0 +1,110 @@
+import Foundation
+import Testing
+
+/// `eplb forecast` and `eplb backtest`.
+@Suite("eplb forecast and backtest")
+struct ForecastCLITests {
+    /// A 2-layer, 12-episode, 4-expert history: experts 0 and 1 trade load linearly.
+    static func history(topology: Bool) throws -> String {
+        var layers: [String] = []
+        for l in 0..<2 {
+            var episodes: [String] = []
+            for t in 0..<12 {
+                let loads = [10 + t, 22 - t, 5 + l, 7]
+                episodes.append("[" + loads.map(String.init).joined(separator: ",") + "]")
+            }
+            layers.append("[" + episodes.joined(separator: ",") + "]")
+        }
+        let topo = topology ? #""topology": {"devices": 2, "slotsPerDevice": 3}, "# : ""
+        return try temporaryFile(topology ? "history-topo.json" : "history.json",
+                                 "{\"schemaVersion\": 1, \(topo)\"load\": [" + layers.joined(separator: ",") + "]}")
+    }
+
+    @Test("forecast --model trend: an instance [L][H][E] continuing the lines, diagnostics in \"forecast\", topology kept")
+    func forecastTrend() throws {
+        let r = try CLI.run(["forecast", try Self.history(topology: true), "--horizon", "3", "--model", "trend"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.isEmpty)
+        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        let load = json["load"] as! [[[Double]]]
+        #expect(load.count == 2 && load[0].count == 3 && load[0][0].count == 4)
+        #expect(abs(load[0][0][0] - 22) < 1e-6 && abs(load[1][2][1] - 8) < 1e-6)  // t = 12 and t = 14
+        let forecast = json["forecast"] as! [String: Any]
+        #expect(forecast["model"] as? String == "trend")
+        #expect((forecast["layers"] as! [[String: Any]]).count == 2)
+        #expect((json["topology"] as! [String: Any])["devices"] as? Int == 2)
+        // The output is an instance eplb reads back.
+        let path = try temporaryFile("forecast-out.json", r.stdout)
+        let solved = try CLI.run(["solve", path, "--method", "greedy", "--format", "json"])
+        #expect(solved.status == 0, "\(solved.stderr)")
+    }
+
+    @Test("forecast of a history without topology writes an instance without one")
+    func forecastNoTopology() throws {
+        let r = try CLI.run(["forecast", try Self.history(topology: false), "--horizon", "1", "--model", "ar", "--window", "6"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(!r.stdout.contains("\"topology\""))
+        #expect(r.stdout.contains("\"historyEpisodes\": 6"))
+    }
+
+    @Test("forecast of a bad file: exit 2, one line naming the file and the field, no stdout, no output file")
+    func forecastBadInput() throws {
+        let bad = try temporaryFile("bad-history.json", #"{"load": [[[1, 2], [3, -4]]]}"#)
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("eplb-forecast-never-\(getpid()).json").path
+        let r = try CLI.run(["forecast", bad, "--horizon", "2", "--output", out])
+        #expect(r.status == 2)
+        #expect(r.stdout.isEmpty)
+        #expect(r.stderr.hasPrefix("eplb: error: \(bad): load[0][1][1]: "), "\(r.stderr)")
+        #expect(r.stderr.split(separator: "\n").count == 1)
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+
+    @Test("forecast usage errors exit 64")
+    func forecastUsage() throws {
+        let path = try Self.history(topology: false)
+        for args in [["--horizon", "0"], ["--horizon", "2", "--model", "nope"], ["--horizon", "2", "--smoothing", "0"],
+                     ["--horizon", "2", "--order", "0"], ["--horizon", "2", "--ridge", "-1"]] {
+            let r = try CLI.run(["forecast", path] + args)
+            #expect(r.status == 64, "\(args): \(r.stderr)")
+            #expect(r.stdout.isEmpty)
+        }
+    }
+
+    @Test("backtest: every strategy with summary.realizedMeanImbalance and steps, byte-equal reruns")
+    func backtestJSON() throws {
+        let path = try Self.history(topology: true)
+        let args = ["backtest", path, "--window", "4", "--horizon", "2", "--strategy", "last,window,hedged:0.5,forecast:trend,auto",
+                    "--omit-timing"]
+        let a = try CLI.run(args), b = try CLI.run(args)
+        #expect(a.status == 0, "\(a.stderr)")
+        #expect(a.stdout == b.stdout)
+        let json = try JSONSerialization.jsonObject(with: Data(a.stdout.utf8)) as! [String: Any]
+        let strategies = json["strategies"] as! [[String: Any]]
+        #expect(strategies.map { $0["name"] as! String } == ["last", "window", "hedged:0.5", "forecast:trend", "auto"])
+        for s in strategies {
+            let summary = s["summary"] as! [String: Any]
+            #expect((summary["realizedMeanImbalance"] as! Double) >= 1)
+            #expect(summary["ratioToLast"] != nil && summary["planSeconds"] == nil)
+            #expect((s["steps"] as! [Any]).count == 4)  // origins 4, 6, 8, 10
+        }
+        let table = try CLI.run(args + ["--format", "table"])
+        #expect(table.stdout.contains("realized mean") && table.stdout.contains("forecast:trend"))
+    }
+
+    @Test("backtest errors: a too-short trace and a topology that does not fit exit 2 naming the file; usage errors exit 64")
+    func backtestErrors() throws {
+        let path = try Self.history(topology: true)
+        let short = try CLI.run(["backtest", path, "--window", "11", "--horizon", "2"])
+        #expect(short.status == 2)
+        #expect(short.stdout.isEmpty)
+        #expect(short.stderr == "eplb: error: \(path): load: has 12 episodes; window 11 + horizon 2 needs at least 13\n")
+        let noTopology = try CLI.run(["backtest", try Self.history(topology: false), "--window", "4", "--horizon", "2"])
+        #expect(noTopology.status == 2)
+        #expect(noTopology.stderr.contains("topology.devices"))
+        #expect(noTopology.stdout.isEmpty)
+        for args in [["--strategy", "nope"], ["--strategy", "last,last"], ["--window", "0"], ["--auto-candidates", "auto"]] {
+            let r = try CLI.run(["backtest", path, "--window", "4", "--horizon", "2"] + args)
+            #expect(r.status == 64, "\(args): \(r.stderr)")
+        }
+    }
+}
