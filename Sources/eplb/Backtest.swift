@@ -126,7 +126,7 @@ struct BacktestCommand: ParsableCommand {
             }
             let text: String
             switch format ?? (output == nil && isatty(STDOUT_FILENO) == 1 ? .table : .json) {
-            case .json: text = JSONWriter.string(json(results, origins: origins, problem: problem, name: name))
+            case .json: text = try JSONWriter.string(json(results, origins: origins, problem: problem, name: name))
             case .table: text = table(results, origins: origins, problem: problem, name: name)
             }
             try OutputSink.write(text, to: output ?? "-")
