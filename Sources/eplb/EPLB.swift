@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// `eplb`: expert-parallel load balancing for Mixture-of-Experts serving.
 @main
@@ -26,4 +27,11 @@ struct EPLB: ParsableCommand {
         subcommands: [Solve.self, Rebalance.self, Pareto.self, Simulate.self, Evaluate.self, Validate.self, Reference.self, Example.self,
                       Generate.self, GapReport.self]
     )
+
+    /// Ignores SIGPIPE, so that writing to a pipe whose reader has gone returns `EPIPE` (handled
+    /// by ``OutputSink``: the command ends with exit code 2) instead of killing the process.
+    static func main() {
+        signal(SIGPIPE, SIG_IGN)
+        main(nil)
+    }
 }
