@@ -6,7 +6,7 @@ import Foundation
 enum TableReport {
     static func solve(name: String, problem: Problem, report: SolveReport, metrics: PlacementMetrics) -> String {
         let t = problem.topology
-        var out = "eplb solve: \(report.method) on \(name)\n"
+        var out = "eplb solve: \(report.method) on \(TerminalText.sanitized(name))\n"
         out += "  \(problem.layers) layers × \(problem.episodes) episodes × \(problem.experts) experts; "
         out += "\(t.devices) devices × \(t.slotsPerDevice) slots (\(t.slotCount - problem.experts) redundant), \(t.nodes) node(s), \(t.expertGroups) group(s)\n"
         out += "  status \(report.status.rawValue), objective \(report.objective.commandLineName), solved in \(format(seconds: report.wallTime))\n"
@@ -16,7 +16,7 @@ enum TableReport {
     }
 
     static func metrics(title: String, problem: Problem, metrics: PlacementMetrics) -> String {
-        "eplb evaluate: \(title)\n  \(problem.layers) layers × \(problem.episodes) episodes × \(problem.experts) experts\n\n"
+        "eplb evaluate: \(TerminalText.sanitized(title))\n  \(problem.layers) layers × \(problem.episodes) episodes × \(problem.experts) experts\n\n"
             + metricsTable(metrics)
     }
 
@@ -59,7 +59,7 @@ enum TableReport {
     static func rebalance(name: String, problem: Problem, plan: RebalancePlan,
                           transferModel: RebalanceFile.TransferModel?) -> String {
         let objective = plan.objective
-        var out = "eplb rebalance: \(plan.method) on \(name)\n"
+        var out = "eplb rebalance: \(plan.method) on \(TerminalText.sanitized(name))\n"
         out += "  \(problem.layers) layers × \(problem.episodes) episodes (window) × \(problem.experts) experts; "
         out += "\(problem.topology.devices) devices × \(problem.topology.slotsPerDevice) slots\n"
         out += "  \(plan.priority.count) of \(problem.layers) layers changed, \(plan.totalMoves) moves, objective \(objective.commandLineName), in \(format(seconds: plan.wallTime))\n"
