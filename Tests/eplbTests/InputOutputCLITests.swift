@@ -50,14 +50,21 @@ struct InputOutputCLITests {
         #expect(r.stderr == "eplb: error: <stdout>: cannot be written (No space left on device)\n")
     }
 
-    @Test("--output /dev/full: an error, and /dev/full stays a character device")
+    /// On a private copy of /dev/full (same device numbers): a regression must not replace the
+    /// machine's /dev/full, as the old atomic write did when run as root.
+    @Test("--output onto a full character device: an error, and the device stays a device",
+          .enabled(if: geteuid() == 0, "creating a device node needs root"))
     func outputFull() throws {
+        let dir = try scratchDirectory("full")
+        let device = dir + "/full"
+        try #require(mknod(device, S_IFCHR | 0o666, dev_t(1 << 8 | 7)) == 0)  // makedev(1, 7), as /dev/full
         let path = try temporaryFile("io-full2.json", toy)
-        let r = try CLI.run(["solve", path, "--output", "/dev/full"])
+        let r = try CLI.run(["solve", path, "--output", device])
         #expect(r.status == 2)
         #expect(r.stdout.isEmpty)
-        #expect(r.stderr == "eplb: error: /dev/full: cannot be written (No space left on device)\n")
-        #expect(fileType("/dev/full") == S_IFCHR)
+        #expect(r.stderr == "eplb: error: \(device): cannot be written (No space left on device)\n")
+        #expect(fileType(device) == S_IFCHR)
+        #expect(entries(dir) == ["full"])
     }
 
     @Test("--output through a symlink: the link stays, the target is replaced with its mode kept")
