@@ -41,6 +41,7 @@ public enum InputSource {
         case S_IFDIR:
             throw InputError(file: name, reason: "is a directory, not a file")
         case S_IFREG where info.st_size > 0:
+            guard UInt64(info.st_size) <= memoryLimit else { throw tooLarge(name) }
             return try readRegular(fd, size: Int(info.st_size), name: name)
         default:
             // Pipes, sockets, terminals, character devices — and regular files that report size
@@ -88,8 +89,18 @@ public enum InputSource {
                 throw InputError(file: name, reason: "cannot be read (\(errorText(errno)))")
             }
             if n == 0 { return bytes }
+            guard UInt64(bytes.count + n) <= memoryLimit else { throw tooLarge(name) }
             bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
         }
+    }
+
+    /// The most bytes an input may have: half the machine's memory, since decoding needs room
+    /// beside the bytes (a larger file, or an endless stream such as `/dev/zero`, is refused
+    /// instead of aborting the process when an allocation fails).
+    static var memoryLimit: UInt64 { ProcessInfo.processInfo.physicalMemory / 2 }
+
+    private static func tooLarge(_ name: String) -> InputError {
+        InputError(file: name, reason: "is larger than half of this machine's memory (\(memoryLimit >> 20) MiB): too large to read")
     }
 
     /// The message for a failed `open` of an input file.

@@ -392,20 +392,12 @@ internal struct _JSONParserCore {
                 elements = numbers
                 numbers = []
             } else {
-                // An exact-size copy: `ContiguousArray(numbers[start...])` would share the
-                // stack's buffer (capacity and all) when the slice spans it.
-                let n = numbers.count - frame.numberStart
-                elements = numbers.withUnsafeBufferPointer { stack in
-                    ContiguousArray(unsafeUninitializedCapacity: n) { buffer, count in
-                        _ = buffer.initialize(from: stack[frame.numberStart...])
-                        count = n
-                    }
-                }
+                elements = _exactCopy(numbers[frame.numberStart...])
                 numbers.removeSubrange(frame.numberStart...)
             }
             values.append(.array(JSONArray(storage: .numbers(elements))))
         } else {
-            let elements = ContiguousArray(values[frame.valueStart...])
+            let elements = _exactCopy(values[frame.valueStart...])
             values.removeSubrange(frame.valueStart...)
             values.append(.array(JSONArray(storage: .values(elements))))
         }
@@ -701,6 +693,20 @@ internal struct _JSONParserCore {
     func slowNumber(from start: Int, to end: Int) -> Double {
         let text = String(decoding: UnsafeBufferPointer(start: p + start, count: end - start), as: UTF8.self)
         return Double(text) ?? .nan  // never nil: the grammar was validated by the caller
+    }
+}
+
+/// The elements of `slice` in a buffer of their own, of exactly their size.
+///
+/// `ContiguousArray(slice)` is not that: when the slice spans its whole array it shares the
+/// array's buffer, spare capacity included, so every array closed from the parser's stacks kept
+/// a stack-sized buffer (511 doubles for a 300-number row) and the stack was copied on its next
+/// change.
+@inline(__always)
+internal func _exactCopy<T>(_ slice: ArraySlice<T>) -> ContiguousArray<T> {
+    ContiguousArray(unsafeUninitializedCapacity: slice.count) { buffer, count in
+        _ = buffer.initialize(from: slice)
+        count = slice.count
     }
 }
 
