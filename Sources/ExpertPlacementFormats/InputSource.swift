@@ -1,100 +1,122 @@
 import Foundation
 
 /// Reads the bytes of an input file, or of standard input when the path is `-`.
+///
+/// Any readable file works: a regular file (read in one pass of known size), or a stream — a
+/// named pipe, a process substitution (`<(zcat trace.json.gz)`, which is `/dev/fd/N`), a terminal,
+/// a character device such as `/dev/null` — read with POSIX `read` until its end. Every failure is
+/// an ``InputError`` naming the file; nothing here traps.
 public enum InputSource {
     /// The display name for a path (`<stdin>` for `-`).
     public static func displayName(_ path: String) -> String { path == "-" ? "<stdin>" : path }
 
     /// All bytes of `path` (`-` reads standard input to its end).
     ///
-    /// - Throws: ``InputError`` when the file cannot be read or is empty.
+    /// Opening a named pipe waits for its writer, as `cat` does.
+    ///
+    /// - Throws: ``InputError`` when the file cannot be opened or read, is a directory, or is
+    ///   empty.
     public static func read(_ path: String) throws(InputError) -> [UInt8] {
         let name = displayName(path)
-        let data: Data
+        let bytes: [UInt8]
         if path == "-" {
-            data = FileHandle.standardInput.readDataToEndOfFile()
+            bytes = try readAll(STDIN_FILENO, name: name)
         } else {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-                throw InputError(file: name, reason: "no such file")
-            }
-            guard !isDirectory.boolValue else { throw InputError(file: name, reason: "is a directory, not a file") }
-            // A regular file is read straight into the byte array (one copy, not two).
-            if let bytes = readRegularFile(path) {
-                guard !bytes.isEmpty else { throw InputError(file: name, reason: "the file is empty") }
-                return bytes
-            }
-            do {
-                data = try Data(contentsOf: URL(fileURLWithPath: path))
-            } catch {
-                throw InputError(file: name, reason: "cannot be read (\(error.localizedDescription))")
-            }
+            var fd: Int32
+            repeat { fd = open(path, O_RDONLY | O_CLOEXEC) } while fd < 0 && errno == EINTR
+            guard fd >= 0 else { throw InputError(file: name, reason: openFailure(errno)) }
+            defer { close(fd) }
+            bytes = try readAll(fd, name: name)
         }
-        guard !data.isEmpty else { throw InputError(file: name, reason: "the file is empty") }
-        return [UInt8](data)
+        guard !bytes.isEmpty else { throw InputError(file: name, reason: "the file is empty") }
+        return bytes
+    }
+
+    /// Every byte readable from `fd`: a regular file in one read of its size (one copy), anything
+    /// else in chunks until end of file.
+    static func readAll(_ fd: Int32, name: String) throws(InputError) -> [UInt8] {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw InputError(file: name, reason: "cannot be read (\(errorText(errno)))") }
+        switch info.st_mode & S_IFMT {
+        case S_IFDIR:
+            throw InputError(file: name, reason: "is a directory, not a file")
+        case S_IFREG where info.st_size > 0:
+            guard UInt64(info.st_size) <= memoryLimit else { throw tooLarge(name) }
+            return try readRegular(fd, size: Int(info.st_size), name: name)
+        default:
+            // Pipes, sockets, terminals, character devices — and regular files that report size
+            // 0 but have content (some /proc files).
+            return try readStream(fd, name: name)
+        }
+    }
+
+    /// A regular file of `size` bytes; a file that shrank meanwhile gives what was there, one
+    /// that grew is read on to its end.
+    private static func readRegular(_ fd: Int32, size: Int, name: String) throws(InputError) -> [UInt8] {
+        var failure: Int32 = 0
+        var bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            var done = 0
+            while done < size {
+                let n = Foundation.read(fd, buffer.baseAddress! + done, size - done)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failure = errno
+                    break
+                }
+                if n == 0 { break }
+                done += n
+            }
+            count = done
+        }
+        guard failure == 0 else { throw InputError(file: name, reason: "cannot be read (\(errorText(failure)))") }
+        if bytes.count == size {
+            let rest = try readStream(fd, name: name)
+            if !rest.isEmpty { bytes.append(contentsOf: rest) }
+        }
+        return bytes
+    }
+
+    /// Reads `fd` to its end in 1 MiB chunks.
+    private static func readStream(_ fd: Int32, name: String) throws(InputError) -> [UInt8] {
+        let chunk = 1 << 20
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
+        defer { scratch.deallocate() }
+        var bytes: [UInt8] = []
+        while true {
+            let n = Foundation.read(fd, scratch.baseAddress!, chunk)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw InputError(file: name, reason: "cannot be read (\(errorText(errno)))")
+            }
+            if n == 0 { return bytes }
+            guard UInt64(bytes.count + n) <= memoryLimit else { throw tooLarge(name) }
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
+        }
+    }
+
+    /// The most bytes an input may have: half the machine's memory, since decoding needs room
+    /// beside the bytes (a larger file, or an endless stream such as `/dev/zero`, is refused
+    /// instead of aborting the process when an allocation fails).
+    static var memoryLimit: UInt64 { ProcessInfo.processInfo.physicalMemory / 2 }
+
+    private static func tooLarge(_ name: String) -> InputError {
+        InputError(file: name, reason: "is larger than half of this machine's memory (\(memoryLimit >> 20) MiB): too large to read")
+    }
+
+    /// The message for a failed `open` of an input file.
+    static func openFailure(_ code: Int32) -> String {
+        switch code {
+        case ENOENT: return "no such file"
+        case EACCES, EPERM: return "cannot be read (permission denied)"
+        case ENOTDIR: return "no such file (a part of the path is not a directory)"
+        case ELOOP: return "cannot be read (too many levels of symbolic links)"
+        case ENXIO: return "cannot be read (a socket or a device that is not there)"
+        default: return "cannot be read (\(errorText(code)))"
+        }
     }
 }
 
-/// The bytes of a regular file read with POSIX calls, or `nil` when it is not a regular file or
-/// a call fails (the caller then reads it through Foundation, which reports the error).
-func readRegularFile(_ path: String) -> [UInt8]? {
-    let fd = open(path, O_RDONLY)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var info = stat()
-    guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
-    let size = Int(info.st_size)
-    var failed = false
-    let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
-        var done = 0
-        while done < size {
-            let n = read(fd, buffer.baseAddress! + done, size - done)
-            if n <= 0 {
-                if n < 0 && errno == EINTR { continue }
-                failed = n < 0
-                break
-            }
-            done += n
-        }
-        count = done
-    }
-    return failed || bytes.count != size ? nil : bytes
-}
-
-/// Writes output files whole or not at all.
-public enum OutputSink {
-    /// Writes `text` to `path` atomically (a temporary file renamed into place), so that a failure
-    /// never leaves a half-written file; `-` writes to standard output.
-    ///
-    /// - Throws: ``InputError`` (naming the output file) when the file cannot be written.
-    public static func write(_ text: String, to path: String) throws(InputError) {
-        try write(Data(text.utf8), to: path)
-    }
-
-    /// Writes binary `bytes` (a `.npy` file, say) to `path` atomically, like the text overload,
-    /// without copying them first.
-    ///
-    /// - Throws: ``InputError`` (naming the output file) when the file cannot be written.
-    public static func write(_ bytes: [UInt8], to path: String) throws(InputError) {
-        let result = bytes.withUnsafeBytes { raw in
-            Result { () throws(InputError) in
-                let data = raw.isEmpty ? Data()
-                    : Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: raw.baseAddress!), count: raw.count, deallocator: .none)
-                try write(data, to: path)
-            }
-        }
-        try result.get()
-    }
-
-    private static func write(_ data: Data, to path: String) throws(InputError) {
-        if path == "-" {
-            FileHandle.standardOutput.write(data)
-            return
-        }
-        do {
-            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw InputError(file: path, reason: "cannot be written (\(error.localizedDescription))")
-        }
-    }
+/// `strerror(code)` as a Swift string.
+func errorText(_ code: Int32) -> String {
+    String(cString: strerror(code))
 }

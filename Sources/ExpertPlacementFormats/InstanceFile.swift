@@ -127,13 +127,12 @@ public struct InstanceFile: Sendable {
             guard case .array(let items) = w else {
                 throw InputError(file: file, field: "episodeWeights", reason: "expected an array of numbers, found \(w.kindDescription)")
             }
-            weights = []
-            for (t, item) in items.enumerated() {
-                guard case .number(let x) = item else {
-                    throw InputError(file: file, field: "episodeWeights[\(t)]", reason: "expected a number, found \(item.kindDescription)")
-                }
-                weights!.append(x)
+            guard let numbers = items.numbers else {
+                // `numbers` is nil only when some element is not a number: name the first.
+                let t = items.firstIndex { $0.doubleValue == nil } ?? 0
+                throw InputError(file: file, field: "episodeWeights[\(t)]", reason: "expected a number, found \(items[t].kindDescription)")
             }
+            weights = numbers
         }
 
         // The topology's sizes are checked before `current` is read against them.

@@ -60,6 +60,12 @@ enum LoadReader {
                              reason: "has \(items.count) entries, expected \(shape[level]) \(what) like the first row (ragged array)")
         }
         if level == shape.count - 1 {
+            // A parsed row of numbers: append it whole when every value is a valid load; the
+            // loop below names the first bad value otherwise.
+            if let row = items.numbers, row.withUnsafeBufferPointer(allValid) {
+                values.append(contentsOf: row)
+                return
+            }
             for (i, item) in items.enumerated() {
                 guard case .number(let x) = item else {
                     throw InputError(file: file, field: "\(path)[\(i)]", reason: "expected a number, found \(item.kindDescription)")

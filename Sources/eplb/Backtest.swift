@@ -195,7 +195,7 @@ struct BacktestCommand: ParsableCommand {
 
     func table(_ results: [BacktestResult], origins: [Int], problem: Problem, name: String) -> String {
         let t = problem.topology
-        var out = "eplb backtest: \(name)\n"
+        var out = "eplb backtest: \(TerminalText.sanitized(name))\n"
         out += "  \(problem.layers) layers × \(problem.episodes) episodes × \(problem.experts) experts; "
         out += "\(t.devices) devices × \(t.slotsPerDevice) slots; method \(method.rawValue)\n"
         out += "  window \(window), horizon \(horizon), step \(step ?? horizon): \(origins.count) origins "

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// `eplb`: expert-parallel load balancing for Mixture-of-Experts serving.
 @main
@@ -32,4 +33,11 @@ struct EPLB: ParsableCommand {
                       Generate.self, GapReport.self, ImportLoads.self, Export.self, Import.self,
                       ForecastCommand.self, BacktestCommand.self]
     )
+
+    /// Ignores SIGPIPE, so that writing to a pipe whose reader has gone returns `EPIPE` (handled
+    /// by ``OutputSink``: the command ends with exit code 2) instead of killing the process.
+    static func main() {
+        signal(SIGPIPE, SIG_IGN)
+        main(nil)
+    }
 }

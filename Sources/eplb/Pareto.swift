@@ -78,7 +78,7 @@ struct Pareto: ParsableCommand {
                 })
                 text = try JSONWriter.string(.object(root))
             case .table:
-                var out = "eplb pareto: \(method.rawValue) re-solve on \(name), objective \(result.objective.commandLineName)\n"
+                var out = "eplb pareto: \(method.rawValue) re-solve on \(TerminalText.sanitized(name)), objective \(result.objective.commandLineName)\n"
                 out += "  deployed \(TableReport.fixed(result.deployed, 4)), re-solved \(TableReport.fixed(result.resolved, 4)) with \(result.resolveMoves) moves\n\n"
                 out += " budget    moves     mean  gap closed\n"
                 out += "-------  -------  -------  ----------\n"

@@ -155,7 +155,7 @@ struct Simulate: ParsableCommand {
                 reports.append(try simulator.run(&policy) { policy, i, n in
                     guard showProgress else { return }
                     let text = i < n ? "\r\u{1B}[Keplb simulate: \(policy) at iteration \(i) of \(n)" : "\r\u{1B}[K"
-                    FileHandle.standardError.write(Data(text.utf8))
+                    writeStandardError(text)
                 })
                 seconds.append((ContinuousClock.now - started).inSeconds)
             }
@@ -247,7 +247,7 @@ struct Simulate: ParsableCommand {
         case .measured(let s): "policy time charged at \(s) s per iteration"
         case .fixedIterations(let n): "policy time charged as \(n) iteration(s) per call"
         }
-        var out = "eplb simulate: \(name)\n"
+        var out = "eplb simulate: \(TerminalText.sanitized(name))\n"
         out += "  \(simulator.trace.layers) layers × \(simulator.iterations) iterations × \(simulator.trace.experts) experts; "
         out += "\(t.devices) devices × \(t.slotsPerDevice) slots; starting from \(origin)\n"
         out += "  window \(c.window), interval \(c.interval) (first call at iteration \(c.firstRebalanceIteration)), "

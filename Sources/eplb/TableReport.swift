@@ -6,7 +6,7 @@ import Foundation
 enum TableReport {
     static func solve(name: String, problem: Problem, report: SolveReport, metrics: PlacementMetrics) -> String {
         let t = problem.topology
-        var out = "eplb solve: \(report.method) on \(name)\n"
+        var out = "eplb solve: \(report.method) on \(TerminalText.sanitized(name))\n"
         out += "  \(problem.layers) layers × \(problem.episodes) episodes × \(problem.experts) experts; "
         out += "\(t.devices) devices × \(t.slotsPerDevice) slots (\(t.slotCount - problem.experts) redundant)"
         if report.method == HierarchicalSolver().method {
@@ -25,7 +25,7 @@ enum TableReport {
     /// `eplb evaluate --format table`: the metrics (layers that cannot be scored shown as "-"),
     /// the objective's column marked with `*`, then the broken rules, if any.
     static func evaluation(title: String, problem: Problem, report: EvaluationReport, objective: Objective) -> String {
-        var out = "eplb evaluate: \(title)\n  \(problem.layers) layers × \(problem.episodes) episodes × \(problem.experts) experts\n\n"
+        var out = "eplb evaluate: \(TerminalText.sanitized(title))\n  \(problem.layers) layers × \(problem.episodes) episodes × \(problem.experts) experts\n\n"
         out += metricsTable(report.scored, rows: report.layers, marked: objective)
         if !report.violations.isEmpty {
             let shown = 20
@@ -95,7 +95,7 @@ enum TableReport {
     static func rebalance(name: String, problem: Problem, plan: RebalancePlan,
                           transferModel: RebalanceFile.TransferModel?) -> String {
         let objective = plan.objective
-        var out = "eplb rebalance: \(plan.method) on \(name)\n"
+        var out = "eplb rebalance: \(plan.method) on \(TerminalText.sanitized(name))\n"
         out += "  \(problem.layers) layers × \(problem.episodes) episodes (window) × \(problem.experts) experts; "
         out += "\(problem.topology.devices) devices × \(problem.topology.slotsPerDevice) slots\n"
         out += "  \(plan.priority.count) of \(problem.layers) layers changed, \(plan.totalMoves) moves, objective \(objective.commandLineName), in \(format(seconds: plan.wallTime))\n"

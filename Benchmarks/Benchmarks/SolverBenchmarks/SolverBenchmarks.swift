@@ -46,6 +46,16 @@ func readWindow(_ reader: LoadWindowReader? = nil) throws -> Problem {
     return try Problem(topology: v3Topology, loads: loads, current: deployedV3)
 }
 
+// Parser memory (issue 9): a ~200 MB instance file, 160 layers × 256 episodes × 256 experts of
+// loads with a fractional part (lognormal counts / 3: shortest round-trip doubles, ~19 bytes a
+// number with the separator), made once, outside the measurement.
+let largeInstanceJSON: [UInt8] = {
+    let counts = try! SyntheticLoads.lognormal(layers: 160, episodes: 256, experts: 256, seed: 3)
+    let loads = try! LoadTensor(layers: 160, episodes: 256, experts: 256, values: ContiguousArray(counts.values.map { $0 / 3 }))
+    return Array(JSONWriter.string(InstanceFile.encode(
+        try! Problem(topology: Topology(devices: 32, slotsPerDevice: 9), loads: loads))).utf8)
+}()
+
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(metrics: metrics, maxDuration: .seconds(3), maxIterations: 1_000)
 
@@ -152,6 +162,17 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
             blackHole(try Metrics.evaluate(plan, on: v3Steps))
+        }
+    }
+    // Bytes malloc handed out while parsing, against the file's size (target: at most 3×; the
+    // numbers alone are 84 MB), and the peak resident growth (sampled; the first sample shows it
+    // best, later ones reuse pages freed by the previous parse).
+    Benchmark("Parse a ~200 MB instance JSON (10.5 M numbers)",
+              configuration: .init(metrics: [.wallClock, .peakMemoryResidentDelta, .mallocCountTotal, .mallocBytesCount],
+                                   maxDuration: .seconds(20), maxIterations: 5)) { benchmark in
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            blackHole(try JSONParser.parse(largeInstanceJSON))
         }
     }
 }

@@ -138,7 +138,13 @@ internal let _exactPowersOfTen: [Double] = [
 ]
 
 /// The iterative parser state. Containers under construction live on explicit stacks
-/// (`frames`, `values`, `keys`), so nesting depth never touches the call stack.
+/// (`frames`, `values`, `keys`, `numbers`), so nesting depth never touches the call stack.
+///
+/// Memory: an array holds its elements on the `numbers` stack as plain doubles for as long as
+/// they are all numbers, and closes into a ``JSONArray`` stored as numbers; the first element
+/// that is not a number moves the ones before it to `values`. So a file of nested arrays of
+/// numbers costs 8 bytes per number (plus one `JSONValue` per innermost row), not one
+/// 32-byte `JSONValue` per number and a copy of it.
 internal struct _JSONParserCore {
     /// An open array or object.
     struct Frame {
@@ -147,6 +153,11 @@ internal struct _JSONParserCore {
         var valueStart: Int
         /// Index in `keys` of this object's first key.
         var keyStart: Int
+        /// Index in `numbers` of this array's first element while ``isNumeric``.
+        var numberStart: Int
+        /// Whether every element of this array so far is a number: they are then kept in
+        /// `numbers` (8 bytes each), not in `values`.
+        var isNumeric: Bool
     }
 
     let p: UnsafePointer<UInt8>
@@ -155,6 +166,7 @@ internal struct _JSONParserCore {
     /// Byte offset where the document content starts (3 after a BOM).
     var contentStart: Int = 0
     var values: [JSONValue] = []
+    var numbers: ContiguousArray<Double> = []
     var keys: [String] = []
     var frames: [Frame] = []
     /// Key → position, one per open object (kept apart so `Frame` stays trivially copyable).
@@ -250,45 +262,54 @@ internal struct _JSONParserCore {
                 try checkDepth(at: i)
                 i += 1
                 skipWhitespace()
+                endNumericRun()
                 if i < count && p[i] == _ASCII.closeBracket {
                     i += 1
-                    values.append(.array([]))
+                    values.append(.array(JSONArray()))
                 } else {
-                    frames.append(Frame(isObject: false, valueStart: values.count, keyStart: keys.count))
+                    frames.append(Frame(isObject: false, valueStart: values.count, keyStart: keys.count,
+                                        numberStart: numbers.count, isNumeric: true))
                     continue
                 }
             case _ASCII.openBrace:
                 try checkDepth(at: i)
                 i += 1
                 skipWhitespace()
+                endNumericRun()
                 if i < count && p[i] == _ASCII.closeBrace {
                     i += 1
                     values.append(.object(JSONObject()))
                 } else {
-                    frames.append(Frame(isObject: true, valueStart: values.count, keyStart: keys.count))
+                    frames.append(Frame(isObject: true, valueStart: values.count, keyStart: keys.count,
+                                        numberStart: numbers.count, isNumeric: false))
                     objectIndexes.append([:])
                     try parseKeyAndColon()
                     continue
                 }
             case _ASCII.quote:
-                values.append(.string(try parseString()))
+                let string = try parseString()
+                endNumericRun()
+                values.append(.string(string))
             case _ASCII.minus, _ASCII.zero..._ASCII.nine:
-                values.append(.number(try parseNumber()))
+                appendNumber(try parseNumber())
             case UInt8(ascii: "t"):
                 try expectLiteral("true")
+                endNumericRun()
                 values.append(.bool(true))
             case UInt8(ascii: "f"):
                 try expectLiteral("false")
+                endNumericRun()
                 values.append(.bool(false))
             case UInt8(ascii: "n"):
                 try expectLiteral("null")
+                endNumericRun()
                 values.append(.null)
             case UInt8(ascii: "N"):
                 try expectLiteral("NaN")
-                values.append(.number(.nan))
+                appendNumber(.nan)
             case UInt8(ascii: "I"):
                 try expectLiteral("Infinity")
-                values.append(.number(.infinity))
+                appendNumber(.infinity)
             default:
                 throw error("unexpected \(describeByte(at: i)) (expected a value)", at: i)
             }
@@ -340,11 +361,46 @@ internal struct _JSONParserCore {
         }
     }
 
+    /// Appends a number to the innermost container: to `numbers` while it is an array of
+    /// numbers only, else to `values`.
+    @inline(__always)
+    mutating func appendNumber(_ x: Double) {
+        if let top = frames.last, top.isNumeric {
+            numbers.append(x)
+        } else {
+            values.append(.number(x))
+        }
+    }
+
+    /// Called before a value that is not a number joins the innermost container: if that is an
+    /// array of numbers so far, its numbers move to `values` as `.number` values.
+    @inline(__always)
+    mutating func endNumericRun() {
+        guard let top = frames.last, top.isNumeric else { return }
+        for x in numbers[top.numberStart...] { values.append(.number(x)) }
+        numbers.removeSubrange(top.numberStart...)
+        frames[frames.count - 1].isNumeric = false
+    }
+
     mutating func closeArray(_ frame: Frame) {
-        let elements = Array(values[frame.valueStart...])
-        values.removeSubrange(frame.valueStart...)
         frames.removeLast()
-        values.append(.array(elements))
+        if frame.isNumeric {
+            let elements: ContiguousArray<Double>
+            if frame.numberStart == 0 && numbers.count >= 1 << 16 {
+                // A long array that owns the whole stack: hand the buffer over instead of
+                // copying it (a copy would briefly need the numbers twice).
+                elements = numbers
+                numbers = []
+            } else {
+                elements = _exactCopy(numbers[frame.numberStart...])
+                numbers.removeSubrange(frame.numberStart...)
+            }
+            values.append(.array(JSONArray(storage: .numbers(elements))))
+        } else {
+            let elements = _exactCopy(values[frame.valueStart...])
+            values.removeSubrange(frame.valueStart...)
+            values.append(.array(JSONArray(storage: .values(elements))))
+        }
     }
 
     mutating func closeObject(_ frame: Frame) {
@@ -637,6 +693,20 @@ internal struct _JSONParserCore {
     func slowNumber(from start: Int, to end: Int) -> Double {
         let text = String(decoding: UnsafeBufferPointer(start: p + start, count: end - start), as: UTF8.self)
         return Double(text) ?? .nan  // never nil: the grammar was validated by the caller
+    }
+}
+
+/// The elements of `slice` in a buffer of their own, of exactly their size.
+///
+/// `ContiguousArray(slice)` is not that: when the slice spans its whole array it shares the
+/// array's buffer, spare capacity included, so every array closed from the parser's stacks kept
+/// a stack-sized buffer (511 doubles for a 300-number row) and the stack was copied on its next
+/// change.
+@inline(__always)
+internal func _exactCopy<T>(_ slice: ArraySlice<T>) -> ContiguousArray<T> {
+    ContiguousArray(unsafeUninitializedCapacity: slice.count) { buffer, count in
+        _ = buffer.initialize(from: slice)
+        count = slice.count
     }
 }
 

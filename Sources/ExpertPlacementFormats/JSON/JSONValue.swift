@@ -11,6 +11,10 @@
 /// Equality is structural. Object equality ignores key order (see ``JSONObject``), and
 /// because it compares numbers with `Double.==`, a value containing `NaN` is not equal to
 /// itself and `-0.0 == 0.0`.
+///
+/// Arrays are ``JSONArray`` values: an array whose elements are all numbers (the rows of a
+/// load tensor) is stored as a flat `ContiguousArray<Double>`, 8 bytes a number, instead of one
+/// `JSONValue` per element; ``JSONArray/numbers`` hands that storage out without a copy.
 public enum JSONValue: Sendable, Equatable {
     /// The JSON literal `null`.
     case null
@@ -21,7 +25,7 @@ public enum JSONValue: Sendable, Equatable {
     /// A JSON string with all escapes resolved.
     case string(String)
     /// A JSON array.
-    case array([JSONValue])
+    case array(JSONArray)
     /// A JSON object; keys keep their source order.
     case object(JSONObject)
 
@@ -58,11 +62,19 @@ public enum JSONValue: Sendable, Equatable {
         return nil
     }
 
+    /// A JSON array of `elements` (stored compactly when they are all numbers).
+    ///
+    /// - Complexity: O(n).
+    public static func array(_ elements: [JSONValue]) -> JSONValue {
+        .array(JSONArray(elements))
+    }
+
     /// The elements, if this value is an array; otherwise `nil`.
     ///
-    /// - Complexity: O(1).
+    /// - Complexity: O(n): the elements are copied into a new Swift array. Match
+    ///   `case .array(let elements)` to read them in place, or use ``JSONArray/numbers``.
     public var arrayValue: [JSONValue]? {
-        if case .array(let a) = self { return a }
+        if case .array(let a) = self { return Array(a) }
         return nil
     }
 
@@ -131,6 +143,118 @@ extension JSONValue: ExpressibleByDictionaryLiteral {
     /// - Precondition: the keys are distinct.
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
         self = .object(JSONObject(elements))
+    }
+}
+
+/// The elements of a JSON array.
+///
+/// A random-access collection of ``JSONValue``. When every element is a number — the common
+/// case in this project's files, whose loads, weights and plans are nested arrays of numbers —
+/// the elements are kept as one flat `ContiguousArray<Double>` (8 bytes per number, where one
+/// `JSONValue` each would take 32), and ``numbers`` returns that storage without copying.
+/// Reading an element of such an array makes a `.number` value on the fly.
+///
+/// Equality is element-wise (with `Double.==` for numbers) and does not depend on how the
+/// elements are stored.
+public struct JSONArray: Sendable, Equatable, RandomAccessCollection, ExpressibleByArrayLiteral {
+    internal enum Storage: Sendable {
+        case values(ContiguousArray<JSONValue>)
+        case numbers(ContiguousArray<Double>)
+    }
+
+    internal var storage: Storage
+
+    /// An empty array.
+    public init() {
+        storage = .values([])
+    }
+
+    /// An array of `elements`, stored as numbers when every element is a number.
+    ///
+    /// - Complexity: O(n).
+    public init<S: Sequence<JSONValue>>(_ elements: S) {
+        let values = ContiguousArray(elements)
+        if !values.isEmpty, values.allSatisfy({ if case .number = $0 { true } else { false } }) {
+            storage = .numbers(ContiguousArray(unsafeUninitializedCapacity: values.count) { buffer, count in
+                for (k, value) in values.enumerated() {
+                    if case .number(let x) = value { buffer.initializeElement(at: k, to: x) }
+                }
+                count = values.count
+            })
+        } else {
+            storage = .values(values)
+        }
+    }
+
+    /// An array with the given storage (the parser's; no scan).
+    internal init(storage: Storage) {
+        self.storage = storage
+    }
+
+    /// An array of numbers, kept in `numbers` as they are (no copy).
+    ///
+    /// - Complexity: O(1).
+    public init(numbers: ContiguousArray<Double>) {
+        storage = .numbers(numbers)
+    }
+
+    /// An array of the literal's elements.
+    public init(arrayLiteral elements: JSONValue...) {
+        self.init(elements)
+    }
+
+    /// The elements as numbers when every one of them is a number (an empty array gives an
+    /// empty result); otherwise `nil`.
+    ///
+    /// - Complexity: O(1) for an array stored as numbers (every parsed array of numbers);
+    ///   O(n) otherwise.
+    public var numbers: ContiguousArray<Double>? {
+        switch storage {
+        case .numbers(let xs):
+            return xs
+        case .values(let values):
+            var xs = ContiguousArray<Double>()
+            xs.reserveCapacity(values.count)
+            for value in values {
+                guard case .number(let x) = value else { return nil }
+                xs.append(x)
+            }
+            return xs
+        }
+    }
+
+    /// The position of the first element (always 0).
+    public var startIndex: Int { 0 }
+
+    /// The number of elements.
+    public var endIndex: Int {
+        switch storage {
+        case .values(let values): values.count
+        case .numbers(let xs): xs.count
+        }
+    }
+
+    /// The element at `position`.
+    ///
+    /// - Precondition: `0 <= position < count`.
+    /// - Complexity: O(1).
+    public subscript(position: Int) -> JSONValue {
+        switch storage {
+        case .values(let values): values[position]
+        case .numbers(let xs): .number(xs[position])
+        }
+    }
+
+    /// Element-wise equality, whatever the storage.
+    ///
+    /// - Complexity: O(n).
+    public static func == (lhs: JSONArray, rhs: JSONArray) -> Bool {
+        if case .numbers(let a) = lhs.storage, case .numbers(let b) = rhs.storage {
+            // Element by element: `ContiguousArray.==` calls two views of one buffer equal
+            // without looking, which would make an array holding NaN equal to itself.
+            return a.count == b.count && zip(a, b).allSatisfy { $0 == $1 }
+        }
+        return lhs.count == rhs.count && zip(lhs, rhs).allSatisfy { $0 == $1 }
     }
 }
 
