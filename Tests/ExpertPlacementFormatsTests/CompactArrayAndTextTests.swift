@@ -33,7 +33,7 @@ struct CompactArrayAndTextTests {
             return
         }
         // Written compactly and read back by Foundation: the same elements in the same order.
-        let written = JSONWriter.compactString(parsed)
+        let written = try JSONWriter.compactString(parsed)
         let a = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? NSArray
         let b = try JSONSerialization.jsonObject(with: Data(written.utf8)) as? NSArray
         #expect(a == b, "\(text) → \(written)")
@@ -63,7 +63,7 @@ struct CompactArrayAndTextTests {
     @Test("JSON output keeps control characters exactly (escaped as \\u00XX)")
     func jsonLossless() throws {
         let name = "evil\u{1B}[2J\u{7}\r\u{202E}"
-        let text = JSONWriter.compactString(.string(name))
+        let text = try JSONWriter.compactString(.string(name))
         #expect(!text.unicodeScalars.contains { $0.value < 0x20 })
         #expect(try JSONParser.parse(text) == .string(name))
     }
