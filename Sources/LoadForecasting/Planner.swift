@@ -184,3 +184,27 @@ extension LoadTensor {
         return LoadTensor(layers: layers, episodes: 1, experts: experts, checkedValues: out)
     }
 }
+
+extension Planner {
+    /// The problem a rebalance plans on for the loads to come: `problem`'s episodes are the
+    /// history (the window), `strategy` turns them into the episodes to plan for (the last one, the
+    /// window, μ + Kσ, a forecast of the next ``horizon`` episodes, …; `auto` picks one by a
+    /// backtest on the window itself), and the deployed `current` is kept.
+    ///
+    /// `.window` returns `problem` unchanged (its own episode weights included). The planner's
+    /// ``window`` should be `problem.episodes`.
+    ///
+    /// - Returns: the problem and the strategy used (`auto`'s choice when `strategy` is `auto`).
+    /// - Throws: ``ExpertPlacementError`` from the forecast (a window too short for the model, say).
+    public func planningProblem(_ strategy: PlanningStrategy,
+                                window problem: Problem) throws(ExpertPlacementError) -> (problem: Problem, chosen: PlanningStrategy) {
+        var chosen = strategy
+        if case .auto(let candidates) = strategy {
+            chosen = try choose(among: candidates, trace: problem.loads, origin: problem.episodes)
+        }
+        if chosen == .window { return (problem, chosen) }
+        let (loads, weights) = try planningLoads(chosen, trace: problem.loads, origin: problem.episodes)
+        let planned = try Problem(topology: problem.topology, loads: loads, episodeWeights: weights, current: problem.current)
+        return (planned, chosen)
+    }
+}

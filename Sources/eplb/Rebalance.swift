@@ -45,6 +45,8 @@ struct Rebalance: ParsableCommand {
 
     @OptionGroup(title: "Moves") var moves: MoveOptions
 
+    @OptionGroup(title: "Plan for the loads to come") var planning: RebalancePlanningOptions
+
     @Option(name: .customLong("time-limit"), help: ArgumentHelp("Time budget in seconds for re-placing.", valueName: "seconds"))
     var timeLimit: Double?
 
@@ -75,7 +77,14 @@ struct Rebalance: ParsableCommand {
 
     func run() throws {
         try reportingInputErrors {
-            let ((name, problem), recorded) = try deployed.load()
+            let ((name, window), recorded) = try deployed.load()
+            // With --strategy, the selected layers are planned (and scored) on the loads to come.
+            let (problem, chosen): (Problem, String)
+            do throws(ExpertPlacementError) {
+                (problem, chosen) = try planning.planningProblem(window, objective: objective.objective)
+            } catch {
+                throw InputError(file: name, error)
+            }
             var options = rules.options(objective: objective.objective, moves: moves.policy)
             if let timeLimit { options.timeLimit = TimeLimit.duration(timeLimit) }
             let record = recorded.map { $0.map { Optional($0) } }
@@ -90,6 +99,7 @@ struct Rebalance: ParsableCommand {
                                                     wallSeconds: omitTiming ? nil : plan.wallTime.inSeconds, notes: plan.notes)
                 moves.record(into: &info.settings)
                 rules.record(into: &info.settings)
+                planning.record(into: &info.settings, chosen: chosen)
                 text = try JSONWriter.string(RebalanceFile.encode(plan, metrics: metrics, solver: info, transferModel: model))
             case .table:
                 text = TableReport.rebalance(name: name, problem: problem, plan: plan, transferModel: model)

@@ -17,6 +17,40 @@ struct RebalanceCLITests {
         return (try temporaryFile("rb-window.json", window.stdout), try temporaryFile("rb-deployed.json", deployed.stdout))
     }
 
+    @Test("rebalance --strategy plans for the loads to come: last equals a window of the last episode; forecasts are valid and recorded")
+    func strategies() throws {
+        let (window, deployed) = try Self.fixture()
+        // The window's last episode as a window of its own.
+        let text = try String(contentsOfFile: window, encoding: .utf8)
+        let instance = try InstanceFile.decode(Array(text.utf8), file: "w")
+        let loads = instance.problem.loads
+        var last = ContiguousArray<Double>()
+        for l in 0..<loads.layers {
+            for e in 0..<loads.experts { last.append(loads[l, loads.episodes - 1, e]) }
+        }
+        let lastOnly = try Problem(topology: instance.problem.topology,
+                                   loads: LoadTensor(layers: loads.layers, episodes: 1, experts: loads.experts, values: last))
+        let lastPath = try temporaryFile("rb-last.json", try JSONWriter.string(InstanceFile.encode(lastOnly, name: "last")))
+        let direct = try CLI.run(["rebalance", lastPath, "--current", deployed, "--move-cost", "0.001", "--omit-timing"])
+        let planned = try CLI.run(["rebalance", window, "--current", deployed, "--move-cost", "0.001", "--omit-timing",
+                                   "--strategy", "last"])
+        #expect(direct.status == 0 && planned.status == 0, "\(direct.stderr)\(planned.stderr)")
+        let a = try PlacementFile.decode(Array(direct.stdout.utf8), file: "a")
+        let b = try PlacementFile.decode(Array(planned.stdout.utf8), file: "b")
+        #expect(a == b)
+        for strategy in ["forecast:ar", "forecast+window:trend", "hedged:1", "auto"] {
+            let r = try CLI.run(["rebalance", window, "--current", deployed, "--strategy", strategy, "--horizon", "2",
+                                 "--omit-timing"])
+            #expect(r.status == 0, "\(strategy): \(r.stderr)")
+            #expect(r.stdout.contains("\"strategy\""), "\(strategy): settings.strategy missing")
+            let next = try temporaryFile("rb-\(strategy).json", r.stdout)
+            let check = try CLI.run(["validate", next, "--current", deployed])
+            #expect(check.status == 0, "\(strategy): \(check.stdout)")
+        }
+        let bad = try CLI.run(["rebalance", window, "--current", deployed, "--strategy", "crystal-ball"])
+        #expect(bad.status == 64 && bad.stderr.contains("--strategy"))
+    }
+
     @Test("rebalance writes a valid change with transfers, priority and records; the next call reads the records back")
     func rebalance() throws {
         let (window, deployed) = try Self.fixture()

@@ -1,0 +1,56 @@
+import ArgumentParser
+import ExpertPlacement
+import ExpertPlacementFormats
+import LoadForecasting
+
+/// `rebalance --strategy …`: what the re-placed layers are planned for (the window itself by
+/// default, or the loads to come: a forecast, a hedge, the last episode, or `auto`'s choice).
+struct RebalancePlanningOptions: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "Loads to plan for: window (default: the window's episodes), last, hedged[:K], forecast[:MODEL], forecast+window[:MODEL] or auto (chosen by how each did on the window's last --horizon episodes).",
+        valueName: "name"))
+    var strategy = "window"
+
+    @Option(help: ArgumentHelp("Episodes forecast (forecast strategies) and scored by auto's choice.", valueName: "H"))
+    var horizon = 4
+
+    @Option(name: .customLong("hedge-k"), help: ArgumentHelp("K of a bare hedged.", valueName: "K"))
+    var hedgeK = 1.0
+
+    @OptionGroup(title: "Forecast model") var forecast: ForecastModelOptions
+
+    static let autoCandidates = ["last", "window", "hedged", "forecast"]
+
+    func parsed() -> PlanningStrategy? {
+        let candidates = Self.autoCandidates.compactMap {
+            PlanningStrategy(name: $0, defaultK: hedgeK, defaultModel: forecast.forecastModel,
+                             parameters: forecast.parameters, autoCandidates: [])
+        }
+        return PlanningStrategy(name: strategy, defaultK: hedgeK, defaultModel: forecast.forecastModel,
+                                parameters: forecast.parameters, autoCandidates: candidates)
+    }
+
+    func validate() throws {
+        if parsed() == nil {
+            throw ValidationError("--strategy: unknown strategy '\(strategy)'; use window, last, hedged[:K], forecast[:MODEL], forecast+window[:MODEL] or auto (models: \(ForecastModel.names.joined(separator: ", ")))")
+        }
+        if horizon < 1 { throw ValidationError("--horizon must be at least 1, got \(horizon)") }
+        if !hedgeK.isFinite { throw ValidationError("--hedge-k must be a finite number") }
+    }
+
+    /// The problem to rebalance on (the window itself for `window`) and the strategy used.
+    func planningProblem(_ problem: Problem, objective: Objective) throws(ExpertPlacementError) -> (Problem, String) {
+        guard let strategy = parsed(), strategy != .window else { return (problem, "window") }
+        let planner = try Planner(solver: GreedySolver(), options: SolveOptions(objective: objective),
+                                  topology: problem.topology, window: problem.episodes, horizon: horizon,
+                                  shiftThreshold: forecast.shiftThreshold, autoSteps: 1)
+        let (planned, chosen) = try planner.planningProblem(strategy, window: problem)
+        return (planned, strategy == chosen ? chosen.name : "auto → \(chosen.name)")
+    }
+
+    func record(into settings: inout JSONObject, chosen: String) {
+        guard strategy != "window" else { return }
+        settings["strategy"] = .string(chosen)
+        settings["horizon"] = .number(Double(horizon))
+    }
+}
