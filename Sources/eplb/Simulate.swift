@@ -1,6 +1,7 @@
 import ArgumentParser
 import ExpertPlacement
 import ExpertPlacementFormats
+import LoadForecasting
 import Foundation
 
 /// `eplb simulate`: online rebalancing over a per-iteration trace (INTERFACE.md §4).
@@ -58,7 +59,7 @@ struct Simulate: ParsableCommand {
     var interval: Int
 
     @Option(name: .customLong("policy"), help: ArgumentHelp(
-        "Policies to compare, comma-separated or repeated: \(PolicyChoice.allCases.map(\.rawValue).joined(separator: ", ")). Default: all.",
+        "Policies to compare, comma-separated or repeated: \(PolicyChoice.allCases.map(\.rawValue).joined(separator: ", ")). Default: none, greedy, search, rebalance.",
         valueName: "names"))
     var policyLists: [String] = []
 
@@ -85,6 +86,9 @@ struct Simulate: ParsableCommand {
 
     @OptionGroup(title: "The rebalance policy's rules (as eplb rebalance)") var rules: CherryPickOptions
 
+    @OptionGroup(title: "The rebalance-forecast policy: the rebalance policy planning for the loads to come (as eplb rebalance --strategy)")
+    var planning: RebalancePlanningOptions
+
     @Option(name: .customLong("recency-half-life"), help: ArgumentHelp("rebalance: weigh the window's iterations by 2^(−age/h), the newest at 1.", valueName: "h"))
     var recencyHalfLife: Double?
 
@@ -100,7 +104,7 @@ struct Simulate: ParsableCommand {
     /// The policies asked for, in order (default: all).
     var policies: [PolicyChoice] {
         let names = policyLists.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
-        return names.isEmpty ? PolicyChoice.allCases : names.compactMap(PolicyChoice.init(rawValue:))
+        return names.isEmpty ? PolicyChoice.defaults : names.compactMap(PolicyChoice.init(rawValue:))
     }
 
     func validate() throws {
@@ -109,6 +113,9 @@ struct Simulate: ParsableCommand {
             throw ValidationError("--policy: unknown policy '\(name)'; choose from \(PolicyChoice.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         if Set(names).count != names.count { throw ValidationError("--policy: a policy is listed twice") }
+        if names.contains(PolicyChoice.rebalanceForecast.rawValue) && planning.strategy == "window" {
+            throw ValidationError("--policy rebalance-forecast needs --strategy (forecast:MODEL, forecast+window:MODEL, hedged, last or auto): with window it is the rebalance policy")
+        }
         for (flag, value) in [("--window", window), ("--interval", interval), ("--layers-per-iteration", layersPerIteration)] where value < 1 {
             throw ValidationError("\(flag) must be at least 1, got \(value)")
         }
@@ -150,7 +157,9 @@ struct Simulate: ParsableCommand {
             var reports: [SimulationReport] = []
             var seconds: [Double] = []
             for choice in policies {
-                var policy = choice.makePolicy(rebalanceOptions: rebalanceOptions(simulator), recencyHalfLife: recencyHalfLife)
+                let strategy = planning.parsed() ?? .window
+                var policy = choice.makePolicy(rebalanceOptions: rebalanceOptions(simulator), recencyHalfLife: recencyHalfLife,
+                                               planning: (strategy, planning.horizon, planning.forecast.shiftThreshold))
                 let started = ContinuousClock.now
                 reports.append(try simulator.run(&policy) { policy, i, n in
                     guard showProgress else { return }
@@ -271,17 +280,25 @@ struct Simulate: ParsableCommand {
 /// The policies `eplb simulate --policy` knows. A new policy is one case here plus its type.
 enum PolicyChoice: String, CaseIterable {
     case none, greedy, search, rebalance
+    case rebalanceForecast = "rebalance-forecast"
 
-    /// A fresh instance of the policy; `rebalance` gets `rebalanceOptions`.
-    func makePolicy(rebalanceOptions: RebalanceOptions, recencyHalfLife: Double?) -> any SimulationPolicy {
+    /// The policies run when --policy is not given (rebalance-forecast only on request).
+    static let defaults: [PolicyChoice] = [.none, .greedy, .search, .rebalance]
+
+    /// A fresh instance of the policy; `rebalance` gets `rebalanceOptions`, `rebalance-forecast`
+    /// also `planning` (strategy, horizon, shift threshold).
+    func makePolicy(rebalanceOptions: RebalanceOptions, recencyHalfLife: Double?,
+                    planning: (strategy: PlanningStrategy, horizon: Int, shiftThreshold: Double)) -> any SimulationPolicy {
+        var rebalance = RebalancePolicy(options: rebalanceOptions)
+        rebalance.recencyHalfLife = recencyHalfLife
         switch self {
         case .none: return NoRebalancePolicy()
         case .greedy: return GreedyPolicy()
         case .search: return ResolvePolicy()
-        case .rebalance:
-            var policy = RebalancePolicy(options: rebalanceOptions)
-            policy.recencyHalfLife = recencyHalfLife
-            return policy
+        case .rebalance: return rebalance
+        case .rebalanceForecast:
+            return ForecastRebalancePolicy(inner: rebalance, strategy: planning.strategy, horizon: planning.horizon,
+                                           shiftThreshold: planning.shiftThreshold)
         }
     }
 }

@@ -65,6 +65,27 @@ struct SimulateCLITests {
         #expect(ok.stdout.contains(#""current": "\#(good)""#))
     }
 
+    @Test("rebalance-forecast: the rebalance policy planning for the loads to come; refused without a strategy")
+    func forecastPolicy() throws {
+        let path = try Self.trace()
+        let flags = ["--window", "8", "--interval", "8", "--delay-iterations", "1", "--omit-timing"]
+        let refused = try CLI.run(["simulate", path, "--policy", "rebalance,rebalance-forecast"] + flags)
+        #expect(refused.status == 64 && refused.stderr.contains("--strategy"))
+        // Side by side with rebalance: the same call schedule, its own name and figures.
+        let r = try CLI.run(["simulate", path, "--policy", "rebalance,rebalance-forecast", "--strategy", "last"] + flags)
+        #expect(r.status == 0, "\(r.stderr)")
+        guard case .object(let root) = try JSONParser.parse(Array(r.stdout.utf8)), case .array(let policies) = root["policies"],
+              policies.count == 2, case .object(let plain) = policies[0], case .object(let planned) = policies[1],
+              case .array(let plainCalls) = plain["calls"], case .array(let plannedCalls) = planned["calls"]
+        else { Issue.record("no policies in \(r.stdout)"); return }
+        #expect(plain["name"] == .string("rebalance") && planned["name"] == .string("rebalance-forecast"))
+        #expect(plainCalls.count == plannedCalls.count && !plannedCalls.isEmpty)
+        for strategy in ["forecast:ema", "hedged", "auto"] {
+            let s = try CLI.run(["simulate", path, "--policy", "rebalance-forecast", "--strategy", strategy, "--horizon", "2"] + flags)
+            #expect(s.status == 0, "\(strategy): \(s.stderr)")
+        }
+    }
+
     @Test("usage errors exit 64")
     func usage() throws {
         let path = try Self.trace()
