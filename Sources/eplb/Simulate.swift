@@ -226,7 +226,7 @@ struct Simulate: ParsableCommand {
         case .measured(let s): settings["iterationSeconds"] = .number(s)
         case .fixedIterations(let n): settings["delayIterations"] = number(n)
         }
-        if reports.contains(where: { $0.policy == "rebalance" }) {
+        if reports.contains(where: { $0.policy == "rebalance" || $0.policy == "rebalance-forecast" }) {
             let options = rebalanceOptions(simulator)
             var r = JSONObject()
             r["moveCost"] = .number(options.moves.cost)
@@ -235,6 +235,9 @@ struct Simulate: ParsableCommand {
             if let x = options.relativeThreshold { r["relativeThreshold"] = .number(x) }
             if let x = options.minGain { r["minGain"] = .number(x) }
             if let x = options.maxLayers { r["maxLayers"] = number(x) }
+            if reports.contains(where: { $0.policy == "rebalance-forecast" }) {
+                planning.record(into: &r, chosen: planning.strategy)  // rebalance-forecast's strategy and horizon
+            }
             settings["rebalance"] = .object(r)
         }
         let t = simulator.topology
