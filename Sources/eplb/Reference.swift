@@ -13,8 +13,9 @@ struct Reference: ParsableCommand {
         (for '-', standard input, after the instance's "name" with characters other than letters, \
         digits, '.', '_' and '-' replaced by '-', else "stdin"): a v1 placement with its metrics \
         (value, lowerBound, gap), solver.status "optimal" and solver.settings (tolerance, time \
-        limit, GLPK version, instance file). No timing is written and the solver is deterministic, \
-        so the same instance and options give the same bytes. An instance that cannot be proven \
+        limit, GLPK version, instance file). No timing is written, so a re-run gives the same value, \
+        bound and status, and on an idle machine the same bytes (under heavy load the solver may \
+        report another of several tied optimal plans). An instance that cannot be proven \
         optimal within the time limit is reported on stderr and gets no file; the exit code is then 1.
 
         Examples:
