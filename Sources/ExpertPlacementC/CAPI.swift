@@ -36,11 +36,10 @@ struct CError: Error {
     }
 }
 
-/// The largest count the API accepts for one dimension, and for a product of dimensions: far
-/// beyond any model, and small enough that every index fits the core's `Int32` expert ids and
-/// every buffer size fits an `Int` without overflow.
-let maxDimension: Int64 = 1 << 30
-let maxElements: Int64 = 1 << 40
+/// The largest count the API accepts for one dimension: the core's table limit
+/// (``Limits/maximumCells``), so every index fits the core's `Int32` expert ids. Products of
+/// dimensions are checked by the core's ``Limits`` too.
+let maxDimension = Int64(Limits.maximumCells)
 
 /// Runs `body`, turning every error into a code and a message written to the caller's buffer.
 func guarded(_ message: UnsafeMutablePointer<CChar>?, _ capacity: Int64,
@@ -76,19 +75,6 @@ func dimension(_ value: Int64, _ field: String, minimum: Int64 = 1) throws(CErro
         throw .invalid(field, "must be between \(minimum) and \(maxDimension), got \(value)")
     }
     return Int(value)
-}
-
-/// The product of dimensions, refused when it exceeds ``maxElements``.
-func elements(_ factors: [Int], _ field: String) throws(CError) -> Int {
-    var n: Int64 = 1
-    for f in factors {
-        let (p, overflow) = n.multipliedReportingOverflow(by: Int64(f))
-        guard !overflow && p <= maxElements else {
-            throw .invalid(field, "shape \(factors) holds more than \(maxElements) elements")
-        }
-        n = p
-    }
-    return Int(n)
 }
 
 func required<T>(_ pointer: UnsafePointer<T>?, _ field: String) throws(CError) -> UnsafePointer<T> {
@@ -135,12 +121,15 @@ struct Shape {
         self.episodes = try dimension(episodes, "episodes")
         self.experts = try dimension(experts, "experts")
         let d = try dimension(devices, "devices"), s = try dimension(slotsPerDevice, "slots_per_device")
-        _ = try elements([d, s], "devices × slots_per_device")
-        _ = try elements([self.layers, self.episodes, self.experts], "loads")
-        _ = try elements([self.layers, d, s], "phy2log")
         topology = Topology(devices: d, slotsPerDevice: s, nodes: try dimension(nodes, "nodes"),
                             expertGroups: try dimension(groups, "groups"))
-        do { try topology.validate(experts: self.experts) } catch { throw CError(error) }
+        // The core's checks: the topology's invariants, then every table the shape needs.
+        do throws(ExpertPlacementError) {
+            try topology.validate(experts: self.experts)
+            try Limits.checkSizes(layers: self.layers, episodes: self.episodes, experts: self.experts, topology: topology)
+        } catch {
+            throw CError(error)
+        }
     }
 
     var slots: Int { topology.slotCount }
@@ -154,32 +143,25 @@ func loadTensor(_ pointer: UnsafePointer<Double>?, _ shape: Shape, episodesFirst
     }
     let l = shape.layers, t = shape.episodes, e = shape.experts
     let count = l * t * e
-    var bad = -1
+    // The core's value rule (``Limits``), checked once on the caller's buffer; the first bad
+    // value is named with the caller's own index order.
+    let caller = UnsafeBufferPointer(start: source, count: count)
+    if !Limits.allInRange(caller), let bad = caller.firstIndex(where: { Limits.magnitudeProblem($0, what: "load") != nil }) {
+        let k = bad % e, row = bad / e
+        let index = episodesFirst == 1 ? "[\(row / l)][\(row % l)][\(k)]" : "[\(row / t)][\(row % t)][\(k)]"
+        throw .invalid("loads\(index)", Limits.magnitudeProblem(caller[bad], what: "load")!)
+    }
     let values = ContiguousArray<Double>(unsafeUninitializedCapacity: count) { buffer, initialized in
         for layer in 0..<l {
             for episode in 0..<t {
                 let from = episodesFirst == 1 ? (episode * l + layer) * e : (layer * t + episode) * e
                 let to = (layer * t + episode) * e
-                for k in 0..<e {
-                    let v = source[from + k]
-                    if bad < 0 && !(v.isFinite && v >= 0) { bad = from + k }
-                    buffer[to + k] = v
-                }
+                for k in 0..<e { buffer[to + k] = caller[from + k] }
             }
         }
         initialized = count
     }
-    if bad >= 0 {
-        let k = bad % e, row = bad / e
-        let index = episodesFirst == 1 ? "[\(row / l)][\(row % l)][\(k)]" : "[\(row / t)][\(row % t)][\(k)]"
-        let v = source[bad]
-        throw .invalid("loads\(index)", v.isNaN ? "NaN is not a valid load" : v.isFinite ? "negative load \(v)" : "infinite load")
-    }
-    do {
-        return try LoadTensor(layers: l, episodes: t, experts: e, values: values)
-    } catch {
-        throw CError(error)
-    }
+    return LoadTensor(layers: l, episodes: t, experts: e, checkedValues: values)
 }
 
 /// A plan from the caller's `[L][P]` int64 ids, with every id checked to be in `0..<E`.
@@ -312,7 +294,13 @@ public func ep_solve(_ loads: UnsafePointer<Double>?, _ layers: Int64, _ episode
                                   slotsPerDevice: slotsPerDevice, nodes: nodes, groups: groups)
             guard let phy2log else { throw .invalid("phy2log", "is NULL") }
             let width = log2phy == nil ? 0 : try dimension(log2phyWidth, "log2phy_width")
-            if log2phy != nil { _ = try elements([shape.layers, shape.experts, width], "log2phy") }
+            if log2phy != nil {
+                do throws(ExpertPlacementError) {
+                    try Limits.checkCells([shape.layers, shape.experts, width], what: "layers × experts × log2phy_width", field: "log2phy_width")
+                } catch {
+                    throw CError(error)
+                }
+            }
             let m = try CMethod(method)
             let objective = try objective(objectiveName)
             let tensor = try loadTensor(loads, shape, episodesFirst: episodesFirst)

@@ -9,25 +9,13 @@ import Testing
 struct EngineFormatTests {
     /// A valid placement of `layers` layers: a seeded greedy plan over lognormal-ish loads.
     static func plan(experts e: Int, devices d: Int, slots s: Int, layers: Int = 3, nodes: Int = 1, seed: UInt64 = 7) throws -> Placement {
-        var rng = SplitMix(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         let values = ContiguousArray((0..<(layers * e)).map { _ in Double(1 + rng.next() % 1000) })
         let loads = try LoadTensor(layers: layers, episodes: 1, experts: e, values: values)
         let problem = try Problem(topology: Topology(devices: d, slotsPerDevice: s, nodes: nodes), loads: loads)
         let placement = try GreedySolver().solve(problem).placement
         #expect(Validation.isValid(placement))
         return placement
-    }
-
-    struct SplitMix {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
     }
 
     // MARK: - Round trips

@@ -109,6 +109,7 @@ def test_rebalance_and_stateful_rebalancer(rng):
         (lambda: ep.rebalance_experts(README_WEIGHT, 8, 1, 1, 8), "num_replicas"),
         (lambda: ep.rebalance_experts(README_WEIGHT * np.nan, 16, 4, 2, 8), r"loads\[0\]\[0\]\[0\]: NaN"),
         (lambda: ep.rebalance_experts(-README_WEIGHT, 16, 4, 2, 8), "negative load"),
+        (lambda: ep.rebalance_experts(README_WEIGHT * 1e299, 16, 4, 2, 8), r"loads\[0\]\[0\]\[0\]: load .* outside the supported range"),
         (lambda: ep.rebalance_experts(README_WEIGHT, 16, 4, 2, 8, method="exact"), "GPL"),
         (lambda: ep.rebalance_experts(README_WEIGHT, 16, 4, 2, 8, objective="median"), "objective"),
         (lambda: ep.rebalance_experts(README_WEIGHT[0], 16, 4, 2, 8), "weight"),
