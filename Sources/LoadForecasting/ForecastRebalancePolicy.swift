@@ -33,10 +33,8 @@ public struct ForecastRebalancePolicy: SimulationPolicy {
     ///
     /// - Throws: ``ExpertPlacementError`` from the forecast or the rebalance.
     public mutating func decide(window: Problem) throws(ExpertPlacementError) -> PolicyDecision {
-        let planner = try Planner(solver: GreedySolver(), options: SolveOptions(objective: inner.options.objective),
-                                  topology: window.topology, window: window.episodes, horizon: horizon,
-                                  shiftThreshold: shiftThreshold, autoSteps: 1)
-        let (planned, _) = try planner.planningProblem(strategy, window: window)
+        let (planned, _) = try strategy.rebalanceProblem(window: window, objective: inner.options.objective,
+                                                         horizon: horizon, shiftThreshold: shiftThreshold)
         return try inner.decide(window: planned)
     }
 }

@@ -208,3 +208,19 @@ extension Planner {
         return (planned, chosen)
     }
 }
+
+extension PlanningStrategy {
+    /// The problem a rebalance of `window` plans on for this strategy
+    /// (``Planner/planningProblem(_:window:)`` with the window as the whole history, forecasts
+    /// of `horizon` episodes, and `auto` choosing by one inner origin with greedy plans scored on
+    /// `objective`), and the strategy used.
+    ///
+    /// - Throws: ``ExpertPlacementError`` on a bad horizon or threshold, or from the forecast.
+    public func rebalanceProblem(window: Problem, objective: Objective, horizon: Int,
+                                 shiftThreshold: Double) throws(ExpertPlacementError) -> (problem: Problem, chosen: PlanningStrategy) {
+        let planner = try Planner(solver: GreedySolver(), options: SolveOptions(objective: objective),
+                                  topology: window.topology, window: window.episodes, horizon: horizon,
+                                  shiftThreshold: shiftThreshold, autoSteps: 1)
+        return try planner.planningProblem(self, window: window)
+    }
+}

@@ -40,11 +40,9 @@ struct RebalancePlanningOptions: ParsableArguments {
 
     /// The problem to rebalance on (the window itself for `window`) and the strategy used.
     func planningProblem(_ problem: Problem, objective: Objective) throws(ExpertPlacementError) -> (Problem, String) {
-        guard let strategy = parsed(), strategy != .window else { return (problem, "window") }
-        let planner = try Planner(solver: GreedySolver(), options: SolveOptions(objective: objective),
-                                  topology: problem.topology, window: problem.episodes, horizon: horizon,
-                                  shiftThreshold: forecast.shiftThreshold, autoSteps: 1)
-        let (planned, chosen) = try planner.planningProblem(strategy, window: problem)
+        let strategy = parsed() ?? .window  // validate() refused names that do not parse
+        let (planned, chosen) = try strategy.rebalanceProblem(window: problem, objective: objective, horizon: horizon,
+                                                              shiftThreshold: forecast.shiftThreshold)
         return (planned, strategy == chosen ? chosen.name : "auto → \(chosen.name)")
     }
 

@@ -156,8 +156,8 @@ struct Simulate: ParsableCommand {
             let showProgress = isatty(STDERR_FILENO) == 1
             var reports: [SimulationReport] = []
             var seconds: [Double] = []
+            let strategy = planning.parsed() ?? .window  // validate() refused names that do not parse
             for choice in policies {
-                let strategy = planning.parsed() ?? .window
                 var policy = choice.makePolicy(rebalanceOptions: rebalanceOptions(simulator), recencyHalfLife: recencyHalfLife,
                                                planning: (strategy, planning.horizon, planning.forecast.shiftThreshold))
                 let started = ContinuousClock.now
