@@ -1,22 +1,10 @@
-import ArgumentParser
+public import ArgumentParser
 import ExpertPlacement
 import ExpertPlacementFormats
 
-/// The engine map formats of `eplb export` and `eplb import`.
-enum MapFormat: String, ExpressibleByArgument, CaseIterable {
-    /// SGLang `--init-expert-location` JSON (`physical_to_logical_map`, one row per decoder layer).
-    case sglang
-    /// vllm-ascend expert-map JSON (`expert_map_path`).
-    case vllmAscend = "vllm-ascend"
-    /// DeepSeek EPLB / vLLM tensors `phy2log.npy`, `log2phy.npy`, `logcnt.npy` (int64) in a directory.
-    case deepseek
-    /// vLLM PR #41141 initial-mapping JSONL (`initial_mapping_path`).
-    case vllmMapping = "vllm-mapping"
-    /// TensorRT-LLM load-balancer YAML (`moe_config.load_balancer`).
-    case trtllm
-    /// Per-rank `expert_map` and `log2phy` tables (JSON).
-    case rankMaps = "rank-maps"
-}
+/// The engine map formats of `eplb export` and `eplb import`, by their names (`sglang`,
+/// `vllm-ascend`, …): the library's own enumeration.
+extension EngineMapFormat: ExpressibleByArgument {}
 
 /// The engine load dumps of `eplb import-loads`.
 enum LoadFormat: String, ExpressibleByArgument, CaseIterable {

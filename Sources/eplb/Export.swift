@@ -30,8 +30,8 @@ struct Export: ParsableCommand {
     @Argument(help: ArgumentHelp("The placement file (v1); '-' reads standard input.", valueName: "placement"))
     var placement: String
 
-    @Option(help: ArgumentHelp("Map format: \(MapFormat.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "format"))
-    var format: MapFormat
+    @Option(help: ArgumentHelp("Map format: \(EngineMapFormat.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "format"))
+    var format: EngineMapFormat
 
     @OptionGroup var layers: LayerIdOptions
 
@@ -56,7 +56,7 @@ struct Export: ParsableCommand {
             let file = InputSource.displayName(placement)
             let document = try PlacementFile.decodeDocument(try InputSource.read(placement), file: file)
             try PlacementCheck.requireValid(document.placement, file: file)
-            let engine = EngineMapFormat(rawValue: format.rawValue)!
+            let engine = format
             let options = EngineMapFormat.Options(firstMoELayer: layers.firstMoELayer, decoderLayers: layers.decoderLayers,
                                                   layerUpdatesPerIteration: layerUpdatesPerIteration)
             let files = try engine.encode(document.placement, layerIds: document.layerIds, options: options, file: file)

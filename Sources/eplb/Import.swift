@@ -23,8 +23,8 @@ struct Import: ParsableCommand {
     @Argument(help: ArgumentHelp("The map file ('-' reads standard input); for deepseek, phy2log.npy or its directory.", valueName: "file"))
     var file: String
 
-    @Option(help: ArgumentHelp("Map format: \(MapFormat.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "format"))
-    var format: MapFormat
+    @Option(help: ArgumentHelp("Map format: \(EngineMapFormat.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "format"))
+    var format: EngineMapFormat
 
     @Option(help: "Number of devices (EP ranks), for formats that do not record it.")
     var devices: Int?
@@ -53,7 +53,7 @@ struct Import: ParsableCommand {
 
     func run() throws {
         try reportingInputErrors {
-            let engine = EngineMapFormat(rawValue: format.rawValue)!
+            let engine = format
             let options = EngineMapFormat.Options(devices: devices, nodes: nodes, groups: groups, experts: experts,
                                                   firstMoELayer: layers.firstMoELayer)
             let name = InputSource.displayName(file)
