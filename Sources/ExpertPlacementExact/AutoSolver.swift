@@ -5,8 +5,9 @@ public import ExpertPlacement
 /// layer gets an equal share of the time left when it starts, so layers that prove quickly pass
 /// their time on.
 ///
-/// For objectives the exact solver cannot prove (`meanImbalance`/`peakSum` over several
-/// episodes) it is the search alone. Status: ``SolveStatus/optimal`` when every layer was proven,
+/// `meanImbalance`/`peakSum` over several episodes are polished by the compact multi-episode
+/// model (``CompactModel``) when it is small enough (``ExactSolver/Configuration/maxCompactBinaries``);
+/// larger layers get the search alone. Status: ``SolveStatus/optimal`` when every layer was proven,
 /// ``SolveStatus/timeLimit`` when the budget ran out first, ``SolveStatus/feasible`` otherwise.
 public struct AutoSolver: LayerSolver {
     /// The exact solver's tuning (its default time limit is the budget when none is given).
@@ -32,14 +33,10 @@ public struct AutoSolver: LayerSolver {
 
     /// Notes the layers the exact solver cannot polish.
     public func prepare(_ problem: Problem, options: SolveOptions) throws(ExpertPlacementError) -> [String] {
-        for l in 0..<problem.layers {
-            do throws(ExpertPlacementError) {
-                _ = try ExactSolver.peakRows(problem, layer: l, objective: options.objective)
-            } catch {
-                return ["exact polishing skipped: \(error.reason)"]
-            }
-        }
-        return []
+        let solver = ExactSolver(configuration: exact)
+        let skipped = (0..<problem.layers).filter { !solver.polishes(ProblemLayer(problem, layer: $0), objective: options.objective) }
+        guard let first = skipped.first else { return [] }
+        return ["exact polishing skipped on \(skipped.count) layer\(skipped.count == 1 ? "" : "s") (first: layer \(first)): \(options.objective.commandLineName) over several episodes with a compact model above \(exact.maxCompactBinaries) binaries; the search alone"]
     }
 
     /// One layer: the search, then exact polishing when the objective is a single peak.
@@ -47,8 +44,8 @@ public struct AutoSolver: LayerSolver {
     /// - Throws: ``ExpertPlacementError/solverFailure(reason:)`` when GLPK fails.
     public func solveLayer(_ layer: ProblemLayer, context: LayerContext) throws(ExpertPlacementError) -> LayerOutcome {
         let searched = SearchSolver(configuration: search).solveLayer(layer, context: context)
-        let model = ObjectiveModel(layer, objective: context.options.objective)
-        guard ExactSolver.isSinglePeak(model) else { return searched }
-        return try ExactSolver(configuration: exact).solveLayer(layer, context: context, start: searched.physicalToLogical)
+        let solver = ExactSolver(configuration: exact)
+        guard solver.polishes(layer, objective: context.options.objective) else { return searched }
+        return try solver.solveLayer(layer, context: context, start: searched.physicalToLogical)
     }
 }

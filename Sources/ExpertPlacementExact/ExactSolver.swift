@@ -6,9 +6,13 @@ public import ExpertPlacement
 ///
 /// Single-peak objectives — `aggregateImbalance` (the summed load), `worstImbalance` (the largest
 /// per-episode peak/average), and any objective on an instance with one episode — go through the
-/// θ search below. `meanImbalance` and `peakSum` over several episodes sum several peaks: one MIP
-/// over the patterns that fit under per-episode caps derived from the warm start
-/// (``solveSumLayer``), for tiny instances.
+/// θ search below. `meanImbalance` and `peakSum` over several episodes sum several peaks
+/// (``solveCompactLayer``): each episode's own optimum (the θ search on that episode) is a floor
+/// on its peak and a candidate plan, the plan that keeps every episode closest to its own optimum
+/// is another, and when the best candidate does not meet the floors the compact MILP
+/// (``CompactModel``: replica counts and placement jointly) proves the optimum from it. Layers
+/// whose compact model is too large (``Configuration/maxCompactBinaries``) fall back to one MIP
+/// over the patterns that fit under per-episode caps (``solveSumLayer``), for tiny instances.
 ///
 /// Per layer: the search's plan gives an upper bound `θ_UB` (its peak) and ``LowerBounds`` a
 /// lower bound `θ_LB`. While `θ_LB < θ_UB·(1 − tolerance)`: test `θ = θ_UB·(1 − tolerance)` first
@@ -33,6 +37,13 @@ public struct ExactSolver: LayerSolver, Sendable {
         /// Time budget when ``SolveOptions/timeLimit`` is not set.
         public var defaultTimeLimit: Duration = .seconds(60)
 
+        /// How multi-episode layers are modelled.
+        public var multiEpisode: MultiEpisodeFormulation = .automatic
+
+        /// Most binary columns of the compact multi-episode model (``MultiEpisodeFormulation/compact``)
+        /// chosen automatically.
+        public var maxCompactBinaries: Int = 60_000
+
         /// Give every layer an equal share of the time left (so one hard layer cannot use up the
         /// budget of the others) instead of one deadline for all.
         public var sharesTimeAcrossLayers = false
@@ -49,6 +60,19 @@ public struct ExactSolver: LayerSolver, Sendable {
 
     /// The tuning in use.
     public var configuration: Configuration
+
+    /// The model used for a layer with several episodes.
+    public enum MultiEpisodeFormulation: Sendable, Equatable {
+        /// The compact MILP for sums of peaks (`meanImbalance`, `peakSum`) when it has at most
+        /// ``Configuration/maxCompactBinaries`` binaries; the θ search over patterns for single-peak
+        /// objectives (`worstImbalance`).
+        case automatic
+        /// The compact MILP (``CompactModel``) for every multi-episode layer.
+        case compact
+        /// The pattern models only: the θ search for single-peak objectives, the capped pattern
+        /// MIP for sums.
+        case patterns
+    }
 
     /// `"exact"`.
     public var method: String { "exact" }
@@ -126,6 +150,8 @@ public struct ExactSolver: LayerSolver, Sendable {
         if context.options.moves.isActive, let current = view.deployed {
             result = try solveMigrationLayer(problem, layer: l, current: Array(current), policy: context.options.moves,
                                              objective: objective, start: start, deadline: deadline, notes: &notes)
+        } else if let compact = compactModel(view, objective: objective) {
+            result = try solveCompactLayer(compact, view: view, objective: objective, start: start, deadline: deadline)
         } else if let sum = Self.sumRows(problem, layer: l, objective: objective) {
             result = try solveSumLayer(problem, layer: l, rows: sum.rows, constant: sum.constant, objective: objective,
                                        start: start, deadline: deadline)
@@ -145,6 +171,88 @@ public struct ExactSolver: LayerSolver, Sendable {
             notes.append("layer \(l): more than \(configuration.maxPatterns) device patterns in a model the exact solver needed: not proven; the best plan and the bound so far")
         }
         return LayerOutcome(physicalToLogical: ContiguousArray(result.plan), status: status, lowerBound: result.bound, notes: notes)
+    }
+
+    /// Whether this solver models `layer` under `objective` without falling back to the capped
+    /// pattern MIP (which only tiny layers fit): single-peak objectives, or a compact model.
+    func polishes(_ layer: ProblemLayer, objective: Objective) -> Bool {
+        ExactSolver.isSinglePeak(ObjectiveModel(layer, objective: objective)) || compactModel(layer, objective: objective) != nil
+    }
+
+    /// The compact model of a multi-episode layer when ``Configuration/multiEpisode`` chooses it.
+    func compactModel(_ view: ProblemLayer, objective: Objective) -> CompactModel? {
+        let model = ObjectiveModel(view, objective: objective)
+        guard model.rowCount > 1 else { return nil }
+        let compact = CompactModel(model: model, slotsPerDevice: view.topology.slotsPerDevice)
+        switch configuration.multiEpisode {
+        case .patterns: return nil
+        case .compact: return compact
+        case .automatic:
+            return model.combination == .sum && compact.binaryCount <= configuration.maxCompactBinaries ? compact : nil
+        }
+    }
+
+    /// Each row's smallest peak on its own, proven or the bound reached in its share of at most
+    /// half the time left (a floor on that row's peak in every plan), and the plans found.
+    func episodeOptima(rows: [[Double]], floors: [Double], experts e: Int, devices d: Int, slotsPerDevice s: Int,
+                       start: [Int32], layer: Int,
+                       deadline: ContinuousClock.Instant) throws(ExpertPlacementError) -> (floors: [Double], plans: [[Int32]]) {
+        var floors = floors
+        var plans: [[Int32]] = []
+        for t in rows.indices {
+            let now = ContinuousClock.now
+            guard now < deadline else { break }
+            let share = now + (deadline - now) / (2 * (rows.count - t))
+            let alone = try minimizePeak(rows: [rows[t]], experts: e, devices: d, slotsPerDevice: s, start: start,
+                                         lower: floors[t], layer: layer, deadline: share)
+            floors[t] = Swift.max(floors[t], alone.bound)
+            plans.append(alone.plan)
+        }
+        return (floors, plans)
+    }
+
+    /// Sum objectives over several episodes with the compact model: floors from each episode's
+    /// own optimum; candidate plans from those optima and from the plan that keeps every episode
+    /// closest to its own optimum (the θ search on rows scaled by their floors); proven at once
+    /// when the best candidate meets the floors, otherwise ``CompactModel`` from the best one.
+    func solveCompactLayer(_ compact: CompactModel, view: ProblemLayer, objective: Objective, start: [Int32],
+                           deadline: ContinuousClock.Instant) throws(ExpertPlacementError) -> LayerResult {
+        let e = compact.experts, d = compact.devices, s = compact.slotsPerDevice
+        let rows = compact.rows
+        let model = ObjectiveModel(view, objective: objective)
+        var floors = LowerBounds.rowBounds(model, slots: view.topology.slotCount)
+        var best = start, upper = compact.value(start)
+        func consider(_ plan: [Int32]) {
+            let v = compact.value(plan)
+            if v < upper { best = plan; upper = v }
+        }
+        func lower() -> Double {
+            compact.combination == .sum ? floors.reduce(compact.constant, +) : floors.reduce(compact.constant, Swift.max)
+        }
+        func proven() -> Bool { upper <= lower() * (1 + configuration.tolerance) }
+        if proven() { return LayerResult(plan: best, bound: Swift.min(lower(), upper), outcome: .proven) }
+        if compact.combination == .sum {
+            let optima = try episodeOptima(rows: rows, floors: floors, experts: e, devices: d, slotsPerDevice: s,
+                                           start: start, layer: view.index, deadline: deadline)
+            floors = optima.floors
+            optima.plans.forEach(consider)
+            if proven() { return LayerResult(plan: best, bound: Swift.min(lower(), upper), outcome: .proven) }
+            // Every episode as close to its own optimum as one plan allows: min max_t peak_t/floor_t.
+            let now = ContinuousClock.now
+            if now < deadline, !floors.contains(where: { $0 <= 0 }) {
+                let scaled = zip(rows, floors).map { row, floor in row.map { $0 / floor } }
+                let balanced = try minimizePeak(rows: scaled, experts: e, devices: d, slotsPerDevice: s, start: best,
+                                                lower: 1, layer: view.index, deadline: now + (deadline - now) / 4)
+                consider(balanced.plan)
+                if proven() { return LayerResult(plan: best, bound: Swift.min(lower(), upper), outcome: .proven) }
+            }
+        }
+        do {
+            return try compact.solve(start: best, floors: floors, lower: lower(), deadline: deadline,
+                                     verbose: configuration.verbose)
+        } catch {
+            throw .solverFailure(reason: error.description)
+        }
     }
 
     /// The exact solver started from another solver's plans (``solve(_:options:warmStart:)``).
@@ -215,16 +323,10 @@ public struct ExactSolver: LayerSolver, Sendable {
         if upper <= lower * (1 + configuration.tolerance) {
             return LayerResult(plan: start, bound: lower, outcome: .proven)
         }
-        // Stronger floors: each episode's own smallest peak (proven, or the bound reached in its
-        // share of at most half the time). They tighten the caps and the LP bound alike.
-        for t in rows.indices {
-            let now = ContinuousClock.now
-            guard now < deadline else { break }
-            let share = now + (deadline - now) / (2 * (rows.count - t))
-            let alone = try minimizePeak(rows: [rows[t]], experts: e, devices: d, slotsPerDevice: s, start: start,
-                                         lower: averages[t], layer: layer, deadline: share)
-            averages[t] = Swift.max(averages[t], alone.bound)
-        }
+        // Stronger floors: each episode's own smallest peak. They tighten the caps and the LP
+        // bound alike.
+        averages = try episodeOptima(rows: rows, floors: averages, experts: e, devices: d, slotsPerDevice: s,
+                                     start: start, layer: layer, deadline: deadline).floors
         lower = Swift.max(lower, constant + averages.reduce(0, +))
         if upper <= lower * (1 + configuration.tolerance) {
             return LayerResult(plan: start, bound: Swift.min(lower, upper), outcome: .proven)

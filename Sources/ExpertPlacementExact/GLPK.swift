@@ -63,6 +63,9 @@ struct MIPSolution: Sendable {
     var values: [Double]?
     /// Its objective value.
     var objective: Double?
+    /// A proven lower bound on the optimum (the best bound of the open branch-and-bound nodes,
+    /// capped by the incumbent) when the search stopped early; the optimum itself when proven.
+    var bound: Double? = nil
 }
 
 /// Why a GLPK call could not run (as opposed to what the optimiser concluded).
@@ -83,11 +86,14 @@ public enum ExactSolverError: Error, Sendable, Equatable, CustomStringConvertibl
     }
 }
 
-/// A warm-start solution handed to GLPK's callback (used on the solving thread only).
-final class WarmStart {
-    let values: [Double]
+/// What GLPK's branch-and-bound callback reads and writes (on the solving thread only): the
+/// warm-start solution to offer once, and the best proven bound seen so far.
+final class SearchCallbackState {
+    let warmStart: [Double]?
     var offered = false
-    init(values: [Double]) { self.values = values }
+    /// The largest `min(incumbent, best open node bound)` seen: a lower bound on the optimum.
+    var bound = -Double.infinity
+    init(warmStart: [Double]?) { self.warmStart = warmStart }
 }
 
 /// The thin, safe wrapper around GLPK (GPL-3; this module is the only one that links it).
@@ -180,19 +186,29 @@ enum GLPK {
             parm.tm_lim = Self.milliseconds(left)
         }
         // A known integer solution (the warm start) is offered to GLPK through its heuristic
-        // callback, once: it becomes the incumbent and prunes the tree from the start.
-        let warm = initial.map { WarmStart(values: [0] + $0) }  // 1-based for glp_ios_heur_sol
-        if let warm {
-            parm.cb_func = { tree, info in
-                guard let tree, let info, glp_ios_reason(tree) == GLP_IHEUR else { return }
-                let warm = Unmanaged<WarmStart>.fromOpaque(info).takeUnretainedValue()
-                guard !warm.offered else { return }
-                warm.offered = true
-                _ = warm.values.withUnsafeBufferPointer { glp_ios_heur_sol(tree, $0.baseAddress) }
+        // callback, once: it becomes the incumbent and prunes the tree from the start. Every
+        // callback also records the best bound of the open nodes, which is what a stopped search
+        // has proven.
+        let state = SearchCallbackState(warmStart: initial.map { [0] + $0 })  // 1-based for glp_ios_heur_sol
+        state.bound = glp_get_obj_val(problem)  // the root LP's optimum bounds every integer solution
+        parm.cb_func = { tree, info in
+            guard let tree, let info else { return }
+            let state = Unmanaged<SearchCallbackState>.fromOpaque(info).takeUnretainedValue()
+            let node = glp_ios_best_node(tree)
+            if node != 0 {
+                var bound = glp_ios_node_bound(tree, node)
+                if glp_mip_status(glp_ios_get_prob(tree)) == GLP_FEAS {
+                    bound = Swift.min(bound, glp_mip_obj_val(glp_ios_get_prob(tree)))
+                }
+                if bound.isFinite { state.bound = Swift.max(state.bound, bound) }
             }
-            parm.cb_info = Unmanaged.passUnretained(warm).toOpaque()
+            guard glp_ios_reason(tree) == GLP_IHEUR, let warm = state.warmStart, !state.offered else { return }
+            state.offered = true
+            _ = warm.withUnsafeBufferPointer { glp_ios_heur_sol(tree, $0.baseAddress) }
         }
-        let code = withExtendedLifetime(warm) { glp_intopt(problem, &parm) }
+        parm.cb_info = Unmanaged.passUnretained(state).toOpaque()
+        let code = withExtendedLifetime(state) { glp_intopt(problem, &parm) }
+        let stoppedBound: Double? = state.bound.isFinite ? state.bound : nil
         let status = glp_mip_status(problem)
         func solution() -> ([Double], Double) {
             ((1...n).map { glp_mip_col_val(problem, Int32($0)) }, glp_mip_obj_val(problem))
@@ -202,7 +218,7 @@ enum GLPK {
             switch status {
             case GLP_OPT:
                 let (v, o) = solution()
-                return MIPSolution(outcome: .optimal, values: v, objective: o)
+                return MIPSolution(outcome: .optimal, values: v, objective: o, bound: o)
             case GLP_FEAS:
                 let (v, o) = solution()
                 return MIPSolution(outcome: .feasible, values: v, objective: o)
@@ -214,9 +230,9 @@ enum GLPK {
         case GLP_ETMLIM, GLP_ESTOP:
             if status == GLP_FEAS || status == GLP_OPT {
                 let (v, o) = solution()
-                return MIPSolution(outcome: .timeLimit, values: v, objective: o)
+                return MIPSolution(outcome: .timeLimit, values: v, objective: o, bound: stoppedBound.map { Swift.min($0, o) })
             }
-            return MIPSolution(outcome: .timeLimit)
+            return MIPSolution(outcome: .timeLimit, bound: stoppedBound)
         case GLP_EMIPGAP:
             let (v, o) = solution()
             return MIPSolution(outcome: .feasible, values: v, objective: o)

@@ -31,7 +31,7 @@ struct Reference: ParsableCommand {
     @Option(name: .customLong("output-dir"), help: ArgumentHelp("Directory for the placement files (created if missing).", valueName: "dir"))
     var outputDirectory: String
 
-    @Option(help: "Objective (exact supports aggregate, worst, or any objective on one episode).")
+    @Option(help: "Objective (any; mean and peak-sum over several episodes go through the compact multi-episode model).")
     var objective = ObjectiveOption(.aggregateImbalance)
 
     @Option(name: .customLong("time-limit"), help: ArgumentHelp("Time budget per instance in seconds.", valueName: "seconds"))

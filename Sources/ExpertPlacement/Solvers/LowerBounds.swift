@@ -23,6 +23,17 @@ public enum LowerBounds {
     /// row's `max(average, M*)` (a relaxation: each row may use its own allotment).
     /// O(T'·(E + R log E)).
     public static func bound(_ model: ObjectiveModel, slots p: Int) -> Double {
+        let value = model.value(peaks: rowBounds(model, slots: p))
+        // Every imbalance objective is at least 1. Rounding the scaled rows can leave a bound a
+        // few ulps above 1 where it is mathematically 1: report 1 then (lowering a lower bound
+        // keeps it valid).
+        if model.objective != .peakSum && value < 1 + 1e-12 { return 1 }
+        return value
+    }
+
+    /// A lower bound on each row's peak device load in every valid plan: `max(average, M*)` of
+    /// the row, in the model's units. O(T'·(E + R log E)).
+    public static func rowBounds(_ model: ObjectiveModel, slots p: Int) -> [Double] {
         let e = model.experts, d = model.devices
         var rowStorage = [Double](repeating: 0, count: e)
         var countStorage = [Int32](repeating: 1, count: e)
@@ -35,12 +46,7 @@ public enum LowerBounds {
                 }
             }
         }
-        let value = model.value(peaks: peaks)
-        // Every imbalance objective is at least 1. Rounding the scaled rows can leave a bound a
-        // few ulps above 1 where it is mathematically 1: report 1 then (lowering a lower bound
-        // keeps it valid).
-        if model.objective != .peakSum && value < 1 + 1e-12 { return 1 }
-        return value
+        return peaks
     }
 
     /// `(max(average, M*), total)` of one episode's loads.
