@@ -38,6 +38,10 @@ public struct SearchSolver: LayerSolver {
         public var treeLimit: Int = 131_072
         /// Largest layer (`E·D·T`) searched with an exhaustive tree (every budget split, beam 8).
         public var exhaustiveLimit: Int = 4_096
+        /// Node budget of the exhaustive proof on tiny layers (``ExhaustiveSearch``; a few
+        /// milliseconds); 0 turns it off. A proof makes the layer's bound its optimum and its
+        /// status ``SolveStatus/optimal``.
+        public var proofNodeLimit: Int = 50_000
         /// Most improving local moves per layer.
         public var maxMoves: Int = 400
         /// Largest `P·D·T'` (slots × devices × model episodes) for which allotments are placed
@@ -87,6 +91,18 @@ public struct SearchSolver: LayerSolver {
     public func solveLayer(_ layer: ProblemLayer, context: LayerContext) -> LayerOutcome {
         let r = Self.solveLayer(layer.problem, layer: layer.index, objective: context.options.objective,
                                 configuration: configuration, stop: context, bound: context.options.computesBounds)
+        // Tiny layers: the exhaustive branch and bound proves the optimum (or finds it) within a
+        // node budget of a few milliseconds, and the optimum becomes the bound.
+        let limit = configuration.proofNodeLimit
+        if context.options.computesBounds && !r.hitLimit && limit > 0 {
+            let model = ObjectiveModel(layer, objective: context.options.objective)
+            if ExhaustiveSearch.isCandidate(model), !context.shouldStop(),
+               let proof = ExhaustiveSearch.prove(model, slotsPerDevice: layer.topology.slotsPerDevice, incumbent: r.slots,
+                                                  nodeLimit: limit) {
+                return LayerOutcome(physicalToLogical: ContiguousArray(proof.improvedPlan ?? r.slots), status: .optimal,
+                                    lowerBound: Swift.max(r.bound, proof.optimum))
+            }
+        }
         return LayerOutcome(physicalToLogical: ContiguousArray(r.slots), status: r.hitLimit ? .timeLimit : .feasible,
                             lowerBound: context.options.computesBounds ? r.bound : nil)
     }

@@ -1,0 +1,194 @@
+/// Proves tiny layers optimal in pure Swift: a depth-first branch and bound over replica counts
+/// and devices, stopped after a node budget. The search uses it to report the optimum itself as
+/// the bound (gap 0) where the instance is small enough, instead of the allotment bound.
+///
+/// Experts are placed one at a time, heaviest first (summed scaled load over the rows of the
+/// layer's ``ObjectiveModel``). For expert `x` the branches are its replica count `r` and the `r`
+/// distinct devices with a free slot that hold its replicas, each carrying `u[t][x]/r` in row `t`.
+/// Devices in identical states (same loads in every row, same free slots) are interchangeable,
+/// so of a run of identical devices only a prefix is ever chosen: every plan is reached once up
+/// to relabelling devices, which the objective ignores.
+///
+/// A node is pruned when its bound — the objective combined over rows of
+/// `max(partial peak_t, floor_t)`, with `floor_t` a lower bound on row `t`'s final peak in every
+/// plan (``LowerBounds/rowBounds(_:slots:)``) — is not below the best value known. Peaks only grow
+/// as replicas are added, so the bound is valid for every completion. Feasibility pruning: a
+/// device cannot have more free slots than experts left (each adds at most one replica to it),
+/// and every expert left needs one slot. When the whole tree is explored within the budget, the
+/// best value found is the optimum (the incumbent's value if nothing better exists).
+public enum ExhaustiveSearch {
+    /// What the search concluded.
+    public struct Proof: Sendable, Equatable {
+        /// The optimal value of the model's objective.
+        public var optimum: Double
+        /// A plan better than the incumbent, when one was found (`phy2log`, device-major).
+        public var improvedPlan: [Int32]?
+    }
+
+    /// Explores every plan of the layer (up to device relabelling) that could beat `incumbent`.
+    ///
+    /// - Parameters:
+    ///   - model: the layer's objective model (without an episode cap).
+    ///   - slotsPerDevice: `S`.
+    ///   - incumbent: a valid plan of the layer (its value is the first upper bound).
+    ///   - nodeLimit: most search nodes; `nil` comes back when the tree is larger.
+    /// - Returns: the proof, or `nil` when the budget ran out first.
+    public static func prove(_ model: ObjectiveModel, slotsPerDevice s: Int, incumbent: some Collection<Int32>,
+                             nodeLimit: Int) -> Proof? {
+        var search = Search(model: model, slotsPerDevice: s, incumbent: Array(incumbent), nodeLimit: nodeLimit)
+        guard search.run() else { return nil }
+        return Proof(optimum: search.bestValue, improvedPlan: search.improved ? search.bestPlan : nil)
+    }
+
+    /// The layers small enough to try: `E·D·T' ≤ 2,048` and at most 16 devices (the scratch
+    /// buffers are `E·D·T'`).
+    public static func isCandidate(_ model: ObjectiveModel) -> Bool {
+        model.devices <= 16 && model.experts * model.devices * model.rowCount <= 2_048
+    }
+
+    struct Search {
+        let e: Int, d: Int, s: Int, rows: Int
+        let u: ContiguousArray<Double>          // [t][e]
+        let floors: [Double]
+        let combination: ObjectiveModel.Combination
+        let constant: Double
+        let order: [Int]
+        let nodeLimit: Int
+        var nodes = 0
+        var loads: ContiguousArray<Double>      // [d][t]
+        var free: ContiguousArray<Int>
+        var holds: ContiguousArray<Int32>       // [d][slot], filled in order
+        var chosen: ContiguousArray<Int>        // [depth][device]: the devices chosen at each depth
+        var saved: ContiguousArray<Double>      // [depth][device][t]: their loads before, restored exactly
+        var bestValue: Double
+        var bestPlan: [Int32]
+        var improved = false
+
+        init(model: ObjectiveModel, slotsPerDevice: Int, incumbent: [Int32], nodeLimit: Int) {
+            e = model.experts
+            d = model.devices
+            s = slotsPerDevice
+            rows = model.rowCount
+            u = model.rows
+            floors = LowerBounds.rowBounds(model, slots: model.devices * slotsPerDevice)
+            combination = model.combination
+            constant = model.constant
+            let (e, rows, u) = (model.experts, model.rowCount, model.rows)
+            var weight = [Double](repeating: 0, count: e)
+            for t in 0..<rows { for x in 0..<e { weight[x] += u[t * e + x] } }
+            order = (0..<e).sorted { weight[$0] != weight[$1] ? weight[$0] > weight[$1] : $0 < $1 }
+            self.nodeLimit = nodeLimit
+            loads = ContiguousArray(repeating: 0, count: model.devices * rows)
+            free = ContiguousArray(repeating: slotsPerDevice, count: model.devices)
+            holds = ContiguousArray(repeating: -1, count: model.devices * slotsPerDevice)
+            chosen = ContiguousArray(repeating: 0, count: model.experts * model.devices)
+            saved = ContiguousArray(repeating: 0, count: model.experts * model.devices * model.rowCount)
+            bestValue = model.value(of: incumbent, slotsPerDevice: slotsPerDevice)
+            bestPlan = incumbent
+        }
+
+        /// `true` when the tree was explored completely.
+        mutating func run() -> Bool {
+            guard e <= d * s, s >= 1 else { return false }
+            return branch(0)
+        }
+
+        /// The objective combined over rows of max(partial peak, floor).
+        func bound() -> Double {
+            var value = constant
+            for t in 0..<rows {
+                var peak = floors[t]
+                for dev in 0..<d { peak = Swift.max(peak, loads[dev * rows + t]) }
+                value = combination == .sum ? value + peak : Swift.max(value, peak)
+            }
+            return value
+        }
+
+        func prunes(_ value: Double) -> Bool { value >= bestValue - 1e-12 * Swift.abs(bestValue) }
+
+        /// Places `order[k...]`; `false` when the node budget ran out.
+        mutating func branch(_ k: Int) -> Bool {
+            nodes += 1
+            if nodes > nodeLimit { return false }
+            if prunes(bound()) { return true }
+            if k == e {
+                // Every slot is filled (the counts below guarantee it): a complete plan, valued
+                // as every plan is (the bound may differ from it by rounding).
+                let plan = Array(holds)
+                let (u, e) = (self.u, self.e)
+                let sum = combination == .sum
+                let value = ObjectiveModel.rowPeaks(plan, rows: (0..<rows).lazy.map { u[$0 * e ..< ($0 + 1) * e] },
+                                                    experts: e, slotsPerDevice: s)
+                    .reduce(constant) { sum ? $0 + $1 : Swift.max($0, $1) }
+                if value < bestValue {
+                    bestValue = value
+                    bestPlan = plan
+                    improved = true
+                }
+                return true
+            }
+            let x = order[k]
+            let left = e - k - 1
+            var freeTotal = 0, open = 0
+            for dev in 0..<d where free[dev] > 0 {
+                freeTotal += free[dev]
+                open += 1
+                // A device with more free slots than experts left (this one included) can never fill.
+                if free[dev] > left + 1 { return true }
+            }
+            let most = Swift.min(open, freeTotal - left)
+            let least = left == 0 ? freeTotal : 1
+            guard least <= most else { return true }
+            for r in stride(from: most, through: least, by: -1) {
+                if !choose(x, depth: k, r: r, from: 0, index: 0) { return false }
+            }
+            return true
+        }
+
+        /// Whether devices `a` and `b` are in identical states.
+        func identical(_ a: Int, _ b: Int) -> Bool {
+            guard free[a] == free[b] else { return false }
+            for t in 0..<rows where loads[a * rows + t] != loads[b * rows + t] { return false }
+            return true
+        }
+
+        /// Chooses devices `chosen[depth][index..<r]` from `first...`, then recurses.
+        mutating func choose(_ x: Int, depth k: Int, r: Int, from first: Int, index: Int) -> Bool {
+            if index == r { return withReplicas(x, depth: k, r: r) }
+            var dev = first
+            while dev < d {
+                defer { dev += 1 }
+                guard free[dev] > 0 else { continue }
+                // Of a run of identical devices, skipping one means skipping the rest: a device
+                // may be chosen only when it is the first candidate here or differs from the one
+                // before it (which, being at or after `first`, was skipped).
+                if dev > first && identical(dev, dev - 1) { continue }
+                if d - dev < r - index { break }
+                chosen[k * d + index] = dev
+                if !choose(x, depth: k, r: r, from: dev + 1, index: index + 1) { return false }
+            }
+            return true
+        }
+
+        mutating func withReplicas(_ x: Int, depth k: Int, r: Int) -> Bool {
+            let share = 1 / Double(r)
+            for i in 0..<r {
+                let dev = chosen[k * d + i]
+                for t in 0..<rows {
+                    saved[(k * d + i) * rows + t] = loads[dev * rows + t]
+                    loads[dev * rows + t] += u[t * e + x] * share
+                }
+                holds[dev * s + (s - free[dev])] = Int32(x)
+                free[dev] -= 1
+            }
+            let complete = branch(k + 1)
+            for i in stride(from: r - 1, through: 0, by: -1) {
+                let dev = chosen[k * d + i]
+                free[dev] += 1
+                holds[dev * s + (s - free[dev])] = -1
+                for t in 0..<rows { loads[dev * rows + t] = saved[(k * d + i) * rows + t] }
+            }
+            return complete
+        }
+    }
+}
