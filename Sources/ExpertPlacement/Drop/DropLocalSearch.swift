@@ -26,15 +26,15 @@ public enum DropLocalSearch {
     /// Budgets of the search.
     public struct Configuration: Sendable, Equatable {
         /// Candidate evaluations per layer (the main effort knob).
-        public var maxEvaluations: Int = 100_000
+        public var maxEvaluations: Int = 20_000
         /// Most rows optimised on: more positive-weight episodes are summed into this many
         /// blocks (``ObjectiveModel``). Plans are compared on every episode at the end.
         public var episodeCap: Int = 64
         /// Perturbation rounds in a row without a better plan before the search stops.
-        public var maxIdleRounds: Int = 30
+        public var maxIdleRounds: Int = 10
 
         /// Creates a configuration.
-        public init(maxEvaluations: Int = 100_000, episodeCap: Int = 64, maxIdleRounds: Int = 30) {
+        public init(maxEvaluations: Int = 20_000, episodeCap: Int = 64, maxIdleRounds: Int = 10) {
             self.maxEvaluations = maxEvaluations
             self.episodeCap = episodeCap
             self.maxIdleRounds = maxIdleRounds
@@ -327,8 +327,7 @@ final class DropSearchState {
             improved = false
             for dev in hotDevices() {
                 if let step = bestStep(from: dev, evaluations: &evaluations, limit: limit) {
-                    prepare(step)
-                    apply(step.assignments)
+                    apply(step)
                     improved = true
                     break
                 }
@@ -337,16 +336,37 @@ final class DropSearchState {
         }
     }
 
-    struct Step {
-        enum Kind { case swap(Int, Int, Int, Int), transfer(Int, Int, Int) }
-        var kind: Kind
-        var assignments: [(slot: Int, expert: Int32)]
+    /// A candidate: swap local slot `k1` of `d1` with `k2` of `d2`, or local slot `k` of `dev` takes `expert`.
+    enum Step {
+        case swap(Int, Int, Int, Int)
+        case transfer(Int, Int, Int)
     }
 
     private func prepare(_ step: Step) {
-        switch step.kind {
+        switch step {
         case .swap(let d1, let k1, let d2, let k2): prepareSwap(d1, k1, d2, k2)
         case .transfer(let dev, let k, let y): prepareTransfer(dev, k, to: y)
+        }
+    }
+
+    /// The change of ``moveCount`` the step makes.
+    private func movesDelta(_ step: Step) -> Int {
+        switch step {
+        case .swap(let d1, let k1, let d2, let k2):
+            let i1 = d1 * s + k1, i2 = d2 * s + k2
+            return movesDelta(slot: i1, to: slots[i2]) + movesDelta(slot: i2, to: slots[i1])
+        case .transfer(let dev, let k, let y): return movesDelta(slot: dev * s + k, to: Int32(y))
+        }
+    }
+
+    /// Prepares and applies `step`.
+    private func apply(_ step: Step) {
+        prepare(step)
+        switch step {
+        case .swap(let d1, let k1, let d2, let k2):
+            let i1 = d1 * s + k1, i2 = d2 * s + k2
+            apply([(i1, slots[i2]), (i2, slots[i1])])
+        case .transfer(let dev, let k, let y): apply([(dev * s + k, Int32(y))])
         }
     }
 
@@ -354,39 +374,28 @@ final class DropSearchState {
     private func bestStep(from dev: Int, evaluations: inout Int, limit: Int) -> Step? {
         var bestValue = penalised * (1 - 1e-12) - 1e-300
         var best: Step? = nil
-        func consider(_ kind: Step.Kind, _ assignments: [(slot: Int, expert: Int32)]) {
-            let delta = assignments.reduce(0) { $0 + movesDelta(slot: $1.slot, to: $1.expert) }
+        func consider(_ step: Step) {
+            let delta = movesDelta(step)
             guard fitsCap(delta) else { return }
-            switch kind {
-            case .swap(let d1, let k1, let d2, let k2): prepareSwap(d1, k1, d2, k2)
-            case .transfer(let h, let k, let y): prepareTransfer(h, k, to: y)
-            }
+            prepare(step)
             evaluations += 1
             let v = evaluate(movesDelta: delta)
             if v < bestValue {
                 bestValue = v
-                best = Step(kind: kind, assignments: assignments)
+                best = step
             }
         }
         for k in 0..<s where evaluations < limit {
-            let i = dev * s + k, x = slots[i]
-            for d2 in 0..<d where d2 != dev && !holds[d2 * e + Int(x)] {
-                for k2 in 0..<s {
-                    let y = slots[d2 * s + k2]
-                    if holds[dev * e + Int(y)] { continue }
-                    consider(.swap(dev, k, d2, k2), [(i, y), (d2 * s + k2, x)])
-                }
+            let x = Int(slots[dev * s + k])
+            for d2 in 0..<d where d2 != dev && !holds[d2 * e + x] {
+                for k2 in 0..<s where !holds[dev * e + Int(slots[d2 * s + k2])] { consider(.swap(dev, k, d2, k2)) }
             }
-            if counts[Int(x)] >= 2 {
-                for y in 0..<e where !holds[dev * e + y] && Int(counts[y]) < d {
-                    consider(.transfer(dev, k, y), [(i, Int32(y))])
-                }
+            if counts[x] >= 2 {
+                for y in 0..<e where !holds[dev * e + y] && Int(counts[y]) < d { consider(.transfer(dev, k, y)) }
             }
-            if Int(counts[Int(x)]) < d {
-                for d2 in 0..<d where d2 != dev && !holds[d2 * e + Int(x)] {
-                    for k2 in 0..<s where counts[Int(slots[d2 * s + k2])] >= 2 {
-                        consider(.transfer(d2, k2, Int(x)), [(d2 * s + k2, x)])
-                    }
+            if Int(counts[x]) < d {
+                for d2 in 0..<d where d2 != dev && !holds[d2 * e + x] {
+                    for k2 in 0..<s where counts[Int(slots[d2 * s + k2])] >= 2 { consider(.transfer(d2, k2, x)) }
                 }
             }
         }
@@ -404,11 +413,9 @@ final class DropSearchState {
             guard d1 != d2 else { continue }
             let x = slots[d1 * s + k1], y = slots[d2 * s + k2]
             guard x != y, !holds[d1 * e + Int(y)], !holds[d2 * e + Int(x)] else { continue }
-            let assignments: [(slot: Int, expert: Int32)] = [(d1 * s + k1, y), (d2 * s + k2, x)]
-            let delta = assignments.reduce(0) { $0 + movesDelta(slot: $1.slot, to: $1.expert) }
-            guard fitsCap(delta) else { continue }
-            prepareSwap(d1, k1, d2, k2)
-            apply(assignments)
+            let step = Step.swap(d1, k1, d2, k2)
+            guard fitsCap(movesDelta(step)) else { continue }
+            apply(step)
             done += 1
         }
         return done > 0
