@@ -127,4 +127,23 @@ struct DropCLITests {
         #expect(abs(recorded - capped) < 1e-12)
         #expect(((root["solver"] as! [String: Any])["settings"] as! [String: Any])["dropBudget"] as? Double == 0.2)
     }
+
+    @Test("drop --help: examples, each on lines under 80 columns; solve and rebalance document --drop-budget")
+    func help() throws {
+        let r = try CLI.run(["drop", "--help"], environment: ["COLUMNS": "80"])
+        #expect(r.status == 0)
+        let lines = r.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let start = try #require(lines.firstIndex(where: { $0.hasPrefix("Examples:") }))
+        var examples = 0
+        for line in lines[(start + 1)...] {
+            if line.isEmpty { break }
+            #expect(line.hasPrefix("  eplb ") || line.hasPrefix("      "), "«\(line)»")
+            #expect(line.count < 80, "«\(line)» is \(line.count) columns")
+            examples += 1
+        }
+        #expect(examples >= 2)
+        for command in ["solve", "rebalance"] {
+            #expect(try CLI.run([command, "--help"]).stdout.contains("--drop-budget"), "\(command)")
+        }
+    }
 }
