@@ -19,6 +19,9 @@ public struct LayerMetrics: Sendable, Equatable {
     public var gap: Double?
     /// Slots whose expert differs from the deployed placement, if one was given.
     public var moves: Int?
+    /// The solver's objective with every episode's peak capped at a drop budget
+    /// (``DropObjective``), when one was set (`--drop-budget`).
+    public var cappedImbalance: Double? = nil
 
     /// Creates a metrics record.
     public init(meanImbalance: Double, worstImbalance: Double, aggregateImbalance: Double,

@@ -84,7 +84,7 @@ public enum PlacementFile {
         let fields: [(String, (LayerMetrics) -> Double?)] = [
             ("meanImbalance", { $0.meanImbalance }), ("worstImbalance", { $0.worstImbalance }),
             ("aggregateImbalance", { $0.aggregateImbalance }), ("peakSum", { $0.peakSum }),
-            ("lowerBound", { $0.lowerBound }), ("gap", { $0.gap }),
+            ("lowerBound", { $0.lowerBound }), ("gap", { $0.gap }), ("cappedImbalance", { $0.cappedImbalance }),
         ]
         for (key, get) in fields {
             if let s = metrics.summary(get) {
@@ -99,7 +99,8 @@ public enum PlacementFile {
         return .object(root)
     }
 
-    /// One layer's metrics record: the four metrics, and `lowerBound`, `gap` and `moves` when set.
+    /// One layer's metrics record: the four metrics, and `lowerBound`, `gap`, `moves` and
+    /// `cappedImbalance` when set.
     static func layerMetricsJSON(_ m: LayerMetrics) -> JSONValue {
         var o = JSONObject()
         o["meanImbalance"] = .number(m.meanImbalance)
@@ -109,6 +110,7 @@ public enum PlacementFile {
         if let lb = m.lowerBound { o["lowerBound"] = .number(lb) }
         if let gap = m.gap { o["gap"] = .number(gap) }
         if let moves = m.moves { o["moves"] = .number(Double(moves)) }
+        if let capped = m.cappedImbalance { o["cappedImbalance"] = .number(capped) }
         return .object(o)
     }
 

@@ -30,6 +30,7 @@ struct Rebalance: ParsableCommand {
               --relative-threshold 0.9 --min-gain 0.02
           eplb rebalance window.json --max-moves 32 --max-layers 8 \\
               --expert-bytes 88080384 --bandwidth 9e11 --format table
+          eplb rebalance window.json --current deployed.json --drop-budget 0.05
         """
     )
 
@@ -46,6 +47,8 @@ struct Rebalance: ParsableCommand {
     @OptionGroup(title: "Moves") var moves: MoveOptions
 
     @OptionGroup(title: "Plan for the loads to come") var planning: RebalancePlanningOptions
+
+    @OptionGroup(title: "Token dropping") var drop: DropBudgetOption
 
     @Option(name: .customLong("time-limit"), help: ArgumentHelp("Time budget in seconds for re-placing.", valueName: "seconds"))
     var timeLimit: Double?
@@ -67,6 +70,9 @@ struct Rebalance: ParsableCommand {
 
     func validate() throws {
         try TimeLimit.check(timeLimit)
+        if drop.dropBudget != nil && method == .exact && moves.policy.isActive {
+            throw ValidationError("--drop-budget with --method exact takes no --move-cost or --max-moves (use --method search)")
+        }
         if (expertBytes == nil) != (bandwidth == nil) {
             throw ValidationError("--expert-bytes and --bandwidth go together")
         }
@@ -87,8 +93,9 @@ struct Rebalance: ParsableCommand {
             }
             var options = rules.options(objective: objective.objective, moves: moves.policy)
             if let timeLimit { options.timeLimit = TimeLimit.duration(timeLimit) }
+            options.dropBudget = drop.dropBudget
             let record = recorded.map { $0.map { Optional($0) } }
-            let plan = try rebalance(problem, recordedImbalance: record, solver: method.solver(), options: options)
+            let plan = try rebalance(problem, recordedImbalance: record, solver: drop.solver(method), options: options)
             // The new placement's metrics on the window, with moves against the deployed one.
             let metrics = PlacementMetrics(layers: plan.layers.map(\.after))
             let model = expertBytes.map { RebalanceFile.TransferModel(expertBytes: $0, bandwidth: bandwidth!) }
@@ -99,6 +106,7 @@ struct Rebalance: ParsableCommand {
                                                     wallSeconds: omitTiming ? nil : plan.wallTime.inSeconds, notes: plan.notes)
                 moves.record(into: &info.settings)
                 rules.record(into: &info.settings)
+                drop.record(into: &info.settings)
                 planning.record(into: &info.settings, chosen: chosen)
                 text = try JSONWriter.string(RebalanceFile.encode(plan, metrics: metrics, solver: info, transferModel: model))
             case .table:

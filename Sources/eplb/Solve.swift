@@ -48,6 +48,7 @@ struct Solve: ParsableCommand {
           eplb solve trace.json --devices 6 --slots-per-device 11 --format table
           eplb solve small.json --method exact --objective aggregate --max-moves 4
           eplb solve deployed.json --move-cost 0.001
+          eplb solve trace.json --drop-budget 0.05
           cat loads.npy | eplb solve - --devices 32 --slots-per-device 9
           eplb solve trace.npy --axes tle --devices 32 --slots-per-device 9
         """
@@ -67,6 +68,8 @@ struct Solve: ParsableCommand {
     @OptionGroup(title: "Moves from the deployed placement (the instance's \"current\")") var moves: MoveOptions
 
     @OptionGroup(title: "Search tuning (--method search)") var tuning: SearchTuning
+
+    @OptionGroup(title: "Token dropping") var drop: DropBudgetOption
 
     @Option(help: ArgumentHelp("Write the placement to FILE instead of standard output (atomically).", valueName: "file"))
     var output: String?
@@ -88,6 +91,9 @@ struct Solve: ParsableCommand {
             throw ValidationError("--verbose applies to --method exact and auto only (the exact solver's progress)")
         }
         try TimeLimit.check(timeLimit)
+        if drop.dropBudget != nil && method == .exact && moves.policy.isActive {
+            throw ValidationError("--drop-budget with --method exact takes no --move-cost or --max-moves (use --method search)")
+        }
     }
 
     func run() throws {
@@ -96,14 +102,16 @@ struct Solve: ParsableCommand {
             var options = SolveOptions(objective: objective.objective)
             options.moves = moves.policy
             if let timeLimit { options.timeLimit = TimeLimit.duration(timeLimit) }
-            let report = try method.solver(search: tuning.configuration, verbose: verbose).solve(problem, options: options)
-            let metrics = try Metrics.evaluate(report.placement, on: problem, objective: objective.objective,
+            let report = try drop.solver(method, search: tuning.configuration, verbose: verbose).solve(problem, options: options)
+            var metrics = try Metrics.evaluate(report.placement, on: problem, objective: objective.objective,
                                                lowerBounds: report.lowerBounds)
+            drop.annotate(&metrics, of: report.placement, on: problem, objective: objective.objective)
             let text: String
             switch format ?? (input.usesExample && output == nil ? .table : .json) {
             case .json:
                 var info = PlacementFile.SolverInfo(report, includeTiming: !omitTiming)
                 moves.record(into: &info.settings)
+                drop.record(into: &info.settings)
                 text = try JSONWriter.string(PlacementFile.encode(report.placement, metrics: metrics, solver: info, layerIds: layerIds))
             case .table:
                 text = TableReport.solve(name: name, problem: problem, report: report, metrics: metrics)

@@ -17,6 +17,10 @@ public struct RebalanceOptions: Sendable, Equatable {
     public var timeLimit: Duration?
     /// Most threads (`nil`: one per core).
     public var maxThreads: Int?
+    /// A drop budget `f ∈ [0, 1)`: when set, every layer is scored on the capped objective
+    /// (``DropObjective``; the metrics' `cappedImbalance`) instead of the objective — selection,
+    /// gains and the recorded values — and the solver should be a ``DropAwareSolver`` of that budget.
+    public var dropBudget: Double? = nil
 
     /// Creates options (defaults: every layer is a candidate, no move cost, no cap).
     public init(objective: Objective = .meanImbalance, threshold: Double? = nil, relativeThreshold: Double? = nil,
@@ -50,6 +54,7 @@ public struct RebalanceOptions: Sendable, Equatable {
         if !(moves.cost.isFinite && moves.cost >= 0) {
             throw .invalidValue(field: "moveCost", reason: "must be a finite number ≥ 0, got \(moves.cost)")
         }
+        if let dropBudget { try DropAwareSolver<GreedySolver>.check(budget: dropBudget) }
     }
 }
 
@@ -205,13 +210,19 @@ public struct Rebalancer<Solver: LayerSolver>: Sendable {
                                  reason: "has \(recordedImbalance.count) entries for \(problem.layers) layers")
         }
         let objective = options.objective
-        let before = try Metrics.evaluate(current, on: problem).layers
+        var deployedMetrics = try Metrics.evaluate(current, on: problem)
+        if let f = options.dropBudget {
+            DropObjective.annotate(&deployedMetrics, of: current, on: problem, objective: objective, budget: f)
+        }
+        let before = deployedMetrics.layers
+        // The value scored: the objective, or its capped counterpart under a drop budget.
+        func score(_ m: LayerMetrics) -> Double { m.cappedImbalance ?? m.value(of: objective) }
         let recorded = recordedImbalance ?? [Double?](repeating: nil, count: problem.layers)
         // 2. Selection.
         let ruled = options.threshold != nil || options.relativeThreshold != nil
         let selected = (0..<problem.layers).filter { l in
             guard ruled else { return true }
-            let value = before[l].value(of: objective)
+            let value = score(before[l])
             if let x = options.threshold, value > x { return true }
             if let r = options.relativeThreshold, let record = recorded[l], value > record / r { return true }
             return false
@@ -236,7 +247,11 @@ public struct Rebalancer<Solver: LayerSolver>: Sendable {
         let work = selected.count * problem.episodes * problem.topology.slotCount
         let selectedMetrics = try LayerParallelism.map(count: selected.count, work: work, maxThreads: options.maxThreads) {
             (i: Int) throws(ExpertPlacementError) -> LayerMetrics in
-            try Metrics.layerMetrics(placed, on: problem, layer: selected[i])
+            var m = try Metrics.layerMetrics(placed, on: problem, layer: selected[i])
+            if let f = options.dropBudget {
+                m.cappedImbalance = DropObjective.value(placed, on: problem, layer: selected[i], objective: objective, budget: f)
+            }
+            return m
         }
         for (i, l) in selected.enumerated() { after[l] = selectedMetrics[i] }
         // 4. Keep what pays.
@@ -250,9 +265,9 @@ public struct Rebalancer<Solver: LayerSolver>: Sendable {
             var change = LayerChange(layer: l, reason: .withinThreshold, before: before[l], after: before[l],
                                      candidateValue: nil, moves: 0, transfers: [])
             if selected.contains(l) {
-                change.candidateValue = after[l].value(of: objective)
-                let gain = before[l].value(of: objective) - after[l].value(of: objective)
-                let relative = before[l].value(of: objective) > 0 ? gain / before[l].value(of: objective) : 0
+                change.candidateValue = score(after[l])
+                let gain = score(before[l]) - score(after[l])
+                let relative = score(before[l]) > 0 ? gain / score(before[l]) : 0
                 if moves == 0 {
                     change.reason = .noChange
                 } else if gain <= 0 || relative < (options.minGain ?? 0) {
@@ -282,7 +297,7 @@ public struct Rebalancer<Solver: LayerSolver>: Sendable {
         }
         let placement = try Placement(topology: problem.topology, experts: problem.experts, physicalToLogical: flat)
         let recordedAfter = (0..<problem.layers).map { l in
-            changes[l].reason == .changed ? after[l].value(of: objective) : (recorded[l] ?? before[l].value(of: objective))
+            changes[l].reason == .changed ? score(after[l]) : (recorded[l] ?? score(before[l]))
         }
         if status == .timeLimit { notes.append("re-placing stopped at the time limit: the best plans found were used") }
         return RebalancePlan(placement: placement, layers: changes, priority: worth.map(\.layer),
