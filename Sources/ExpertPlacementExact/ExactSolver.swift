@@ -170,7 +170,8 @@ public struct ExactSolver: LayerSolver, Sendable {
             status = .feasible
             notes.append("layer \(l): more than \(configuration.maxPatterns) device patterns in a model the exact solver needed: not proven; the best plan and the bound so far")
         }
-        return LayerOutcome(physicalToLogical: ContiguousArray(result.plan), status: status, lowerBound: result.bound, notes: notes)
+        return LayerOutcome(physicalToLogical: ContiguousArray(result.plan), status: status, lowerBound: result.bound, notes: notes,
+                            boundSource: status == .optimal ? .optimum : .exactSearch)
     }
 
     /// Whether this solver models `layer` under `objective` without falling back to the capped

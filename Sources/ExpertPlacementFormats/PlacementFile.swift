@@ -15,6 +15,9 @@ public enum PlacementFile {
         public var wallSeconds: Double?
         /// Remarks (a fallback taken, …); written only when non-empty.
         public var notes: [String]
+        /// Layers per bound source (``BoundSource``): what each reported `lowerBound` rests on;
+        /// written as `solver.lowerBoundSources` when non-empty.
+        public var boundSources: [BoundSource: Int] = [:]
         /// Solver settings worth recording (tolerance, time limit, library version); written as
         /// `solver.settings` when non-empty.
         public var settings = JSONObject()
@@ -33,6 +36,7 @@ public enum PlacementFile {
             let seconds = report.wallTime.inSeconds
             self.init(method: report.method, objective: report.objective, status: report.status,
                       wallSeconds: includeTiming ? seconds : nil, notes: report.notes)
+            for source in report.boundSources ?? [] { boundSources[source, default: 0] += 1 }
         }
     }
 
@@ -70,6 +74,9 @@ public enum PlacementFile {
             s["version"] = .string(ExpertPlacementVersion.string)
             if !solver.notes.isEmpty { s["notes"] = .array(solver.notes.map { .string($0) }) }
             if !solver.settings.keys.isEmpty { s["settings"] = .object(solver.settings) }
+            if !solver.boundSources.isEmpty {
+                s["lowerBoundSources"] = .object(JSONObject(solver.boundSources.map { ($0.key.rawValue, .number(Double($0.value))) }))
+            }
             root["solver"] = .object(s)
         }
         return .object(root)

@@ -18,6 +18,13 @@ enum TableReport {
         }
         out += "  status \(report.status.rawValue), objective \(report.objective.commandLineName), solved in \(format(seconds: report.wallTime))\n"
         for note in report.notes { out += "  note: \(note)\n" }
+        if let sources = report.boundSources {
+            let counts = BoundSource.allCases.compactMap { source -> String? in
+                let n = sources.filter { $0 == source }.count
+                return n == 0 ? nil : "\(source.rawValue) (\(n) layer\(n == 1 ? "" : "s"))"
+            }
+            out += "  lowerBound from: \(counts.joined(separator: ", ")) — see docs/FORMATS.md\n"
+        }
         out += "\n" + metricsTable(metrics)
         return out
     }

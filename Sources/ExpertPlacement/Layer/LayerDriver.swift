@@ -225,9 +225,11 @@ public enum LayerDriver {
         let status: SolveStatus = all.allSatisfy { $0.status == .optimal } ? .optimal
             : all.contains { $0.status == .timeLimit } ? .timeLimit : .feasible
         let placement = try Placement(topology: problem.topology, experts: problem.experts, physicalToLogical: flat)
+        let sources = all.map(\.resolvedBoundSource)
         return SolveReport(placement: placement, status: status, method: solver.method, objective: options.objective,
                            lowerBounds: bounds.contains(nil) ? nil : bounds.map { $0! }, wallTime: wallTime,
-                           notes: notes + all.flatMap(\.notes))
+                           notes: notes + all.flatMap(\.notes),
+                           boundSources: bounds.contains(nil) || sources.count != problem.layers ? nil : sources.map { $0! })
     }
 }
 

@@ -22,6 +22,20 @@ public struct LayerContext: Sendable {
     }
 }
 
+/// Which argument a layer's reported lower bound comes from (named in every report, so that a
+/// gap is read for what it is).
+public enum BoundSource: String, Sendable, Equatable, CaseIterable {
+    /// ``LowerBounds``: per episode, the larger of the average device load and the smallest
+    /// achievable heaviest replica (min-max allotment), combined as the objective combines peaks.
+    /// Weak on layers whose loss comes from packing or from one plan serving many episodes.
+    case allotment
+    /// The layer's optimum itself, proven (exact solver, or the search's exhaustive proof).
+    case optimum
+    /// The exact solver's best bound when it stopped unproven: the allotment bound raised by
+    /// per-episode optima and branch-and-bound.
+    case exactSearch
+}
+
 /// One layer's answer.
 public struct LayerOutcome: Sendable, Equatable {
     /// `phy2log` of the layer, `P` expert ids, device-major.
@@ -34,14 +48,24 @@ public struct LayerOutcome: Sendable, Equatable {
     public var lowerBound: Double?
     /// Remarks for the report (each names the layer).
     public var notes: [String]
+    /// Where ``lowerBound`` comes from; `nil`: ``BoundSource/optimum`` when the status is
+    /// ``SolveStatus/optimal``, ``BoundSource/allotment`` otherwise.
+    public var boundSource: BoundSource?
 
     /// Creates an outcome.
     public init(physicalToLogical: ContiguousArray<Int32>, status: SolveStatus = .feasible,
-                lowerBound: Double? = nil, notes: [String] = []) {
+                lowerBound: Double? = nil, notes: [String] = [], boundSource: BoundSource? = nil) {
         self.physicalToLogical = physicalToLogical
         self.status = status
         self.lowerBound = lowerBound
         self.notes = notes
+        self.boundSource = boundSource
+    }
+
+    /// Where the bound comes from (``boundSource``, or inferred from the status); `nil` without a bound.
+    public var resolvedBoundSource: BoundSource? {
+        guard lowerBound != nil else { return nil }
+        return boundSource ?? (status == .optimal ? .optimum : .allotment)
     }
 }
 

@@ -80,10 +80,14 @@ public struct SolveReport: Sendable {
     public var wallTime: Duration
     /// Remarks a user should know (a fallback taken, a relaxed rule).
     public var notes: [String]
+    /// Where each layer's bound in ``lowerBounds`` comes from, when the method reports it.
+    public var boundSources: [BoundSource]?
 
     /// Creates a report.
     public init(placement: Placement, status: SolveStatus, method: String, objective: Objective,
-                lowerBounds: [Double]? = nil, wallTime: Duration, notes: [String] = []) {
+                lowerBounds: [Double]? = nil, wallTime: Duration, notes: [String] = [],
+                boundSources: [BoundSource]? = nil) {
+        self.boundSources = boundSources
         self.placement = placement
         self.status = status
         self.method = method
