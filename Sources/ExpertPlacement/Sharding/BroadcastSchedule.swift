@@ -80,7 +80,7 @@ public struct BroadcastSchedule: Sendable, Equatable {
         if Self.hides(transfer: beta, broadcast: total, layerSeconds: tau, prefetch: prefetch) {
             periodSeconds = tau
             bound = .compute
-        } else if beta >= total / Double(prefetch) && beta > tau {
+        } else if total <= Double(prefetch) * beta && beta > tau {
             periodSeconds = beta
             bound = .bandwidth
         } else {
