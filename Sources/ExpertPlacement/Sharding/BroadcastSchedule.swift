@@ -28,8 +28,11 @@
 /// start at time 0, the others as above, each as early as the rules allow. ``coldPassSeconds``
 /// is that pass's length, at least `N·τ + α + β`.
 ///
-/// The uniform steady state is what the earliest-start schedule settles into (held to a
-/// pass-by-pass event simulation by the tests). Complexity: O(1) per layer, O(N) for the cold pass.
+/// The earliest-start schedule settles into the same rate: its passes take `N·π` (when latency
+/// binds, on average over a cycle of `k / gcd(N, k)` passes, in which some layers wait more than
+/// `π − τ` and others not at all); the tests hold the closed form to a pass-by-pass event
+/// simulation. An engine that issues broadcast `i` at the reported start gets the uniform
+/// schedule. Complexity: O(1) per layer, O(N) for the cold pass.
 public struct BroadcastSchedule: Sendable, Equatable {
     /// What limits the steady-state period.
     public enum Bound: String, Sendable, Equatable, CaseIterable {
