@@ -205,10 +205,11 @@ struct ShardPlanCommand: ParsableCommand {
         let b = plan.layerBytes
         var out = "eplb shard-plan: \(plan.layers) layers × \(plan.devices) devices, \(Self.bytes(b)) per layer, prefetch \(plan.prefetch)\n"
         let counts = plan.minimumOwned == plan.maximumOwned ? "\(plan.maximumOwned)" : "\(plan.minimumOwned)–\(plan.maximumOwned)"
-        out += "  owners: \(counts) layers per device (least possible largest: \(plan.leastMaximumOwned)); "
-        out += "\(plan.repeatedOwners) repeated owner(s) in a row (least possible: \(plan.leastRepeatedOwners))\n"
-        out += "  memory: at most \(Self.bytes(plan.maximumDeviceBytes)) per device (buffers \(Self.bytes(plan.maximumBufferBytes))) "
-        out += "vs \(Self.bytes(plan.replicatedBytes)) replicated, "
+        out += "  owners: \(counts) layers per device (least possible largest count: \(plan.leastMaximumOwned)); "
+        out += plan.repeatedOwners == 0 ? "no rank broadcasts two layers in a row\n"
+            : "\(plan.repeatedOwners) layer(s) followed by one of the same owner (the least these counts allow)\n"
+        out += "  memory: at most \(Self.bytes(plan.maximumDeviceBytes)) per device, prefetch buffers at most "
+        out += "\(Self.bytes(plan.maximumBufferBytes)), vs \(Self.bytes(plan.replicatedBytes)) replicated: "
         out += TableReport.fixed((1 - Double(plan.maximumDeviceBytes) / Double(plan.replicatedBytes)) * 100, 1) + "% saved\n"
         for note in plan.notes { out += "  note: \(note)\n" }
         // Devices with equal rows share one row ("0–12").
