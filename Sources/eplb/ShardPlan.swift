@@ -35,7 +35,7 @@ struct ShardPlanCommand: ParsableCommand {
         Examples:
           eplb shard-plan --layers 61 --devices 16 --layer-bytes 96MiB
           eplb shard-plan --layers 61 --devices 16 --layer-bytes 96MiB \\
-              --bandwidth 50GB --layer-time 0.0015 --latency 0.002 --prefetch auto
+              --bandwidth 50GB/s --layer-time 0.0015 --latency 0.002 --prefetch auto
           eplb shard-plan --layers 8 --devices 3 --layer-bytes 1GiB \\
               --memory-cap 8GiB,4GiB,4GiB --format table
         """
@@ -59,8 +59,8 @@ struct ShardPlanCommand: ParsableCommand {
         valueName: "bytes[,bytes…]"))
     var memoryCap: ByteList?
 
-    @Option(help: ArgumentHelp("Bytes per second one broadcast of a layer achieves (e.g. 50GB).", valueName: "BW"))
-    var bandwidth: ByteCount?
+    @Option(help: ArgumentHelp("Bytes per second one broadcast of a layer achieves (e.g. 50GB/s).", valueName: "BW"))
+    var bandwidth: ByteRate?
 
     @Option(name: .customLong("layer-time"), help: ArgumentHelp("Seconds of compute per layer, τ.", valueName: "τ"))
     var layerTime: Double?
@@ -94,7 +94,7 @@ struct ShardPlanCommand: ParsableCommand {
         if bandwidth == nil && (latency != nil || prefetch == .automatic) {
             throw ValidationError("\(latency != nil ? "--latency" : "--prefetch auto") needs --bandwidth and --layer-time")
         }
-        if let bandwidth, bandwidth.bytes < 1 { throw ValidationError("--bandwidth must be at least 1 byte per second") }
+        if let bandwidth, bandwidth.bytesPerSecond < 1 { throw ValidationError("--bandwidth must be at least 1 byte per second") }
         if let layerTime, !(layerTime > 0 && layerTime.isFinite) {
             throw ValidationError("--layer-time must be a positive number of seconds, got \(layerTime)")
         }
@@ -106,7 +106,7 @@ struct ShardPlanCommand: ParsableCommand {
     func run() throws {
         do {
             let timing = try bandwidth.map { bw throws(ExpertPlacementError) in
-                try BroadcastTiming(bandwidth: Double(bw.bytes), layerSeconds: layerTime!, latencySeconds: latency ?? 0)
+                try BroadcastTiming(bandwidth: Double(bw.bytesPerSecond), layerSeconds: layerTime!, latencySeconds: latency ?? 0)
             }
             let caps = memoryCap.map { $0.values.count == 1 ? Array(repeating: $0.values[0], count: devices) : $0.values }
             let planner = try ShardPlanner(layers: layers, devices: devices, layerBytes: layerBytes.bytes, memoryCaps: caps,
@@ -313,6 +313,16 @@ struct ByteCount: ExpressibleByArgument, Equatable {
         let value = number * scale
         guard value <= 0x1p53, value == value.rounded() else { return nil }
         return Int(value)
+    }
+}
+
+/// `--bandwidth 50GB/s`: a ``ByteCount`` per second (the `/s` is optional).
+struct ByteRate: ExpressibleByArgument, Equatable {
+    var bytesPerSecond: Int
+
+    init?(argument: String) {
+        guard let bytes = ByteCount.parse(argument.hasSuffix("/s") ? String(argument.dropLast(2)) : argument) else { return nil }
+        bytesPerSecond = bytes
     }
 }
 

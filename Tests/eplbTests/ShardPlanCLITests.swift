@@ -5,7 +5,7 @@ import Testing
 @Suite("eplb shard-plan")
 struct ShardPlanCLITests {
     static let base = ["shard-plan", "--layers", "61", "--devices", "16", "--layer-bytes", "96MiB"]
-    static let timed = base + ["--bandwidth", "100GB", "--layer-time", "0.0015", "--latency", "0.002"]
+    static let timed = base + ["--bandwidth", "100GB/s", "--layer-time", "0.0015", "--latency", "0.002"]
 
     static func object(_ text: String) throws -> [String: Any] {
         try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
