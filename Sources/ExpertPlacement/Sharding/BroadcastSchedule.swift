@@ -99,7 +99,7 @@ public struct BroadcastSchedule: Sendable, Equatable {
         transfer <= layerSeconds && broadcast <= Double(prefetch) * layerSeconds
     }
 
-    /// Whether every broadcast hides (``bound`` is ``Bound/compute``).
+    /// Whether every broadcast hides (``bound`` is ``BroadcastSchedule/Bound/compute``).
     public var allHidden: Bool { bound == .compute }
 
     /// `N·τ`: the compute of one forward pass.
@@ -154,7 +154,7 @@ public struct BroadcastSchedule: Sendable, Equatable {
     /// does, the smallest depth in that range with the least steady-state stall.
     ///
     /// - Returns: the depth and whether it hides every broadcast.
-    /// - Complexity: O(1) (the closed form `⌈(α + β)/max(τ, β)⌉`, checked against ``hides``).
+    /// - Complexity: O(1) (the closed form `⌈(α + β)/max(τ, β)⌉`, checked against the hiding condition).
     public static func smallestDepth(layers: Int, devices: Int, layerBytes: Int, timing: BroadcastTiming,
                                      limit: Int) -> (prefetch: Int, hidden: Bool) {
         precondition(limit >= 1, "BroadcastSchedule.smallestDepth: limit below 1")
