@@ -41,5 +41,14 @@ let package = Package(
             path: "Benchmarks/ForecastBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "ShardPlanBenchmarks",
+            dependencies: [
+                .product(name: "ExpertPlacement", package: rootIdentity),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/ShardPlanBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )

@@ -31,7 +31,7 @@ struct EPLB: ParsableCommand {
         version: "0.1.0",
         subcommands: [Solve.self, Rebalance.self, Pareto.self, Simulate.self, Evaluate.self, Validate.self, Reference.self, Example.self,
                       Generate.self, GapReport.self, ImportLoads.self, Export.self, Import.self,
-                      ForecastCommand.self, BacktestCommand.self, Drop.self]
+                      ForecastCommand.self, BacktestCommand.self, Drop.self, ShardPlanCommand.self]
     )
 
     /// Ignores SIGPIPE, so that writing to a pipe whose reader has gone returns `EPIPE` (handled
