@@ -25,6 +25,11 @@ import ExpertPlacement
 ///   `k` the replica's load summed over the rows) non-increasing in `d`; any plan can be
 ///   relabelled to satisfy it, so nothing is lost. The warm start is relabelled the same way.
 ///
+/// With a drop budget `f` (``DropObjective``, `eplb solve --method exact --drop-budget f`) every
+/// peak becomes a capped peak: drops `s[t][d] ≥ 0` enter each device row
+/// (`… ≤ M_t + s[t][d]`) and `Σ_d s[t][d] ≤ f·U_t` (`U_t` the row's total); for a fixed plan the
+/// least feasible `M_t` is then exactly the capped peak, so the optimum is the capped objective's.
+///
 /// GLPK's branch and cut then proves the optimum, or stops at the time limit with the best plan
 /// and the best bound of its open nodes.
 struct CompactModel {
@@ -37,8 +42,20 @@ struct CompactModel {
     let constant: Double
     /// Largest replica count of any expert.
     let maxReplicas: Int
+    /// The capped objective when a drop budget is modelled.
+    let drop: DropObjective?
 
     init(model: ObjectiveModel, slotsPerDevice s: Int) {
+        self.init(model: model, slotsPerDevice: s, drop: nil)
+    }
+
+    /// The model of the capped objective of `drop`.
+    init(drop: DropObjective, slotsPerDevice s: Int) {
+        self.init(model: drop.model, slotsPerDevice: s, drop: drop.budget > 0 ? drop : nil)
+    }
+
+    private init(model: ObjectiveModel, slotsPerDevice s: Int, drop: DropObjective?) {
+        self.drop = drop
         experts = model.experts
         devices = model.devices
         slotsPerDevice = s
@@ -58,9 +75,12 @@ struct CompactModel {
     /// First peak column.
     var firstPeak: Int { experts * maxReplicas * (devices + 1) }
     var peakCount: Int { combination == .sum ? rows.count : 1 }
+    /// Column of the drop `s[t][d]` (drop models only).
+    func dropColumn(_ t: Int, _ d: Int) -> Int { firstPeak + peakCount + t * devices + d }
 
-    /// The objective's value of a plan (constant included).
+    /// The objective's value of a plan (constant included; capped with a drop budget).
     func value(_ plan: [Int32]) -> Double {
+        if let drop { return drop.value(of: plan, slotsPerDevice: slotsPerDevice) }
         let peaks = ObjectiveModel.rowPeaks(plan, rows: rows, experts: experts, slotsPerDevice: slotsPerDevice)
         switch combination {
         case .sum: return peaks.reduce(constant, +)
@@ -101,6 +121,12 @@ struct CompactModel {
             let floor = floors.max() ?? 0
             _ = mip.addColumn(.init(kind: .continuous, lower: floor, upper: Swift.max(floor, upper), objective: 1))
         }
+        if let drop {
+            for (t, row) in rows.enumerated() {
+                for _ in 0..<d { _ = mip.addColumn(.init(kind: .continuous, lower: 0)) }
+                mip.addRow(lower: nil, upper: drop.budget * row.reduce(0, +), (0..<d).map { (dropColumn(t, $0), 1.0) })
+            }
+        }
         for x in 0..<e {
             mip.addRow(lower: 1, upper: 1, (1...rmax).map { (y(x, $0), 1.0) })
             for r in 1...rmax {
@@ -121,6 +147,7 @@ struct CompactModel {
                 var entries: [(column: Int, value: Double)] = []
                 for x in 0..<e where row[x] > 0 { for r in 1...rmax { entries.append((z(x, dev, r), row[x] / Double(r))) } }
                 entries.append((peak, -1))
+                if drop != nil { entries.append((dropColumn(t, dev), -1)) }
                 mip.addRow(lower: nil, upper: 0, entries)
             }
         }
@@ -147,10 +174,19 @@ struct CompactModel {
         for x in plan { counts[Int(x)] += 1 }
         for x in 0..<experts { values[y(x, counts[x])] = 1 }
         for dev in 0..<devices { for k in 0..<s { let x = Int(plan[dev * s + k]); values[z(x, dev, counts[x])] = 1 } }
-        let peaks = ObjectiveModel.rowPeaks(plan, rows: rows, experts: experts, slotsPerDevice: s)
+        let peaks = drop?.cappedPeaks(plan, slotsPerDevice: s)
+            ?? ObjectiveModel.rowPeaks(plan, rows: rows, experts: experts, slotsPerDevice: s)
         switch combination {
         case .sum: for t in rows.indices { values[firstPeak + t] = Swift.max(floors[t], peaks[t]) }
         case .max: values[firstPeak] = Swift.max(floors.max() ?? 0, peaks.max() ?? 0)
+        }
+        if drop != nil {
+            // Each device drops what exceeds its row's peak column.
+            for (t, row) in rows.enumerated() {
+                let cap = values[firstPeak + (combination == .sum ? t : 0)]
+                let loads = DropAnalysis.deviceLoads(plan, loads: row, slotsPerDevice: s)
+                for dev in 0..<devices { values[dropColumn(t, dev)] = Swift.max(0, loads[dev] - cap) }
+            }
         }
         return values
     }
