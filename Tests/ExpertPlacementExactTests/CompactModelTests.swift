@@ -13,6 +13,7 @@ struct CompactModelTests {
     func bruteForce(objective: Objective) throws {
         var configuration = ExactSolver.Configuration()
         configuration.multiEpisode = .compact
+        configuration.exhaustiveNodeLimit = 0  // the MILP itself, not the combinatorial proof
         var checked = 0
         for seed in 0..<60 {
             let problem = RandomInstances.problem(seed: UInt64(seed) &+ 77_000, maxDevices: 4, maxSlots: 3,
@@ -47,6 +48,24 @@ struct CompactModelTests {
             #expect(a.status == .optimal && b.status == .optimal, "seed \(seed)")
             let va = try Metrics.layerMetrics(a.placement, on: problem, layer: 0).worstImbalance
             let vb = try Metrics.layerMetrics(b.placement, on: problem, layer: 0).worstImbalance
+            #expect(va.isApproximatelyEqual(to: vb, relativeTolerance: 1e-7), "seed \(seed): \(va) vs \(vb)")
+        }
+    }
+
+    @Test("the exhaustive proof and the compact MILP agree on small multi-episode sums", arguments: [Objective.meanImbalance, .peakSum])
+    func exhaustiveAgreesWithMILP(objective: Objective) throws {
+        var milp = ExactSolver.Configuration()
+        milp.exhaustiveNodeLimit = 0
+        for seed in 0..<4 {
+            let loads = try SyntheticLoads.zipf(layers: 1, episodes: 3, experts: 8, noise: 0.3, assignments: 4_000, seed: UInt64(seed))
+            let problem = try Problem(topology: Topology(devices: 4, slotsPerDevice: 3), loads: loads)
+            let options = SolveOptions(objective: objective, timeLimit: .seconds(30))
+            let a = try ExactSolver().solve(problem, options: options)
+            let b = try ExactSolver(configuration: milp).solve(problem, options: options)
+            #expect(a.status == .optimal && b.status == .optimal, "seed \(seed)")
+            #expect(Validation.violations(of: a.placement).isEmpty)
+            let va = try Metrics.layerMetrics(a.placement, on: problem, layer: 0).value(of: objective)
+            let vb = try Metrics.layerMetrics(b.placement, on: problem, layer: 0).value(of: objective)
             #expect(va.isApproximatelyEqual(to: vb, relativeTolerance: 1e-7), "seed \(seed): \(va) vs \(vb)")
         }
     }

@@ -32,10 +32,18 @@ public enum ExhaustiveSearch {
     ///   - slotsPerDevice: `S`.
     ///   - incumbent: a valid plan of the layer (its value is the first upper bound).
     ///   - nodeLimit: most search nodes; `nil` comes back when the tree is larger.
+    ///   - floors: lower bounds on each row's peak in every plan, when stronger ones than
+    ///     ``LowerBounds/rowBounds(_:slots:)`` are known (each episode's own optimum, say).
+    ///   - deadline: when to give up (checked every 65,536 nodes), besides the node limit.
     /// - Returns: the proof, or `nil` when the budget ran out first.
     public static func prove(_ model: ObjectiveModel, slotsPerDevice s: Int, incumbent: some Collection<Int32>,
-                             nodeLimit: Int) -> Proof? {
+                             nodeLimit: Int, floors: [Double]? = nil,
+                             deadline: ContinuousClock.Instant? = nil) -> Proof? {
         var search = Search(model: model, slotsPerDevice: s, incumbent: Array(incumbent), nodeLimit: nodeLimit)
+        search.deadline = deadline
+        if let floors, floors.count == model.rowCount {
+            for t in 0..<model.rowCount { search.floors[t] = Swift.max(search.floors[t], floors[t]) }
+        }
         guard search.run() else { return nil }
         return Proof(optimum: search.bestValue, improvedPlan: search.improved ? search.bestPlan : nil)
     }
@@ -49,11 +57,12 @@ public enum ExhaustiveSearch {
     struct Search {
         let e: Int, d: Int, s: Int, rows: Int
         let u: ContiguousArray<Double>          // [t][e]
-        let floors: [Double]
+        var floors: [Double]
         let combination: ObjectiveModel.Combination
         let constant: Double
         let order: [Int]
         let nodeLimit: Int
+        var deadline: ContinuousClock.Instant? = nil
         var nodes = 0
         var loads: ContiguousArray<Double>      // [d][t]
         var free: ContiguousArray<Int>
@@ -110,6 +119,7 @@ public enum ExhaustiveSearch {
         mutating func branch(_ k: Int) -> Bool {
             nodes += 1
             if nodes > nodeLimit { return false }
+            if nodes & 0xFFFF == 0, let deadline, ContinuousClock.now >= deadline { return false }
             if prunes(bound()) { return true }
             if k == e {
                 // Every slot is filled (the counts below guarantee it): a complete plan, valued
