@@ -98,7 +98,7 @@ public struct SearchSolver: LayerSolver {
             let model = ObjectiveModel(layer, objective: context.options.objective)
             if ExhaustiveSearch.isCandidate(model), !context.shouldStop(),
                let proof = ExhaustiveSearch.prove(model, slotsPerDevice: layer.topology.slotsPerDevice, incumbent: r.slots,
-                                                  nodeLimit: limit) {
+                                                  nodeLimit: limit, deadline: context.deadline) {
                 return LayerOutcome(physicalToLogical: ContiguousArray(proof.improvedPlan ?? r.slots), status: .optimal,
                                     lowerBound: Swift.max(r.bound, proof.optimum))
             }
