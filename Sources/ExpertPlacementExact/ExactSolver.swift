@@ -9,8 +9,9 @@ public import ExpertPlacement
 /// θ search below. `meanImbalance` and `peakSum` over several episodes sum several peaks
 /// (``solveCompactLayer``): each episode's own optimum (the θ search on that episode) is a floor
 /// on its peak and a candidate plan, the plan that keeps every episode closest to its own optimum
-/// is another, and when the best candidate does not meet the floors the compact MILP
-/// (``CompactModel``: replica counts and placement jointly) proves the optimum from it. Layers
+/// is another; when the best candidate does not meet the floors, the combinatorial branch and
+/// bound (``ExpertPlacement/ExhaustiveSearch``, with those floors, within a node budget), then the
+/// compact MILP (``CompactModel``: replica counts and placement jointly) prove the optimum. Layers
 /// whose compact model is too large (``Configuration/maxCompactBinaries``) fall back to one MIP
 /// over the patterns that fit under per-episode caps (``solveSumLayer``), for tiny instances.
 ///
@@ -219,7 +220,9 @@ public struct ExactSolver: LayerSolver, Sendable {
     /// Sum objectives over several episodes with the compact model: floors from each episode's
     /// own optimum; candidate plans from those optima and from the plan that keeps every episode
     /// closest to its own optimum (the θ search on rows scaled by their floors); proven at once
-    /// when the best candidate meets the floors, otherwise ``CompactModel`` from the best one.
+    /// when the best candidate meets the floors, else by ``ExpertPlacement/ExhaustiveSearch`` within
+    /// ``Configuration/exhaustiveNodeLimit`` nodes and a fifth of the time left, else by
+    /// ``CompactModel`` from the best plan.
     func solveCompactLayer(_ compact: CompactModel, view: ProblemLayer, objective: Objective, start: [Int32],
                            deadline: ContinuousClock.Instant) throws(ExpertPlacementError) -> LayerResult {
         let e = compact.experts, d = compact.devices, s = compact.slotsPerDevice

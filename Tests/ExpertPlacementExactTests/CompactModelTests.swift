@@ -70,6 +70,21 @@ struct CompactModelTests {
         }
     }
 
+    @Test("auto polishes multi-episode sums: proven optimal where the exact solver proves it")
+    func autoPolishes() throws {
+        let loads = try SyntheticLoads.lognormal(layers: 2, episodes: 3, experts: 8, assignments: 4_000, seed: 4)
+        let problem = try Problem(topology: Topology(devices: 4, slotsPerDevice: 3), loads: loads)
+        let options = SolveOptions(objective: .meanImbalance, timeLimit: .seconds(30))
+        let auto = try AutoSolver().solve(problem, options: options)
+        let exact = try ExactSolver().solve(problem, options: options)
+        #expect(auto.status == .optimal && exact.status == .optimal)
+        #expect(auto.notes.allSatisfy { !$0.contains("skipped") })
+        let a = try Metrics.evaluate(auto.placement, on: problem), b = try Metrics.evaluate(exact.placement, on: problem)
+        for l in 0..<2 {
+            #expect(a.layers[l].meanImbalance.isApproximatelyEqual(to: b.layers[l].meanImbalance, relativeTolerance: 1e-7))
+        }
+    }
+
     @Test("multi-episode mean on 12 experts × 4 × 4 slots: proven, or stopped with a valid plan and bound")
     func mediumInstance() throws {
         let loads = try SyntheticLoads.zipf(layers: 1, episodes: 2, experts: 12, noise: 0.3, assignments: 10_000, seed: 3)
