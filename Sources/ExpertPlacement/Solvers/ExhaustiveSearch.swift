@@ -9,6 +9,10 @@
 /// so of a run of identical devices only a prefix is ever chosen: every plan is reached once up
 /// to relabelling devices, which the objective ignores.
 ///
+/// Each replica is placed as soon as its device is chosen, and every placement counts as one node
+/// of the budget, so a device that already lifts the bound to the incumbent is cut before the
+/// rest of the choice is enumerated; the row peaks are kept incrementally (O(T) per bound).
+///
 /// A node is pruned when its bound — the objective combined over rows of
 /// `max(partial peak_t, floor_t)`, with `floor_t` a lower bound on row `t`'s final peak in every
 /// plan (``LowerBounds/rowBounds(_:slots:)``) — is not below the best value known. Peaks only grow
@@ -69,6 +73,8 @@ public enum ExhaustiveSearch {
         var holds: ContiguousArray<Int32>       // [d][slot], filled in order
         var chosen: ContiguousArray<Int>        // [depth][device]: the devices chosen at each depth
         var saved: ContiguousArray<Double>      // [depth][device][t]: their loads before, restored exactly
+        var peaks: ContiguousArray<Double>      // [t]: the largest device load of each row so far
+        var savedPeaks: ContiguousArray<Double> // [depth][device][t]: the peaks before each replica
         var bestValue: Double
         var bestPlan: [Int32]
         var improved = false
@@ -92,6 +98,8 @@ public enum ExhaustiveSearch {
             holds = ContiguousArray(repeating: -1, count: model.devices * slotsPerDevice)
             chosen = ContiguousArray(repeating: 0, count: model.experts * model.devices)
             saved = ContiguousArray(repeating: 0, count: model.experts * model.devices * model.rowCount)
+            peaks = ContiguousArray(repeating: 0, count: model.rowCount)
+            savedPeaks = saved
             bestValue = model.value(of: incumbent, slotsPerDevice: slotsPerDevice)
             bestPlan = incumbent
         }
@@ -102,12 +110,11 @@ public enum ExhaustiveSearch {
             return branch(0)
         }
 
-        /// The objective combined over rows of max(partial peak, floor).
+        /// The objective combined over rows of max(partial peak, floor). O(T).
         func bound() -> Double {
             var value = constant
             for t in 0..<rows {
-                var peak = floors[t]
-                for dev in 0..<d { peak = Swift.max(peak, loads[dev * rows + t]) }
+                let peak = Swift.max(peaks[t], floors[t])
                 value = combination == .sum ? value + peak : Swift.max(value, peak)
             }
             return value
@@ -162,43 +169,54 @@ public enum ExhaustiveSearch {
             return true
         }
 
-        /// Chooses devices `chosen[depth][index..<r]` from `first...`, then recurses.
+        /// Chooses devices `chosen[depth][index..<r]` from `first...` for the replicas of `x`,
+        /// each placed as soon as it is chosen (so that a device that already lifts the bound to
+        /// the incumbent is cut before the rest of the choice), then recurses.
         mutating func choose(_ x: Int, depth k: Int, r: Int, from first: Int, index: Int) -> Bool {
-            if index == r { return withReplicas(x, depth: k, r: r) }
+            if index == r { return branch(k + 1) }
             var dev = first
             while dev < d {
                 defer { dev += 1 }
                 guard free[dev] > 0 else { continue }
                 // Of a run of identical devices, skipping one means skipping the rest: a device
                 // may be chosen only when it is the first candidate here or differs from the one
-                // before it (which, being at or after `first`, was skipped).
+                // before it (which, being at or after `first`, was skipped and is unchanged).
                 if dev > first && identical(dev, dev - 1) { continue }
                 if d - dev < r - index { break }
+                // Every placement is a node of the budget (a unit of work).
+                nodes += 1
+                if nodes > nodeLimit { return false }
                 chosen[k * d + index] = dev
-                if !choose(x, depth: k, r: r, from: dev + 1, index: index + 1) { return false }
+                place(x, share: 1 / Double(r), on: dev, slot: k * d + index)
+                let complete = prunes(bound()) || choose(x, depth: k, r: r, from: dev + 1, index: index + 1)
+                unplace(on: dev, slot: k * d + index)
+                if !complete { return false }
             }
             return true
         }
 
-        mutating func withReplicas(_ x: Int, depth k: Int, r: Int) -> Bool {
-            let share = 1 / Double(r)
-            for i in 0..<r {
-                let dev = chosen[k * d + i]
-                for t in 0..<rows {
-                    saved[(k * d + i) * rows + t] = loads[dev * rows + t]
-                    loads[dev * rows + t] += u[t * e + x] * share
-                }
-                holds[dev * s + (s - free[dev])] = Int32(x)
-                free[dev] -= 1
+        /// Adds one replica of `x` (a `share` of its loads) to `dev`, saving what it changes in
+        /// the scratch `slot`.
+        mutating func place(_ x: Int, share: Double, on dev: Int, slot: Int) {
+            for t in 0..<rows {
+                saved[slot * rows + t] = loads[dev * rows + t]
+                savedPeaks[slot * rows + t] = peaks[t]
+                let load = loads[dev * rows + t] + u[t * e + x] * share
+                loads[dev * rows + t] = load
+                if load > peaks[t] { peaks[t] = load }
             }
-            let complete = branch(k + 1)
-            for i in stride(from: r - 1, through: 0, by: -1) {
-                let dev = chosen[k * d + i]
-                free[dev] += 1
-                holds[dev * s + (s - free[dev])] = -1
-                for t in 0..<rows { loads[dev * rows + t] = saved[(k * d + i) * rows + t] }
+            holds[dev * s + (s - free[dev])] = Int32(x)
+            free[dev] -= 1
+        }
+
+        /// Undoes ``place(_:share:on:slot:)`` exactly.
+        mutating func unplace(on dev: Int, slot: Int) {
+            free[dev] += 1
+            holds[dev * s + (s - free[dev])] = -1
+            for t in 0..<rows {
+                loads[dev * rows + t] = saved[slot * rows + t]
+                peaks[t] = savedPeaks[slot * rows + t]
             }
-            return complete
         }
     }
 }

@@ -38,10 +38,10 @@ public struct SearchSolver: LayerSolver {
         public var treeLimit: Int = 131_072
         /// Largest layer (`E·D·T`) searched with an exhaustive tree (every budget split, beam 8).
         public var exhaustiveLimit: Int = 4_096
-        /// Node budget of the exhaustive proof on tiny layers (``ExhaustiveSearch``; a few
-        /// milliseconds); 0 turns it off. A proof makes the layer's bound its optimum and its
-        /// status ``SolveStatus/optimal``.
-        public var proofNodeLimit: Int = 50_000
+        /// Node budget of the exhaustive proof on tiny layers (``ExhaustiveSearch``; every replica
+        /// placement counts; a few milliseconds); 0 turns it off. A proof makes the layer's bound
+        /// its optimum and its status ``SolveStatus/optimal``.
+        public var proofNodeLimit: Int = 150_000
         /// Most improving local moves per layer.
         public var maxMoves: Int = 400
         /// Largest `P·D·T'` (slots × devices × model episodes) for which allotments are placed
