@@ -33,17 +33,22 @@ import ExpertPlacement
 /// GLPK's branch and cut then proves the optimum, or stops at the time limit with the best plan
 /// and the best bound of its open nodes.
 struct CompactModel {
-    let experts: Int
-    let devices: Int
+    /// The layer's objective model (rows, combination, constant).
+    let model: ObjectiveModel
     let slotsPerDevice: Int
-    /// Scaled rows `[T'][E]`.
+    /// The model's scaled rows as `[T'][E]` arrays (built once: every row and column loop reads them).
     let rows: [[Double]]
-    let combination: ObjectiveModel.Combination
-    let constant: Double
+    /// Each expert's load summed over the rows: its replicas' symmetry keys are this over `r`.
+    let rowSums: [Double]
     /// Largest replica count of any expert.
     let maxReplicas: Int
     /// The capped objective when a drop budget is modelled.
     let drop: DropObjective?
+
+    var experts: Int { model.experts }
+    var devices: Int { model.devices }
+    var combination: ObjectiveModel.Combination { model.combination }
+    var constant: Double { model.constant }
 
     init(model: ObjectiveModel, slotsPerDevice s: Int) {
         self.init(model: model, slotsPerDevice: s, drop: nil)
@@ -56,12 +61,10 @@ struct CompactModel {
 
     private init(model: ObjectiveModel, slotsPerDevice s: Int, drop: DropObjective?) {
         self.drop = drop
-        experts = model.experts
-        devices = model.devices
+        self.model = model
         slotsPerDevice = s
         rows = model.rowArrays
-        combination = model.combination
-        constant = model.constant
+        rowSums = (0..<model.experts).map { x in (0..<model.rowCount).reduce(0.0) { $0 + model.rows[$1 * model.experts + x] } }
         maxReplicas = Swift.min(model.devices, model.devices * s - model.experts + 1)
     }
 
@@ -90,9 +93,7 @@ struct CompactModel {
 
     /// The symmetry key of a replica of `e` with `r` replicas.
     func key(_ e: Int, _ r: Int) -> Double {
-        var sum = 0.0
-        for row in rows { sum += row[e] }
-        return sum / Double(r) + 1e-9 * Double(e + 1) / Double(r)  // a tiny expert-specific term separates equal loads
+        rowSums[e] / Double(r) + 1e-9 * Double(e + 1) / Double(r)  // a tiny expert-specific term separates equal loads
     }
 
     /// `plan` with its devices reordered by non-increasing key (the model's symmetry breaking).

@@ -155,8 +155,8 @@ public struct ExactSolver: LayerSolver, Sendable {
         if context.options.moves.isActive, let current = view.deployed {
             result = try solveMigrationLayer(problem, layer: l, current: Array(current), policy: context.options.moves,
                                              objective: objective, start: start, deadline: deadline, notes: &notes)
-        } else if let compact = compactModel(view, objective: objective) {
-            result = try solveCompactLayer(compact, view: view, objective: objective, start: start, deadline: deadline)
+        } else if let compact = compactModel(ObjectiveModel(view, objective: objective), slotsPerDevice: view.topology.slotsPerDevice) {
+            result = try solveCompactLayer(compact, view: view, start: start, deadline: deadline)
         } else if let sum = Self.sumRows(problem, layer: l, objective: objective) {
             result = try solveSumLayer(problem, layer: l, rows: sum.rows, constant: sum.constant, objective: objective,
                                        start: start, deadline: deadline)
@@ -182,19 +182,21 @@ public struct ExactSolver: LayerSolver, Sendable {
     /// Whether this solver models `layer` under `objective` without falling back to the capped
     /// pattern MIP (which only tiny layers fit): single-peak objectives, or a compact model.
     func polishes(_ layer: ProblemLayer, objective: Objective) -> Bool {
-        ExactSolver.isSinglePeak(ObjectiveModel(layer, objective: objective)) || compactModel(layer, objective: objective) != nil
+        let model = ObjectiveModel(layer, objective: objective)
+        return ExactSolver.isSinglePeak(model) || compactModel(model, slotsPerDevice: layer.topology.slotsPerDevice) != nil
     }
 
-    /// The compact model of a multi-episode layer when ``Configuration/multiEpisode`` chooses it.
-    func compactModel(_ view: ProblemLayer, objective: Objective) -> CompactModel? {
-        let model = ObjectiveModel(view, objective: objective)
+    /// The compact model of a multi-episode layer's objective model when
+    /// ``Configuration/multiEpisode`` chooses it.
+    func compactModel(_ model: ObjectiveModel, slotsPerDevice: Int) -> CompactModel? {
         guard model.rowCount > 1 else { return nil }
-        let compact = CompactModel(model: model, slotsPerDevice: view.topology.slotsPerDevice)
         switch configuration.multiEpisode {
         case .patterns: return nil
-        case .compact: return compact
+        case .compact: return CompactModel(model: model, slotsPerDevice: slotsPerDevice)
         case .automatic:
-            return model.combination == .sum && compact.binaryCount <= configuration.maxCompactBinaries ? compact : nil
+            guard model.combination == .sum else { return nil }
+            let compact = CompactModel(model: model, slotsPerDevice: slotsPerDevice)
+            return compact.binaryCount <= configuration.maxCompactBinaries ? compact : nil
         }
     }
 
@@ -223,11 +225,11 @@ public struct ExactSolver: LayerSolver, Sendable {
     /// when the best candidate meets the floors, else by ``ExpertPlacement/ExhaustiveSearch`` within
     /// ``Configuration/exhaustiveNodeLimit`` nodes and a fifth of the time left, else by
     /// ``CompactModel`` from the best plan.
-    func solveCompactLayer(_ compact: CompactModel, view: ProblemLayer, objective: Objective, start: [Int32],
+    func solveCompactLayer(_ compact: CompactModel, view: ProblemLayer, start: [Int32],
                            deadline: ContinuousClock.Instant) throws(ExpertPlacementError) -> LayerResult {
         let e = compact.experts, d = compact.devices, s = compact.slotsPerDevice
         let rows = compact.rows
-        let model = ObjectiveModel(view, objective: objective)
+        let model = compact.model
         var floors = LowerBounds.rowBounds(model, slots: view.topology.slotCount)
         var best = start, upper = compact.value(start)
         func consider(_ plan: [Int32]) {

@@ -12,11 +12,15 @@ struct ReferenceCatalogTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Examples/reference")
 
-    static let names: [String] = {
-        let dir = root.appendingPathComponent("instances").path
+    /// The instance file stems under `Examples/reference/<directory>/instances`.
+    static func stems(_ directory: String) -> [String] {
+        let dir = root.appendingPathComponent(directory + "/instances").path
         return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [])
             .filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.sorted()
-    }()
+    }
+
+    static let names = stems(".")
+    static let episodeNames = stems("episodes")
 
     @Test("the catalog is there")
     func present() {
@@ -26,8 +30,25 @@ struct ReferenceCatalogTests {
 
     @Test("each reference is valid, proven optimal, and matches a fresh exact solve", arguments: names)
     func recheck(name: String) throws {
-        let instance = try InstanceFile.load(path: Self.root.appendingPathComponent("instances/\(name).json").path).problem
-        let path = Self.root.appendingPathComponent("placements/\(name).placement.json").path
+        try Self.recheck(".", name, objective: .aggregateImbalance, boundSlack: 1e-12)
+    }
+
+    @Test("each multi-episode reference (objective mean) is valid, proven, and matches a fresh exact solve",
+          arguments: episodeNames)
+    func recheckEpisodes(name: String) throws {
+        let problem = try Self.recheck("episodes", name, objective: .meanImbalance, timeLimit: .seconds(60), boundSlack: 1e-9)
+        #expect(problem.episodes > 1)
+    }
+
+    /// Checks one stored reference: a valid plan, `solver` saying exact, optimal and `objective`,
+    /// its value equal to a fresh exact solve's, and the fresh bound not above it (within
+    /// `boundSlack`, relative). Returns the instance.
+    @discardableResult
+    static func recheck(_ directory: String, _ name: String, objective: Objective, timeLimit: Duration? = nil,
+                        boundSlack: Double) throws -> Problem {
+        let base = root.appendingPathComponent(directory)
+        let instance = try InstanceFile.load(path: base.appendingPathComponent("instances/\(name).json").path).problem
+        let path = base.appendingPathComponent("placements/\(name).placement.json").path
         let bytes = try InputSource.read(path)
         let plan = try PlacementFile.decode(bytes, file: path, experts: instance.experts)
         #expect(Validation.violations(of: plan, topology: instance.topology, experts: instance.experts,
@@ -35,51 +56,20 @@ struct ReferenceCatalogTests {
         guard case .object(let root) = try JSONParser.parse(bytes),
               case .object(let solver)? = root["solver"] else {
             Issue.record("no solver block")
-            return
+            return instance
         }
         #expect(solver["status"] == .string("optimal"))
         #expect(solver["method"] == .string("exact"))
-        let fresh = try ExactSolver().solve(instance, options: SolveOptions(objective: .aggregateImbalance))
+        #expect(solver["objective"] == .string(objective.rawValue))
+        let fresh = try ExactSolver().solve(instance, options: SolveOptions(objective: objective, timeLimit: timeLimit))
         #expect(fresh.status == .optimal)
         let stored = try Metrics.evaluate(plan, on: instance)
         let recomputed = try Metrics.evaluate(fresh.placement, on: instance)
         for l in 0..<instance.layers {
-            #expect(stored.layers[l].aggregateImbalance.isApproximatelyEqual(
-                to: recomputed.layers[l].aggregateImbalance, relativeTolerance: 1e-8), "\(name) layer \(l)")
-            #expect(fresh.lowerBounds![l] <= stored.layers[l].aggregateImbalance * (1 + 1e-12))
+            #expect(stored.layers[l].value(of: objective).isApproximatelyEqual(
+                to: recomputed.layers[l].value(of: objective), relativeTolerance: 1e-8), "\(name) layer \(l)")
+            #expect(fresh.lowerBounds![l] <= stored.layers[l].value(of: objective) * (1 + boundSlack))
         }
-    }
-
-    static let episodeNames: [String] = {
-        let dir = root.appendingPathComponent("episodes/instances").path
-        return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [])
-            .filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.sorted()
-    }()
-
-    @Test("each multi-episode reference (objective mean) is valid, proven, and matches a fresh exact solve",
-          arguments: episodeNames)
-    func recheckEpisodes(name: String) throws {
-        let instance = try InstanceFile.load(path: Self.root.appendingPathComponent("episodes/instances/\(name).json").path).problem
-        #expect(instance.episodes > 1)
-        let path = Self.root.appendingPathComponent("episodes/placements/\(name).placement.json").path
-        let bytes = try InputSource.read(path)
-        let plan = try PlacementFile.decode(bytes, file: path, experts: instance.experts)
-        #expect(Validation.violations(of: plan, topology: instance.topology, experts: instance.experts,
-                                      layers: instance.layers).isEmpty)
-        guard case .object(let root) = try JSONParser.parse(bytes), case .object(let solver)? = root["solver"] else {
-            Issue.record("no solver block")
-            return
-        }
-        #expect(solver["status"] == .string("optimal"))
-        #expect(solver["objective"] == .string("meanImbalance"))
-        let fresh = try ExactSolver().solve(instance, options: SolveOptions(objective: .meanImbalance, timeLimit: .seconds(60)))
-        #expect(fresh.status == .optimal)
-        let stored = try Metrics.evaluate(plan, on: instance)
-        let recomputed = try Metrics.evaluate(fresh.placement, on: instance)
-        for l in 0..<instance.layers {
-            #expect(stored.layers[l].meanImbalance.isApproximatelyEqual(
-                to: recomputed.layers[l].meanImbalance, relativeTolerance: 1e-8), "\(name) layer \(l)")
-            #expect(fresh.lowerBounds![l] <= stored.layers[l].meanImbalance * (1 + 1e-9))
-        }
+        return instance
     }
 }
