@@ -44,10 +44,19 @@ public enum Limits {
     }
 
     /// Whether every value is 0 or in the supported range, in one branch-free pass.
+    ///
+    /// The bounds are read into locals once (a global `let` is read through an accessor, which
+    /// would stop the loop from vectorising), and every value's verdict is OR-ed into an integer
+    /// (no short circuit), so the compiler can turn the loop into SIMD compares.
     @inlinable public static func allInRange(_ values: UnsafeBufferPointer<Double>) -> Bool {
-        var ok = true
-        for x in values { ok = ok && (x == 0 || (x >= smallestMagnitude && x <= largestMagnitude)) }
-        return ok
+        let lo = smallestMagnitude, hi = largestMagnitude
+        var bad: UInt8 = 0
+        for x in values {
+            let zero: UInt8 = x == 0 ? 1 : 0
+            let inRange: UInt8 = x >= lo ? (x <= hi ? 1 : 0) : 0
+            bad |= (zero | inRange) ^ 1
+        }
+        return bad == 0
     }
 
     /// `a × b`, or `nil` when the product overflows `Int`.

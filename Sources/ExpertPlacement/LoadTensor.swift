@@ -32,7 +32,8 @@ public struct LoadTensor: Sendable, Equatable {
             throw .shapeMismatch(field: "load",
                                  reason: "\(values.count) values for shape [\(layers)][\(episodes)][\(experts)]")
         }
-        if let bad = values.firstIndex(where: { Limits.magnitudeProblem($0, what: "load") != nil }) {
+        if !values.withUnsafeBufferPointer(Limits.allInRange),
+           let bad = values.firstIndex(where: { Limits.magnitudeProblem($0, what: "load") != nil }) {
             let e = bad % experts, t = (bad / experts) % episodes, l = bad / (experts * episodes)
             throw .invalidValue(field: "load[\(l)][\(t)][\(e)]", reason: Limits.magnitudeProblem(values[bad], what: "load")!)
         }

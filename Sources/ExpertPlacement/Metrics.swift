@@ -139,28 +139,39 @@ public enum Metrics {
         // The layer's slots, checked once, so that the hot loop reads raw buffers.
         let row = Array(placement.physicalToLogical[layer * p ..< (layer + 1) * p].map { Int($0) })
 
+        // The hot loop (T·P gathers) works on raw buffers only: no bounds or uniqueness checks
+        // on the per-device and per-expert sums.
         var weightSum = 0.0, rhoSum = 0.0, worst = 0.0, peakSum = 0.0
         problem.loads.values.withUnsafeBufferPointer { w in
             row.withUnsafeBufferPointer { slots in
                 share.withUnsafeBufferPointer { share in
-                    for t in 0..<tCount {
-                        let omega = problem.episodeWeights[t]
-                        if omega == 0 { continue }
-                        let offset = base + t * e
-                        for x in 0..<e { aggregate[x] += omega * w[offset + x] }
-                        for dev in 0..<d {
-                            var sum = 0.0
-                            for slot in dev * s ..< (dev + 1) * s {
-                                let x = slots[slot]
-                                sum += w[offset + x] * share[x]
+                    problem.episodeWeights.withUnsafeBufferPointer { omegas in
+                        deviceLoad.withUnsafeMutableBufferPointer { loads in
+                            aggregate.withUnsafeMutableBufferPointer { aggregate in
+                                for t in 0..<tCount {
+                                    let omega = omegas[t]
+                                    if omega == 0 { continue }
+                                    let episode = UnsafeBufferPointer(rebasing: w[(base + t * e) ..< (base + (t + 1) * e)])
+                                    for x in 0..<e { aggregate[x] += omega * episode[x] }
+                                    var total = 0.0, peak = 0.0
+                                    for dev in 0..<d {
+                                        var sum = 0.0
+                                        for slot in dev * s ..< (dev + 1) * s {
+                                            let x = slots[slot]
+                                            sum += episode[x] * share[x]
+                                        }
+                                        total += sum
+                                        peak = Swift.max(peak, sum)
+                                    }
+                                    let rho = total > 0 ? peak * Double(d) / total : 1
+                                    if !(total > 0) { peak = 0 }
+                                    weightSum += omega
+                                    rhoSum += omega * rho
+                                    worst = Swift.max(worst, rho)
+                                    peakSum += omega * peak
+                                }
                             }
-                            deviceLoad[dev] = sum
                         }
-                        let (rho, peak) = imbalance(deviceLoad)
-                        weightSum += omega
-                        rhoSum += omega * rho
-                        worst = Swift.max(worst, rho)
-                        peakSum += omega * peak
                     }
                 }
             }

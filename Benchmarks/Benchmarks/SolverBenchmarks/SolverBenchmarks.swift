@@ -52,7 +52,7 @@ func readWindow(_ reader: LoadWindowReader? = nil) throws -> Problem {
 let largeInstanceJSON: [UInt8] = {
     let counts = try! SyntheticLoads.lognormal(layers: 160, episodes: 256, experts: 256, seed: 3)
     let loads = try! LoadTensor(layers: 160, episodes: 256, experts: 256, values: ContiguousArray(counts.values.map { $0 / 3 }))
-    return Array(JSONWriter.string(InstanceFile.encode(
+    return Array(try! JSONWriter.string(InstanceFile.encode(
         try! Problem(topology: Topology(devices: 32, slotsPerDevice: 9), loads: loads))).utf8)
 }()
 

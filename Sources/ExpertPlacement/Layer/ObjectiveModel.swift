@@ -93,11 +93,16 @@ public struct ObjectiveModel: Sendable {
             // ŵ_b = Σ_{t in block} ω_t · w[t], summed in episode order.
             for x in 0..<e { sum[x] = 0 }
             let range = objective == .aggregateImbalance ? 0..<n : (n * b / k) ..< (n * (b + 1) / k)
-            for i in range {
-                let t = active[i]
-                let omega = problem.episodeWeights[t]
-                let row = base + t * e
-                for x in 0..<e { sum[x] += omega * w[row + x] }
+            // Raw buffers: the O(T·E) pass over the layer's loads vectorises.
+            w.withUnsafeBufferPointer { w in
+                sum.withUnsafeMutableBufferPointer { sum in
+                    for i in range {
+                        let t = active[i]
+                        let omega = problem.episodeWeights[t]
+                        let row = UnsafeBufferPointer(rebasing: w[(base + t * e) ..< (base + (t + 1) * e)])
+                        for x in 0..<e { sum[x] += omega * row[x] }
+                    }
+                }
             }
             let total = sum.reduce(0, +)
             let c: Double

@@ -45,6 +45,15 @@ public enum MigrationSearch {
                               configuration c: SearchSolver.Configuration = .init(),
                               context: LayerContext) -> ContiguousArray<Int32> {
         let model = LayerModel(problem: layer.problem, layer: layer.index, objective: objective, episodeCap: c.episodeCap)
+        return refine(layer, model: model, deployed: deployed, target: target, policy: policy, configuration: c,
+                      context: context)
+    }
+
+    /// ``refine(_:deployed:target:objective:policy:configuration:context:)`` on a model already
+    /// built (the search solver's own, so that a layer's loads are blocked once).
+    static func refine(_ layer: ProblemLayer, model: LayerModel, deployed: ContiguousArray<Int32>,
+                       target: ContiguousArray<Int32>?, policy: MovePolicy, configuration c: SearchSolver.Configuration,
+                       context: LayerContext) -> ContiguousArray<Int32> {
         let state = SearchState(model: model), best = SearchState(model: model), scratch = SearchState(model: model)
         for st in [state, best, scratch] { st.setDeployed(deployed) }
         let scale = Swift.max(1, 32 / Swift.max(1, model.episodes))

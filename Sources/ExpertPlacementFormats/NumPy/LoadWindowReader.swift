@@ -37,7 +37,6 @@ public final class LoadWindowReader {
         let valid = bytes.withUnsafeBytes { raw in
             buffer.withUnsafeMutableBufferPointer { out in
                 _NumPyDecoder.convert(raw, layout: layout, transposingLeadingAxes: transposing, into: out)
-                return LoadReader.allValid(UnsafeBufferPointer(out))
             }
         }
         // A bad value: the ordinary path names it.

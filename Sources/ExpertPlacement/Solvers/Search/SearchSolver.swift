@@ -10,6 +10,9 @@
 ///    better of it and the scalar placement.
 /// 4. ``LocalSearch``: swaps from critical devices and replica transfers between experts.
 /// 5. Keep the greedy baseline's plan if, against expectation, it scores better.
+/// 6. With a deployed placement and a move cost or cap (``SolveOptions/moves``): relabel the plan
+///    onto the deployed devices (``Alignment``) and trade it against moves with
+///    ``MigrationSearch``, on the same model and budgets.
 ///
 /// The result is deterministic for a given input and options (work is bounded by move and
 /// evaluation counts; the time limit is a safety net that, when hit, makes the status
@@ -81,6 +84,9 @@ public struct SearchSolver: LayerSolver {
     /// `"search"`.
     public var method: String { "search" }
 
+    /// The search refines its own plans for the move policy (step 6), on the model it built.
+    public var handlesMovePolicy: Bool { true }
+
     /// Creates the solver.
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -91,6 +97,25 @@ public struct SearchSolver: LayerSolver {
     public func solveLayer(_ layer: ProblemLayer, context: LayerContext) -> LayerOutcome {
         let r = Self.solveLayer(layer.problem, layer: layer.index, objective: context.options.objective,
                                 configuration: configuration, stop: context, bound: context.options.computesBounds)
+        var outcome = proved(r, layer: layer, context: context)
+        // The move policy: the plan relabelled onto the deployed row, then traded against moves
+        // by ``MigrationSearch`` on the model the search already built and with its budgets.
+        if let deployed = layer.deployed, context.options.moves.isActive {
+            let aligned = Alignment.align(outcome.physicalToLogical, onto: deployed,
+                                          slotsPerDevice: layer.topology.slotsPerDevice, experts: layer.experts)
+            let model = r.model.flatMap { $0.mode == .risk ? nil : $0 }
+                ?? LayerModel(problem: layer.problem, layer: layer.index, objective: context.options.objective,
+                              episodeCap: configuration.episodeCap)
+            outcome.physicalToLogical = MigrationSearch.refine(layer, model: model, deployed: deployed, target: aligned,
+                                                               policy: context.options.moves, configuration: configuration,
+                                                               context: context)
+            if outcome.physicalToLogical != aligned && outcome.status == .optimal { outcome.status = .feasible }
+        }
+        return outcome
+    }
+
+    /// The search's outcome, proven optimal on tiny layers by the exhaustive branch and bound.
+    private func proved(_ r: LayerResult, layer: ProblemLayer, context: LayerContext) -> LayerOutcome {
         // Tiny layers: the exhaustive branch and bound proves the optimum (or finds it) within a
         // node budget of a few milliseconds, and the optimum becomes the bound.
         let limit = configuration.proofNodeLimit
@@ -133,10 +158,12 @@ public struct SearchSolver: LayerSolver {
         return persistence >= 0.2 ? [1] : [0]
     }
 
-    struct LayerResult: Sendable {
+    struct LayerResult {
         var slots: [Int32]
         var bound: Double
         var hitLimit: Bool
+        /// The model the layer was searched on (`nil`: stopped before it was built).
+        var model: LayerModel?
     }
 
     static func solveLayer(_ problem: Problem, layer: Int, objective: Objective, configuration c: Configuration,
@@ -147,7 +174,7 @@ public struct SearchSolver: LayerSolver {
         if stop.shouldStop() {
             return LayerResult(slots: Array(baseline),
                                bound: computesBound ? LowerBounds.bound(problem, layer: layer, objective: objective) : 0,
-                               hitLimit: true)
+                               hitLimit: true, model: nil)
         }
         let model = LayerModel(problem: problem, layer: layer, objective: objective, episodeCap: c.episodeCap,
                                riskZ: c.riskAware ? c.riskZ : nil)
@@ -223,6 +250,6 @@ public struct SearchSolver: LayerSolver {
         LocalSearch(maxMoves: c.maxMoves * scale, maxEvaluations: overflow ? .max : budget)
             .iterate(state: state, best: best, seed: UInt64(layer) &* 0x9E37_79B9 &+ 1, stop: stop)
         let hitLimit = stop.shouldStop()
-        return LayerResult(slots: best.physicalToLogical(), bound: bound, hitLimit: hitLimit)
+        return LayerResult(slots: best.physicalToLogical(), bound: bound, hitLimit: hitLimit, model: model)
     }
 }
