@@ -223,7 +223,7 @@ def require_forecasting(what: str) -> None:
         return
     raise ForecastingUnavailableError(
         f"{what} needs the forecasting library {_FORECAST_LIBRARY_NAME}, which is not loaded "
-        f"({forecasting_error}). It links LAPACKE at run time: install it (`apt-get install liblapacke`; "
+        f"({forecasting_error}). It links LAPACKE at run time: where that is missing, install it (`apt-get install liblapacke`; "
         "liblapacke-dev to build) and reinstall with `pip install ./python`. The plain library, "
         f"{_LIBRARY_NAME}, was loaded instead: placement and rebalancing on the window work, forecasting does not."
     )
