@@ -8,6 +8,8 @@
 //   ExpertPlacementExact    proven optima on GLPK (GPL-3, behind the CGLPK system-library target)
 //   LoadForecasting         load forecasts, robust planning strategies and backtests (LAPACKE, behind CLAPACKE)
 //   ExpertPlacementC        the C API (a shared library; the Python package in python/ loads it)
+//   ExpertPlacementForecastC  the C API plus forecasting and planned rebalancing (a superset shared
+//                           library that also links LAPACKE; the Python package prefers it)
 //   eplb                    the command-line tool
 //   ExpertPlacementTestSupport  seeded generators and naive reference implementations (tests only)
 //
@@ -31,6 +33,9 @@ let package = Package(
         .executable(name: "eplb", targets: ["eplb"]),
         // The C API (include/expert_placement.h) as a shared library: what the Python package loads.
         .library(name: "ExpertPlacementC", type: .dynamic, targets: ["ExpertPlacementC"]),
+        // A superset of it: every ep_* function plus forecasting (include/expert_placement_forecast.h).
+        // It links LAPACKE (liblapacke.so at run time), so the plain library above stays the fallback.
+        .library(name: "ExpertPlacementForecastC", type: .dynamic, targets: ["ExpertPlacementForecastC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -79,6 +84,14 @@ let package = Package(
         .target(
             name: "ExpertPlacementC",
             dependencies: ["ExpertPlacement"],
+            exclude: ["include"],
+            swiftSettings: swiftSettings
+        ),
+        // The C API's forecasting calls (ep_forecast, ep_rebalance_planned) over LoadForecasting;
+        // its library re-exports ExpertPlacementC's functions (one library per process).
+        .target(
+            name: "ExpertPlacementForecastC",
+            dependencies: ["ExpertPlacementC", "ExpertPlacement", "LoadForecasting"],
             exclude: ["include"],
             swiftSettings: swiftSettings
         ),

@@ -4,29 +4,36 @@
 // across the boundary. Every size, pointer and value is checked before the core is called, so a
 // bad argument is an error code and never a trap in the caller's process (a Python interpreter,
 // typically). The core does the work: this file only converts.
+//
+// The helpers are `package`: the superset library (ExpertPlacementForecastC) checks and converts
+// its arguments with the same code.
 
-internal import ExpertPlacement
+package import ExpertPlacement
 
 /// An error crossing the C boundary: a code from the header and a one-line message.
-struct CError: Error {
-    var code: Int32
-    var message: String
+package struct CError: Error {
+    /// The return code (`EP_INVALID_ARGUMENT`, …).
+    package var code: Int32
+    /// The one-line message, `field: reason`.
+    package var message: String
 
-    static let invalidArgument: Int32 = 1
-    static let infeasible: Int32 = 2
-    static let invalidPlacement: Int32 = 3
-    static let internalError: Int32 = 4
+    package static let invalidArgument: Int32 = 1
+    package static let infeasible: Int32 = 2
+    package static let invalidPlacement: Int32 = 3
+    package static let internalError: Int32 = 4
 
-    static func invalid(_ field: String, _ reason: String) -> CError {
+    /// An `EP_INVALID_ARGUMENT` error naming `field`.
+    package static func invalid(_ field: String, _ reason: String) -> CError {
         CError(code: invalidArgument, message: "\(field): \(reason)")
     }
 
-    init(code: Int32, message: String) {
+    package init(code: Int32, message: String) {
         self.code = code
         self.message = message
     }
 
-    init(_ error: ExpertPlacementError) {
+    /// The code and message of a core error.
+    package init(_ error: ExpertPlacementError) {
         switch error {
         case .invalidValue, .shapeMismatch: code = Self.invalidArgument
         case .infeasible, .unsupported: code = Self.infeasible
@@ -39,11 +46,11 @@ struct CError: Error {
 /// The largest count the API accepts for one dimension: the core's table limit
 /// (``Limits/maximumCells``), so every index fits the core's `Int32` expert ids. Products of
 /// dimensions are checked by the core's ``Limits`` too.
-let maxDimension = Int64(Limits.maximumCells)
+package let maxDimension = Int64(Limits.maximumCells)
 
 /// Runs `body`, turning every error into a code and a message written to the caller's buffer.
-func guarded(_ message: UnsafeMutablePointer<CChar>?, _ capacity: Int64,
-             _ body: () throws(CError) -> Void) -> Int32 {
+package func guarded(_ message: UnsafeMutablePointer<CChar>?, _ capacity: Int64,
+                     _ body: () throws(CError) -> Void) -> Int32 {
     do {
         try body()
         if let message, capacity > 0 { message[0] = 0 }
@@ -56,7 +63,7 @@ func guarded(_ message: UnsafeMutablePointer<CChar>?, _ capacity: Int64,
 
 /// Copies `text` as UTF-8 into `buffer` (at most `capacity − 1` bytes, cut at a character
 /// boundary) and terminates it with NUL.
-func write(_ text: String, to buffer: UnsafeMutablePointer<CChar>?, capacity: Int64) {
+package func write(_ text: String, to buffer: UnsafeMutablePointer<CChar>?, capacity: Int64) {
     guard let buffer, capacity > 0 else { return }
     var bytes = Array(text.utf8)
     let room = Int(min(capacity - 1, Int64(Int.max)))
@@ -70,28 +77,30 @@ func write(_ text: String, to buffer: UnsafeMutablePointer<CChar>?, capacity: In
 }
 
 /// Checks one dimension.
-func dimension(_ value: Int64, _ field: String, minimum: Int64 = 1) throws(CError) -> Int {
+package func dimension(_ value: Int64, _ field: String, minimum: Int64 = 1) throws(CError) -> Int {
     guard value >= minimum && value <= maxDimension else {
         throw .invalid(field, "must be between \(minimum) and \(maxDimension), got \(value)")
     }
     return Int(value)
 }
 
-func required<T>(_ pointer: UnsafePointer<T>?, _ field: String) throws(CError) -> UnsafePointer<T> {
+/// `pointer`, or an error naming `field` when it is NULL.
+package func required<T>(_ pointer: UnsafePointer<T>?, _ field: String) throws(CError) -> UnsafePointer<T> {
     guard let pointer else { throw .invalid(field, "is NULL") }
     return pointer
 }
 
 /// A name from C (`NULL` → `fallback`).
-func name(_ pointer: UnsafePointer<CChar>?, fallback: String) -> String {
+package func name(_ pointer: UnsafePointer<CChar>?, fallback: String) -> String {
     pointer.map { String(cString: $0) } ?? fallback
 }
 
 /// The methods this library offers, by name.
-enum CMethod: String, CaseIterable {
+package enum CMethod: String, CaseIterable {
     case search, greedy, hierarchical
 
-    init(_ pointer: UnsafePointer<CChar>?) throws(CError) {
+    /// The method named by `pointer` (`NULL`: search).
+    package init(_ pointer: UnsafePointer<CChar>?) throws(CError) {
         let text = name(pointer, fallback: "search")
         guard let m = CMethod(rawValue: text) else {
             let hint = text == "exact" || text == "auto"
@@ -102,7 +111,8 @@ enum CMethod: String, CaseIterable {
     }
 }
 
-func objective(_ pointer: UnsafePointer<CChar>?) throws(CError) -> Objective {
+/// The objective named by `pointer` (`NULL`: mean).
+package func objective(_ pointer: UnsafePointer<CChar>?) throws(CError) -> Objective {
     let text = name(pointer, fallback: "mean")
     guard let o = Objective(name: text) else {
         throw .invalid("objective", "unknown objective '\(text)': expected mean, worst, aggregate or peak-sum")
@@ -111,12 +121,12 @@ func objective(_ pointer: UnsafePointer<CChar>?) throws(CError) -> Objective {
 }
 
 /// The shape and topology arguments shared by the calls, checked.
-struct Shape {
-    var layers: Int, episodes: Int, experts: Int
-    var topology: Topology
+package struct Shape {
+    package var layers: Int, episodes: Int, experts: Int
+    package var topology: Topology
 
-    init(layers: Int64, episodes: Int64, experts: Int64, devices: Int64, slotsPerDevice: Int64,
-         nodes: Int64 = 1, groups: Int64 = 1) throws(CError) {
+    package init(layers: Int64, episodes: Int64, experts: Int64, devices: Int64, slotsPerDevice: Int64,
+                 nodes: Int64 = 1, groups: Int64 = 1) throws(CError) {
         self.layers = try dimension(layers, "layers")
         self.episodes = try dimension(episodes, "episodes")
         self.experts = try dimension(experts, "experts")
@@ -132,16 +142,25 @@ struct Shape {
         }
     }
 
-    var slots: Int { topology.slotCount }
+    package var slots: Int { topology.slotCount }
 }
 
 /// The loads as a core tensor `[L][T][E]`, transposed from `[T][L][E]` when `episodesFirst`.
-func loadTensor(_ pointer: UnsafePointer<Double>?, _ shape: Shape, episodesFirst: Int32) throws(CError) -> LoadTensor {
+package func loadTensor(_ pointer: UnsafePointer<Double>?, _ shape: Shape, episodesFirst: Int32) throws(CError) -> LoadTensor {
+    try loadTensor(pointer, layers: shape.layers, episodes: shape.episodes, experts: shape.experts,
+                   episodesFirst: episodesFirst)
+}
+
+/// The loads as a core tensor `[L][T][E]`, transposed from `[T][L][E]` when `episodesFirst`.
+///
+/// - Precondition: the dimensions were checked (``dimension(_:_:minimum:)``) and their product
+///   is within ``Limits/maximumCells`` (programmer error).
+package func loadTensor(_ pointer: UnsafePointer<Double>?, layers l: Int, episodes t: Int, experts e: Int,
+                        episodesFirst: Int32) throws(CError) -> LoadTensor {
     let source = try required(pointer, "loads")
     guard episodesFirst == 0 || episodesFirst == 1 else {
         throw .invalid("episodes_first", "must be 0 ([L][T][E]) or 1 ([T][L][E]), got \(episodesFirst)")
     }
-    let l = shape.layers, t = shape.episodes, e = shape.experts
     let count = l * t * e
     // The core's value rule (``Limits``), checked once on the caller's buffer; the first bad
     // value is named with the caller's own index order.
@@ -165,8 +184,8 @@ func loadTensor(_ pointer: UnsafePointer<Double>?, _ shape: Shape, episodesFirst
 }
 
 /// A plan from the caller's `[L][P]` int64 ids, with every id checked to be in `0..<E`.
-func placement(_ pointer: UnsafePointer<Int64>, _ field: String, layers: Int, experts: Int,
-               topology: Topology) throws(CError) -> Placement {
+package func placement(_ pointer: UnsafePointer<Int64>, _ field: String, layers: Int, experts: Int,
+                       topology: Topology) throws(CError) -> Placement {
     let count = layers * topology.slotCount
     var ids = ContiguousArray<Int32>(repeating: 0, count: count)
     for i in 0..<count {
@@ -184,19 +203,22 @@ func placement(_ pointer: UnsafePointer<Int64>, _ field: String, layers: Int, ex
     }
 }
 
-func timeLimit(_ seconds: Double) throws(CError) -> Duration? {
+/// The time limit of `seconds` (≤ 0: the method's default).
+package func timeLimit(_ seconds: Double) throws(CError) -> Duration? {
     guard !seconds.isNaN else { throw .invalid("time_limit", "is NaN") }
     guard seconds > 0 else { return nil }
     guard seconds <= 1e9 else { throw .invalid("time_limit", "must be at most 1e9 seconds, got \(seconds)") }
     return .nanoseconds(Int64(seconds * 1e9))
 }
 
-func threadCap(_ threads: Int32) throws(CError) -> Int? {
+/// The thread cap of `threads` (0: all cores).
+package func threadCap(_ threads: Int32) throws(CError) -> Int? {
     guard threads >= 0 else { throw .invalid("threads", "must be 0 (all cores) or more, got \(threads)") }
     return threads == 0 ? nil : Int(threads)
 }
 
-func movePolicy(cost: Double, maxMoves: Int64, hasCurrent: Bool) throws(CError) -> MovePolicy {
+/// The move policy of `move_cost` and `max_moves` (< 0: no cap).
+package func movePolicy(cost: Double, maxMoves: Int64, hasCurrent: Bool) throws(CError) -> MovePolicy {
     guard cost.isFinite && cost >= 0 else { throw .invalid("move_cost", "must be a finite number ≥ 0, got \(cost)") }
     guard maxMoves <= maxDimension else { throw .invalid("max_moves", "must be at most \(maxDimension), got \(maxMoves)") }
     let policy = MovePolicy(cost: cost, maxMoves: maxMoves < 0 ? nil : Int(maxMoves))
@@ -207,8 +229,8 @@ func movePolicy(cost: Double, maxMoves: Int64, hasCurrent: Bool) throws(CError) 
 }
 
 /// Writes `phy2log`, `logcnt` and `log2phy` of a plan into the caller's buffers.
-func export(_ plan: Placement, phy2log: UnsafeMutablePointer<Int64>, logcnt: UnsafeMutablePointer<Int64>?,
-            log2phy: UnsafeMutablePointer<Int64>?, width: Int) {
+package func export(_ plan: Placement, phy2log: UnsafeMutablePointer<Int64>, logcnt: UnsafeMutablePointer<Int64>?,
+                    log2phy: UnsafeMutablePointer<Int64>?, width: Int) {
     let p = plan.slotsPerLayer, e = plan.experts
     for i in 0..<plan.physicalToLogical.count { phy2log[i] = Int64(plan.physicalToLogical[i]) }
     if let logcnt {
@@ -233,7 +255,7 @@ func export(_ plan: Placement, phy2log: UnsafeMutablePointer<Int64>, logcnt: Uns
 }
 
 /// Solves with the named method (a generic call per method: no existential in the hot path).
-func solve(_ problem: Problem, method: CMethod, options: SolveOptions) throws(ExpertPlacementError) -> SolveReport {
+package func solve(_ problem: Problem, method: CMethod, options: SolveOptions) throws(ExpertPlacementError) -> SolveReport {
     switch method {
     case .search: try SearchSolver().solve(problem, options: options)
     case .greedy: try GreedySolver().solve(problem, options: options)
@@ -241,8 +263,9 @@ func solve(_ problem: Problem, method: CMethod, options: SolveOptions) throws(Ex
     }
 }
 
-func rebalance(_ problem: Problem, recorded: [Double?]?, method: CMethod,
-               options: RebalanceOptions) throws(ExpertPlacementError) -> RebalancePlan {
+/// Rebalances with the named method (a generic call per method).
+package func rebalance(_ problem: Problem, recorded: [Double?]?, method: CMethod,
+                       options: RebalanceOptions) throws(ExpertPlacementError) -> RebalancePlan {
     switch method {
     case .search: try Rebalancer<SearchSolver>.plan(problem, recordedImbalance: recorded, solver: SearchSolver(), options: options)
     case .greedy: try Rebalancer<GreedySolver>.plan(problem, recordedImbalance: recorded, solver: GreedySolver(), options: options)
@@ -252,7 +275,7 @@ func rebalance(_ problem: Problem, recorded: [Double?]?, method: CMethod,
 }
 
 /// Runs `body` and writes its wall time in seconds to `seconds` (when not NULL).
-func timed(_ seconds: UnsafeMutablePointer<Double>?, _ body: () -> Int32) -> Int32 {
+package func timed(_ seconds: UnsafeMutablePointer<Double>?, _ body: () -> Int32) -> Int32 {
     let clock = ContinuousClock()
     let start = clock.now
     let code = body()
@@ -336,6 +359,84 @@ public func ep_solve(_ loads: UnsafePointer<Double>?, _ layers: Int64, _ episode
     }
 }
 
+/// The checked arguments of `ep_rebalance` (and of the superset's `ep_rebalance_planned`, which
+/// takes the same ones plus a planning strategy), and the writing of its outputs.
+package struct RebalanceCall {
+    /// The shape and topology.
+    package var shape: Shape
+    /// The window with the deployed plan as its `current`.
+    package var problem: Problem
+    /// The method that re-places the selected layers.
+    package var method: CMethod
+    /// Each layer's recorded value (`nil`: unknown), or `nil` for all unknown.
+    package var recorded: [Double?]?
+    /// The rules, moves, objective, time limit and thread cap.
+    package var options: RebalanceOptions
+
+    /// Checks every argument of `ep_rebalance` but the outputs (see `expert_placement.h`).
+    package init(loads: UnsafePointer<Double>?, layers: Int64, episodes: Int64, experts: Int64, episodesFirst: Int32,
+                 devices: Int64, slotsPerDevice: Int64, nodes: Int64, groups: Int64,
+                 method: UnsafePointer<CChar>?, objective objectiveName: UnsafePointer<CChar>?,
+                 timeLimitSeconds: Double, threads: Int32,
+                 current: UnsafePointer<Int64>?, moveCost: Double, maxMoves: Int64,
+                 recorded: UnsafePointer<Double>?, threshold: Double, relativeThreshold: Double,
+                 minGain: Double, maxLayers: Int64) throws(CError) {
+        shape = try Shape(layers: layers, episodes: episodes, experts: experts, devices: devices,
+                          slotsPerDevice: slotsPerDevice, nodes: nodes, groups: groups)
+        let deployed = try placement(try required(current, "current"), "current", layers: shape.layers,
+                                     experts: shape.experts, topology: shape.topology)
+        self.method = try CMethod(method)
+        let objective = try ExpertPlacementC.objective(objectiveName)
+        let tensor = try loadTensor(loads, shape, episodesFirst: episodesFirst)
+        if let recorded {
+            self.recorded = try (0..<shape.layers).map { (l: Int) throws(CError) -> Double? in
+                let v = recorded[l]
+                if v.isNaN { return nil }
+                guard v.isFinite && v >= 0 else { throw .invalid("recorded[\(l)]", "must be NaN (unknown) or a finite number ≥ 0, got \(v)") }
+                return v
+            }
+        }
+        guard maxLayers <= maxDimension else { throw .invalid("max_layers", "must be at most \(maxDimension), got \(maxLayers)") }
+        options = RebalanceOptions(
+            objective: objective, threshold: threshold.isNaN ? nil : threshold,
+            relativeThreshold: relativeThreshold.isNaN ? nil : relativeThreshold,
+            minGain: minGain.isNaN ? nil : minGain, maxLayers: maxLayers < 0 ? nil : Int(maxLayers),
+            moves: try movePolicy(cost: moveCost, maxMoves: maxMoves, hasCurrent: true),
+            timeLimit: try timeLimit(timeLimitSeconds), maxThreads: try threadCap(threads))
+        do throws(ExpertPlacementError) {
+            problem = try Problem(topology: shape.topology, loads: tensor, current: deployed)
+        } catch {
+            throw CError(error)
+        }
+    }
+
+    /// Rebalances `planned` (``problem`` itself, or the problem a planning strategy made of it:
+    /// the layers are selected, re-placed and scored on it, as `eplb rebalance --strategy` does).
+    package func plan(on planned: Problem) throws(CError) -> RebalancePlan {
+        do throws(ExpertPlacementError) {
+            return try rebalance(planned, recorded: recorded, method: method, options: options)
+        } catch {
+            throw CError(error)
+        }
+    }
+
+    /// Writes `plan` into the caller's buffers (any may be NULL).
+    package func write(_ plan: RebalancePlan, phy2log: UnsafeMutablePointer<Int64>, priority: UnsafeMutablePointer<Int64>?,
+                       moves: UnsafeMutablePointer<Int64>?, before: UnsafeMutablePointer<Double>?,
+                       after: UnsafeMutablePointer<Double>?, recordedOut: UnsafeMutablePointer<Double>?) {
+        export(plan.placement, phy2log: phy2log, logcnt: nil, log2phy: nil, width: 0)
+        if let priority {
+            for l in 0..<shape.layers { priority[l] = l < plan.priority.count ? Int64(plan.priority[l]) : -1 }
+        }
+        for (l, change) in plan.layers.enumerated() {
+            moves?[l] = Int64(change.moves)
+            before?[l] = change.before.value(of: options.objective)
+            after?[l] = change.after.value(of: options.objective)
+            recordedOut?[l] = plan.recordedImbalance[l]
+        }
+    }
+}
+
 @_cdecl("ep_rebalance")
 public func ep_rebalance(_ loads: UnsafePointer<Double>?, _ layers: Int64, _ episodes: Int64, _ experts: Int64,
                          _ episodesFirst: Int32,
@@ -352,47 +453,15 @@ public func ep_rebalance(_ loads: UnsafePointer<Double>?, _ layers: Int64, _ epi
                          _ message: UnsafeMutablePointer<CChar>?, _ messageCapacity: Int64) -> Int32 {
     timed(wallSeconds) {
         guarded(message, messageCapacity) { () throws(CError) in
-            let shape = try Shape(layers: layers, episodes: episodes, experts: experts, devices: devices,
-                                  slotsPerDevice: slotsPerDevice, nodes: nodes, groups: groups)
+            let call = try RebalanceCall(
+                loads: loads, layers: layers, episodes: episodes, experts: experts, episodesFirst: episodesFirst,
+                devices: devices, slotsPerDevice: slotsPerDevice, nodes: nodes, groups: groups,
+                method: method, objective: objectiveName, timeLimitSeconds: timeLimitSeconds, threads: threads,
+                current: current, moveCost: moveCost, maxMoves: maxMoves, recorded: recorded, threshold: threshold,
+                relativeThreshold: relativeThreshold, minGain: minGain, maxLayers: maxLayers)
             guard let phy2log else { throw .invalid("phy2log", "is NULL") }
-            let deployed = try placement(try required(current, "current"), "current", layers: shape.layers,
-                                         experts: shape.experts, topology: shape.topology)
-            let m = try CMethod(method)
-            let objective = try objective(objectiveName)
-            let tensor = try loadTensor(loads, shape, episodesFirst: episodesFirst)
-            var record: [Double?]? = nil
-            if let recorded {
-                record = try (0..<shape.layers).map { (l: Int) throws(CError) -> Double? in
-                    let v = recorded[l]
-                    if v.isNaN { return nil }
-                    guard v.isFinite && v >= 0 else { throw .invalid("recorded[\(l)]", "must be NaN (unknown) or a finite number ≥ 0, got \(v)") }
-                    return v
-                }
-            }
-            guard maxLayers <= maxDimension else { throw .invalid("max_layers", "must be at most \(maxDimension), got \(maxLayers)") }
-            let options = RebalanceOptions(
-                objective: objective, threshold: threshold.isNaN ? nil : threshold,
-                relativeThreshold: relativeThreshold.isNaN ? nil : relativeThreshold,
-                minGain: minGain.isNaN ? nil : minGain, maxLayers: maxLayers < 0 ? nil : Int(maxLayers),
-                moves: try movePolicy(cost: moveCost, maxMoves: maxMoves, hasCurrent: true),
-                timeLimit: try timeLimit(timeLimitSeconds), maxThreads: try threadCap(threads))
-            let plan: RebalancePlan
-            do throws(ExpertPlacementError) {
-                let problem = try Problem(topology: shape.topology, loads: tensor, current: deployed)
-                plan = try rebalance(problem, recorded: record, method: m, options: options)
-            } catch {
-                throw CError(error)
-            }
-            export(plan.placement, phy2log: phy2log, logcnt: nil, log2phy: nil, width: 0)
-            if let priority {
-                for l in 0..<shape.layers { priority[l] = l < plan.priority.count ? Int64(plan.priority[l]) : -1 }
-            }
-            for (l, change) in plan.layers.enumerated() {
-                moves?[l] = Int64(change.moves)
-                before?[l] = change.before.value(of: objective)
-                after?[l] = change.after.value(of: objective)
-                recordedOut?[l] = plan.recordedImbalance[l]
-            }
+            call.write(try call.plan(on: call.problem), phy2log: phy2log, priority: priority, moves: moves,
+                       before: before, after: after, recordedOut: recordedOut)
         }
     }
 }

@@ -9,6 +9,8 @@ import pytest
 import expert_placement
 from expert_placement import _native
 
+from conftest import run_c_program
+
 PROGRAM = r"""
 #include <math.h>
 #include <stdio.h>
@@ -40,19 +42,7 @@ int main(void) {
 
 
 def test_a_c_program_calls_the_library(tmp_path):
-    compiler = shutil.which("cc") or shutil.which("gcc")
-    if compiler is None:
-        pytest.skip("no C compiler")
-    library = Path(_native.lib._name)
-    header_dir = Path(expert_placement.__file__).parent
-    if not (header_dir / "expert_placement.h").is_file():
-        header_dir = Path(__file__).resolve().parents[2] / "Sources" / "ExpertPlacementC" / "include"
-    source = tmp_path / "main.c"
-    source.write_text(PROGRAM)
-    binary = tmp_path / "main"
-    subprocess.run([compiler, "-std=c11", "-Wall", "-Werror", "-I", str(header_dir), str(source), str(library),
-                    f"-Wl,-rpath,{library.parent}", "-o", str(binary)], check=True)
-    out = subprocess.run([str(binary)], capture_output=True, text=True, check=True).stdout.splitlines()
+    out = run_c_program(PROGRAM, ["expert_placement.h"], tmp_path)
     assert out[0].split() == "5 6 5 7 8 4 3 4 10 9 10 2 0 1 11 1 7 10 6 8 6 11 8 9 2 4 5 1 5 0 3 1".split()
     assert out[1].endswith(" 1")
     assert out[2].startswith(f"{_native.EP_INVALID_PLACEMENT} ")

@@ -31,3 +31,13 @@ def test_load_sglang_dump_reads_the_recorder_file(tmp_path):
     torch.save({"records": []}, path)
     with pytest.raises(ep.PlacementError, match="stat"):
         ep.load_sglang_dump(path)
+
+
+def test_forecast_torch_in_torch_out():
+    if not ep.FORECASTING:
+        pytest.skip(f"no forecasting library: {ep.FORECASTING_ERROR}")
+    steps = torch.arange(1, 4 * 2 * 3 + 1, dtype=torch.float32).reshape(4, 2, 3)  # [T, L, E], linear in T
+    result = ep.forecast(steps, 2, model="trend", axes="tle")
+    assert isinstance(result.loads, torch.Tensor) and tuple(result.loads.shape) == (2, 2, 3)
+    expected = torch.arange(4 * 6 + 1, 6 * 6 + 1, dtype=torch.float64).reshape(2, 2, 3)
+    assert torch.allclose(result.loads, expected)

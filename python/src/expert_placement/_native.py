@@ -1,8 +1,18 @@
-"""Loads libExpertPlacementC (the library's C API, ``expert_placement.h``) with ctypes.
+"""Loads the library's C API with ctypes: the forecasting superset when it loads, else the plain one.
 
-The shared library is looked up, in order, at ``$EXPERT_PLACEMENT_LIBRARY`` and next to this file
-(where ``pip install`` puts it). Every function is declared with its exact C signature, so a
-wrong argument type fails in Python instead of corrupting memory.
+Two shared libraries may sit beside this file (``pip install`` builds and puts both there):
+
+- ``libExpertPlacementForecastC.so``: every function of ``expert_placement.h`` plus forecasting and
+  planned rebalancing (``expert_placement_forecast.h``). It links LAPACKE (``liblapacke.so.3``,
+  Debian's ``liblapacke``) at run time.
+- ``libExpertPlacementC.so``: the plain C API, with no dependency beyond libc and the C++ runtime.
+
+Only one of them is ever loaded in a process (each carries its own Swift runtime): the superset
+when it is present and loads, else the plain library, and :data:`forecasting_error` records why the
+superset was not used. Overrides: ``$EXPERT_PLACEMENT_FORECAST_LIBRARY`` (the superset; when it is
+set but does not load, the plain library is used) and ``$EXPERT_PLACEMENT_LIBRARY`` (the plain
+library; when it is set without the other, the plain library is used). Every function is declared
+with its exact C signature, so a wrong argument type fails in Python instead of corrupting memory.
 """
 
 from __future__ import annotations
@@ -10,10 +20,12 @@ from __future__ import annotations
 import ctypes
 import os
 from pathlib import Path
+from typing import Optional, Tuple
 
 import numpy as np
 
 ABI_VERSION = 1
+FORECAST_ABI_VERSION = 1
 
 #: Return codes of the C API (expert_placement.h).
 EP_OK = 0
@@ -22,7 +34,11 @@ EP_INFEASIBLE = 2
 EP_INVALID_PLACEMENT = 3
 EP_INTERNAL_ERROR = 4
 
+#: Values per layer in ep_forecast's diagnostics (EP_FORECAST_DIAGNOSTICS).
+FORECAST_DIAGNOSTICS = 6
+
 _LIBRARY_NAME = "libExpertPlacementC.so"
+_FORECAST_LIBRARY_NAME = "libExpertPlacementForecastC.so"
 
 
 class PlacementError(ValueError):
@@ -41,6 +57,11 @@ class InvalidPlacementError(PlacementError):
     """A placement breaks one of the rules a serving worker enforces."""
 
 
+class ForecastingUnavailableError(RuntimeError):
+    """Forecasting was asked for, but the forecasting library (libExpertPlacementForecastC) did not
+    load; the message says why. It needs LAPACKE at run time: ``apt-get install liblapacke``."""
+
+
 def _locate() -> Path:
     override = os.environ.get("EXPERT_PLACEMENT_LIBRARY")
     if override:
@@ -56,6 +77,24 @@ def _locate() -> Path:
             "EXPERT_PLACEMENT_LIBRARY at a built libExpertPlacementC.so"
         )
     return path
+
+
+def _locate_forecasting() -> Tuple[Optional[Path], Optional[str]]:
+    """The superset to try, or ``None`` and why there is none."""
+    override = os.environ.get("EXPERT_PLACEMENT_FORECAST_LIBRARY")
+    if override:
+        path = Path(override)
+        if not path.is_file():
+            return None, f"EXPERT_PLACEMENT_FORECAST_LIBRARY={override}: no such file"
+        return path, None
+    if os.environ.get("EXPERT_PLACEMENT_LIBRARY"):
+        return None, ("EXPERT_PLACEMENT_LIBRARY is set and EXPERT_PLACEMENT_FORECAST_LIBRARY is not: "
+                      "point EXPERT_PLACEMENT_FORECAST_LIBRARY at a built libExpertPlacementForecastC.so")
+    path = Path(__file__).with_name(_FORECAST_LIBRARY_NAME)
+    if not path.is_file():
+        return None, (f"{_FORECAST_LIBRARY_NAME} is missing from {path.parent}: reinstall with "
+                      "`pip install ./python` on a machine with liblapacke-dev")
+    return path, None
 
 
 _f64p = np.ctypeslib.ndpointer(dtype=np.float64, flags="C_CONTIGUOUS")
@@ -78,8 +117,8 @@ class _Nullable:
         return self._base.from_param(value)
 
 
-def _load():
-    lib = ctypes.CDLL(str(_locate()))
+def _declare(lib) -> None:
+    """Declares the functions of expert_placement.h on ``lib``."""
     lib.ep_abi_version.restype = _i32
     lib.ep_abi_version.argtypes = []
     lib.ep_version.restype = _str
@@ -96,12 +135,7 @@ def _load():
         ctypes.c_char_p, _i64,  # message
     ]
     lib.ep_rebalance.restype = _i32
-    lib.ep_rebalance.argtypes = [
-        _f64p, _i64, _i64, _i64, _i32,
-        _i64, _i64, _i64, _i64,
-        _str, _str, _f64, _i32,
-        _i64p, _f64, _i64,  # current (required), move cost, max moves
-        f64n, _f64, _f64, _f64, _i64,  # recorded, threshold, relative, min gain, max layers
+    lib.ep_rebalance.argtypes = _REBALANCE_INPUTS + [
         _i64p, i64n, i64n, f64n, f64n, f64n, f64n,  # phy2log, priority, moves, before, after, recorded out, seconds
         ctypes.c_char_p, _i64,
     ]
@@ -109,13 +143,90 @@ def _load():
     lib.ep_evaluate.argtypes = [_f64p, _i64, _i64, _i64, _i32, _i64, _i64, _i64p, _f64p, ctypes.c_char_p, _i64]
     lib.ep_validate.restype = _i32
     lib.ep_validate.argtypes = [_i64p, _i64, _i64, _i64, _i64, i64n, ctypes.c_char_p, _i64]
+
+
+def _declare_forecasting(lib) -> None:
+    """Declares the functions of expert_placement_forecast.h on ``lib``."""
+    f64n, i64n = _Nullable(_f64p), _Nullable(_i64p)
+    lib.ep_forecast_abi_version.restype = _i32
+    lib.ep_forecast_abi_version.argtypes = []
+    lib.ep_forecast.restype = _i32
+    lib.ep_forecast.argtypes = [
+        _f64p, _i64, _i64, _i64, _i32, _i64,  # loads, L, T, E, episodes_first, window
+        _str, _i64,  # model, horizon
+        _f64, _i64, _i64, _f64, _f64,  # smoothing, period, order, ridge, shift threshold
+        _f64p, f64n,  # predicted, diagnostics
+        ctypes.c_char_p, _i64,
+    ]
+    lib.ep_rebalance_planned.restype = _i32
+    lib.ep_rebalance_planned.argtypes = _REBALANCE_INPUTS + [
+        _str, _i64, _str, _f64,  # strategy, horizon, model, hedge K
+        _f64, _i64, _i64, _f64, _f64,  # smoothing, period, order, ridge, shift threshold
+        _i64p, i64n, i64n, f64n, f64n, f64n,  # phy2log, priority, moves, before, after, recorded out
+        ctypes.c_char_p, _i64, f64n,  # strategy used, its capacity, seconds
+        ctypes.c_char_p, _i64,
+    ]
+
+
+_REBALANCE_INPUTS = [
+    _f64p, _i64, _i64, _i64, _i32,
+    _i64, _i64, _i64, _i64,
+    _str, _str, _f64, _i32,
+    _i64p, _f64, _i64,  # current (required), move cost, max moves
+    _Nullable(_f64p), _f64, _f64, _f64, _i64,  # recorded, threshold, relative, min gain, max layers
+]
+
+
+def _load():
+    """The loaded library, whether it is the forecasting superset, and why not when it is not.
+
+    The superset is tried first; when it is missing or its ``dlopen`` fails (LAPACKE absent, not a
+    library), the plain library is loaded instead. A superset that loads but reports another ABI
+    version is an error, not a fallback: its Swift runtime is already in the process.
+    """
+    path, reason = _locate_forecasting()
+    if path is not None:
+        try:
+            lib = ctypes.CDLL(str(path))
+        except OSError as error:
+            reason = f"{path} did not load: {error}"
+        else:
+            _declare(lib)
+            _declare_forecasting(lib)
+            _check_abi(lib, path.name)
+            found = lib.ep_forecast_abi_version()
+            if found != FORECAST_ABI_VERSION:
+                raise ImportError(f"{path.name} has forecasting ABI version {found}, this package needs "
+                                  f"{FORECAST_ABI_VERSION}: reinstall")
+            return lib, True, None
+    plain = _locate()
+    lib = ctypes.CDLL(str(plain))
+    _declare(lib)
+    _check_abi(lib, plain.name)
+    return lib, False, reason
+
+
+def _check_abi(lib, name: str) -> None:
     found = lib.ep_abi_version()
     if found != ABI_VERSION:
-        raise ImportError(f"{_LIBRARY_NAME} has C ABI version {found}, this package needs {ABI_VERSION}: reinstall")
-    return lib
+        raise ImportError(f"{name} has C ABI version {found}, this package needs {ABI_VERSION}: reinstall")
 
 
-lib = _load()
+#: The loaded library (ctypes.CDLL).
+#: ``forecasting``: whether it is the forecasting superset; ``forecasting_error``: why not, else None.
+lib, forecasting, forecasting_error = _load()
+
+
+def require_forecasting(what: str) -> None:
+    """Raises :class:`ForecastingUnavailableError` when the forecasting library is not loaded."""
+    if forecasting:
+        return
+    raise ForecastingUnavailableError(
+        f"{what} needs the forecasting library {_FORECAST_LIBRARY_NAME}, which is not loaded "
+        f"({forecasting_error}). It links LAPACKE at run time: where that is missing, install it (`apt-get install liblapacke`; "
+        "liblapacke-dev to build) and reinstall with `pip install ./python`. The plain library, "
+        f"{_LIBRARY_NAME}, was loaded instead: placement and rebalancing on the window work, forecasting does not."
+    )
 
 
 def message_buffer():

@@ -8,6 +8,7 @@ S slots per device, P = D·S physical slots.
 
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass
 from typing import Any, Optional, Tuple
 
@@ -215,7 +216,11 @@ class RebalanceResult:
 
     ``phy2log`` [L, P] the whole new plan; ``priority`` the changed layers in the order to apply
     them; ``moves`` [L] moved replicas; ``before``/``after`` [L] the objective on the window;
-    ``recorded`` [L] each layer's value after its last update (for the relative-threshold rule).
+    ``recorded`` [L] each layer's value after its last update (for the relative-threshold rule);
+    ``strategy`` what the plan was made for: ``"window"``, the strategy asked for
+    (``"forecast+window:trend"``), or ``auto``'s choice (``"auto → forecast:mean"``). With a
+    strategy, ``before``/``after``/``recorded`` are scored on the planned loads, as ``eplb
+    rebalance --strategy`` does.
     """
 
     phy2log: Any
@@ -225,6 +230,7 @@ class RebalanceResult:
     after: np.ndarray
     recorded: np.ndarray
     wall_seconds: float
+    strategy: str = "window"
 
     @property
     def changed(self) -> bool:
@@ -238,6 +244,25 @@ def _optional(value: Optional[float], name: str) -> float:
     if v != v:
         raise PlacementError(_native.EP_INVALID_ARGUMENT, f"{name}: is NaN (pass None for no rule)")
     return v
+
+
+def _integer(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise PlacementError(_native.EP_INVALID_ARGUMENT, f"{name}: must be an integer, got {value!r}")
+    return int(value)
+
+
+def _number(value: Any, name: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise PlacementError(_native.EP_INVALID_ARGUMENT, f"{name}: must be a number, got {value!r}") from None
+
+
+def _model_parameters(smoothing: float, period: int, order: int, ridge: float, shift_threshold: float) -> tuple:
+    """The model parameters in the C API's order, with Python's types checked (ranges: the library)."""
+    return (_number(smoothing, "smoothing"), _integer(period, "period"), _integer(order, "order"),
+            _number(ridge, "ridge"), _number(shift_threshold, "shift_threshold"))
 
 
 def rebalance(
@@ -259,6 +284,15 @@ def rebalance(
     relative_threshold: Optional[float] = None,
     min_gain: Optional[float] = None,
     max_layers: Optional[int] = None,
+    strategy: Optional[str] = None,
+    horizon: int = 4,
+    model: str = "mean",
+    hedge_k: float = 1.0,
+    smoothing: float = 0.3,
+    period: int = 0,
+    order: int = 2,
+    ridge: float = 0.1,
+    shift_threshold: float = 0.1,
 ) -> RebalanceResult:
     """Rebalances the deployed plan ``current`` ([L, P] ids) on a window of loads (``ep_rebalance``).
 
@@ -266,7 +300,21 @@ def rebalance(
     rule against ``recorded``; every layer when neither is given), keeps a new layer plan only when
     it gains at least ``min_gain``, changes at most ``max_layers`` layers; ``move_cost``/``max_moves``
     trade balance against moves. The same rules as ``eplb rebalance``.
+
+    ``strategy`` plans for the loads to come instead of the window (``ep_rebalance_planned``, the
+    same result as ``eplb rebalance --strategy S --horizon H``): ``"window"`` (the default),
+    ``"last"``, ``"hedged[:K]"``, ``"forecast[:MODEL]"``, ``"forecast+window[:MODEL]"`` or
+    ``"auto"``; ``horizon`` episodes are forecast (and scored by auto's choice); ``model`` is the
+    model of a bare ``forecast`` and of auto's forecast candidate, ``hedge_k`` the K of a bare
+    ``hedged``; ``smoothing``, ``period``, ``order``, ``ridge``, ``shift_threshold`` are the models'
+    parameters (see :func:`forecast`). A strategy other than ``"window"`` needs the forecasting
+    library (LAPACKE at run time): without it, :class:`ForecastingUnavailableError` says why.
     """
+    planned = strategy is not None and (_native.forecasting or strategy != "window")
+    if planned:
+        _native.require_forecasting(f"rebalance(strategy={strategy!r})")
+        planning = (_text(strategy, "strategy"), _integer(horizon, "horizon"), _text(model, "model"),
+                    _number(hedge_k, "hedge_k"), *_model_parameters(smoothing, period, order, ridge, shift_threshold))
     w, layers, episodes, experts, episodes_first = _loads(weight, axes)
     if current is None:
         raise PlacementError(_native.EP_INVALID_ARGUMENT, "current: the deployed plan is required")
@@ -290,19 +338,30 @@ def rebalance(
     recorded_out = np.empty(layers, dtype=np.float64)
     seconds = np.zeros(1)
     buffer = _native.message_buffer()
-    code = _native.lib.ep_rebalance(
+    inputs = (
         w, layers, episodes, experts, episodes_first,
         devices, slots_per_device, int(num_nodes), int(num_groups),
         _text(method, "method"), _text(objective, "objective"), _seconds(time_limit), int(threads),
         c, float(move_cost), -1 if max_moves is None else int(max_moves),
         r, _optional(threshold, "threshold"), _optional(relative_threshold, "relative_threshold"),
         _optional(min_gain, "min_gain"), -1 if max_layers is None else int(max_layers),
-        phy2log, priority, moves, before, after, recorded_out, seconds, buffer, len(buffer),
     )
+    used = "window"
+    if planned:
+        used_buffer = ctypes.create_string_buffer(128)
+        code = _native.lib.ep_rebalance_planned(
+            *inputs, *planning, phy2log, priority, moves, before, after, recorded_out,
+            used_buffer, len(used_buffer), seconds, buffer, len(buffer),
+        )
+        used = used_buffer.value.decode("utf-8", "replace")
+    else:
+        code = _native.lib.ep_rebalance(
+            *inputs, phy2log, priority, moves, before, after, recorded_out, seconds, buffer, len(buffer),
+        )
     _native.check(code, buffer)
     return RebalanceResult(
         phy2log=_like(weight, phy2log), priority=priority[priority >= 0].copy(), moves=moves,
-        before=before, after=after, recorded=recorded_out, wall_seconds=float(seconds[0]),
+        before=before, after=after, recorded=recorded_out, wall_seconds=float(seconds[0]), strategy=used,
     )
 
 
@@ -345,10 +404,15 @@ class Rebalancer:
 
     ``step(window)`` rebalances on a window of loads, makes the new plan the deployed one and
     returns the :class:`RebalanceResult` (apply ``priority``'s layers in order). The keyword
-    arguments are those of :func:`rebalance`.
+    arguments are those of :func:`rebalance`: with ``strategy=`` and ``horizon=`` every step plans
+    for the loads to come (a strategy other than ``"window"`` without the forecasting library
+    raises :class:`ForecastingUnavailableError` here, not at the first step).
     """
 
     def __init__(self, current: Any, num_gpus: int, **options: Any):
+        strategy = options.get("strategy")
+        if strategy is not None and strategy != "window":
+            _native.require_forecasting(f"Rebalancer(strategy={strategy!r})")
         self.deployed = _to_numpy(current, np.int64, "current")
         if self.deployed.ndim != 2:
             raise PlacementError(_native.EP_INVALID_ARGUMENT, f"current: expected [L, P], got shape {tuple(self.deployed.shape)}")
