@@ -45,18 +45,28 @@ public enum Limits {
 
     /// Whether every value is 0 or in the supported range, in one branch-free pass.
     ///
-    /// The bounds are read into locals once (a global `let` is read through an accessor, which
-    /// would stop the loop from vectorising), and every value's verdict is OR-ed into an integer
-    /// (no short circuit), so the compiler can turn the loop into SIMD compares.
+    /// Four values at a time in SIMD registers (the scalar form of this test does not vectorise:
+    /// a NaN must fail every comparison), the verdicts AND-ed into one mask; the tail one by one.
     @inlinable public static func allInRange(_ values: UnsafeBufferPointer<Double>) -> Bool {
-        let lo = smallestMagnitude, hi = largestMagnitude
-        var bad: UInt8 = 0
-        for x in values {
-            let zero: UInt8 = x == 0 ? 1 : 0
-            let inRange: UInt8 = x >= lo ? (x <= hi ? 1 : 0) : 0
-            bad |= (zero | inRange) ^ 1
+        guard let base = values.baseAddress else { return true }
+        let n = values.count
+        let lo = SIMD4<Double>(repeating: smallestMagnitude), hi = SIMD4<Double>(repeating: largestMagnitude)
+        let zero = SIMD4<Double>.zero
+        var ok = SIMDMask<SIMD4<Int64>>(repeating: true)
+        var i = 0
+        let raw = UnsafeRawPointer(base)
+        while i &+ 4 <= n {
+            let v = raw.loadUnaligned(fromByteOffset: i &* 8, as: SIMD4<Double>.self)
+            ok .&= (v .== zero) .| ((v .>= lo) .& (v .<= hi))
+            i &+= 4
         }
-        return bad == 0
+        var tail = true
+        while i < n {
+            let x = base[i]
+            tail = tail && (x == 0 || (x >= smallestMagnitude && x <= largestMagnitude))
+            i &+= 1
+        }
+        return all(ok) && tail
     }
 
     /// `a × b`, or `nil` when the product overflows `Int`.

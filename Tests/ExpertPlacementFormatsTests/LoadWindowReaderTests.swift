@@ -48,4 +48,25 @@ struct LoadWindowReaderTests {
         let flat = NumPyArray(shape: [4], dtype: .float64, values: [1, 2, 3, 4]).encode()
         #expect(try reader.read(flat, file: "flat.npy").experts == 4)
     }
+
+    @Test("a window large enough to be converted on several threads: the same values, a bad value in any part found")
+    func largeWindowInParts() throws {
+        // 1,100 iterations × 4 layers × 256 experts = 1.1 M values: above the size split over cores.
+        let shape = [1_100, 4, 256]
+        let bytes = Self.window(seed: 9, shape: shape, dtype: .float32)
+        let reader = LoadWindowReader(axes: .tle)
+        let read = try reader.read(bytes, file: "big.npy")
+        #expect(read == (try InstanceFile.decodeLoads(bytes, file: "big.npy", axes: .tle)))
+        for (i, j, k) in [(0, 0, 0), (549, 3, 255), (1_099, 2, 17)] {
+            var values = try NumPyArray.decode(bytes).values
+            values[(i * 4 + j) * 256 + k] = .nan
+            let bad = NumPyArray(shape: shape, dtype: .float32, values: values).encode()
+            #expect(throws: InputError.self) { _ = try reader.read(bad, file: "big.npy") }
+            do {
+                _ = try reader.read(bad, file: "big.npy")
+            } catch {
+                #expect(error.description.contains("[\(i)][\(j)][\(k)]"), "\(error.description)")
+            }
+        }
+    }
 }

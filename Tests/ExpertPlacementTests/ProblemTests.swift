@@ -60,6 +60,23 @@ struct ProblemTests {
         }
     }
 
+    @Test("the vectorised range check agrees with the per-value rule at every length and position")
+    func rangeCheckAgreesWithRule() {
+        let specials: [Double] = [.nan, -.nan, .infinity, -.infinity, -1, -0.0, 0, 1e-100, 1e100, 1e-101, 1e101,
+                                  5e-324, -1e-100, .greatestFiniteMagnitude, 3]
+        for n in 0...11 {
+            for position in 0..<Swift.max(n, 1) {
+                for special in specials {
+                    var values = [Double](repeating: 2.5, count: n)
+                    if n > 0 { values[position] = special }
+                    let expected = values.allSatisfy { Limits.magnitudeProblem($0, what: "load") == nil }
+                    let got = values.withUnsafeBufferPointer(Limits.allInRange)
+                    #expect(got == expected, "n \(n), value \(special) at \(position)")
+                }
+            }
+        }
+    }
+
     @Test("sizes: overflowing and over-limit topologies are refused, never wrapped")
     func sizes() throws {
         let loads = try LoadTensor(layers: 1, episodes: 1, experts: 3, values: [1, 2, 3])
