@@ -30,8 +30,10 @@ struct BacktestCommand: ParsableCommand {
         (the default on a terminal). Progress goes to standard error when it is a terminal.
 
         Examples:
-          eplb backtest Examples/esft-deepseek-v2-lite_windows_4layers.json --devices 8 --slots-per-device 9 --window 4 --horizon 2 --format table
-          eplb backtest trace.json --window 16 --horizon 4 --strategy last,window,hedged:1,forecast:ar,auto --method greedy
+          eplb backtest Examples/esft-deepseek-v2-lite_windows_4layers.json \\
+              --devices 8 --slots-per-device 9 --window 4 --horizon 2 --format table
+          eplb backtest trace.json --window 16 --horizon 4 \\
+              --strategy last,window,hedged:1,forecast:ar,auto --method greedy
         """
     )
 

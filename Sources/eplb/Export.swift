@@ -21,8 +21,10 @@ struct Export: ParsableCommand {
         hold its trivial map.
 
         Examples:
-          eplb export plan.json --format sglang --first-moe-layer 3 --decoder-layers 61 --output init_expert_location.json
-          eplb export plan.json --format trtllm --first-moe-layer 3 --output moe_load_balancer.yaml
+          eplb export plan.json --format sglang --first-moe-layer 3 \\
+              --decoder-layers 61 --output init_expert_location.json
+          eplb export plan.json --format trtllm --first-moe-layer 3 \\
+              --output moe_load_balancer.yaml
           eplb export plan.json --format deepseek --output maps/
         """
     )

@@ -68,8 +68,10 @@ struct ForecastCommand: ParsableCommand {
         dgelsd.
 
         Examples:
-          eplb forecast Examples/esft-deepseek-v2-lite_windows_4layers.json --horizon 4 --model trend
-          eplb forecast trace.npy --axes tle --window 64 --horizon 8 --model ar --order 3 --output next.json
+          eplb forecast Examples/esft-deepseek-v2-lite_windows_4layers.json \\
+              --horizon 4 --model trend
+          eplb forecast trace.npy --axes tle --window 64 --horizon 8 --model ar \\
+              --order 3 --output next.json
         """
     )
 

@@ -14,7 +14,8 @@ struct Import: ParsableCommand {
         rows before K (dense layers) are dropped, and MoE-indexed rows get ids K, K+1, ….
 
         Examples:
-          eplb import init_expert_location.json --format sglang --devices 32 --first-moe-layer 3 --output plan.json
+          eplb import init_expert_location.json --format sglang --devices 32 \\
+              --first-moe-layer 3 --output plan.json
           eplb import expert_map.json --format vllm-ascend
           eplb import maps/ --format deepseek --devices 32
         """

@@ -23,9 +23,12 @@ struct ImportLoads: ParsableCommand {
         with --devices, which also records the phy2log in force as `current`).
 
         Examples:
-          eplb import-loads Examples/engines/sglang-expert-distribution.json --format sglang --first-moe-layer 1 --output inst.json
-          eplb import-loads load.npy --format vllm --phy2log phy2log.npy --devices 8 --output inst.json
-          eplb import-loads stats.jsonl --format vllm-stats --steps-per-episode 16 --output inst.json
+          eplb import-loads Examples/engines/sglang-expert-distribution.json \\
+              --format sglang --first-moe-layer 1 --output inst.json
+          eplb import-loads load.npy --format vllm --phy2log phy2log.npy --devices 8 \\
+              --output inst.json
+          eplb import-loads stats.jsonl --format vllm-stats --steps-per-episode 16 \\
+              --output inst.json
           eplb import-loads trace.npy --format npy --axes tle --output inst.json
         """
     )

@@ -180,7 +180,8 @@ struct DocumentedBehaviourCLITests {
 
     @Test("help examples are never wrapped mid-command at 80 columns",
           arguments: ["", "solve", "rebalance", "pareto", "simulate", "evaluate", "validate", "reference", "example",
-                      "generate", "gap-report"])
+                      "generate", "gap-report", "import-loads", "export", "import", "forecast", "backtest", "drop",
+                      "shard-plan"])
     func helpExamplesFit(command: String) throws {
         let r = try CLI.run(command.split(separator: " ").map(String.init) + ["--help"], environment: ["COLUMNS": "80"])
         #expect(r.status == 0)

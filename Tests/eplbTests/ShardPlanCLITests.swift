@@ -121,9 +121,4 @@ struct ShardPlanCLITests {
             #expect(settings?["layerBytes"] as? Int == bytes, "\(text)")
         }
     }
-
-    @Test("help examples fit 80 columns")
-    func help() throws {
-        try DocumentedBehaviourCLITests().helpExamplesFit(command: "shard-plan")
-    }
 }
