@@ -102,22 +102,27 @@ final class DropSearchState {
     let deployed: [Int32]?
     let policy: MovePolicy
 
-    private(set) var slots: [Int32]
-    var counts: [Int32]
-    var holds: [Bool]
-    var load: [Double]
-    var order: [Int32]
-    var peaks: [Double]
+    // The state is only ever touched by one search on one thread, and no method holds an access
+    // across a call that could touch the same array: the dynamic exclusivity checks Swift would
+    // otherwise make on every access to a class's stored `var` are switched off (with them, and
+    // a generic sort in `cappedPeak`, the drop-aware solve of the bundled DeepSeek-V3 example took
+    // 1.8× as long: 2.1 s against 1.15 s, 2 cores, release).
+    @exclusivity(unchecked) private(set) var slots: [Int32]
+    @exclusivity(unchecked) var counts: [Int32]
+    @exclusivity(unchecked) var holds: [Bool]
+    @exclusivity(unchecked) var load: [Double]
+    @exclusivity(unchecked) var order: [Int32]
+    @exclusivity(unchecked) var peaks: [Double]
     private(set) var moveCount = 0
     private(set) var value = 0.0
     private var appliedSinceRebuild = 0
 
     // Scratch of one candidate: changed devices, their new loads (`m × T`), and marks.
-    private var changed: [Int32] = []
-    private var newLoad: [Double] = []
-    private var isChanged: [Bool]
-    private var merged: [Double] = []
-    private var newPeaks: [Double]
+    @exclusivity(unchecked) private var changed: [Int32] = []
+    @exclusivity(unchecked) private var newLoad: [Double] = []
+    @exclusivity(unchecked) private var isChanged: [Bool]
+    @exclusivity(unchecked) private var merged: [Double] = []
+    @exclusivity(unchecked) private var newPeaks: [Double]
 
     init(_ objective: DropObjective, slotsPerDevice: Int, deployed: ContiguousArray<Int32>?, policy: MovePolicy) {
         let model = objective.model
@@ -185,8 +190,17 @@ final class DropSearchState {
     func cappedPeak(row: Int) -> Double {
         let base = row * d, m = changed.count
         merged.removeAll(keepingCapacity: true)
-        for j in 0..<m { merged.append(newLoad[j * t + row]) }
-        merged.sort(by: >)
+        // A candidate changes a few devices: insertion sort, largest first.
+        for j in 0..<m {
+            let v = newLoad[j * t + row]
+            var k = merged.count
+            merged.append(v)
+            while k > 0 && merged[k - 1] < v {
+                merged[k] = merged[k - 1]
+                k -= 1
+            }
+            merged[k] = v
+        }
         var walk = CapacityWalk(allowance: allowance[row])
         var i = 0, j = 0
         while true {
