@@ -311,6 +311,33 @@ public func ep_solve(_ loads: UnsafePointer<Double>?, _ layers: Int64, _ episode
                      _ log2phy: UnsafeMutablePointer<Int64>?, _ log2phyWidth: Int64,
                      _ layerStats: UnsafeMutablePointer<Double>?, _ wallSeconds: UnsafeMutablePointer<Double>?,
                      _ message: UnsafeMutablePointer<CChar>?, _ messageCapacity: Int64) -> Int32 {
+    ep_solve_ex(loads, layers, episodes, experts, episodesFirst, devices, slotsPerDevice, nodes, groups,
+                method, objectiveName, timeLimitSeconds, threads, current, moveCost, maxMoves,
+                phy2log, logcnt, log2phy, log2phyWidth, layerStats, nil, wallSeconds, message, messageCapacity)
+}
+
+/// The code of a layer's bound source in `ep_solve_ex`'s `bound_source` (0: no bound).
+func boundSourceCode(_ source: BoundSource?) -> Int32 {
+    switch source {
+    case nil: 0
+    case .allotment: 1
+    case .optimum: 2
+    case .exactSearch: 3
+    }
+}
+
+@_cdecl("ep_solve_ex")
+public func ep_solve_ex(_ loads: UnsafePointer<Double>?, _ layers: Int64, _ episodes: Int64, _ experts: Int64,
+                        _ episodesFirst: Int32,
+                        _ devices: Int64, _ slotsPerDevice: Int64, _ nodes: Int64, _ groups: Int64,
+                        _ method: UnsafePointer<CChar>?, _ objectiveName: UnsafePointer<CChar>?,
+                        _ timeLimitSeconds: Double, _ threads: Int32,
+                        _ current: UnsafePointer<Int64>?, _ moveCost: Double, _ maxMoves: Int64,
+                        _ phy2log: UnsafeMutablePointer<Int64>?, _ logcnt: UnsafeMutablePointer<Int64>?,
+                        _ log2phy: UnsafeMutablePointer<Int64>?, _ log2phyWidth: Int64,
+                        _ layerStats: UnsafeMutablePointer<Double>?, _ boundSource: UnsafeMutablePointer<Int32>?,
+                        _ wallSeconds: UnsafeMutablePointer<Double>?,
+                        _ message: UnsafeMutablePointer<CChar>?, _ messageCapacity: Int64) -> Int32 {
     timed(wallSeconds) {
         guarded(message, messageCapacity) { () throws(CError) in
             let shape = try Shape(layers: layers, episodes: episodes, experts: experts, devices: devices,
@@ -353,6 +380,11 @@ public func ep_solve(_ loads: UnsafePointer<Double>?, _ layers: Int64, _ episode
                     layerStats[3 * l] = m.value(of: objective)
                     layerStats[3 * l + 1] = m.lowerBound ?? .nan
                     layerStats[3 * l + 2] = Double(m.moves ?? 0)
+                }
+            }
+            if let boundSource {
+                for l in 0..<shape.layers {
+                    boundSource[l] = boundSourceCode(report.boundSources?[l])
                 }
             }
         }

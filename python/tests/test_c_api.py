@@ -36,6 +36,12 @@ int main(void) {
     code = ep_solve(loads, 2, 1, 12, 0, 8, 2, 2, 4, "nope", NULL, 0, 0, NULL, 0, -1,
                     phy2log, NULL, NULL, 0, NULL, NULL, message, 8);
     printf("%d [%s]\n", code, message);
+    int32_t sources[2] = {-1, -1};
+    double small[2 * 6] = {90, 132, 40, 61, 104, 165, 20, 107, 104, 64, 19, 197};
+    code = ep_solve_ex(small, 2, 1, 6, 0, 2, 4, 1, 1, "search", "aggregate", 0, 0, NULL, 0, -1,
+                       phy2log, NULL, NULL, 0, stats, sources, NULL, message, sizeof message);
+    if (code != EP_OK) { fprintf(stderr, "%s\n", message); return 13; }
+    printf("%d %d %d\n", sources[0] == EP_BOUND_OPTIMUM, sources[1] == EP_BOUND_OPTIMUM, stats[1] == stats[0]);
     return 0;
 }
 """
@@ -47,6 +53,7 @@ def test_a_c_program_calls_the_library(tmp_path):
     assert out[1].endswith(" 1")
     assert out[2].startswith(f"{_native.EP_INVALID_PLACEMENT} ")
     assert out[3] == f"{_native.EP_INVALID_ARGUMENT} [method:]"  # truncated to the 8-byte buffer
+    assert out[4] == "1 1 1"  # 6 experts on 2 × 4 slots: proven, the bound is the optimum
 
 
 def test_installed_library_needs_no_swift_toolchain():

@@ -57,3 +57,25 @@ def test_python_plans_round_trip_through_the_engine_exporters(engine, rng, tmp_p
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert np.array_equal(np.array(json.loads(back.read_text())["phy2log"]), plan.phy2log)
+
+
+def test_bound_sources_match_the_command_line(rng, tmp_path):
+    """`lower_bound_source` names, per layer, what the command line counts in
+    `solver.lowerBoundSources`: a tiny layer's bound is its proven optimum, a larger one's the
+    allotment bound."""
+    binary = eplb_binary()
+    if binary is None:
+        pytest.skip("the eplb tool is not built (swift build -c release): set EPLB_BINARY")
+    for experts, devices, slots, expected in ((6, 2, 4, "optimum"), (64, 8, 9, "allotment")):
+        loads = rng.lognormal(size=(2, 3, experts)) * 100  # [L, T, E]
+        instance = {"layers": 2, "episodes": 3, "experts": experts,
+                    "topology": {"devices": devices, "slotsPerDevice": slots}, "load": loads.tolist()}
+        path = tmp_path / f"bounds-{experts}.json"
+        path.write_text(json.dumps(instance))
+        out = subprocess.run([binary, "solve", str(path), "--omit-timing"], capture_output=True, text=True, check=True)
+        counts = json.loads(out.stdout)["solver"]["lowerBoundSources"]
+        plan = ep.solve(loads, devices * slots, devices, axes="lte")
+        assert plan.lower_bound_source == [expected, expected]
+        assert counts == {expected: 2}
+        if expected == "optimum":
+            assert np.allclose(plan.lower_bound, plan.value)

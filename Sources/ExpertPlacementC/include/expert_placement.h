@@ -92,6 +92,31 @@ int32_t ep_solve(const double *loads, int64_t layers, int64_t episodes, int64_t 
                  char *message, int64_t message_capacity);
 
 /*
+ * ep_solve with one more output: what each layer's lower bound rests on, so that a gap is read
+ * for what it is (`solver.lowerBoundSources` of `eplb solve`'s JSON; docs/FORMATS.md).
+ *
+ * bound_source    int32 [L], or NULL: per layer EP_BOUND_NONE (no bound: NaN in layer_stats),
+ *                 EP_BOUND_ALLOTMENT (per episode the larger of the average device load and the
+ *                 min-max allotment, combined as the objective combines peaks: the distance to it
+ *                 is an upper limit on the distance to the optimum), EP_BOUND_OPTIMUM (the layer's
+ *                 proven optimum: the gap is the true gap) or EP_BOUND_EXACT_SEARCH (an exact
+ *                 solver's best bound when it stopped unproven).
+ * Every other argument as in ep_solve.
+ */
+#define EP_BOUND_NONE 0
+#define EP_BOUND_ALLOTMENT 1
+#define EP_BOUND_OPTIMUM 2
+#define EP_BOUND_EXACT_SEARCH 3
+int32_t ep_solve_ex(const double *loads, int64_t layers, int64_t episodes, int64_t experts,
+                    int32_t episodes_first,
+                    int64_t devices, int64_t slots_per_device, int64_t nodes, int64_t groups,
+                    const char *method, const char *objective, double time_limit, int32_t threads,
+                    const int64_t *current, double move_cost, int64_t max_moves,
+                    int64_t *phy2log, int64_t *logcnt, int64_t *log2phy, int64_t log2phy_width,
+                    double *layer_stats, int32_t *bound_source, double *wall_seconds,
+                    char *message, int64_t message_capacity);
+
+/*
  * Rebalances a deployed placement on a window of loads: scores each layer's deployed plan,
  * re-places only the layers the rules select, with few moves (the library's Rebalancer; the same
  * rules as `eplb rebalance`).

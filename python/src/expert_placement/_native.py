@@ -99,6 +99,7 @@ def _locate_forecasting() -> Tuple[Optional[Path], Optional[str]]:
 
 _f64p = np.ctypeslib.ndpointer(dtype=np.float64, flags="C_CONTIGUOUS")
 _i64p = np.ctypeslib.ndpointer(dtype=np.int64, flags="C_CONTIGUOUS")
+_i32p = np.ctypeslib.ndpointer(dtype=np.int32, flags="C_CONTIGUOUS")
 _i64 = ctypes.c_int64
 _i32 = ctypes.c_int32
 _f64 = ctypes.c_double
@@ -124,16 +125,20 @@ def _declare(lib) -> None:
     lib.ep_version.restype = _str
     lib.ep_version.argtypes = []
     f64n, i64n = _Nullable(_f64p), _Nullable(_i64p)
-    lib.ep_solve.restype = _i32
-    lib.ep_solve.argtypes = [
+    solve_inputs = [
         _f64p, _i64, _i64, _i64, _i32,  # loads, L, T, E, episodes_first
         _i64, _i64, _i64, _i64,  # devices, slots, nodes, groups
         _str, _str, _f64, _i32,  # method, objective, time limit, threads
         i64n, _f64, _i64,  # current, move cost, max moves
         _i64p, i64n, i64n, _i64,  # phy2log, logcnt, log2phy, width
-        f64n, f64n,  # layer stats, wall seconds
-        ctypes.c_char_p, _i64,  # message
+        f64n,  # layer stats
     ]
+    lib.ep_solve.restype = _i32
+    lib.ep_solve.argtypes = solve_inputs + [f64n, ctypes.c_char_p, _i64]  # wall seconds, message
+    # ep_solve_ex adds each layer's bound source; a library older than it lacks the symbol.
+    if hasattr(lib, "ep_solve_ex"):
+        lib.ep_solve_ex.restype = _i32
+        lib.ep_solve_ex.argtypes = solve_inputs + [_Nullable(_i32p), f64n, ctypes.c_char_p, _i64]
     lib.ep_rebalance.restype = _i32
     lib.ep_rebalance.argtypes = _REBALANCE_INPUTS + [
         _i64p, i64n, i64n, f64n, f64n, f64n, f64n,  # phy2log, priority, moves, before, after, recorded out, seconds

@@ -9,8 +9,8 @@ S slots per device, P = D·S physical slots.
 from __future__ import annotations
 
 import ctypes
-from dataclasses import dataclass
-from typing import Any, Optional, Tuple
+from dataclasses import dataclass, field
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
@@ -123,7 +123,11 @@ class Placement:
     ``phy2log`` [L, P], ``log2phy`` [L, E, width] (each expert's slots ascending, −1-padded),
     ``logcnt`` [L, E] (int64); ``value`` [L] the objective per layer, ``lower_bound`` [L] a proven
     bound on each layer's optimum (NaN when none), ``moves`` [L] replicas moved from ``current``;
-    ``wall_seconds`` the library's own time for the call.
+    ``wall_seconds`` the library's own time for the call. ``lower_bound_source`` [L] says what each
+    bound rests on, so that a gap is read for what it is: ``"optimum"`` (the layer's proven
+    optimum: the gap is the true gap), ``"allotment"`` (per episode the larger of the average
+    device load and the min-max allotment: the gap is only an upper limit), ``"exactSearch"``, or
+    ``None`` without a bound (the keys of ``solver.lowerBoundSources`` in ``eplb solve``'s JSON).
     """
 
     phy2log: Any
@@ -133,6 +137,11 @@ class Placement:
     lower_bound: np.ndarray
     moves: np.ndarray
     wall_seconds: float
+    lower_bound_source: List[Optional[str]] = field(default_factory=list)
+
+
+#: ``ep_solve_ex``'s bound-source codes (expert_placement.h: EP_BOUND_*).
+_BOUND_SOURCES = {0: None, 1: "allotment", 2: "optimum", 3: "exactSearch"}
 
 
 def solve(
@@ -169,18 +178,26 @@ def solve(
     stats = np.empty((layers, 3), dtype=np.float64)
     seconds = np.zeros(1)
     buffer = _native.message_buffer()
-    code = _native.lib.ep_solve(
+    arguments = [
         w, layers, episodes, experts, episodes_first,
         devices, slots_per_device, int(num_nodes), int(num_groups),
         _text(method, "method"), _text(objective, "objective"), _seconds(time_limit), int(threads),
         c, float(move_cost), -1 if max_moves is None else int(max_moves),
-        phy2log, logcnt, log2phy, width, stats, seconds, buffer, len(buffer),
-    )
-    _native.check(code, buffer)
+        phy2log, logcnt, log2phy, width, stats,
+    ]
+    sources: List[Optional[str]] = []
+    if hasattr(_native.lib, "ep_solve_ex"):
+        codes = np.zeros(layers, dtype=np.int32)
+        code = _native.lib.ep_solve_ex(*arguments, codes, seconds, buffer, len(buffer))
+        _native.check(code, buffer)
+        sources = [_BOUND_SOURCES.get(int(k)) for k in codes]
+    else:  # a library built before ep_solve_ex
+        code = _native.lib.ep_solve(*arguments, seconds, buffer, len(buffer))
+        _native.check(code, buffer)
     return Placement(
         phy2log=_like(weight, phy2log), log2phy=_like(weight, log2phy), logcnt=_like(weight, logcnt),
         value=stats[:, 0].copy(), lower_bound=stats[:, 1].copy(), moves=stats[:, 2].astype(np.int64),
-        wall_seconds=float(seconds[0]),
+        wall_seconds=float(seconds[0]), lower_bound_source=sources,
     )
 
 
