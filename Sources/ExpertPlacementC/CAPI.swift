@@ -255,12 +255,32 @@ package func export(_ plan: Placement, phy2log: UnsafeMutablePointer<Int64>, log
 }
 
 /// Solves with the named method (a generic call per method: no existential in the hot path).
-package func solve(_ problem: Problem, method: CMethod, options: SolveOptions) throws(ExpertPlacementError) -> SolveReport {
-    switch method {
-    case .search: try SearchSolver().solve(problem, options: options)
-    case .greedy: try GreedySolver().solve(problem, options: options)
-    case .hierarchical: try HierarchicalSolver().solve(problem, options: options)
+package func solve(_ problem: Problem, method: CMethod, options: SolveOptions,
+                   dropBudget: Double? = nil) throws(ExpertPlacementError) -> SolveReport {
+    guard let f = dropBudget else {
+        switch method {
+        case .search: return try SearchSolver().solve(problem, options: options)
+        case .greedy: return try GreedySolver().solve(problem, options: options)
+        case .hierarchical: return try HierarchicalSolver().solve(problem, options: options)
+        }
     }
+    // A drop budget: the method's plan refined on the capped objective (`eplb solve --drop-budget`).
+    switch method {
+    case .search: return try DropAwareSolver(base: SearchSolver(), budget: f).solve(problem, options: options)
+    case .greedy: return try DropAwareSolver(base: GreedySolver(), budget: f).solve(problem, options: options)
+    case .hierarchical: return try DropAwareSolver(base: HierarchicalSolver(), budget: f).solve(problem, options: options)
+    }
+}
+
+/// `drop_budget`: NaN or 0 means none; otherwise a fraction in (0, 1).
+func dropBudgetArgument(_ value: Double) throws(CError) -> Double? {
+    if value.isNaN || value == 0 { return nil }
+    do throws(ExpertPlacementError) {
+        try DropAwareSolver<GreedySolver>.check(budget: value)
+    } catch {
+        throw .invalid("drop_budget", "\(error.description) (NaN or 0: no drop budget)")
+    }
+    return value
 }
 
 /// Rebalances with the named method (a generic call per method).
@@ -312,8 +332,8 @@ public func ep_solve(_ loads: UnsafePointer<Double>?, _ layers: Int64, _ episode
                      _ layerStats: UnsafeMutablePointer<Double>?, _ wallSeconds: UnsafeMutablePointer<Double>?,
                      _ message: UnsafeMutablePointer<CChar>?, _ messageCapacity: Int64) -> Int32 {
     ep_solve_ex(loads, layers, episodes, experts, episodesFirst, devices, slotsPerDevice, nodes, groups,
-                method, objectiveName, timeLimitSeconds, threads, current, moveCost, maxMoves,
-                phy2log, logcnt, log2phy, log2phyWidth, layerStats, nil, wallSeconds, message, messageCapacity)
+                method, objectiveName, timeLimitSeconds, threads, current, moveCost, maxMoves, .nan,
+                phy2log, logcnt, log2phy, log2phyWidth, layerStats, nil, nil, wallSeconds, message, messageCapacity)
 }
 
 /// The code of a layer's bound source in `ep_solve_ex`'s `bound_source` (0: no bound).
@@ -333,9 +353,11 @@ public func ep_solve_ex(_ loads: UnsafePointer<Double>?, _ layers: Int64, _ epis
                         _ method: UnsafePointer<CChar>?, _ objectiveName: UnsafePointer<CChar>?,
                         _ timeLimitSeconds: Double, _ threads: Int32,
                         _ current: UnsafePointer<Int64>?, _ moveCost: Double, _ maxMoves: Int64,
+                        _ dropBudget: Double,
                         _ phy2log: UnsafeMutablePointer<Int64>?, _ logcnt: UnsafeMutablePointer<Int64>?,
                         _ log2phy: UnsafeMutablePointer<Int64>?, _ log2phyWidth: Int64,
                         _ layerStats: UnsafeMutablePointer<Double>?, _ boundSource: UnsafeMutablePointer<Int32>?,
+                        _ cappedImbalance: UnsafeMutablePointer<Double>?,
                         _ wallSeconds: UnsafeMutablePointer<Double>?,
                         _ message: UnsafeMutablePointer<CChar>?, _ messageCapacity: Int64) -> Int32 {
     timed(wallSeconds) {
@@ -360,12 +382,16 @@ public func ep_solve_ex(_ loads: UnsafePointer<Double>?, _ layers: Int64, _ epis
             let options = SolveOptions(objective: objective, timeLimit: try timeLimit(timeLimitSeconds),
                                        maxThreads: try threadCap(threads),
                                        moves: try movePolicy(cost: moveCost, maxMoves: maxMoves, hasCurrent: current != nil))
+            let budget = try dropBudgetArgument(dropBudget)
             let report: SolveReport
-            let metrics: PlacementMetrics
+            var metrics: PlacementMetrics
             do throws(ExpertPlacementError) {
                 let problem = try Problem(topology: shape.topology, loads: tensor, current: deployed)
-                report = try solve(problem, method: m, options: options)
+                report = try solve(problem, method: m, options: options, dropBudget: budget)
                 metrics = try Metrics.evaluate(report.placement, on: problem, objective: objective, lowerBounds: report.lowerBounds)
+                if let budget {
+                    DropObjective.annotate(&metrics, of: report.placement, on: problem, objective: objective, budget: budget)
+                }
             } catch {
                 throw CError(error)
             }
@@ -386,6 +412,9 @@ public func ep_solve_ex(_ loads: UnsafePointer<Double>?, _ layers: Int64, _ epis
                 for l in 0..<shape.layers {
                     boundSource[l] = boundSourceCode(report.boundSources?[l])
                 }
+            }
+            if let cappedImbalance {
+                for (l, m) in metrics.layers.enumerated() { cappedImbalance[l] = m.cappedImbalance ?? .nan }
             }
         }
     }

@@ -38,8 +38,8 @@ int main(void) {
     printf("%d [%s]\n", code, message);
     int32_t sources[2] = {-1, -1};
     double small[2 * 6] = {90, 132, 40, 61, 104, 165, 20, 107, 104, 64, 19, 197};
-    code = ep_solve_ex(small, 2, 1, 6, 0, 2, 4, 1, 1, "search", "aggregate", 0, 0, NULL, 0, -1,
-                       phy2log, NULL, NULL, 0, stats, sources, NULL, message, sizeof message);
+    code = ep_solve_ex(small, 2, 1, 6, 0, 2, 4, 1, 1, "search", "aggregate", 0, 0, NULL, 0, -1, NAN,
+                       phy2log, NULL, NULL, 0, stats, sources, NULL, NULL, message, sizeof message);
     if (code != EP_OK) { fprintf(stderr, "%s\n", message); return 13; }
     printf("%d %d %d\n", sources[0] == EP_BOUND_OPTIMUM, sources[1] == EP_BOUND_OPTIMUM, stats[1] == stats[0]);
     return 0;

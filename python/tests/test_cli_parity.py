@@ -79,3 +79,28 @@ def test_bound_sources_match_the_command_line(rng, tmp_path):
         assert counts == {expected: 2}
         if expected == "optimum":
             assert np.allclose(plan.lower_bound, plan.value)
+
+
+@pytest.mark.parametrize("method", ep.METHODS)
+def test_drop_budget_matches_the_command_line(method, rng, tmp_path):
+    """`solve(..., drop_budget=f)` is `eplb solve --drop-budget f`: the same plan and the same
+    capped imbalance per layer; without a budget there is none."""
+    binary = eplb_binary()
+    if binary is None:
+        pytest.skip("the eplb tool is not built (swift build -c release): set EPLB_BINARY")
+    loads = rng.lognormal(size=(2, 4, 32)) * 100  # [L, T, E]
+    instance = {"layers": 2, "episodes": 4, "experts": 32,
+                "topology": {"devices": 8, "slotsPerDevice": 5, "nodes": 2, "expertGroups": 4}, "load": loads.tolist()}
+    path = tmp_path / "drop.json"
+    path.write_text(json.dumps(instance))
+    out = subprocess.run([binary, "solve", str(path), "--method", method, "--drop-budget", "0.05", "--omit-timing"],
+                         capture_output=True, text=True, check=True)
+    cli = json.loads(out.stdout)
+    plan = ep.solve(loads, 40, 8, num_groups=4, num_nodes=2, method=method, axes="lte", drop_budget=0.05)
+    assert np.array_equal(plan.phy2log, np.array(cli["phy2log"]))
+    capped = [layer["cappedImbalance"] for layer in cli["metrics"]["layers"]]
+    assert np.allclose(plan.capped_imbalance, capped, rtol=1e-12)
+    assert np.all(plan.capped_imbalance < plan.value)  # dropping 5% at capacity lowers every peak
+    assert ep.solve(loads, 40, 8, method=method, axes="lte").capped_imbalance is None
+    with pytest.raises(ep.PlacementError, match="drop_budget"):
+        ep.solve(loads, 40, 8, method=method, axes="lte", drop_budget=1.5)

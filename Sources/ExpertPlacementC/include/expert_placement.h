@@ -92,15 +92,23 @@ int32_t ep_solve(const double *loads, int64_t layers, int64_t episodes, int64_t 
                  char *message, int64_t message_capacity);
 
 /*
- * ep_solve with one more output: what each layer's lower bound rests on, so that a gap is read
- * for what it is (`solver.lowerBoundSources` of `eplb solve`'s JSON; docs/FORMATS.md).
+ * ep_solve with a token-drop budget and two more outputs: what each layer's lower bound rests on,
+ * so that a gap is read for what it is (`solver.lowerBoundSources` of `eplb solve`'s JSON;
+ * docs/FORMATS.md), and each layer's capped imbalance under the budget.
  *
+ * drop_budget     NaN or 0: none. Otherwise f in (0, 1): each episode may drop up to a fraction f
+ *                 of its tokens at capacity, and the plan minimises the objective with every
+ *                 episode's peak replaced by its capped peak (`eplb solve --drop-budget f`: the
+ *                 method's plan refined by the drop-aware local search).
  * bound_source    int32 [L], or NULL: per layer EP_BOUND_NONE (no bound: NaN in layer_stats),
  *                 EP_BOUND_ALLOTMENT (per episode the larger of the average device load and the
  *                 min-max allotment, combined as the objective combines peaks: the distance to it
  *                 is an upper limit on the distance to the optimum), EP_BOUND_OPTIMUM (the layer's
  *                 proven optimum: the gap is the true gap) or EP_BOUND_EXACT_SEARCH (an exact
  *                 solver's best bound when it stopped unproven).
+ * capped_imbalance
+ *                 float64 [L], or NULL: per layer the objective with capped peaks at the drop
+ *                 budget (the metrics' `cappedImbalance`); NaN without a budget.
  * Every other argument as in ep_solve.
  */
 #define EP_BOUND_NONE 0
@@ -111,10 +119,10 @@ int32_t ep_solve_ex(const double *loads, int64_t layers, int64_t episodes, int64
                     int32_t episodes_first,
                     int64_t devices, int64_t slots_per_device, int64_t nodes, int64_t groups,
                     const char *method, const char *objective, double time_limit, int32_t threads,
-                    const int64_t *current, double move_cost, int64_t max_moves,
+                    const int64_t *current, double move_cost, int64_t max_moves, double drop_budget,
                     int64_t *phy2log, int64_t *logcnt, int64_t *log2phy, int64_t log2phy_width,
-                    double *layer_stats, int32_t *bound_source, double *wall_seconds,
-                    char *message, int64_t message_capacity);
+                    double *layer_stats, int32_t *bound_source, double *capped_imbalance,
+                    double *wall_seconds, char *message, int64_t message_capacity);
 
 /*
  * Rebalances a deployed placement on a window of loads: scores each layer's deployed plan,

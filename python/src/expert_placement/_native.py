@@ -130,15 +130,19 @@ def _declare(lib) -> None:
         _i64, _i64, _i64, _i64,  # devices, slots, nodes, groups
         _str, _str, _f64, _i32,  # method, objective, time limit, threads
         i64n, _f64, _i64,  # current, move cost, max moves
+    ]
+    outputs = [
         _i64p, i64n, i64n, _i64,  # phy2log, logcnt, log2phy, width
         f64n,  # layer stats
     ]
     lib.ep_solve.restype = _i32
-    lib.ep_solve.argtypes = solve_inputs + [f64n, ctypes.c_char_p, _i64]  # wall seconds, message
-    # ep_solve_ex adds each layer's bound source; a library older than it lacks the symbol.
+    lib.ep_solve.argtypes = solve_inputs + outputs + [f64n, ctypes.c_char_p, _i64]  # wall seconds, message
+    # ep_solve_ex adds a drop budget, each layer's bound source and capped imbalance; a library
+    # older than it lacks the symbol.
     if hasattr(lib, "ep_solve_ex"):
         lib.ep_solve_ex.restype = _i32
-        lib.ep_solve_ex.argtypes = solve_inputs + [_Nullable(_i32p), f64n, ctypes.c_char_p, _i64]
+        lib.ep_solve_ex.argtypes = (solve_inputs + [_f64] + outputs  # drop budget
+                                    + [_Nullable(_i32p), f64n, f64n, ctypes.c_char_p, _i64])
     lib.ep_rebalance.restype = _i32
     lib.ep_rebalance.argtypes = _REBALANCE_INPUTS + [
         _i64p, i64n, i64n, f64n, f64n, f64n, f64n,  # phy2log, priority, moves, before, after, recorded out, seconds

@@ -128,6 +128,8 @@ class Placement:
     optimum: the gap is the true gap), ``"allotment"`` (per episode the larger of the average
     device load and the min-max allotment: the gap is only an upper limit), ``"exactSearch"``, or
     ``None`` without a bound (the keys of ``solver.lowerBoundSources`` in ``eplb solve``'s JSON).
+    ``capped_imbalance`` [L]: with a ``drop_budget``, each layer's objective with capped peaks
+    (the metrics' ``cappedImbalance``); ``None`` without one.
     """
 
     phy2log: Any
@@ -138,6 +140,7 @@ class Placement:
     moves: np.ndarray
     wall_seconds: float
     lower_bound_source: List[Optional[str]] = field(default_factory=list)
+    capped_imbalance: Optional[np.ndarray] = None
 
 
 #: ``ep_solve_ex``'s bound-source codes (expert_placement.h: EP_BOUND_*).
@@ -159,13 +162,17 @@ def solve(
     current: Any = None,
     move_cost: float = 0.0,
     max_moves: Optional[int] = None,
+    drop_budget: Optional[float] = None,
 ) -> Placement:
-    """Places every layer's replicas (``ep_solve``).
+    """Places every layer's replicas (``ep_solve_ex``).
 
     ``weight`` is [L, E] loads, or a window of episodes [T, L, E] (``axes='tle'``) or [L, T, E]
     (``axes='lte'``). ``current`` ([L, P] ids), when given, is the deployed plan: the result is
     relabelled onto its devices (an expert that stays keeps its slot), and ``move_cost`` (objective
     units per moved replica) or ``max_moves`` (per layer) trade balance against moves.
+    ``drop_budget`` f in (0, 1): each episode may drop up to a fraction f of its tokens at
+    capacity, and the plan minimises the objective on capped peaks (``eplb solve --drop-budget``);
+    the result's ``capped_imbalance`` holds that value per layer.
     """
     w, layers, episodes, experts, episodes_first = _loads(weight, axes)
     devices, slots_per_device = _topology(num_replicas, num_gpus, experts)
@@ -183,21 +190,29 @@ def solve(
         devices, slots_per_device, int(num_nodes), int(num_groups),
         _text(method, "method"), _text(objective, "objective"), _seconds(time_limit), int(threads),
         c, float(move_cost), -1 if max_moves is None else int(max_moves),
-        phy2log, logcnt, log2phy, width, stats,
     ]
+    outputs = [phy2log, logcnt, log2phy, width, stats]
     sources: List[Optional[str]] = []
+    capped = None
     if hasattr(_native.lib, "ep_solve_ex"):
         codes = np.zeros(layers, dtype=np.int32)
-        code = _native.lib.ep_solve_ex(*arguments, codes, seconds, buffer, len(buffer))
+        capped = np.full(layers, np.nan)
+        budget = _optional(drop_budget, "drop_budget")
+        code = _native.lib.ep_solve_ex(*arguments, budget, *outputs, codes, capped, seconds, buffer, len(buffer))
         _native.check(code, buffer)
         sources = [_BOUND_SOURCES.get(int(k)) for k in codes]
+        if drop_budget is None or float(drop_budget) == 0:
+            capped = None
     else:  # a library built before ep_solve_ex
-        code = _native.lib.ep_solve(*arguments, seconds, buffer, len(buffer))
+        if drop_budget is not None:
+            raise PlacementError(_native.EP_INVALID_ARGUMENT,
+                                 "drop_budget: this library predates ep_solve_ex; rebuild it (pip install ./python)")
+        code = _native.lib.ep_solve(*arguments, *outputs, seconds, buffer, len(buffer))
         _native.check(code, buffer)
     return Placement(
         phy2log=_like(weight, phy2log), log2phy=_like(weight, log2phy), logcnt=_like(weight, logcnt),
         value=stats[:, 0].copy(), lower_bound=stats[:, 1].copy(), moves=stats[:, 2].astype(np.int64),
-        wall_seconds=float(seconds[0]), lower_bound_source=sources,
+        wall_seconds=float(seconds[0]), lower_bound_source=sources, capped_imbalance=capped,
     )
 
 
