@@ -146,30 +146,29 @@ public enum Metrics {
             row.withUnsafeBufferPointer { slots in
                 share.withUnsafeBufferPointer { share in
                     problem.episodeWeights.withUnsafeBufferPointer { omegas in
-                        deviceLoad.withUnsafeMutableBufferPointer { loads in
-                            aggregate.withUnsafeMutableBufferPointer { aggregate in
-                                for t in 0..<tCount {
-                                    let omega = omegas[t]
-                                    if omega == 0 { continue }
-                                    let episode = UnsafeBufferPointer(rebasing: w[(base + t * e) ..< (base + (t + 1) * e)])
-                                    for x in 0..<e { aggregate[x] += omega * episode[x] }
-                                    var total = 0.0, peak = 0.0
-                                    for dev in 0..<d {
-                                        var sum = 0.0
-                                        for slot in dev * s ..< (dev + 1) * s {
-                                            let x = slots[slot]
-                                            sum += episode[x] * share[x]
-                                        }
-                                        total += sum
-                                        peak = Swift.max(peak, sum)
+                        aggregate.withUnsafeMutableBufferPointer { aggregate in
+                            for t in 0..<tCount {
+                                let omega = omegas[t]
+                                if omega == 0 { continue }
+                                let episode = UnsafeBufferPointer(rebasing: w[(base + t * e) ..< (base + (t + 1) * e)])
+                                for x in 0..<e { aggregate[x] += omega * episode[x] }
+                                // Device sums in device order: `imbalance(_:)` inlined.
+                                var total = 0.0, peak = 0.0
+                                for dev in 0..<d {
+                                    var sum = 0.0
+                                    for slot in dev * s ..< (dev + 1) * s {
+                                        let x = slots[slot]
+                                        sum += episode[x] * share[x]
                                     }
-                                    let rho = total > 0 ? peak * Double(d) / total : 1
-                                    if !(total > 0) { peak = 0 }
-                                    weightSum += omega
-                                    rhoSum += omega * rho
-                                    worst = Swift.max(worst, rho)
-                                    peakSum += omega * peak
+                                    total += sum
+                                    peak = Swift.max(peak, sum)
                                 }
+                                let rho = total > 0 ? peak * Double(d) / total : 1
+                                if !(total > 0) { peak = 0 }
+                                weightSum += omega
+                                rhoSum += omega * rho
+                                worst = Swift.max(worst, rho)
+                                peakSum += omega * peak
                             }
                         }
                     }
