@@ -55,6 +55,7 @@ public enum InputSource {
     private static func readRegular(_ fd: Int32, size: Int, name: String) throws(InputError) -> [UInt8] {
         var failure: Int32 = 0
         var bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            HugePages.advise(UnsafeMutableRawBufferPointer(buffer))
             var done = 0
             while done < size {
                 let n = Foundation.read(fd, buffer.baseAddress! + done, size - done)

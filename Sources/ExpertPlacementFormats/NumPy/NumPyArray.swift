@@ -274,6 +274,7 @@ internal enum _NumPyDecoder {
         let layout = try self.layout(bytes)
         let transposing = transposingLeadingAxes && layout.shape.count == 3
         let values = ContiguousArray<Double>(unsafeUninitializedCapacity: layout.count) { out, initialized in
+            HugePages.advise(UnsafeMutableRawBufferPointer(out))
             convert(bytes, layout: layout, transposingLeadingAxes: transposing, into: out)
             initialized = layout.count
         }
