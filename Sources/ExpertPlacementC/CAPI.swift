@@ -171,6 +171,7 @@ package func loadTensor(_ pointer: UnsafePointer<Double>?, layers l: Int, episod
         throw .invalid("loads\(index)", Limits.magnitudeProblem(caller[bad], what: "load")!)
     }
     let values = ContiguousArray<Double>(unsafeUninitializedCapacity: count) { buffer, initialized in
+        HugePages.advise(UnsafeMutableRawBufferPointer(buffer))
         for layer in 0..<l {
             for episode in 0..<t {
                 let from = episodesFirst == 1 ? (episode * l + layer) * e : (layer * t + episode) * e

@@ -1,4 +1,5 @@
 import Foundation
+internal import ExpertPlacement
 
 /// Reads the bytes of an input file, or of standard input when the path is `-`.
 ///

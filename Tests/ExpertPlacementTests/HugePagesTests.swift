@@ -1,4 +1,4 @@
-@testable import ExpertPlacementFormats
+import ExpertPlacement
 import Testing
 
 @Suite("Huge-page advice")

@@ -10,14 +10,15 @@ import Glibc
 /// the 2 MiB-aligned part of the buffer is faulted in 2 MiB at a time instead (measured: a fresh
 /// decode of that window in 43 ms instead of 99 ms, `eplb rebalance` on it in ≈ 0.35 s instead
 /// of ≈ 0.5 s). Elsewhere, and for buffers under 4 MiB, this does nothing; the values are the same
-/// either way.
-enum HugePages {
+/// either way. Used by every reader of large load arrays (the `.npy` decoder, the C API's copy
+/// of the caller's loads).
+package enum HugePages {
     /// The huge-page size assumed (x86-64 and most arm64 kernels).
-    static let size = 2 << 20
+    package static let size = 2 << 20
 
     /// The 2 MiB-aligned interior of `buffer` as (start address, length), or `nil` when the
     /// buffer is under two huge pages (it might hold none whole).
-    static func interior(of buffer: UnsafeMutableRawBufferPointer) -> (start: UInt, length: Int)? {
+    package static func interior(of buffer: UnsafeMutableRawBufferPointer) -> (start: UInt, length: Int)? {
         guard let base = buffer.baseAddress, buffer.count >= 2 * size else { return nil }
         let mask = UInt(size - 1)
         let start = (UInt(bitPattern: base) + mask) & ~mask
@@ -27,7 +28,7 @@ enum HugePages {
 
     /// Advises `MADV_HUGEPAGE` on the 2 MiB-aligned interior of `buffer` (best effort: an error
     /// is ignored, the buffer then keeps ordinary pages).
-    static func advise(_ buffer: UnsafeMutableRawBufferPointer) {
+    package static func advise(_ buffer: UnsafeMutableRawBufferPointer) {
         #if canImport(Glibc)
         guard let (start, length) = interior(of: buffer),
               let pointer = UnsafeMutableRawPointer(bitPattern: start) else { return }
