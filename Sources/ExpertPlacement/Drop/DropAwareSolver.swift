@@ -67,11 +67,8 @@ public struct DropAwareSolver<Base: LayerSolver>: LayerSolver {
         let deployed = layer.deployed
         let policy = deployed == nil ? MovePolicy() : options.moves
         if let deployed, policy.isActive && !base.handlesMovePolicy {
-            let s = layer.topology.slotsPerDevice
-            let aligned = Alignment.align(outcome.physicalToLogical, onto: deployed, slotsPerDevice: s, experts: layer.experts)
-            outcome.physicalToLogical = MigrationSearch.refine(layer, deployed: deployed, target: aligned,
-                                                               objective: options.objective, policy: policy, context: context)
-            if outcome.physicalToLogical != aligned && outcome.status == .optimal { outcome.status = .feasible }
+            outcome = MigrationSearch.fitted(outcome, layer: layer, deployed: deployed, objective: options.objective,
+                                             policy: policy, context: context)
         }
         guard budget > 0 else { return outcome }
         var starts = [outcome.physicalToLogical]

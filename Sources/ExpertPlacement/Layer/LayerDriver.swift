@@ -125,17 +125,13 @@ public enum LayerDriver {
         var outcome = try solver.solveLayer(layer, context: context)
         guard let deployed = layer.deployed else { return outcome }
         let options = context.options
+        if options.moves.isActive && !solver.handlesMovePolicy {
+            return MigrationSearch.fitted(outcome, layer: layer, deployed: deployed, objective: options.objective,
+                                          policy: options.moves, context: context)
+        }
         if options.alignsToCurrent || options.moves.isActive {
             outcome.physicalToLogical = Alignment.align(outcome.physicalToLogical, onto: deployed,
                                                         slotsPerDevice: layer.topology.slotsPerDevice, experts: layer.experts)
-        }
-        if options.moves.isActive && !solver.handlesMovePolicy {
-            let refined = MigrationSearch.refine(layer, deployed: deployed, target: outcome.physicalToLogical,
-                                                 objective: options.objective, policy: options.moves, context: context)
-            if refined != outcome.physicalToLogical {
-                outcome.physicalToLogical = refined
-                if outcome.status == .optimal { outcome.status = .feasible }
-            }
         }
         return outcome
     }

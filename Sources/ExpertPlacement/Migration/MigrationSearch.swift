@@ -49,6 +49,26 @@ public enum MigrationSearch {
                       context: context)
     }
 
+    /// A method's outcome fitted to a move policy: its plan relabelled onto the deployed row
+    /// (``Alignment``), then refined for `policy`; a proven status becomes feasible when the
+    /// refinement changes the plan. The one step every method that does not trade moves itself
+    /// goes through (``LayerDriver``, ``DropAwareSolver``), and the search solver with its own
+    /// model and budgets.
+    static func fitted(_ outcome: LayerOutcome, layer: ProblemLayer, deployed: ContiguousArray<Int32>,
+                       objective: Objective, policy: MovePolicy,
+                       configuration c: SearchSolver.Configuration = .init(), model: LayerModel? = nil,
+                       context: LayerContext) -> LayerOutcome {
+        var fitted = outcome
+        let aligned = Alignment.align(outcome.physicalToLogical, onto: deployed,
+                                      slotsPerDevice: layer.topology.slotsPerDevice, experts: layer.experts)
+        let model = model ?? LayerModel(problem: layer.problem, layer: layer.index, objective: objective,
+                                        episodeCap: c.episodeCap)
+        fitted.physicalToLogical = refine(layer, model: model, deployed: deployed, target: aligned, policy: policy,
+                                          configuration: c, context: context)
+        if fitted.physicalToLogical != aligned && fitted.status == .optimal { fitted.status = .feasible }
+        return fitted
+    }
+
     /// ``refine(_:deployed:target:objective:policy:configuration:context:)`` on a model already
     /// built (the search solver's own, so that a layer's loads are blocked once).
     static func refine(_ layer: ProblemLayer, model: LayerModel, deployed: ContiguousArray<Int32>,

@@ -97,21 +97,14 @@ public struct SearchSolver: LayerSolver {
     public func solveLayer(_ layer: ProblemLayer, context: LayerContext) -> LayerOutcome {
         let r = Self.solveLayer(layer.problem, layer: layer.index, objective: context.options.objective,
                                 configuration: configuration, stop: context, bound: context.options.computesBounds)
-        var outcome = proved(r, layer: layer, context: context)
-        // The move policy: the plan relabelled onto the deployed row, then traded against moves
-        // by ``MigrationSearch`` on the model the search already built and with its budgets.
-        if let deployed = layer.deployed, context.options.moves.isActive {
-            let aligned = Alignment.align(outcome.physicalToLogical, onto: deployed,
-                                          slotsPerDevice: layer.topology.slotsPerDevice, experts: layer.experts)
-            let model = r.model.flatMap { $0.mode == .risk ? nil : $0 }
-                ?? LayerModel(problem: layer.problem, layer: layer.index, objective: context.options.objective,
-                              episodeCap: configuration.episodeCap)
-            outcome.physicalToLogical = MigrationSearch.refine(layer, model: model, deployed: deployed, target: aligned,
-                                                               policy: context.options.moves, configuration: configuration,
-                                                               context: context)
-            if outcome.physicalToLogical != aligned && outcome.status == .optimal { outcome.status = .feasible }
-        }
-        return outcome
+        let outcome = proved(r, layer: layer, context: context)
+        // The move policy: traded against moves by ``MigrationSearch`` on the model the search
+        // already built (a risk-mode model scores differently: the plain one is built then) and
+        // with its budgets.
+        guard let deployed = layer.deployed, context.options.moves.isActive else { return outcome }
+        return MigrationSearch.fitted(outcome, layer: layer, deployed: deployed, objective: context.options.objective,
+                                      policy: context.options.moves, configuration: configuration,
+                                      model: r.model.flatMap { $0.mode == .risk ? nil : $0 }, context: context)
     }
 
     /// The search's outcome, proven optimal on tiny layers by the exhaustive branch and bound.
