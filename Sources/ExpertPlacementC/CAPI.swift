@@ -258,18 +258,15 @@ package func export(_ plan: Placement, phy2log: UnsafeMutablePointer<Int64>, log
 /// Solves with the named method (a generic call per method: no existential in the hot path).
 package func solve(_ problem: Problem, method: CMethod, options: SolveOptions,
                    dropBudget: Double? = nil) throws(ExpertPlacementError) -> SolveReport {
-    guard let f = dropBudget else {
-        switch method {
-        case .search: return try SearchSolver().solve(problem, options: options)
-        case .greedy: return try GreedySolver().solve(problem, options: options)
-        case .hierarchical: return try HierarchicalSolver().solve(problem, options: options)
-        }
+    // With a drop budget, the method's plan refined on the capped objective (`eplb solve --drop-budget`).
+    func run<Solver: LayerSolver>(_ solver: Solver) throws(ExpertPlacementError) -> SolveReport {
+        guard let f = dropBudget else { return try solver.solve(problem, options: options) }
+        return try DropAwareSolver(base: solver, budget: f).solve(problem, options: options)
     }
-    // A drop budget: the method's plan refined on the capped objective (`eplb solve --drop-budget`).
     switch method {
-    case .search: return try DropAwareSolver(base: SearchSolver(), budget: f).solve(problem, options: options)
-    case .greedy: return try DropAwareSolver(base: GreedySolver(), budget: f).solve(problem, options: options)
-    case .hierarchical: return try DropAwareSolver(base: HierarchicalSolver(), budget: f).solve(problem, options: options)
+    case .search: return try run(SearchSolver())
+    case .greedy: return try run(GreedySolver())
+    case .hierarchical: return try run(HierarchicalSolver())
     }
 }
 
