@@ -292,8 +292,8 @@ internal enum _NumPyDecoder {
         // Each block is checked right after it is converted, while it is still in cache: the
         // result says whether every value is 0 or in ``Limits``' range (one pass over memory
         // instead of two).
-        var valid = true
         guard transposingLeadingAxes && layout.shape.count == 3 else {
+            var valid = true
             let chunk = 1 << 14
             var start = 0
             while start < layout.count {
