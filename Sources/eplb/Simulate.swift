@@ -30,6 +30,7 @@ struct Simulate: ParsableCommand {
           rebalance  eplb rebalance: cherry-picked layers (--threshold, --relative-threshold, \
         --min-gain, --max-layers), moves traded against balance at --move-cost λ (default: the price \
         at which a move pays for itself within one interval under the cost model) or --max-moves N
+          oracle  a reference, not a policy an engine can run: the rebalance policy planning on the         next --window iterations (the future) at the same call points, its time not charged; what         is left between rebalance and oracle is what the workload's changes between calls cost
 
         Output: JSON (sorted keys) by default; a table with --format table (the default when \
         standard output is a terminal). Use --delay-iterations and --omit-timing for byte-equal output.
@@ -226,7 +227,7 @@ struct Simulate: ParsableCommand {
         case .measured(let s): settings["iterationSeconds"] = .number(s)
         case .fixedIterations(let n): settings["delayIterations"] = number(n)
         }
-        if reports.contains(where: { $0.policy == "rebalance" || $0.policy == "rebalance-forecast" }) {
+        if reports.contains(where: { ["rebalance", "rebalance-forecast", "oracle"].contains($0.policy) }) {
             let options = rebalanceOptions(simulator)
             var r = JSONObject()
             r["moveCost"] = .number(options.moves.cost)
@@ -284,12 +285,13 @@ struct Simulate: ParsableCommand {
 enum PolicyChoice: String, CaseIterable {
     case none, greedy, search, rebalance
     case rebalanceForecast = "rebalance-forecast"
+    case oracle
 
-    /// The policies run when --policy is not given (rebalance-forecast only on request).
+    /// The policies run when --policy is not given (rebalance-forecast and oracle only on request).
     static let defaults: [PolicyChoice] = [.none, .greedy, .search, .rebalance]
 
     /// A fresh instance of the policy; `rebalance` gets `rebalanceOptions`, `rebalance-forecast`
-    /// also `planning` (strategy, horizon, shift threshold).
+    /// also `planning` (strategy, horizon, shift threshold); `oracle` is `rebalance` seeing the future.
     func makePolicy(rebalanceOptions: RebalanceOptions, recencyHalfLife: Double?,
                     planning: (strategy: PlanningStrategy, horizon: Int, shiftThreshold: Double)) -> any SimulationPolicy {
         var rebalance = RebalancePolicy(options: rebalanceOptions)
@@ -302,6 +304,7 @@ enum PolicyChoice: String, CaseIterable {
         case .rebalanceForecast:
             return ForecastRebalancePolicy(inner: rebalance, strategy: planning.strategy, horizon: planning.horizon,
                                            shiftThreshold: planning.shiftThreshold)
+        case .oracle: return OraclePolicy(inner: rebalance)
         }
     }
 }

@@ -175,6 +175,71 @@ struct OnlineSimulatorTests {
         }
     }
 
+    @Test("oracle: the wrapped policy sees the next W iterations (clamped at the end), no time charged")
+    func oracleSeesTheFuture() throws {
+        let trace = try randomTrace(seed: 61, layers: 2, iterations: 40, experts: 6)
+        /// Records the windows it is given; changes nothing.
+        struct Recorder: SimulationPolicy {
+            var windows: [LoadTensor] = []
+            var name: String { "recorder" }
+            mutating func decide(window: Problem) throws(ExpertPlacementError) -> PolicyDecision {
+                windows.append(window.loads)
+                return PolicyDecision(placement: window.current!, priority: [])
+            }
+        }
+        let simulator = try OnlineSimulator(trace: trace, topology: topology,
+                                            configuration: .init(window: 12, interval: 8, policyTime: .fixedIterations(5)))
+        var oracle = OraclePolicy(inner: Recorder())
+        let report = try simulator.run(&oracle)
+        #expect(report.policy == "oracle" && oracle.isClairvoyant && !Recorder().isClairvoyant)
+        #expect(report.calls.map(\.iteration) == [16, 24, 32])
+        #expect(report.delayIterations == 0, "an oracle's time is not charged")
+        #expect(oracle.inner.windows.count == 3)
+        for (call, window) in zip(report.calls, oracle.inner.windows) {
+            let i = call.iteration, end = min(i + 12, 40)
+            #expect(window.episodes == end - i)
+            for l in 0..<2 {
+                for t in 0..<window.episodes {
+                    for x in 0..<6 { #expect(window[l, t, x] == trace[l, i + t, x], "call at \(i)") }
+                }
+            }
+        }
+        var plain = Recorder()
+        _ = try simulator.run(&plain)
+        #expect(plain.windows.first.map { w in (0..<12).allSatisfy { w[0, $0, 0] == trace[0, 4 + $0, 0] } } == true,
+                "a causal policy sees the last W iterations")
+    }
+
+    @Test("oracle: after a switch of workload at a call point it beats the same policy on the past")
+    func oracleAfterSwitch() throws {
+        // Two regimes, switching at iteration 32 (a call point): the hot experts change.
+        var rng = SeededGenerator(seed: 71)
+        let layers = 2, n = 64, e = 8
+        var values = ContiguousArray<Double>()
+        for _ in 0..<layers {
+            for t in 0..<n {
+                for x in 0..<e {
+                    let hot = t < 32 ? x < 2 : x >= 6
+                    values.append(((hot ? 400 : 100) * (0.9 + 0.2 * rng.nextUnit())).rounded())
+                }
+            }
+        }
+        let trace = try LoadTensor(layers: layers, episodes: n, experts: e, values: values)
+        let top = Topology(devices: 4, slotsPerDevice: 3)
+        let simulator = try OnlineSimulator(trace: trace, topology: top,
+                                            configuration: .init(window: 16, interval: 16, layersPerIteration: 2,
+                                                                 policyTime: .fixedIterations(0)))
+        var rebalance = RebalancePolicy()
+        var oracle = OraclePolicy(inner: RebalancePolicy())
+        let causal = try simulator.run(&rebalance), clairvoyant = try simulator.run(&oracle)
+        // On the iterations after the switch, until the next call, the causal policy serves a plan
+        // made for the old regime.
+        let after = { (r: SimulationReport) in r.perIterationPAR[33..<48].reduce(0, +) / 15 }
+        #expect(after(clairvoyant) < after(causal) - 0.05, "oracle \(after(clairvoyant)), rebalance \(after(causal))")
+        #expect(clairvoyant.meanPAR < causal.meanPAR)
+        #expect(Validation.isValid(clairvoyant.finalPlacement))
+    }
+
     @Test("results do not depend on the thread count")
     func threadIndependent() throws {
         let trace = try randomTrace(seed: 41, layers: 7, iterations: 300, experts: 6)

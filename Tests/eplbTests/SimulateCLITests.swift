@@ -86,6 +86,22 @@ struct SimulateCLITests {
         }
     }
 
+    @Test("oracle: the rebalance policy on the future, no delay charged, its settings recorded")
+    func oraclePolicy() throws {
+        let path = try Self.trace()
+        let flags = ["--window", "8", "--interval", "8", "--delay-iterations", "3", "--omit-timing"]
+        let r = try CLI.run(["simulate", path, "--policy", "rebalance,oracle"] + flags)
+        #expect(r.status == 0, "\(r.stderr)")
+        let root = try #require(try JSONParser.parse(r.stdout).objectValue)
+        let policies = try #require(root["policies"]?.arrayValue).compactMap(\.objectValue)
+        #expect(policies.map { $0["name"]?.stringValue } == ["rebalance", "oracle"])
+        #expect(policies[0]["delayIterations"]?.intValue == 15 && policies[1]["delayIterations"]?.intValue == 0)
+        #expect(policies[1]["rebalances"]?.intValue == policies[0]["rebalances"]?.intValue)
+        #expect(root["settings"]?.objectValue?["rebalance"]?.objectValue?["moveCost"]?.doubleValue != nil)
+        let alone = try CLI.run(["simulate", path, "--policy", "oracle"] + flags)
+        #expect(alone.status == 0 && alone.stdout.contains(#""rebalance""#), "the oracle's move cost is recorded")
+    }
+
     @Test("usage errors exit 64")
     func usage() throws {
         let path = try Self.trace()

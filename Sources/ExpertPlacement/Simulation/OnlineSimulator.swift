@@ -18,7 +18,8 @@
 ///   `i₀ = ⌈max(W, I) / I⌉ · I` is the first multiple of `I` at which at least `W`
 ///   (``Configuration/window``) iterations have been seen. The call at `i` gets a ``Problem``
 ///   whose episodes are iterations `i − W ..< i` (all weights 1) and whose `current` is the
-///   placement deployed at `i`.
+///   placement deployed at `i`. A clairvoyant policy (``SimulationPolicy/isClairvoyant``,
+///   ``OraclePolicy``) gets iterations `i ..< min(i + W, N)` instead, and no policy time.
 /// - **Policy time.** The policy's wall-clock time `w` is measured (only its `decide` call) and
 ///   charged as serving iterations: the old placement stays in force for
 ///   `delay = ⌈w / iterationSeconds⌉` iterations (``PolicyTimeCharge/measured(iterationSeconds:)``),
@@ -286,11 +287,12 @@ public struct OnlineSimulator: Sendable {
         while i < n {
             settle(bound: i, dropFrom: nil)
             let current = try Placement(topology: topology, experts: trace.experts, physicalToLogical: deployed)
-            let window = try Problem(topology: topology, loads: windowLoads(endingAt: i), current: current)
+            let loads = policy.isClairvoyant ? windowLoads(startingAt: i) : windowLoads(endingAt: i)
+            let window = try Problem(topology: topology, loads: loads, current: current)
             let started = clock.now
             let decision = try policy.decide(window: window)
             let wall = (clock.now - started).inSeconds
-            let delay = config.policyTime.iterations(forSeconds: wall)
+            let delay = policy.isClairvoyant ? 0 : config.policyTime.iterations(forSeconds: wall)
             let order = try checkDecision(decision, deployed: current, policy: policy.name)
             let effective = i + Swift.min(delay, n)
             for (j, l) in order.enumerated() {
@@ -344,6 +346,19 @@ public struct OnlineSimulator: Sendable {
             values.append(contentsOf: trace.values[(l * n + end - w) * e ..< (l * n + end) * e])
         }
         return LoadTensor(layers: trace.layers, episodes: w, experts: e, checkedValues: values)
+    }
+
+    /// Loads of iterations `start ..< min(start + W, N)` (the future, for a clairvoyant policy;
+    /// `start < N`), `[L][W'][E]`.
+    func windowLoads(startingAt start: Int) -> LoadTensor {
+        let e = trace.experts, n = trace.episodes
+        let end = Swift.min(start + configuration.window, n)
+        var values = ContiguousArray<Double>()
+        values.reserveCapacity(trace.layers * (end - start) * e)
+        for l in 0..<trace.layers {
+            values.append(contentsOf: trace.values[(l * n + start) * e ..< (l * n + end) * e])
+        }
+        return LoadTensor(layers: trace.layers, episodes: end - start, experts: e, checkedValues: values)
     }
 
     /// Checks a decision against the deployed placement; returns the changed layers in priority order.

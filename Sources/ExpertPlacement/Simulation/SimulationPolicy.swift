@@ -39,6 +39,17 @@ public protocol SimulationPolicy {
     /// - Returns: the new placement and the order in which to apply its changed layers.
     /// - Throws: ``ExpertPlacementError`` when the policy cannot run; the simulation stops with it.
     mutating func decide(window: Problem) throws(ExpertPlacementError) -> PolicyDecision
+
+    /// Whether the policy sees the future: when `true`, the simulator passes the *next* `W`
+    /// iterations (`i ..< min(i + W, N)`) instead of the last `W`, and charges no policy time.
+    /// Only ``OraclePolicy`` does: a reference for how much better planning could gain, not a
+    /// policy an engine can run. Default `false`.
+    var isClairvoyant: Bool { get }
+}
+
+extension SimulationPolicy {
+    /// `false`: the policy sees only the past.
+    public var isClairvoyant: Bool { false }
 }
 
 extension Problem {
