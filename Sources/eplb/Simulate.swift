@@ -30,7 +30,9 @@ struct Simulate: ParsableCommand {
           rebalance  eplb rebalance: cherry-picked layers (--threshold, --relative-threshold, \
         --min-gain, --max-layers), moves traded against balance at --move-cost λ (default: the price \
         at which a move pays for itself within one interval under the cost model) or --max-moves N
-          oracle  a reference, not a policy an engine can run: the rebalance policy planning on the         next --window iterations (the future) at the same call points, its time not charged; what         is left between rebalance and oracle is what the workload's changes between calls cost
+          oracle  a reference, not a policy an engine can run: the rebalance policy planning on the \
+        next --window iterations (the future) at the same call points, its time not charged; what \
+        is left between rebalance and oracle is what the workload's changes between calls cost
 
         Output: JSON (sorted keys) by default; a table with --format table (the default when \
         standard output is a terminal). Use --delay-iterations and --omit-timing for byte-equal output.

@@ -287,7 +287,9 @@ public struct OnlineSimulator: Sendable {
         while i < n {
             settle(bound: i, dropFrom: nil)
             let current = try Placement(topology: topology, experts: trace.experts, physicalToLogical: deployed)
-            let loads = policy.isClairvoyant ? windowLoads(startingAt: i) : windowLoads(endingAt: i)
+            // The last W iterations; a clairvoyant policy gets the next W (fewer at the end).
+            let w = config.window
+            let loads = windowLoads(policy.isClairvoyant ? i ..< Swift.min(i + w, n) : i - w ..< i)
             let window = try Problem(topology: topology, loads: loads, current: current)
             let started = clock.now
             let decision = try policy.decide(window: window)
@@ -336,29 +338,16 @@ public struct OnlineSimulator: Sendable {
         var row: ContiguousArray<Int32>
     }
 
-    /// Loads of iterations `end − W ..< end`, `[L][W][E]` (values of the checked trace: not
-    /// checked again).
-    func windowLoads(endingAt end: Int) -> LoadTensor {
-        let w = configuration.window, e = trace.experts, n = trace.episodes
-        var values = ContiguousArray<Double>()
-        values.reserveCapacity(trace.layers * w * e)
-        for l in 0..<trace.layers {
-            values.append(contentsOf: trace.values[(l * n + end - w) * e ..< (l * n + end) * e])
-        }
-        return LoadTensor(layers: trace.layers, episodes: w, experts: e, checkedValues: values)
-    }
-
-    /// Loads of iterations `start ..< min(start + W, N)` (the future, for a clairvoyant policy;
-    /// `start < N`), `[L][W'][E]`.
-    func windowLoads(startingAt start: Int) -> LoadTensor {
+    /// Loads of the iterations in `range` (within `0 ..< N`), `[L][range.count][E]` (values of
+    /// the checked trace: not checked again).
+    func windowLoads(_ range: Range<Int>) -> LoadTensor {
         let e = trace.experts, n = trace.episodes
-        let end = Swift.min(start + configuration.window, n)
         var values = ContiguousArray<Double>()
-        values.reserveCapacity(trace.layers * (end - start) * e)
+        values.reserveCapacity(trace.layers * range.count * e)
         for l in 0..<trace.layers {
-            values.append(contentsOf: trace.values[(l * n + start) * e ..< (l * n + end) * e])
+            values.append(contentsOf: trace.values[(l * n + range.lowerBound) * e ..< (l * n + range.upperBound) * e])
         }
-        return LoadTensor(layers: trace.layers, episodes: end - start, experts: e, checkedValues: values)
+        return LoadTensor(layers: trace.layers, episodes: range.count, experts: e, checkedValues: values)
     }
 
     /// Checks a decision against the deployed placement; returns the changed layers in priority order.
