@@ -92,9 +92,6 @@ struct StrategyArguments {
     /// The forecasters' shift threshold.
     var shiftThreshold: Double
 
-    /// `auto`'s candidates, by name (`eplb rebalance`'s).
-    static let autoCandidates = ["last", "window", "hedged", "forecast"]
-
     init(strategy pointer: UnsafePointer<CChar>?, horizon h: Int64, model: UnsafePointer<CChar>?, hedgeK: Double,
          smoothing: Double, period: Int64, order: Int64, ridge: Double, shiftThreshold threshold: Double,
          layers: Int, experts: Int) throws(CError) {
@@ -102,11 +99,8 @@ struct StrategyArguments {
         let parameters = try forecastParameters(smoothing: smoothing, period: period, order: order, ridge: ridge)
         let defaultModel = try forecastModel(model, parameters: parameters)
         guard hedgeK.isFinite else { throw .invalid("hedge_k", "must be a finite number, got \(hedgeK)") }
-        let candidates = Self.autoCandidates.compactMap {
-            PlanningStrategy(name: $0, defaultK: hedgeK, defaultModel: defaultModel, parameters: parameters, autoCandidates: [])
-        }
         guard let parsed = PlanningStrategy(name: text, defaultK: hedgeK, defaultModel: defaultModel,
-                                            parameters: parameters, autoCandidates: candidates) else {
+                                            parameters: parameters) else {
             throw .invalid("strategy", "unknown strategy '\(text)': expected window, last, hedged[:K], forecast[:MODEL], "
                            + "forecast+window[:MODEL] or auto (models: \(ForecastModel.names.joined(separator: ", ")))")
         }
@@ -134,7 +128,7 @@ struct StrategyArguments {
         do throws(ExpertPlacementError) {
             let (planned, chosen) = try strategy.rebalanceProblem(window: window, objective: objective, horizon: horizon,
                                                                   shiftThreshold: shiftThreshold)
-            return (planned, strategy == chosen ? chosen.name : "auto → \(chosen.name)")
+            return (planned, strategy.reportedName(chosen: chosen))
         } catch {
             throw CError(error)
         }

@@ -28,6 +28,15 @@ public indirect enum PlanningStrategy: Sendable, Equatable {
         }
     }
 
+    /// `auto`'s candidates when none are named (`eplb rebalance`, `eplb backtest`, the C API):
+    /// `last`, `window`, `hedged` and `forecast`.
+    public static let defaultAutoCandidateNames = ["last", "window", "hedged", "forecast"]
+
+    /// How a plan's strategy is reported: its name, or `auto → NAME` when `auto` chose `chosen`.
+    public func reportedName(chosen: PlanningStrategy) -> String {
+        self == chosen ? chosen.name : "auto → \(chosen.name)"
+    }
+
     private static func format(_ k: Double) -> String {
         k == k.rounded() && abs(k) < 1e6 ? String(Int(k)) : String(k)
     }
@@ -62,5 +71,17 @@ public indirect enum PlanningStrategy: Sendable, Equatable {
             self = .forecast(model, includesWindow: head == "forecast+window")
         default: return nil
         }
+    }
+
+    /// Parses `name` as ``init(name:defaultK:defaultModel:parameters:autoCandidates:)`` does, with
+    /// ``defaultAutoCandidateNames`` (parsed with the same defaults) as `auto`'s candidates.
+    public init?(name: String, defaultK: Double = 1, defaultModel: ForecastModel = .windowMean,
+                 parameters: ForecastModel.Parameters = .init()) {
+        let candidates = Self.defaultAutoCandidateNames.compactMap {
+            PlanningStrategy(name: $0, defaultK: defaultK, defaultModel: defaultModel, parameters: parameters,
+                             autoCandidates: [])
+        }
+        self.init(name: name, defaultK: defaultK, defaultModel: defaultModel, parameters: parameters,
+                  autoCandidates: candidates)
     }
 }

@@ -93,7 +93,7 @@ struct BacktestCommand: ParsableCommand {
     var strategies: [PlanningStrategy] {
         let names = Self.names(strategyLists).isEmpty ? Self.defaultStrategies : Self.names(strategyLists)
         let candidateNames = autoCandidates.map { Self.names([$0]) }
-            ?? names.filter { $0 != "auto" }.nilIfEmpty ?? ["last", "window", "hedged", "forecast"]
+            ?? names.filter { $0 != "auto" }.nilIfEmpty ?? PlanningStrategy.defaultAutoCandidateNames
         let candidates = candidateNames.compactMap { parse($0, candidates: []) }
         return names.compactMap { parse($0, candidates: candidates) }
     }

@@ -19,15 +19,9 @@ struct RebalancePlanningOptions: ParsableArguments {
 
     @OptionGroup(title: "Forecast model") var forecast: ForecastModelOptions
 
-    static let autoCandidates = ["last", "window", "hedged", "forecast"]
-
     func parsed() -> PlanningStrategy? {
-        let candidates = Self.autoCandidates.compactMap {
-            PlanningStrategy(name: $0, defaultK: hedgeK, defaultModel: forecast.forecastModel,
-                             parameters: forecast.parameters, autoCandidates: [])
-        }
-        return PlanningStrategy(name: strategy, defaultK: hedgeK, defaultModel: forecast.forecastModel,
-                                parameters: forecast.parameters, autoCandidates: candidates)
+        PlanningStrategy(name: strategy, defaultK: hedgeK, defaultModel: forecast.forecastModel,
+                         parameters: forecast.parameters)
     }
 
     func validate() throws {
@@ -43,7 +37,7 @@ struct RebalancePlanningOptions: ParsableArguments {
         let strategy = parsed() ?? .window  // validate() refused names that do not parse
         let (planned, chosen) = try strategy.rebalanceProblem(window: problem, objective: objective, horizon: horizon,
                                                               shiftThreshold: forecast.shiftThreshold)
-        return (planned, strategy == chosen ? chosen.name : "auto → \(chosen.name)")
+        return (planned, strategy.reportedName(chosen: chosen))
     }
 
     func record(into settings: inout JSONObject, chosen: String) {
