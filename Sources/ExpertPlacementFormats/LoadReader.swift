@@ -62,7 +62,7 @@ enum LoadReader {
         if level == shape.count - 1 {
             // A parsed row of numbers: append it whole when every value is a valid load; the
             // loop below names the first bad value otherwise.
-            if let row = items.numbers, row.withUnsafeBufferPointer(allValid) {
+            if let row = items.numbers, row.withUnsafeBufferPointer(Limits.allInRange) {
                 values.append(contentsOf: row)
                 return
             }
@@ -95,11 +95,11 @@ enum LoadReader {
     /// accepted and has no effect on 2-D and 1-D arrays (one episode: both orders agree). Bad
     /// values are named by their index in the file (`[t][l][e]` for `.tle`).
     static func read(npy bytes: [UInt8], file: String, axes: LoadAxes?) throws(InputError) -> LoadTensor {
-        let decoded: Result<NumPyArray, NumPyError> = bytes.withUnsafeBytes { raw in
-            Result { () throws(NumPyError) -> NumPyArray in try _NumPyDecoder.decode(raw, transposingLeadingAxes: axes == .tle) }
+        let decoded: Result<(array: NumPyArray, inRange: Bool), NumPyError> = bytes.withUnsafeBytes { raw in
+            Result { () throws(NumPyError) in try _NumPyDecoder.decodeChecked(raw, transposingLeadingAxes: axes == .tle) }
         }
-        let array: NumPyArray
-        do { array = try decoded.get() } catch {
+        let array: NumPyArray, inRange: Bool
+        do { (array, inRange) = try decoded.get() } catch {
             throw InputError(file: file, reason: error.message)
         }
         let transposed = axes == .tle && array.shape.count == 3
@@ -114,9 +114,9 @@ enum LoadReader {
         if shape.count == 3 && axes == nil {
             throw InputError(file: file, reason: "the shape \(shapeText) could be [layers][episodes][experts] or [iterations][layers][experts]; pass --axes lte or --axes tle")
         }
-        // One branch-free pass first (the common case: every value is a valid load); the slow
-        // scan below runs only to name the first bad value.
-        if !array.values.withUnsafeBufferPointer(allValid) {
+        // The decoder checked every value as it converted it (the common case: every value is a
+        // valid load); the slow scan below runs only to name the first bad value.
+        if !inRange {
             for (i, x) in array.values.enumerated() {
                 if let reason = problem(with: x) {
                     var index: [Int] = []
@@ -138,10 +138,5 @@ enum LoadReader {
         }
         // Every value was checked above.
         return LoadTensor(layers: l, episodes: t, experts: e, checkedValues: array.values)
-    }
-
-    /// Whether every value is a valid load (0 or in ``Limits``' range), in one branch-free pass.
-    static func allValid(_ values: UnsafeBufferPointer<Double>) -> Bool {
-        Limits.allInRange(values)
     }
 }

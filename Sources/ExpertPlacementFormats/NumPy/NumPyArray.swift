@@ -271,21 +271,29 @@ internal enum _NumPyDecoder {
     /// Decodes; with `transposingLeadingAxes` a 3-D array `(a, b, c)` comes back as `(b, a, c)`
     /// (its first two axes swapped) in the same pass that converts its elements.
     static func decode(_ bytes: UnsafeRawBufferPointer, transposingLeadingAxes: Bool = false) throws(NumPyError) -> NumPyArray {
+        try decodeChecked(bytes, transposingLeadingAxes: transposingLeadingAxes).array
+    }
+
+    /// ``decode(_:transposingLeadingAxes:)``, with whether every value is 0 or in ``Limits``'
+    /// range (checked block by block as ``convert(_:layout:transposingLeadingAxes:into:)``
+    /// converts, so a reader of loads need not scan the values again).
+    static func decodeChecked(_ bytes: UnsafeRawBufferPointer,
+                              transposingLeadingAxes: Bool) throws(NumPyError) -> (array: NumPyArray, inRange: Bool) {
         let layout = try self.layout(bytes)
         let transposing = transposingLeadingAxes && layout.shape.count == 3
+        var inRange = false
         let values = ContiguousArray<Double>(unsafeUninitializedCapacity: layout.count) { out, initialized in
             HugePages.advise(UnsafeMutableRawBufferPointer(out))
-            convert(bytes, layout: layout, transposingLeadingAxes: transposing, into: out)
+            inRange = convert(bytes, layout: layout, transposingLeadingAxes: transposing, into: out)
             initialized = layout.count
         }
         let shape = transposing ? [layout.shape[1], layout.shape[0], layout.shape[2]] : layout.shape
-        return NumPyArray(shape: shape, dtype: layout.dtype, values: values)
+        return (NumPyArray(shape: shape, dtype: layout.dtype, values: values), inRange)
     }
 
     /// Converts every element of a file with `layout` into `out` (`layout.count` places), a 3-D
     /// array's first two axes swapped when `transposingLeadingAxes` (each run of `c` elements
     /// moves as a block: block `(i, j)` of the file goes to `(j, i)`).
-    @discardableResult
     static func convert(_ bytes: UnsafeRawBufferPointer, layout: Layout, transposingLeadingAxes: Bool,
                         into out: UnsafeMutableBufferPointer<Double>) -> Bool {
         let data = UnsafeRawBufferPointer(rebasing: bytes[layout.dataStart...])
