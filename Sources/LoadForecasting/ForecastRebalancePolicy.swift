@@ -7,10 +7,14 @@ public import ExpertPlacement
 /// At each call the window's iterations are the history; ``strategy`` turns them into the
 /// episodes to plan for (``Planner/planningProblem(_:window:)``: a forecast of the next
 /// ``horizon`` iterations, μ + Kσ, the last iteration, or `auto`'s choice), and the rebalance
-/// rules, move cost and cherry-picking of the inner policy then run on those episodes.
+/// rules, move cost and cherry-picking of the inner policy then run on those episodes. The inner
+/// policy's ``RebalancePolicy/regimeMemory`` is turned off: the strategy decides what to plan on.
 public struct ForecastRebalancePolicy: SimulationPolicy {
-    /// The rebalance policy that places (its options, records and recency weighting).
-    public var inner: RebalancePolicy
+    /// The rebalance policy that places (its options, records and recency weighting; its
+    /// regime memory is turned off).
+    public var inner: RebalancePolicy {
+        didSet { inner.regimeMemory.windows = 0 }
+    }
     /// What to plan for.
     public var strategy: PlanningStrategy
     /// Iterations forecast (and scored by `auto`'s choice).
@@ -23,6 +27,8 @@ public struct ForecastRebalancePolicy: SimulationPolicy {
 
     /// Creates the policy.
     public init(inner: RebalancePolicy, strategy: PlanningStrategy, horizon: Int, shiftThreshold: Double = 0.1) {
+        var inner = inner
+        inner.regimeMemory.windows = 0
         self.inner = inner
         self.strategy = strategy
         self.horizon = horizon

@@ -95,6 +95,9 @@ struct Simulate: ParsableCommand {
     @Option(name: .customLong("recency-half-life"), help: ArgumentHelp("rebalance: weigh the window's iterations by 2^(−age/h), the newest at 1.", valueName: "h"))
     var recencyHalfLife: Double?
 
+    @Option(name: .customLong("regime-memory"), help: ArgumentHelp("rebalance: windows remembered; at each call a second plan is made on all of them (the newest weighing half) and deployed when the previous calls' plans show it serves better (workloads whose regimes return). 0 turns it off.", valueName: "N"))
+    var regimeMemory = 8
+
     @Option(help: ArgumentHelp("Write the report to FILE instead of standard output (atomically).", valueName: "file"))
     var output: String?
 
@@ -129,6 +132,7 @@ struct Simulate: ParsableCommand {
                               ("--expert-bytes", expertBytes), ("--bandwidth", bandwidth)] where !(value > 0 && value.isFinite) {
             throw ValidationError("\(flag) must be a positive number, got \(value)")
         }
+        if regimeMemory < 0 { throw ValidationError("--regime-memory must be 0 or more, got \(regimeMemory)") }
         if current == "-" && input.instance == "-" {
             throw ValidationError("the trace and --current cannot both come from standard input")
         }
@@ -159,10 +163,11 @@ struct Simulate: ParsableCommand {
             let showProgress = isatty(STDERR_FILENO) == 1
             var reports: [SimulationReport] = []
             var seconds: [Double] = []
+            var memoryChoices: [[RegimeMemory.Choice]?] = []
             let strategy = planning.parsed() ?? .window  // validate() refused names that do not parse
             for choice in policies {
                 var policy = choice.makePolicy(rebalanceOptions: rebalanceOptions(simulator), recencyHalfLife: recencyHalfLife,
-                                               planning: (strategy, planning.horizon, planning.forecast.shiftThreshold))
+                                               regimeMemory: regimeMemory, planning: (strategy, planning.horizon, planning.forecast.shiftThreshold))
                 let started = ContinuousClock.now
                 reports.append(try simulator.run(&policy) { policy, i, n in
                     guard showProgress else { return }
@@ -170,10 +175,12 @@ struct Simulate: ParsableCommand {
                     writeStandardError(text)
                 })
                 seconds.append((ContinuousClock.now - started).inSeconds)
+                memoryChoices.append(PolicyChoice.regimeMemoryChoices(of: policy))
             }
             let text: String
             switch format ?? (output == nil && isatty(STDOUT_FILENO) == 1 ? .table : .json) {
-            case .json: text = try JSONWriter.string(json(reports, seconds: seconds, simulator: simulator, name: name, origin: origin))
+            case .json: text = try JSONWriter.string(json(reports, seconds: seconds, memoryChoices: memoryChoices, simulator: simulator,
+                                                                   name: name, origin: origin))
             case .table: text = table(reports, simulator: simulator, name: name, origin: origin)
             }
             try OutputSink.write(text, to: output ?? "-")
@@ -192,10 +199,13 @@ struct Simulate: ParsableCommand {
     }
 
     /// `{"policies": [...], "settings": {...}, "trace": {...}}`; `seconds`: each policy's whole run.
-    func json(_ reports: [SimulationReport], seconds: [Double], simulator: OnlineSimulator, name: String,
+    /// `memoryChoices`: per policy, what each call planned on (``RegimeMemory/choices``), or `nil`.
+    func json(_ reports: [SimulationReport], seconds: [Double], memoryChoices: [[RegimeMemory.Choice]?],
+              simulator: OnlineSimulator, name: String,
               origin: String) -> JSONValue {
         func number(_ x: Int) -> JSONValue { .number(Double(x)) }
-        let policies: [JSONValue] = zip(reports, seconds).map { r, simulationSeconds in
+        let policies: [JSONValue] = zip(reports, zip(seconds, memoryChoices)).map { r, extra in
+            let (simulationSeconds, choices) = extra
             var o: JSONObject = [
                 "name": .string(r.policy), "meanPAR": .number(r.meanPAR), "p50PAR": .number(r.p50PAR),
                 "p99PAR": .number(r.p99PAR), "maxPAR": .number(r.maxPAR), "moves": number(r.moves),
@@ -207,13 +217,14 @@ struct Simulate: ParsableCommand {
                 o["policyWallSeconds"] = .number(r.policySeconds)
                 o["simulationWallSeconds"] = .number(simulationSeconds)
             }
-            o["calls"] = .array(r.calls.map { c in
+            o["calls"] = .array(r.calls.enumerated().map { i, c in
                 var call: JSONObject = [
                     "iteration": number(c.iteration), "delayIterations": number(c.delayIterations),
                     "layersChanged": number(c.layersChanged), "layersApplied": number(c.layersApplied),
                     "moves": number(c.moves),
                 ]
                 if !omitTiming { call["wallSeconds"] = .number(c.wallSeconds) }
+                if let choices, choices.count == r.calls.count { call["plannedOn"] = .string(choices[i].rawValue) }
                 return .object(call)
             })
             return .object(o)
@@ -238,6 +249,7 @@ struct Simulate: ParsableCommand {
             if let x = options.relativeThreshold { r["relativeThreshold"] = .number(x) }
             if let x = options.minGain { r["minGain"] = .number(x) }
             if let x = options.maxLayers { r["maxLayers"] = number(x) }
+            if reports.contains(where: { $0.policy == "rebalance" }) { r["regimeMemory"] = number(regimeMemory) }
             if reports.contains(where: { $0.policy == "rebalance-forecast" }) {
                 planning.record(into: &r, chosen: planning.strategy)  // rebalance-forecast's strategy and horizon
             }
@@ -294,10 +306,11 @@ enum PolicyChoice: String, CaseIterable {
 
     /// A fresh instance of the policy; `rebalance` gets `rebalanceOptions`, `rebalance-forecast`
     /// also `planning` (strategy, horizon, shift threshold); `oracle` is `rebalance` seeing the future.
-    func makePolicy(rebalanceOptions: RebalanceOptions, recencyHalfLife: Double?,
+    func makePolicy(rebalanceOptions: RebalanceOptions, recencyHalfLife: Double?, regimeMemory: Int,
                     planning: (strategy: PlanningStrategy, horizon: Int, shiftThreshold: Double)) -> any SimulationPolicy {
         var rebalance = RebalancePolicy(options: rebalanceOptions)
         rebalance.recencyHalfLife = recencyHalfLife
+        rebalance.regimeMemory.windows = regimeMemory
         switch self {
         case .none: return NoRebalancePolicy()
         case .greedy: return GreedyPolicy()
@@ -306,7 +319,17 @@ enum PolicyChoice: String, CaseIterable {
         case .rebalanceForecast:
             return ForecastRebalancePolicy(inner: rebalance, strategy: planning.strategy, horizon: planning.horizon,
                                            shiftThreshold: planning.shiftThreshold)
-        case .oracle: return OraclePolicy(inner: rebalance)
+        case .oracle:
+            // The future is known: nothing to hedge, and the memory's scores would be taken on
+            // the interval after the one each plan served.
+            rebalance.regimeMemory.windows = 0
+            return OraclePolicy(inner: rebalance)
         }
+    }
+
+    /// What each call of a `rebalance` policy planned on (``RegimeMemory/choices``), else `nil`.
+    static func regimeMemoryChoices(of policy: any SimulationPolicy) -> [RegimeMemory.Choice]? {
+        guard let rebalance = policy as? RebalancePolicy, rebalance.regimeMemory.isActive else { return nil }
+        return rebalance.regimeMemory.choices
     }
 }

@@ -98,4 +98,12 @@ struct BacktestTests {
             try Planner(solver: GreedySolver(), topology: Self.topology, window: 0, horizon: 5)
         }
     }
+
+    @Test("rebalance-forecast turns its inner policy's regime memory off: the strategy decides what to plan on")
+    func forecastPolicyHasNoMemory() {
+        var policy = ForecastRebalancePolicy(inner: RebalancePolicy(), strategy: .last, horizon: 4)
+        #expect(!policy.inner.regimeMemory.isActive)
+        policy.inner = RebalancePolicy()
+        #expect(!policy.inner.regimeMemory.isActive)
+    }
 }

@@ -102,6 +102,29 @@ struct SimulateCLITests {
         #expect(alone.status == 0 && alone.stdout.contains(#""rebalance""#), "the oracle's move cost is recorded")
     }
 
+    @Test("--regime-memory: recorded in the settings, each rebalance call says what it planned on; 0 turns it off")
+    func regimeMemory() throws {
+        let path = try Self.trace()
+        let flags = ["--window", "8", "--interval", "8", "--delay-iterations", "1", "--omit-timing", "--policy", "rebalance"]
+        func run(_ extra: [String]) throws -> (settings: JSONObject?, calls: [JSONObject]) {
+            let r = try CLI.run(["simulate", path] + flags + extra)
+            #expect(r.status == 0, "\(r.stderr)")
+            let root = try #require(try JSONParser.parse(r.stdout).objectValue)
+            let policy = try #require(root["policies"]?.arrayValue?.first?.objectValue)
+            return (root["settings"]?.objectValue?["rebalance"]?.objectValue,
+                    (policy["calls"]?.arrayValue ?? []).compactMap(\.objectValue))
+        }
+        let on = try run([])
+        #expect(on.settings?["regimeMemory"]?.intValue == 8)
+        #expect(on.calls.count == 5 && on.calls.allSatisfy { ["window", "memory"].contains($0["plannedOn"]?.stringValue ?? "") })
+        #expect(on.calls.first?["plannedOn"]?.stringValue == "window", "no evidence at the first call")
+        let off = try run(["--regime-memory", "0"])
+        #expect(off.settings?["regimeMemory"]?.intValue == 0)
+        #expect(off.calls.count == 5 && off.calls.allSatisfy { $0["plannedOn"] == nil })
+        let bad = try CLI.run(["simulate", path] + flags + ["--regime-memory", "-1"])
+        #expect(bad.status == 64 && bad.stderr.contains("--regime-memory"))
+    }
+
     @Test("usage errors exit 64")
     func usage() throws {
         let path = try Self.trace()

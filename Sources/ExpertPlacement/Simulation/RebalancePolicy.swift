@@ -20,6 +20,10 @@ public struct RebalancePolicy: SimulationPolicy {
     /// weighs `2^(−i/h)` (`nil`: all equal). After a workload shift the newest iterations say
     /// more about the next interval than the oldest ones.
     public var recencyHalfLife: Double? = nil
+    /// The windows seen so far and which plan served better (``RegimeMemory``): a plan made on
+    /// every remembered window is deployed instead of the window's own plan when the previous
+    /// calls' plans show it serves better. Default: 8 windows; `RegimeMemory(windows: 0)` turns it off.
+    public var regimeMemory = RegimeMemory(windows: 8)
 
     /// `"rebalance"`.
     public var name: String { "rebalance" }
@@ -38,8 +42,34 @@ public struct RebalancePolicy: SimulationPolicy {
 
     /// Rebalances the window and returns the changed layers in priority order.
     ///
+    /// With an active ``regimeMemory``, the window is remembered, a second plan is made on the
+    /// memory and the one the previous calls favour is returned.
+    ///
     /// - Throws: ``ExpertPlacementError`` when `window.current` is `nil` or the solver fails.
     public mutating func decide(window: Problem) throws(ExpertPlacementError) -> PolicyDecision {
+        try regimeMemory.validate()
+        guard regimeMemory.isActive else { return try decideOnWindow(window) }
+        try regimeMemory.observe(window)
+        let recorded = recordedImbalance
+        let onWindow = try decideOnWindow(window)
+        guard let problem = try regimeMemory.memoryProblem(for: window) else {
+            _ = regimeMemory.choose(window: onWindow.placement, memory: onWindow.placement)
+            return onWindow
+        }
+        let windowRecord = recordedImbalance
+        recordedImbalance = recorded
+        let onMemory = try plan(problem)
+        switch regimeMemory.choose(window: onWindow.placement, memory: onMemory.placement) {
+        case .window:
+            recordedImbalance = windowRecord
+            return onWindow
+        case .memory:
+            return onMemory
+        }
+    }
+
+    /// The plan on the window alone (weighted by ``recencyHalfLife``).
+    private mutating func decideOnWindow(_ window: Problem) throws(ExpertPlacementError) -> PolicyDecision {
         var window = window
         if let h = recencyHalfLife {
             let w = window.episodes
@@ -52,7 +82,12 @@ public struct RebalancePolicy: SimulationPolicy {
             weights.reverse()
             window = try Problem(topology: window.topology, loads: window.loads, episodeWeights: weights, current: window.current)
         }
-        let plan = try Rebalancer.plan(window, recordedImbalance: recordedImbalance,
+        return try plan(window)
+    }
+
+    /// Rebalances `problem` from its deployed placement and records each layer's value.
+    private mutating func plan(_ problem: Problem) throws(ExpertPlacementError) -> PolicyDecision {
+        let plan = try Rebalancer.plan(problem, recordedImbalance: recordedImbalance,
                                        solver: SearchSolver(configuration: configuration), options: options)
         recordedImbalance = plan.recordedImbalance.map { Optional($0) }
         return PolicyDecision(placement: plan.placement, priority: plan.priority)
