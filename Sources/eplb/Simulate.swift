@@ -29,7 +29,7 @@ struct Simulate: ParsableCommand {
         the deployed devices; layers applied by decreasing gain
           rebalance  eplb rebalance: cherry-picked layers (--threshold, --relative-threshold, \
         --min-gain, --max-layers), moves traded against balance at --move-cost λ (default: the price \
-        at which a move pays for itself within one interval under the cost model) or --max-moves N
+        at which a move pays for itself within two intervals under the cost model) or --max-moves N
           oracle  a reference, not a policy an engine can run: the rebalance policy planning on the \
         next --window iterations (the future) at the same call points, its time not charged; what \
         is left between rebalance and oracle is what the workload's changes between calls cost
@@ -84,7 +84,7 @@ struct Simulate: ParsableCommand {
     @Option(help: ArgumentHelp("Bytes per second of the link that moves experts.", valueName: "BW"))
     var bandwidth = 900e9
 
-    @OptionGroup(title: "The rebalance policy (eplb rebalance's rules; default move cost: the price at which a move pays for itself within one interval under the cost model)")
+    @OptionGroup(title: "The rebalance policy (eplb rebalance's rules; default move cost: the price at which a move pays for itself within two intervals under the cost model)")
     var moves: MoveOptions
 
     @OptionGroup(title: "The rebalance policy's rules (as eplb rebalance)") var rules: CherryPickOptions

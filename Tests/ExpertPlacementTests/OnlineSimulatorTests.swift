@@ -151,6 +151,17 @@ struct OnlineSimulatorTests {
         #expect(a.perIterationPAR[11] != base.perIterationPAR[11])
     }
 
+    @Test("the default move price: a move's transfer time equals the compute it saves over two intervals")
+    func priceOfMove() {
+        let cost = OnlineSimulator.CostModel(computeSeconds: 60, expertBytes: 9e8, bandwidth: 9e11)  // a move: 1 ms
+        let price = RebalancePolicy.priceOfMove(cost: cost, layers: 58, iterations: 8192, interval: 1024)
+        // Lowering one layer's mean imbalance by `price` for two intervals saves c · price / L · 2I / T.
+        let saved = cost.computeSeconds * price / 58 * 2 * 1024 / 8192
+        #expect(abs(saved - 1e-3) < 1e-15)
+        let oneInterval = RebalancePolicy.priceOfMove(cost: cost, layers: 58, iterations: 8192, interval: 1024, paybackIntervals: 1)
+        #expect(abs(oneInterval - 2 * price) < 1e-15)
+    }
+
     @Test("measured policy time is charged as ⌈w / iterationSeconds⌉ iterations")
     func measuredCharge() throws {
         let trace = try randomTrace(seed: 31)
