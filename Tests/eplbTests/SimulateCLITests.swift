@@ -12,16 +12,21 @@ struct SimulateCLITests {
         return try temporaryFile("sim-trace.json", r.stdout)
     }
 
+    /// A run's JSON report, `{"policies": [...], ...}`, and its policies; the run must exit 0.
+    static func report(_ r: CLI.Result) throws -> (root: JSONObject, policies: [JSONObject]) {
+        #expect(r.status == 0, "\(r.stderr)")
+        let root = try #require(try JSONParser.parse(r.stdout).objectValue)
+        return (root, try #require(root["policies"]?.arrayValue).compactMap(\.objectValue))
+    }
+
     @Test("--policy none,greedy: JSON with the contract's keys, byte-equal reruns, exit 0")
     func json() throws {
         let path = try Self.trace()
         let flags = ["--window", "8", "--interval", "8", "--delay-iterations", "1", "--omit-timing"]
         let r = try CLI.run(["simulate", path, "--policy", "none,greedy"] + flags)
-        #expect(r.status == 0, "\(r.stderr)")
+        let (root, policies) = try Self.report(r)
         #expect(r.stderr.isEmpty)
-        let root = try #require(try JSONParser.parse(r.stdout).objectValue)
         #expect(root.keys.sorted() == ["policies", "settings", "trace"])
-        let policies = try #require(root["policies"]?.arrayValue).compactMap(\.objectValue)
         #expect(policies.map { $0["name"]?.stringValue } == ["none", "greedy"])
         for policy in policies {
             for key in ["meanPAR", "p50PAR", "p99PAR", "maxPAR", "moves", "rebalances", "layersChanged",
@@ -73,11 +78,11 @@ struct SimulateCLITests {
         #expect(refused.status == 64 && refused.stderr.contains("--strategy"))
         // Side by side with rebalance: the same call schedule, its own name and figures.
         let r = try CLI.run(["simulate", path, "--policy", "rebalance,rebalance-forecast", "--strategy", "last"] + flags)
-        #expect(r.status == 0, "\(r.stderr)")
-        guard case .object(let root) = try JSONParser.parse(Array(r.stdout.utf8)), case .array(let policies) = root["policies"],
-              policies.count == 2, case .object(let plain) = policies[0], case .object(let planned) = policies[1],
-              case .array(let plainCalls) = plain["calls"], case .array(let plannedCalls) = planned["calls"]
+        let (_, policies) = try Self.report(r)
+        guard policies.count == 2, case .array(let plainCalls) = policies[0]["calls"],
+              case .array(let plannedCalls) = policies[1]["calls"]
         else { Issue.record("no policies in \(r.stdout)"); return }
+        let (plain, planned) = (policies[0], policies[1])
         #expect(plain["name"] == .string("rebalance") && planned["name"] == .string("rebalance-forecast"))
         #expect(plainCalls.count == plannedCalls.count && !plannedCalls.isEmpty)
         for strategy in ["forecast:ema", "hedged", "auto"] {
@@ -90,10 +95,7 @@ struct SimulateCLITests {
     func oraclePolicy() throws {
         let path = try Self.trace()
         let flags = ["--window", "8", "--interval", "8", "--delay-iterations", "3", "--omit-timing"]
-        let r = try CLI.run(["simulate", path, "--policy", "rebalance,oracle"] + flags)
-        #expect(r.status == 0, "\(r.stderr)")
-        let root = try #require(try JSONParser.parse(r.stdout).objectValue)
-        let policies = try #require(root["policies"]?.arrayValue).compactMap(\.objectValue)
+        let (root, policies) = try Self.report(try CLI.run(["simulate", path, "--policy", "rebalance,oracle"] + flags))
         #expect(policies.map { $0["name"]?.stringValue } == ["rebalance", "oracle"])
         #expect(policies[0]["delayIterations"]?.intValue == 15 && policies[1]["delayIterations"]?.intValue == 0)
         #expect(policies[1]["rebalances"]?.intValue == policies[0]["rebalances"]?.intValue)
@@ -107,10 +109,8 @@ struct SimulateCLITests {
         let path = try Self.trace()
         let flags = ["--window", "8", "--interval", "8", "--delay-iterations", "1", "--omit-timing", "--policy", "rebalance"]
         func run(_ extra: [String]) throws -> (settings: JSONObject?, calls: [JSONObject]) {
-            let r = try CLI.run(["simulate", path] + flags + extra)
-            #expect(r.status == 0, "\(r.stderr)")
-            let root = try #require(try JSONParser.parse(r.stdout).objectValue)
-            let policy = try #require(root["policies"]?.arrayValue?.first?.objectValue)
+            let (root, policies) = try Self.report(try CLI.run(["simulate", path] + flags + extra))
+            let policy = try #require(policies.first)
             return (root["settings"]?.objectValue?["rebalance"]?.objectValue,
                     (policy["calls"]?.arrayValue ?? []).compactMap(\.objectValue))
         }
