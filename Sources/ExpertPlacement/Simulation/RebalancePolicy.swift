@@ -62,47 +62,42 @@ public struct RebalancePolicy: SimulationPolicy {
     /// - Throws: ``ExpertPlacementError`` when `window.current` is `nil` or the solver fails.
     public mutating func decide(window: Problem) throws(ExpertPlacementError) -> PolicyDecision {
         try regimeMemory.validate()
-        guard regimeMemory.isActive else { return try decideOnWindow(window) }
+        guard regimeMemory.isActive else { return try deploy(plan(windowProblem(window))) }
         try regimeMemory.observe(window)
-        let recorded = recordedImbalance
-        let onWindow = try decideOnWindow(window)
+        let onWindow = try plan(windowProblem(window))
         guard let problem = try regimeMemory.memoryProblem(for: window) else {
             _ = regimeMemory.choose(window: onWindow.placement, memory: onWindow.placement)
-            return onWindow
+            return deploy(onWindow)
         }
-        let windowRecord = recordedImbalance
-        recordedImbalance = recorded
         let onMemory = try plan(problem)
         switch regimeMemory.choose(window: onWindow.placement, memory: onMemory.placement) {
-        case .window:
-            recordedImbalance = windowRecord
-            return onWindow
-        case .memory:
-            return onMemory
+        case .window: return deploy(onWindow)
+        case .memory: return deploy(onMemory)
         }
     }
 
-    /// The plan on the window alone (weighted by ``recencyHalfLife``).
-    private mutating func decideOnWindow(_ window: Problem) throws(ExpertPlacementError) -> PolicyDecision {
-        var window = window
-        if let h = recencyHalfLife {
-            let w = window.episodes
-            var weights = ContiguousArray<Double>()
-            weights.reserveCapacity(w)
-            // 2^(−age/h) by repeated multiplication from the newest iteration back.
-            let factor = MathShim.exp(-0.6931471805599453 / h)  // 2^(−1/h)
-            var value = 1.0
-            for _ in 0..<w { weights.append(value); value *= factor }
-            weights.reverse()
-            window = try Problem(topology: window.topology, loads: window.loads, episodeWeights: weights, current: window.current)
-        }
-        return try plan(window)
+    /// The window, its iterations weighted by ``recencyHalfLife``.
+    private func windowProblem(_ window: Problem) throws(ExpertPlacementError) -> Problem {
+        guard let h = recencyHalfLife else { return window }
+        let w = window.episodes
+        var weights = ContiguousArray<Double>()
+        weights.reserveCapacity(w)
+        // 2^(−age/h) by repeated multiplication from the newest iteration back.
+        let factor = MathShim.exp(-0.6931471805599453 / h)  // 2^(−1/h)
+        var value = 1.0
+        for _ in 0..<w { weights.append(value); value *= factor }
+        weights.reverse()
+        return try Problem(topology: window.topology, loads: window.loads, episodeWeights: weights, current: window.current)
     }
 
-    /// Rebalances `problem` from its deployed placement and records each layer's value.
-    private mutating func plan(_ problem: Problem) throws(ExpertPlacementError) -> PolicyDecision {
-        let plan = try Rebalancer.plan(problem, recordedImbalance: recordedImbalance,
-                                       solver: SearchSolver(configuration: configuration), options: options)
+    /// Rebalances `problem` from its deployed placement, with the layers' current records.
+    private func plan(_ problem: Problem) throws(ExpertPlacementError) -> RebalancePlan {
+        try Rebalancer.plan(problem, recordedImbalance: recordedImbalance,
+                            solver: SearchSolver(configuration: configuration), options: options)
+    }
+
+    /// Keeps the deployed plan's records (for the relative rule) and returns its decision.
+    private mutating func deploy(_ plan: RebalancePlan) -> PolicyDecision {
         recordedImbalance = plan.recordedImbalance.map { Optional($0) }
         return PolicyDecision(placement: plan.placement, priority: plan.priority)
     }
