@@ -118,6 +118,51 @@ struct RegimeMemoryTests {
         #expect(Validation.isValid(with.finalPlacement))
     }
 
+    @Test("the stateful Rebalancer with a memory decides as the simulated rebalance policy does")
+    func rebalancerMatchesPolicy() throws {
+        let loads = try alternating(period: 16, periods: 8)
+        let plain = OnlineSimulator.plainPlacement(topology: topology, experts: loads.experts, layers: loads.layers)
+        let options = RebalanceOptions(moves: MovePolicy(cost: 0.002))
+        var policy = RebalancePolicy(options: options)
+        var rebalancer = Rebalancer(solver: SearchSolver(), options: options, deployed: plain)
+        rebalancer.regimeMemory = RegimeMemory(windows: 8)
+        var forgetful = Rebalancer(solver: SearchSolver(), options: options, deployed: plain)
+        var deployed = plain
+        var choices: [RegimeMemory.Choice] = []
+        for call in 0..<8 {
+            let w = try window(loads, from: call * 16, count: 16)
+            let decision = try policy.decide(window: try Problem(topology: topology, loads: w.loads, current: deployed))
+            let plan = try rebalancer.rebalance(window: w.loads)
+            let alone = try forgetful.rebalance(window: w.loads)
+            #expect(plan.placement == decision.placement, "call \(call)")
+            #expect(plan.priority == decision.priority, "call \(call)")
+            #expect(alone.plannedOn == nil)
+            #expect(Validation.changeViolations(of: plan.placement, from: deployed, limit: 1).isEmpty)
+            choices.append(try #require(plan.plannedOn))
+            deployed = decision.placement
+        }
+        #expect(choices == policy.regimeMemory.choices)
+        #expect(choices.prefix(2) == [.window, .window])
+        #expect(choices.contains(.memory))
+        #expect(rebalancer.recordedImbalance.map { $0! } == policy.recordedImbalance!.map { $0! })
+    }
+
+    @Test("a memory is cleared when the topology of the window changes")
+    func topologyChangeClears() throws {
+        let loads = try alternating(period: 16, periods: 2)
+        var memory = RegimeMemory(windows: 4)
+        let first = try window(loads, from: 0, count: 16)
+        _ = try memory.step(first) { (p: Problem, _: RegimeMemory.Choice) throws(ExpertPlacementError) -> RebalancePlan in
+            try Rebalancer.plan(p, solver: SearchSolver(), options: RebalanceOptions())
+        }
+        let other = Topology(devices: 2, slotsPerDevice: 6)
+        let second = try Problem(topology: other, loads: try window(loads, from: 16, count: 16).loads,
+                                 current: OnlineSimulator.plainPlacement(topology: other, experts: 8, layers: 2))
+        try memory.observe(second)
+        #expect(memory.remembered.count == 1)
+        #expect(memory.scores.window == 0 && memory.scores.memory == 0)
+    }
+
     @Test("bad settings name the field")
     func badSettings() throws {
         let w = try window(try alternating(period: 16, periods: 1), from: 0, count: 16)

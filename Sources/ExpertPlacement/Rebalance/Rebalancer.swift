@@ -114,6 +114,9 @@ public struct RebalancePlan: Sendable {
     public var notes: [String]
     /// Wall-clock time of the whole rebalance.
     public var wallTime: Duration
+    /// Where the plan was made when a ``RegimeMemory`` chose it (``Rebalancer/regimeMemory``):
+    /// on the window or on the remembered windows; `nil` without a memory.
+    public var plannedOn: RegimeMemory.Choice? = nil
 
     /// Total moved replicas.
     public var totalMoves: Int { layers.reduce(0) { $0 + $1.moves } }
@@ -153,6 +156,14 @@ public struct Rebalancer<Solver: LayerSolver>: Sendable {
     public private(set) var deployed: Placement
     /// Each layer's objective value right after its last update (`nil`: never recorded).
     public private(set) var recordedImbalance: [Double?]
+    /// The windows seen and which plan served better (``RegimeMemory``), as `eplb simulate`'s
+    /// `rebalance` policy keeps it: from the second call on, a second plan is made on every
+    /// remembered window and deployed when the previous calls' plans, scored on the windows that
+    /// followed, favour it (``RebalancePlan/plannedOn`` says which). Off by default
+    /// (`RegimeMemory(windows: 0)`); `RegimeMemory(windows: 8)` is the simulated policy's.
+    /// With it a call makes two plans. The memory plan's rules and records refer to the memory's
+    /// episodes.
+    public var regimeMemory = RegimeMemory(windows: 0)
 
     /// Creates a rebalancer for a deployed placement.
     public init(solver: Solver, options: RebalanceOptions = RebalanceOptions(), deployed: Placement,
@@ -166,12 +177,27 @@ public struct Rebalancer<Solver: LayerSolver>: Sendable {
     /// Rebalances on a window of loads `[L][W][E]` (episode weights optional), applies the plan to
     /// the state (the new placement is then the deployed one) and returns it.
     ///
+    /// With an active ``regimeMemory`` the window is remembered and the plan the memory chooses
+    /// is applied and returned.
+    ///
     /// - Throws: ``ExpertPlacementError`` on a window that does not fit the deployed placement,
-    ///   bad options, or a solver failure.
+    ///   bad options or memory settings, or a solver failure.
     public mutating func rebalance(window loads: LoadTensor,
                                    episodeWeights: ContiguousArray<Double>? = nil) throws(ExpertPlacementError) -> RebalancePlan {
         let problem = try Problem(topology: deployed.topology, loads: loads, episodeWeights: episodeWeights, current: deployed)
-        let plan = try Self.plan(problem, recordedImbalance: recordedImbalance, solver: solver, options: options)
+        try regimeMemory.validate()
+        var plan: RebalancePlan
+        if regimeMemory.isActive {
+            let (recorded, solver, options) = (recordedImbalance, solver, options)
+            let (chosen, plannedOn) = try regimeMemory.step(problem) {
+                (planned: Problem, _: RegimeMemory.Choice) throws(ExpertPlacementError) -> RebalancePlan in
+                try Self.plan(planned, recordedImbalance: recorded, solver: solver, options: options)
+            }
+            plan = chosen
+            plan.plannedOn = plannedOn
+        } else {
+            plan = try Self.plan(problem, recordedImbalance: recordedImbalance, solver: solver, options: options)
+        }
         deployed = plan.placement
         recordedImbalance = plan.recordedImbalance.map { Optional($0) }
         return plan

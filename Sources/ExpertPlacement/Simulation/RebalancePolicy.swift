@@ -63,17 +63,12 @@ public struct RebalancePolicy: SimulationPolicy {
     public mutating func decide(window: Problem) throws(ExpertPlacementError) -> PolicyDecision {
         try regimeMemory.validate()
         guard regimeMemory.isActive else { return try deploy(plan(windowProblem(window))) }
-        try regimeMemory.observe(window)
-        let onWindow = try plan(windowProblem(window))
-        guard let problem = try regimeMemory.memoryProblem(for: window) else {
-            _ = regimeMemory.choose(window: onWindow.placement, memory: onWindow.placement)
-            return deploy(onWindow)
+        let policy = self
+        let (chosen, _) = try regimeMemory.step(window) {
+            (problem: Problem, kind: RegimeMemory.Choice) throws(ExpertPlacementError) -> RebalancePlan in
+            try policy.plan(kind == .window ? policy.windowProblem(problem) : problem)
         }
-        let onMemory = try plan(problem)
-        switch regimeMemory.choose(window: onWindow.placement, memory: onMemory.placement) {
-        case .window: return deploy(onWindow)
-        case .memory: return deploy(onMemory)
-        }
+        return deploy(chosen)
     }
 
     /// The window, its iterations weighted by ``recencyHalfLife``.

@@ -76,15 +76,44 @@ public struct RegimeMemory: Sendable {
         }
     }
 
+    /// One call with the memory, as ``RebalancePolicy`` and ``Rebalancer`` make it: the previous
+    /// plans are scored on `window` and the window is remembered (``observe(_:)``); `planner` plans
+    /// on the window, then (from the second window on) on the ``memoryProblem(for:)``; the plan the
+    /// scores favour is returned (``choose(window:memory:)``) with where it was planned. Before
+    /// the memory holds two windows, the window plan is returned as `.window`.
+    ///
+    /// `planner` is told which plan it makes (`.window` with `window` itself, so a caller may plan
+    /// on a weighted copy of it; `.memory` with the memory problem).
+    ///
+    /// - Throws: ``ExpertPlacementError`` from the settings (``validate()``), from ``observe(_:)``
+    ///   or from `planner`.
+    public mutating func step(_ window: Problem,
+                              planner: (Problem, Choice) throws(ExpertPlacementError) -> RebalancePlan)
+        throws(ExpertPlacementError) -> (plan: RebalancePlan, plannedOn: Choice) {
+        try validate()
+        try observe(window)
+        let onWindow = try planner(window, .window)
+        guard let problem = try memoryProblem(for: window) else {
+            _ = choose(window: onWindow.placement, memory: onWindow.placement)
+            return (onWindow, .window)
+        }
+        let onMemory = try planner(problem, .memory)
+        switch choose(window: onWindow.placement, memory: onMemory.placement) {
+        case .window: return (onWindow, .window)
+        case .memory: return (onMemory, .memory)
+        }
+    }
+
     /// Scores the previous call's plans on `window` (the iterations just served) and remembers it.
     ///
-    /// A window whose shape differs from the remembered ones (another layer or expert count)
-    /// clears the memory and the scores.
+    /// A window whose shape differs from the remembered ones (another layer or expert count) or
+    /// whose topology differs from the previous plans' clears the memory and the scores.
     ///
     /// - Throws: ``ExpertPlacementError`` when a previous plan does not fit the window.
     /// - Complexity: O(L·(W·P + W·E)).
     public mutating func observe(_ window: Problem) throws(ExpertPlacementError) {
-        if let last = remembered.last, last.layers != window.layers || last.experts != window.experts {
+        let reshaped = remembered.last.map { $0.layers != window.layers || $0.experts != window.experts } ?? false
+        if reshaped || previous.map({ $0.window.topology != window.topology }) ?? false {
             remembered.removeAll()
             previous = nil
             scores = (0, 0)
