@@ -510,6 +510,55 @@ public func ep_rebalance(_ loads: UnsafePointer<Double>?, _ layers: Int64, _ epi
                          _ before: UnsafeMutablePointer<Double>?, _ after: UnsafeMutablePointer<Double>?,
                          _ recordedOut: UnsafeMutablePointer<Double>?, _ wallSeconds: UnsafeMutablePointer<Double>?,
                          _ message: UnsafeMutablePointer<CChar>?, _ messageCapacity: Int64) -> Int32 {
+    ep_rebalance_ex(loads, layers, episodes, experts, episodesFirst, devices, slotsPerDevice, nodes, groups,
+                    method, objectiveName, timeLimitSeconds, threads, current, moveCost, maxMoves,
+                    recorded, threshold, relativeThreshold, minGain, maxLayers, nil,
+                    phy2log, priority, moves, before, after, recordedOut, nil, wallSeconds, message, messageCapacity)
+}
+
+/// A ``RegimeMemory`` held for a C caller: what `ep_regime_memory *` points to.
+final class RegimeMemoryHandle {
+    var memory: RegimeMemory
+    init(windows: Int) { memory = RegimeMemory(windows: windows) }
+}
+
+/// Most windows a C caller's memory may keep (`8·L·E` values each).
+let maxMemoryWindows: Int64 = 4_096
+
+@_cdecl("ep_regime_memory_create")
+public func ep_regime_memory_create(_ windows: Int64, _ memory: UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
+                                    _ message: UnsafeMutablePointer<CChar>?, _ messageCapacity: Int64) -> Int32 {
+    guarded(message, messageCapacity) { () throws(CError) in
+        guard let memory else { throw .invalid("memory", "is NULL") }
+        memory.pointee = nil
+        guard windows >= 2 && windows <= maxMemoryWindows else {
+            throw .invalid("windows", "must be 2 to \(maxMemoryWindows), got \(windows) (to rebalance without a memory, pass NULL)")
+        }
+        memory.pointee = Unmanaged.passRetained(RegimeMemoryHandle(windows: Int(windows))).toOpaque()
+    }
+}
+
+@_cdecl("ep_regime_memory_free")
+public func ep_regime_memory_free(_ memory: UnsafeMutableRawPointer?) {
+    guard let memory else { return }
+    Unmanaged<RegimeMemoryHandle>.fromOpaque(memory).release()
+}
+
+@_cdecl("ep_rebalance_ex")
+public func ep_rebalance_ex(_ loads: UnsafePointer<Double>?, _ layers: Int64, _ episodes: Int64, _ experts: Int64,
+                            _ episodesFirst: Int32,
+                            _ devices: Int64, _ slotsPerDevice: Int64, _ nodes: Int64, _ groups: Int64,
+                            _ method: UnsafePointer<CChar>?, _ objectiveName: UnsafePointer<CChar>?,
+                            _ timeLimitSeconds: Double, _ threads: Int32,
+                            _ current: UnsafePointer<Int64>?, _ moveCost: Double, _ maxMoves: Int64,
+                            _ recorded: UnsafePointer<Double>?, _ threshold: Double, _ relativeThreshold: Double,
+                            _ minGain: Double, _ maxLayers: Int64, _ memory: UnsafeMutableRawPointer?,
+                            _ phy2log: UnsafeMutablePointer<Int64>?, _ priority: UnsafeMutablePointer<Int64>?,
+                            _ moves: UnsafeMutablePointer<Int64>?,
+                            _ before: UnsafeMutablePointer<Double>?, _ after: UnsafeMutablePointer<Double>?,
+                            _ recordedOut: UnsafeMutablePointer<Double>?, _ plannedOn: UnsafeMutablePointer<Int32>?,
+                            _ wallSeconds: UnsafeMutablePointer<Double>?,
+                            _ message: UnsafeMutablePointer<CChar>?, _ messageCapacity: Int64) -> Int32 {
     timed(wallSeconds) {
         guarded(message, messageCapacity) { () throws(CError) in
             let call = try RebalanceCall(
@@ -519,8 +568,26 @@ public func ep_rebalance(_ loads: UnsafePointer<Double>?, _ layers: Int64, _ epi
                 current: current, moveCost: moveCost, maxMoves: maxMoves, recorded: recorded, threshold: threshold,
                 relativeThreshold: relativeThreshold, minGain: minGain, maxLayers: maxLayers)
             guard let phy2log else { throw .invalid("phy2log", "is NULL") }
-            call.write(try call.plan(on: call.problem), phy2log: phy2log, priority: priority, moves: moves,
+            var plan: RebalancePlan
+            var choice = RegimeMemory.Choice.window
+            if let memory {
+                // The memory's step with this call's rules. When a plan fails, the window stays
+                // remembered and the next call has no previous plans to score.
+                let handle = Unmanaged<RegimeMemoryHandle>.fromOpaque(memory).takeUnretainedValue()
+                do throws(ExpertPlacementError) {
+                    (plan, choice) = try handle.memory.step(call.problem) {
+                        (planned: Problem, _: RegimeMemory.Choice) throws(ExpertPlacementError) -> RebalancePlan in
+                        try rebalance(planned, recorded: call.recorded, method: call.method, options: call.options)
+                    }
+                } catch {
+                    throw CError(error)
+                }
+            } else {
+                plan = try call.plan(on: call.problem)
+            }
+            call.write(plan, phy2log: phy2log, priority: priority, moves: moves,
                        before: before, after: after, recordedOut: recordedOut)
+            plannedOn?.pointee = choice == .memory ? 1 : 0
         }
     }
 }

@@ -67,3 +67,68 @@ def test_installed_library_needs_no_swift_toolchain():
         pytest.skip("no ldd")
     needed = subprocess.run([ldd, str(library)], capture_output=True, text=True, check=True).stdout
     assert "swift" not in needed.lower() and "dispatch" not in needed.lower(), needed
+
+
+MEMORY_PROGRAM = r"""
+#include <math.h>
+#include <stdio.h>
+#include "expert_placement.h"
+
+/* Two layers, 8 experts on 4 devices x 3 slots; windows of 8 iterations whose hot experts
+ * alternate (0-2, then 5-7) from one window to the next: 4 redundant slots cannot serve both
+ * regimes' hot experts twice, so the window's plan always fits the other regime badly. */
+static void window(int w, double *loads) {
+    for (int t = 0; t < 8; t++)
+        for (int l = 0; l < 2; l++)
+            for (int x = 0; x < 8; x++) {
+                int hot = (w % 2 == 0) ? x < 3 : x >= 5;
+                loads[(t * 2 + l) * 8 + x] = (hot ? 400 : 100) + ((t * 7 + x * 3 + l) % 5);
+            }
+}
+
+int main(void) {
+    char message[256];
+    ep_regime_memory *memory = (ep_regime_memory *)1;
+    int32_t code = ep_regime_memory_create(1, &memory, message, sizeof message);
+    printf("%d %d %s\n", code, memory == NULL, message);
+    if (ep_regime_memory_create(8, &memory, message, sizeof message) != EP_OK) return 10;
+    int64_t current[2 * 12] = {0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3};
+    int64_t plain[2 * 12], phy2log[2 * 12], priority[2], moves[2];
+    double loads[8 * 2 * 8], before[2], after[2], recorded[2] = {NAN, NAN}, seconds;
+    for (int s = 0; s < 24; s++) plain[s] = current[s];
+    int memory_calls = 0;
+    for (int w = 0; w < 8; w++) {
+        window(w, loads);
+        int32_t planned_on = -1;
+        code = ep_rebalance_ex(loads, 2, 8, 8, 1, 4, 3, 1, 1, "search", "mean", 0, 0, current, 0.002, -1,
+                               recorded, NAN, NAN, NAN, -1, memory, phy2log, priority, moves, before, after,
+                               recorded, &planned_on, &seconds, message, sizeof message);
+        if (code != EP_OK) { fprintf(stderr, "%s\n", message); return 11; }
+        if (ep_validate(phy2log, 2, 8, 4, 3, current, message, sizeof message) != EP_OK) return 12;
+        if (w < 2 && planned_on != 0) return 13;
+        memory_calls += planned_on;
+        for (int s = 0; s < 24; s++) current[s] = phy2log[s];
+    }
+    printf("memory %d\n", memory_calls > 0);
+    /* Without a memory, ep_rebalance_ex is ep_rebalance. */
+    int64_t a[24], b[24];
+    window(0, loads);
+    if (ep_rebalance_ex(loads, 2, 8, 8, 1, 4, 3, 1, 1, "search", "mean", 0, 0, plain, 0.002, -1, NULL, NAN, NAN,
+                        NAN, -1, NULL, a, NULL, NULL, NULL, NULL, NULL, NULL, NULL, message, sizeof message) != EP_OK) return 14;
+    if (ep_rebalance(loads, 2, 8, 8, 1, 4, 3, 1, 1, "search", "mean", 0, 0, plain, 0.002, -1, NULL, NAN, NAN,
+                     NAN, -1, b, NULL, NULL, NULL, NULL, NULL, NULL, message, sizeof message) != EP_OK) return 15;
+    int same = 1;
+    for (int s = 0; s < 24; s++) same &= a[s] == b[s];
+    printf("same %d\n", same);
+    ep_regime_memory_free(memory);
+    ep_regime_memory_free(NULL);
+    return 0;
+}
+"""
+
+
+def test_a_c_program_rebalances_with_a_regime_memory(tmp_path):
+    out = run_c_program(MEMORY_PROGRAM, ["expert_placement.h"], tmp_path)
+    assert out[0].startswith(f"{_native.EP_INVALID_ARGUMENT} 1 windows: must be 2 to 4096")
+    assert out[1] == "memory 1"  # alternating regimes: the memory's plan is chosen at some call
+    assert out[2] == "same 1"

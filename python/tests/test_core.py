@@ -138,3 +138,52 @@ def test_validate_names_the_broken_rule():
 def test_infeasible_topology():
     with pytest.raises(ep.PlacementError):
         ep.solve(README_WEIGHT, 24, 1)  # 24 slots on one device for 12 experts: an expert twice
+
+
+def alternating_regimes(rng, periods, period=16, layers=2, experts=8):
+    """[T, L, E] loads switching regime every ``period`` iterations: experts 0–1 hot, then 6–7."""
+    t = np.arange(periods * period)
+    hot_first = ((t // period) % 2 == 0)[:, None, None]
+    x = np.arange(experts)[None, None, :]
+    hot = np.where(hot_first, x < 2, x >= experts - 2)
+    noise = 0.9 + 0.2 * rng.random((periods * period, layers, experts))
+    return np.round(np.where(hot, 400.0, 100.0) * noise)
+
+
+def test_rebalancer_with_a_regime_memory_serves_alternating_regimes_better(rng):
+    trace = alternating_regimes(rng, periods=10)
+    plain = np.tile(np.concatenate([np.arange(8), np.arange(4)]), (2, 1))  # 4 devices × 3 slots
+    with_memory = ep.Rebalancer(plain, 4, regime_memory=8, axes="tle", move_cost=0.002)
+    without = ep.Rebalancer(plain, 4, axes="tle", move_cost=0.002)
+    served = {True: [], False: []}
+    kinds = []
+    for call in range(9):
+        window, following = trace[call * 16:(call + 1) * 16], trace[(call + 1) * 16:(call + 2) * 16]
+        for remembering, rebalancer in ((True, with_memory), (False, without)):
+            before = rebalancer.deployed
+            result = rebalancer.step(window)
+            ep.validate(result.phy2log, 8, 4, current=before)
+            if remembering:
+                kinds.append(result.planned_on)
+            else:
+                assert result.planned_on == "window"
+            served[remembering].append(ep.evaluate(following, result.phy2log, 4, axes="tle")["meanImbalance"].mean())
+    assert kinds[:2] == ["window", "window"]  # no evidence yet
+    assert "memory" in kinds
+    # The window's plan always serves the other regime next; the memory's serves both.
+    assert np.mean(served[True]) < np.mean(served[False]) - 0.05
+
+
+def test_a_regime_memory_is_checked():
+    plain = np.tile(np.arange(8), (2, 1))
+    with pytest.raises(ep.PlacementError, match="regime_memory"):
+        ep.Rebalancer(plain, 4, regime_memory=1)
+    with pytest.raises(ep.PlacementError, match="window strategy only"):
+        ep.Rebalancer(plain, 4, regime_memory=8, strategy="last")
+    with pytest.raises(ep.PlacementError, match="windows: must be 2 to 4096"):
+        ep.RegimeMemory(0)
+    window = np.ones((4, 2, 8))
+    with pytest.raises(ep.PlacementError, match="expected a RegimeMemory"):
+        ep.rebalance(window, plain, 4, axes="tle", memory=object())
+    with pytest.raises(ep.PlacementError, match="window strategy only"):
+        ep.rebalance(window, plain, 4, axes="tle", memory=ep.RegimeMemory(4), strategy="hedged")

@@ -162,6 +162,41 @@ int32_t ep_rebalance(const double *loads, int64_t layers, int64_t episodes, int6
                      char *message, int64_t message_capacity);
 
 /*
+ * A regime memory (the library's RegimeMemory, as `eplb simulate`'s rebalance policy keeps it):
+ * the last `windows` windows, each summed into 8 blocks, and which of two plans served better.
+ * Pass it to ep_rebalance_ex at every call of one serving loop (one model, one topology; a
+ * window of another shape or topology clears it). From the second call on, each call makes a
+ * second plan on every remembered window (the newest weighing half) and returns it instead of the
+ * window's own plan when the two plans of the previous calls, scored on the windows that followed
+ * them, say it serves better. One call at a time per memory; it holds 8·L·E float64 per window.
+ *
+ * ep_regime_memory_create: `windows` 2 to 4096 (8 is the simulated policy's); writes the new
+ * memory to *memory (NULL on error). ep_regime_memory_free: frees it (NULL is ignored).
+ */
+typedef struct ep_regime_memory ep_regime_memory;
+
+int32_t ep_regime_memory_create(int64_t windows, ep_regime_memory **memory,
+                                char *message, int64_t message_capacity);
+void ep_regime_memory_free(ep_regime_memory *memory);
+
+/*
+ * ep_rebalance with a regime memory: `memory` (NULL: exactly ep_rebalance) after max_layers, and
+ * planned_on int32 [1] after recorded_out (may be NULL): 0 when the plan was made on the window,
+ * 1 when it was made on the memory (its before/after/recorded_out then refer to the memory's
+ * episodes, as the rules did).
+ */
+int32_t ep_rebalance_ex(const double *loads, int64_t layers, int64_t episodes, int64_t experts,
+                        int32_t episodes_first,
+                        int64_t devices, int64_t slots_per_device, int64_t nodes, int64_t groups,
+                        const char *method, const char *objective, double time_limit, int32_t threads,
+                        const int64_t *current, double move_cost, int64_t max_moves,
+                        const double *recorded, double threshold, double relative_threshold,
+                        double min_gain, int64_t max_layers, ep_regime_memory *memory,
+                        int64_t *phy2log, int64_t *priority, int64_t *moves,
+                        double *before, double *after, double *recorded_out, int32_t *planned_on,
+                        double *wall_seconds, char *message, int64_t message_capacity);
+
+/*
  * Scores a placement on loads: per layer [meanImbalance, worstImbalance, aggregateImbalance,
  * peakSum] into metrics (float64 [L][4]). The plan must give every expert a replica (ids in
  * 0..<E); it need not follow the other rules (use ep_validate for those).

@@ -33,6 +33,7 @@ from .core import (
     Placement,
     RebalanceResult,
     Rebalancer,
+    RegimeMemory,
     evaluate,
     rebalance,
     rebalance_experts,
@@ -46,7 +47,7 @@ __version__ = _lib.ep_version().decode()
 __all__ = [
     "AscendPolicy", "FORECASTING", "FORECASTING_ERROR", "Forecast", "ForecastingUnavailableError", "MODELS",
     "forecast", "InfeasibleError", "InvalidPlacementError", "METHODS", "OBJECTIVES", "Placement",
-    "PlacementError", "RebalanceResult", "Rebalancer", "VllmPolicy", "evaluate", "rebalance",
+    "PlacementError", "RebalanceResult", "Rebalancer", "RegimeMemory", "VllmPolicy", "evaluate", "rebalance",
     "rebalance_experts", "sglang_rebalance_experts", "solve", "validate", "SGLangDump", "load_sglang_dump",
     "__version__",
 ]

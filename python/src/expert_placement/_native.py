@@ -148,6 +148,20 @@ def _declare(lib) -> None:
         _i64p, i64n, i64n, f64n, f64n, f64n, f64n,  # phy2log, priority, moves, before, after, recorded out, seconds
         ctypes.c_char_p, _i64,
     ]
+    # ep_rebalance_ex adds a regime memory (ep_regime_memory_create/free) and where each plan
+    # was made; a library older than it lacks the symbols.
+    if hasattr(lib, "ep_rebalance_ex"):
+        lib.ep_rebalance_ex.restype = _i32
+        lib.ep_rebalance_ex.argtypes = _REBALANCE_INPUTS + [
+            ctypes.c_void_p,  # memory
+            _i64p, i64n, i64n, f64n, f64n, f64n,  # phy2log, priority, moves, before, after, recorded out
+            _Nullable(_i32p), f64n,  # planned on, seconds
+            ctypes.c_char_p, _i64,
+        ]
+        lib.ep_regime_memory_create.restype = _i32
+        lib.ep_regime_memory_create.argtypes = [_i64, ctypes.POINTER(ctypes.c_void_p), ctypes.c_char_p, _i64]
+        lib.ep_regime_memory_free.restype = None
+        lib.ep_regime_memory_free.argtypes = [ctypes.c_void_p]
     lib.ep_evaluate.restype = _i32
     lib.ep_evaluate.argtypes = [_f64p, _i64, _i64, _i64, _i32, _i64, _i64, _i64p, _f64p, ctypes.c_char_p, _i64]
     lib.ep_validate.restype = _i32

@@ -9,6 +9,8 @@ S slots per device, P = D·S physical slots.
 from __future__ import annotations
 
 import ctypes
+import threading
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, List, Optional, Tuple
 
@@ -252,7 +254,9 @@ class RebalanceResult:
     ``strategy`` what the plan was made for: ``"window"``, the strategy asked for
     (``"forecast+window:trend"``), or ``auto``'s choice (``"auto → forecast:mean"``). With a
     strategy, ``before``/``after``/``recorded`` are scored on the planned loads, as ``eplb
-    rebalance --strategy`` does.
+    rebalance --strategy`` does. ``planned_on`` is ``"memory"`` when a :class:`RegimeMemory` chose
+    the plan made on its remembered windows (``before``/``after``/``recorded`` then refer to
+    them), else ``"window"``.
     """
 
     phy2log: Any
@@ -263,10 +267,40 @@ class RebalanceResult:
     recorded: np.ndarray
     wall_seconds: float
     strategy: str = "window"
+    planned_on: str = "window"
 
     @property
     def changed(self) -> bool:
         return len(self.priority) > 0
+
+
+class RegimeMemory:
+    """The windows a serving loop has seen and which plan served better (the library's
+    ``RegimeMemory``, as ``eplb simulate``'s ``rebalance`` policy keeps it).
+
+    Pass the same memory to :func:`rebalance` at every call of one loop (one model, one topology),
+    or let :class:`Rebalancer` keep one (``regime_memory=8``). It remembers the last ``windows``
+    windows, each summed into 8 blocks. From the second call on, each call makes a second plan on
+    all of them (the newest window weighing half) and returns it instead of the window's own plan
+    when the two plans of the previous calls, scored on the windows that followed them, say it
+    serves better: a workload that stays in its regime keeps planning on the window, one whose
+    regimes come back gets a plan that serves them all. A call then makes two plans.
+
+    Calls through one memory are serialised (a lock). Needs a library with ``ep_rebalance_ex``.
+    """
+
+    def __init__(self, windows: int = 8):
+        if not hasattr(_native.lib, "ep_rebalance_ex"):
+            raise PlacementError(_native.EP_INVALID_ARGUMENT,
+                                 "RegimeMemory: the loaded library has no ep_rebalance_ex: reinstall with `pip install ./python`")
+        handle = ctypes.c_void_p()
+        buffer = _native.message_buffer()
+        _native.check(_native.lib.ep_regime_memory_create(_integer(windows, "windows"), ctypes.byref(handle),
+                                                          buffer, len(buffer)), buffer)
+        self.windows = int(windows)
+        self._handle = handle
+        self._lock = threading.Lock()
+        self._free = weakref.finalize(self, _native.lib.ep_regime_memory_free, handle)
 
 
 def _optional(value: Optional[float], name: str) -> float:
@@ -325,6 +359,7 @@ def rebalance(
     order: int = 2,
     ridge: float = 0.1,
     shift_threshold: float = 0.1,
+    memory: Optional[RegimeMemory] = None,
 ) -> RebalanceResult:
     """Rebalances the deployed plan ``current`` ([L, P] ids) on a window of loads (``ep_rebalance``).
 
@@ -341,8 +376,18 @@ def rebalance(
     ``hedged``; ``smoothing``, ``period``, ``order``, ``ridge``, ``shift_threshold`` are the models'
     parameters (see :func:`forecast`). A strategy other than ``"window"`` needs the forecasting
     library (LAPACKE at run time): without it, :class:`ForecastingUnavailableError` says why.
+
+    ``memory`` (a :class:`RegimeMemory`, with the window strategy only) remembers this window and
+    may return the plan made on the remembered ones (``planned_on="memory"``).
     """
-    planned = strategy is not None and (_native.forecasting or strategy != "window")
+    if memory is not None:
+        if not isinstance(memory, RegimeMemory):
+            raise PlacementError(_native.EP_INVALID_ARGUMENT, f"memory: expected a RegimeMemory, got {type(memory).__name__}")
+        if strategy is not None and strategy != "window":
+            raise PlacementError(_native.EP_INVALID_ARGUMENT,
+                                 f"memory: works with the window strategy only, got strategy={strategy!r} "
+                                 "(a strategy decides itself what to plan on)")
+    planned = memory is None and strategy is not None and (_native.forecasting or strategy != "window")
     if planned:
         _native.require_forecasting(f"rebalance(strategy={strategy!r})")
         planning = (_text(strategy, "strategy"), _integer(horizon, "horizon"), _text(model, "model"),
@@ -379,6 +424,7 @@ def rebalance(
         _optional(min_gain, "min_gain"), -1 if max_layers is None else int(max_layers),
     )
     used = "window"
+    used_memory = False
     if planned:
         used_buffer = ctypes.create_string_buffer(128)
         code = _native.lib.ep_rebalance_planned(
@@ -386,6 +432,15 @@ def rebalance(
             used_buffer, len(used_buffer), seconds, buffer, len(buffer),
         )
         used = used_buffer.value.decode("utf-8", "replace")
+    elif memory is not None:
+        planned_on = np.zeros(1, dtype=np.int32)
+        with memory._lock:
+            code = _native.lib.ep_rebalance_ex(
+                *inputs, memory._handle, phy2log, priority, moves, before, after, recorded_out, planned_on, seconds,
+                buffer, len(buffer),
+            )
+        if code == _native.EP_OK and planned_on[0] == 1:
+            used_memory = True
     else:
         code = _native.lib.ep_rebalance(
             *inputs, phy2log, priority, moves, before, after, recorded_out, seconds, buffer, len(buffer),
@@ -394,6 +449,7 @@ def rebalance(
     return RebalanceResult(
         phy2log=_like(weight, phy2log), priority=priority[priority >= 0].copy(), moves=moves,
         before=before, after=after, recorded=recorded_out, wall_seconds=float(seconds[0]), strategy=used,
+        planned_on="memory" if used_memory else "window",
     )
 
 
@@ -439,10 +495,24 @@ class Rebalancer:
     arguments are those of :func:`rebalance`: with ``strategy=`` and ``horizon=`` every step plans
     for the loads to come (a strategy other than ``"window"`` without the forecasting library
     raises :class:`ForecastingUnavailableError` here, not at the first step).
+
+    ``regime_memory=N`` (N ≥ 2; 8 is what ``eplb simulate``'s ``rebalance`` policy uses, 0 the
+    default: off) keeps a :class:`RegimeMemory` of the last N windows (``self.memory``): together
+    with the move cost ``eplb simulate`` prices (its JSON's ``settings.rebalance.moveCost``), the
+    steps are then the simulated policy's decisions.
     """
 
-    def __init__(self, current: Any, num_gpus: int, **options: Any):
+    def __init__(self, current: Any, num_gpus: int, regime_memory: int = 0, **options: Any):
         strategy = options.get("strategy")
+        windows = _integer(regime_memory, "regime_memory")
+        if windows < 0 or windows == 1:
+            raise PlacementError(_native.EP_INVALID_ARGUMENT, f"regime_memory: must be 0 (off) or at least 2, got {windows}")
+        if windows and strategy is not None and strategy != "window":
+            raise PlacementError(_native.EP_INVALID_ARGUMENT,
+                                 f"regime_memory: works with the window strategy only, got strategy={strategy!r}")
+        if "memory" in options:
+            raise PlacementError(_native.EP_INVALID_ARGUMENT, "memory: pass regime_memory=N; the Rebalancer keeps its own")
+        self.memory = RegimeMemory(windows) if windows else None
         if strategy is not None and strategy != "window":
             _native.require_forecasting(f"Rebalancer(strategy={strategy!r})")
         self.deployed = _to_numpy(current, np.int64, "current")
@@ -453,7 +523,7 @@ class Rebalancer:
         self.recorded = np.full(self.deployed.shape[0], np.nan)
 
     def step(self, window: Any) -> RebalanceResult:
-        result = rebalance(window, self.deployed, self.num_gpus, recorded=self.recorded, **self.options)
+        result = rebalance(window, self.deployed, self.num_gpus, recorded=self.recorded, memory=self.memory, **self.options)
         self.deployed = _to_numpy(result.phy2log, np.int64, "phy2log")
         self.recorded = result.recorded
         return result
