@@ -3,26 +3,26 @@ import ExpertPlacement
 /// Turns a JSON `load` array or a NumPy array into a ``LoadTensor``, naming each bad value by its
 /// index path in the file's own nesting (`load[3][17]` for an [L][E] file).
 enum LoadReader {
-    /// Reads `load` given as [E], [L][E] or [L][T][E].
-    static func read(_ value: JSONValue, file: String) throws(InputError) -> LoadTensor {
+    /// Reads `load` given as [E], [L][E] or [L][T][E] (`field`: the name errors give the array).
+    static func read(_ value: JSONValue, file: String, field: String = "load") throws(InputError) -> LoadTensor {
         // Find the nesting depth by following first elements.
         var depth = 0
         var probe = value
-        var path = "load"
+        var path = field
         while case .array(let items) = probe {
             depth += 1
             guard let first = items.first else {
                 throw InputError(file: file, field: path, reason: "is empty")
             }
             guard depth <= 3 else {
-                throw InputError(file: file, field: "load",
+                throw InputError(file: file, field: field,
                                  reason: "is nested more than 3 deep; expected [E], [L][E] or [L][T][E] numbers")
             }
             probe = first
             path += "[0]"
         }
         guard depth >= 1 else {
-            throw InputError(file: file, field: "load", reason: "expected an array of numbers ([L][T][E], [L][E] or [E]), found \(value.kindDescription)")
+            throw InputError(file: file, field: field, reason: "expected an array of numbers ([L][T][E], [L][E] or [E]), found \(value.kindDescription)")
         }
         guard case .number = probe else {
             throw InputError(file: file, field: path, reason: "expected a number, found \(probe.kindDescription)")
@@ -36,7 +36,7 @@ enum LoadReader {
         }
         var values = ContiguousArray<Double>()
         values.reserveCapacity(shape.reduce(1, *))
-        try walk(value, level: 0, shape: shape, path: "load", values: &values, file: file)
+        try walk(value, level: 0, shape: shape, path: field, values: &values, file: file)
         let (l, t, e): (Int, Int, Int) = switch depth {
         case 1: (1, 1, shape[0])
         case 2: (shape[0], 1, shape[1])

@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import ExpertPlacement
 import ExpertPlacementExact
@@ -24,6 +25,11 @@ struct Rebalance: ParsableCommand {
         read back from --current by the next call) and "rebalance" (per layer reason, moves, \
         before/after metrics, and with --expert-bytes/--bandwidth bytes and seconds).
 
+        With --memory FILE, each call keeps the regime memory of eplb simulate's rebalance \
+        policy in FILE (the last --regime-memory windows, default 8): from the second call on, a \
+        second plan is made on all of them and deployed when the previous calls' plans, scored \
+        on the windows that followed, say it serves better ("plannedOn": window or memory).
+
         Examples:
           eplb rebalance window.json --current deployed.json --output next.json
           eplb rebalance window.npy --axes tle --current deployed.json \\
@@ -31,6 +37,7 @@ struct Rebalance: ParsableCommand {
           eplb rebalance window.json --max-moves 32 --max-layers 8 \\
               --expert-bytes 88080384 --bandwidth 9e11 --format table
           eplb rebalance window.json --current deployed.json --drop-budget 0.05
+          eplb rebalance window.npy --axes tle --current plan.json --memory mem.json
         """
     )
 
@@ -49,6 +56,14 @@ struct Rebalance: ParsableCommand {
     @OptionGroup(title: "Plan for the loads to come") var planning: RebalancePlanningOptions
 
     @OptionGroup(title: "Token dropping") var drop: DropBudgetOption
+
+    @Option(name: .customLong("memory"), help: ArgumentHelp(
+        "Keep a regime memory in FILE across calls, as eplb simulate's rebalance policy does: the last windows, and a plan made on all of them deployed when the previous calls show it serves better (read when FILE exists, rewritten atomically; \"plannedOn\" in the output says which plan).",
+        valueName: "file"))
+    var memoryFile: String?
+
+    @Option(name: .customLong("regime-memory"), help: ArgumentHelp("Windows the --memory file keeps (default 8; at least 2).", valueName: "N"))
+    var regimeMemory: Int?
 
     @Option(name: .customLong("time-limit"), help: ArgumentHelp("Time budget in seconds for re-placing.", valueName: "seconds"))
     var timeLimit: Double?
@@ -70,6 +85,14 @@ struct Rebalance: ParsableCommand {
 
     func validate() throws {
         try TimeLimit.check(timeLimit)
+        if let n = regimeMemory {
+            guard memoryFile != nil else { throw ValidationError("--regime-memory needs --memory FILE (where the windows are kept)") }
+            guard n >= 2 else { throw ValidationError("--regime-memory must be at least 2, got \(n)") }
+        }
+        if memoryFile != nil && planning.strategy != "window" {
+            throw ValidationError("--memory works with --strategy window only (a strategy decides itself what to plan on)")
+        }
+        if memoryFile == "-" { throw ValidationError("--memory needs a file name, not -") }
         if drop.dropBudget != nil && method == .exact && moves.policy.isActive {
             throw ValidationError("--drop-budget with --method exact takes no --move-cost or --max-moves (use --method search)")
         }
@@ -95,7 +118,27 @@ struct Rebalance: ParsableCommand {
             if let timeLimit { options.timeLimit = TimeLimit.duration(timeLimit) }
             options.dropBudget = drop.dropBudget
             let record = recorded.map { $0.map { Optional($0) } }
-            let plan = try rebalance(problem, recordedImbalance: record, solver: drop.solver(method), options: options)
+            let plan: RebalancePlan
+            var plannedOn: RegimeMemory.Choice? = nil
+            if let memoryFile {
+                // The memory is written before the output: it has seen this window whatever is
+                // deployed, and the next call scores both of this call's plans.
+                var memory = FileManager.default.fileExists(atPath: memoryFile)
+                    ? try RegimeMemoryFile.decode(InputSource.read(memoryFile), file: memoryFile)
+                    : RegimeMemory(windows: regimeMemory ?? 8)
+                if let n = regimeMemory { memory.windows = n }
+                do throws(ExpertPlacementError) {
+                    let chosen: RegimeMemory.Choice
+                    (plan, chosen) = try rebalance(problem, memory: &memory, recordedImbalance: record,
+                                                   solver: drop.solver(method), options: options)
+                    plannedOn = chosen
+                } catch {
+                    throw InputError(file: name, error)
+                }
+                try OutputSink.write(JSONWriter.string(RegimeMemoryFile.encode(memory)), to: memoryFile)
+            } else {
+                plan = try rebalance(problem, recordedImbalance: record, solver: drop.solver(method), options: options)
+            }
             // The new placement's metrics on the window, with moves against the deployed one.
             let metrics = PlacementMetrics(layers: plan.layers.map(\.after))
             let model = expertBytes.map { RebalanceFile.TransferModel(expertBytes: $0, bandwidth: bandwidth!) }
@@ -108,12 +151,33 @@ struct Rebalance: ParsableCommand {
                 rules.record(into: &info.settings)
                 drop.record(into: &info.settings)
                 planning.record(into: &info.settings, chosen: chosen)
-                text = try JSONWriter.string(RebalanceFile.encode(plan, metrics: metrics, solver: info, transferModel: model))
+                var document = RebalanceFile.encode(plan, metrics: metrics, solver: info, transferModel: model)
+                if let plannedOn, case .object(var root) = document {
+                    root["plannedOn"] = .string(plannedOn.rawValue)
+                    if case .object(var solver)? = root["solver"], case .object(var settings)? = solver["settings"] {
+                        settings["regimeMemory"] = .number(Double(regimeMemory ?? 8))
+                        solver["settings"] = .object(settings)
+                        root["solver"] = .object(solver)
+                    }
+                    document = .object(root)
+                }
+                text = try JSONWriter.string(document)
             case .table:
                 text = TableReport.rebalance(name: name, problem: problem, plan: plan, transferModel: model)
+                    + (plannedOn.map { "planned on the \($0 == .memory ? "remembered windows (regime memory)" : "window")\n" } ?? "")
             }
             try OutputSink.write(text, to: output ?? "-")
         }
+    }
+}
+
+/// One call with a regime memory (``RegimeMemory/step(_:planner:)``), for a solver chosen at run
+/// time.
+func rebalance<Solver: LayerSolver>(_ problem: Problem, memory: inout RegimeMemory, recordedImbalance: [Double?]?,
+                                    solver: Solver, options: RebalanceOptions)
+    throws(ExpertPlacementError) -> (RebalancePlan, RegimeMemory.Choice) {
+    try memory.step(problem) { (planned: Problem, _: RegimeMemory.Choice) throws(ExpertPlacementError) -> RebalancePlan in
+        try Rebalancer<Solver>.plan(planned, recordedImbalance: recordedImbalance, solver: solver, options: options)
     }
 }
 

@@ -114,4 +114,74 @@ struct RebalanceCLITests {
         let bad = try CLI.run(["pareto", window, "--current", deployed, "--fractions", "0,2"])
         #expect(bad.status == 64)
     }
+
+    /// Two layers, 8 experts on 4 × 3 slots; 8-iteration windows whose hot experts alternate
+    /// (0–2, then 5–7) from one window to the next, as an instance with a plain deployed plan.
+    static func alternatingWindow(_ w: Int) throws -> String {
+        var values = ContiguousArray<Double>()
+        for l in 0..<2 {
+            for t in 0..<8 {
+                for x in 0..<8 { values.append(Double(((w % 2 == 0) ? x < 3 : x >= 5) ? 400 : 100) + Double((t * 7 + x * 3 + l) % 5)) }
+            }
+        }
+        let problem = try Problem(topology: Topology(devices: 4, slotsPerDevice: 3),
+                                  loads: LoadTensor(layers: 2, episodes: 8, experts: 8, values: values))
+        return try temporaryFile("rb-alternating-\(w).json", JSONWriter.string(InstanceFile.encode(problem)))
+    }
+
+    @Test("rebalance --memory: the simulated policy's regime memory across calls, kept in a file")
+    func regimeMemory() throws {
+        let plain = OnlineSimulator.plainPlacement(topology: Topology(devices: 4, slotsPerDevice: 3), experts: 8, layers: 2)
+        var deployed = try temporaryFile("rb-memory-deployed.json", JSONWriter.string(PlacementFile.encode(plain)))
+        let memory = FileManager.default.temporaryDirectory.appendingPathComponent("eplb-memory-\(getpid()).json").path
+        try? FileManager.default.removeItem(atPath: memory)
+        // The library's policy on the same windows decides the same.
+        var policy = RebalancePolicy(options: RebalanceOptions(moves: MovePolicy(cost: 0.002)))
+        var current = plain
+        var planned: [String] = []
+        for w in 0..<5 {
+            let window = try Self.alternatingWindow(w)
+            let r = try CLI.run(["rebalance", window, "--current", deployed, "--memory", memory, "--move-cost", "0.002",
+                                 "--omit-timing"])
+            #expect(r.status == 0, "\(r.stderr)")
+            let root = try #require(try JSONParser.parse(Array(r.stdout.utf8)).objectValue)
+            planned.append(try #require(root["plannedOn"]?.stringValue))
+            #expect(root["solver"]?.objectValue?["settings"]?.objectValue?["regimeMemory"]?.intValue == 8)
+            let next = try PlacementFile.decode(Array(r.stdout.utf8), file: "next")
+            let windowProblem = try InstanceFile.decode(Array(try String(contentsOfFile: window, encoding: .utf8).utf8), file: "w").problem
+            let decision = try policy.decide(window: try Problem(topology: plain.topology, loads: windowProblem.loads, current: current))
+            #expect(next == decision.placement, "window \(w)")
+            current = next
+            deployed = try temporaryFile("rb-memory-deployed.json", r.stdout)
+        }
+        #expect(planned == policy.regimeMemory.choices.map(\.rawValue))
+        #expect(planned.prefix(2) == ["window", "window"] && planned.contains("memory"))
+        let kept = try RegimeMemoryFile.decode(Array(try String(contentsOfFile: memory, encoding: .utf8).utf8), file: memory)
+        #expect(kept.remembered.count == 5 && kept.choices.map(\.rawValue) == planned)
+
+        // Bad uses: exit 64 or a clear error, and the memory file left as it was.
+        let before = try String(contentsOfFile: memory, encoding: .utf8)
+        let window = try Self.alternatingWindow(5)
+        let alone = try CLI.run(["rebalance", window, "--current", deployed, "--regime-memory", "4"])
+        #expect(alone.status == 64 && alone.stderr.contains("--memory"))
+        let strategy = try CLI.run(["rebalance", window, "--current", deployed, "--memory", memory, "--strategy", "last"])
+        #expect(strategy.status == 64 && strategy.stderr.contains("--strategy window"))
+        let wrong = try CLI.run(["rebalance", window, "--current", deployed, "--memory", deployed])
+        #expect(wrong.status != 0 && wrong.stderr.contains("kind"), "\(wrong.stderr)")
+        let other = try CLI.run(["generate", "zipf", "--layers", "3", "--episodes", "4", "--experts", "8",
+                                 "--devices", "4", "--slots-per-device", "3", "--seed", "1"])
+        let otherWindow = try temporaryFile("rb-memory-other.json", other.stdout)
+        let otherPlan = try temporaryFile("rb-memory-other-plan.json", JSONWriter.string(PlacementFile.encode(
+            OnlineSimulator.plainPlacement(topology: Topology(devices: 4, slotsPerDevice: 3), experts: 8, layers: 3))))
+        let reshaped = try CLI.run(["rebalance", otherWindow, "--current", otherPlan, "--memory", memory, "--omit-timing"])
+        #expect(reshaped.status == 0, "\(reshaped.stderr)")  // another model: the memory starts afresh
+        let afresh = try RegimeMemoryFile.decode(Array(try String(contentsOfFile: memory, encoding: .utf8).utf8), file: memory)
+        #expect(afresh.remembered.count == 1 && afresh.remembered[0].layers == 3)
+        try before.write(toFile: memory, atomically: true, encoding: .utf8)
+        let broken = before.replacingOccurrences(of: "\"discount\": 0.5", with: "\"discount\": 7")
+        try broken.write(toFile: memory, atomically: true, encoding: .utf8)
+        let bad = try CLI.run(["rebalance", window, "--current", deployed, "--memory", memory])
+        #expect(bad.status != 0 && bad.stderr.contains("discount"), "\(bad.stderr)")
+        #expect(try String(contentsOfFile: memory, encoding: .utf8) == broken)
+    }
 }

@@ -104,3 +104,38 @@ def test_drop_budget_matches_the_command_line(method, rng, tmp_path):
     assert ep.solve(loads, 40, 8, method=method, axes="lte").capped_imbalance is None
     with pytest.raises(ep.PlacementError, match="drop_budget"):
         ep.solve(loads, 40, 8, method=method, axes="lte", drop_budget=1.5)
+
+
+def test_regime_memory_decides_as_the_command_line(tmp_path):
+    """`Rebalancer(regime_memory=8)` and `eplb rebalance --memory FILE` (state in a file between
+    processes) make the same plans, call after call, and plan on the memory at the same calls."""
+    binary = eplb_binary()
+    if binary is None:
+        pytest.skip("the eplb tool is not built (swift build -c release): set EPLB_BINARY")
+    t, x = np.arange(8)[:, None, None], np.arange(8)[None, None, :]
+    layer = np.arange(2)[None, :, None]
+
+    def window(w):  # [T, L, E]; the hot experts alternate between 0–2 and 5–7
+        hot = (x < 3) if w % 2 == 0 else (x >= 5)
+        return np.where(hot, 400.0, 100.0) + (t * 7 + x * 3 + layer) % 5
+
+    plain = np.tile(np.concatenate([np.arange(8), np.arange(4)]), (2, 1))
+    deployed = tmp_path / "deployed.json"
+    deployed.write_text(json.dumps({"schemaVersion": 1, "experts": 8, "topology": {"devices": 4, "slotsPerDevice": 3},
+                                    "phy2log": plain.tolist()}))
+    memory = tmp_path / "memory.json"
+    rebalancer = ep.Rebalancer(plain, 4, regime_memory=8, axes="tle", move_cost=0.002)
+    kinds = []
+    for w in range(6):
+        path = tmp_path / f"w{w}.npy"
+        np.save(path, window(w))
+        out = subprocess.run([binary, "rebalance", str(path), "--axes", "tle", "--current", str(deployed), "--memory",
+                              str(memory), "--move-cost", "0.002", "--omit-timing"], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        cli = json.loads(out.stdout)
+        result = rebalancer.step(window(w))
+        assert np.array_equal(np.array(cli["phy2log"]), result.phy2log), f"window {w}"
+        assert cli["plannedOn"] == result.planned_on
+        kinds.append(result.planned_on)
+        deployed.write_text(out.stdout)
+    assert kinds[:2] == ["window", "window"] and "memory" in kinds

@@ -46,8 +46,9 @@ public struct RegimeMemory: Sendable {
     public private(set) var scores: (window: Double, memory: Double) = (0, 0)
     /// The plan deployed at each call so far, in call order.
     public private(set) var choices: [Choice] = []
-    /// The previous call's plans (window, memory), scored at the next call.
-    private var previous: (window: Placement, memory: Placement)? = nil
+    /// The previous call's plans (window, memory), scored at the next call (`nil` before the
+    /// first call and after one that failed).
+    public private(set) var previousPlans: (window: Placement, memory: Placement)? = nil
 
     /// Creates a memory (defaults as documented on the properties).
     public init(windows: Int, newestShare: Double = 0.5, blocksPerWindow: Int = 8, discount: Double = 0.5) {
@@ -55,6 +56,49 @@ public struct RegimeMemory: Sendable {
         self.newestShare = newestShare
         self.blocksPerWindow = blocksPerWindow
         self.discount = discount
+    }
+
+    /// Restores a memory's state (as `eplb rebalance --memory` reads it back from its file).
+    ///
+    /// - Throws: ``ExpertPlacementError`` naming the part that is inconsistent: settings out of
+    ///   range, remembered windows of different layer or expert counts or with more than
+    ///   `blocksPerWindow` blocks, scores that are not finite and ≥ 0, or previous plans that do
+    ///   not fit the remembered windows or each other.
+    public init(windows: Int, newestShare: Double = 0.5, blocksPerWindow: Int = 8, discount: Double = 0.5,
+                remembered: [LoadTensor], scores: (window: Double, memory: Double), choices: [Choice],
+                previousPlans: (window: Placement, memory: Placement)?) throws(ExpertPlacementError) {
+        self.init(windows: windows, newestShare: newestShare, blocksPerWindow: blocksPerWindow, discount: discount)
+        try validate()
+        if let first = remembered.first {
+            for (i, t) in remembered.enumerated() {
+                guard t.layers == first.layers && t.experts == first.experts else {
+                    throw .shapeMismatch(field: "remembered[\(i)]", reason: "has \(t.layers) layers × \(t.experts) experts, "
+                                         + "the first window \(first.layers) × \(first.experts)")
+                }
+                guard t.episodes <= blocksPerWindow else {
+                    throw .invalidValue(field: "remembered[\(i)]", reason: "has \(t.episodes) blocks, more than blocksPerWindow \(blocksPerWindow)")
+                }
+            }
+        }
+        for (name, v) in [("scores.window", scores.window), ("scores.memory", scores.memory)] where !(v.isFinite && v >= 0) {
+            throw .invalidValue(field: name, reason: "must be a finite number ≥ 0, got \(v)")
+        }
+        if let (w, m) = previousPlans {
+            guard !remembered.isEmpty else {
+                throw .invalidValue(field: "previousPlans", reason: "are set but no window is remembered")
+            }
+            guard w.topology == m.topology && w.layers == m.layers && w.experts == m.experts else {
+                throw .shapeMismatch(field: "previousPlans", reason: "the window and memory plans differ in shape or topology")
+            }
+            if let first = remembered.first, w.layers != first.layers || w.experts != first.experts {
+                throw .shapeMismatch(field: "previousPlans", reason: "plans of \(w.layers) layers × \(w.experts) experts "
+                                     + "for windows of \(first.layers) × \(first.experts)")
+            }
+        }
+        self.remembered = remembered
+        self.scores = scores
+        self.choices = choices
+        self.previousPlans = previousPlans
     }
 
     /// Whether the memory takes effect (``windows`` ≥ 2).
@@ -113,17 +157,17 @@ public struct RegimeMemory: Sendable {
     /// - Complexity: O(L·(W·P + W·E)).
     public mutating func observe(_ window: Problem) throws(ExpertPlacementError) {
         let reshaped = remembered.last.map { $0.layers != window.layers || $0.experts != window.experts } ?? false
-        if reshaped || previous.map({ $0.window.topology != window.topology }) ?? false {
+        if reshaped || previousPlans.map({ $0.window.topology != window.topology }) ?? false {
             remembered.removeAll()
-            previous = nil
+            previousPlans = nil
             scores = (0, 0)
         }
-        if let (windowPlan, memoryPlan) = previous {
+        if let (windowPlan, memoryPlan) = previousPlans {
             let w = try Self.meanImbalance(windowPlan, on: window)
             let m = memoryPlan == windowPlan ? w : try Self.meanImbalance(memoryPlan, on: window)
             scores = (discount * scores.window + w, discount * scores.memory + m)
         }
-        previous = nil
+        previousPlans = nil
         remembered.append(try Self.blocks(of: window.loads, count: blocksPerWindow))
         if remembered.count > Swift.max(1, windows) { remembered.removeFirst(remembered.count - Swift.max(1, windows)) }
     }
@@ -156,7 +200,7 @@ public struct RegimeMemory: Sendable {
     /// Remembers this call's two plans (pass the window plan twice when there is no memory plan)
     /// and returns the one to deploy.
     public mutating func choose(window windowPlan: Placement, memory memoryPlan: Placement) -> Choice {
-        previous = (windowPlan, memoryPlan)
+        previousPlans = (windowPlan, memoryPlan)
         let choice: Choice = scores.memory < scores.window ? .memory : .window
         choices.append(choice)
         return choice

@@ -1,0 +1,59 @@
+import ExpertPlacement
+import ExpertPlacementFormats
+import Testing
+
+@Suite("RegimeMemoryFile")
+struct RegimeMemoryFileTests {
+    /// A memory after three calls on seeded loads (2 layers, 6 experts on 3 × 3 slots).
+    private func memory() throws -> RegimeMemory {
+        let topology = Topology(devices: 3, slotsPerDevice: 3)
+        var memory = RegimeMemory(windows: 4, newestShare: 0.6, blocksPerWindow: 3, discount: 0.25)
+        let plain = OnlineSimulator.plainPlacement(topology: topology, experts: 6, layers: 2)
+        for seed in 1...3 {
+            let loads = try SyntheticLoads.lognormal(layers: 2, episodes: 7, experts: 6, seed: UInt64(seed))
+            let window = try Problem(topology: topology, loads: loads, current: plain)
+            _ = try memory.step(window) { (p: Problem, _: RegimeMemory.Choice) throws(ExpertPlacementError) -> RebalancePlan in
+                try Rebalancer.plan(p, solver: GreedySolver(), options: RebalanceOptions())
+            }
+        }
+        return memory
+    }
+
+    private func encoded(_ memory: RegimeMemory) throws -> [UInt8] {
+        Array(try JSONWriter.string(RegimeMemoryFile.encode(memory)).utf8)
+    }
+
+    @Test("a memory read back is the memory written")
+    func roundTrip() throws {
+        let original = try memory()
+        let back = try RegimeMemoryFile.decode(encoded(original), file: "m.json")
+        #expect(back.windows == 4 && back.newestShare == 0.6 && back.blocksPerWindow == 3 && back.discount == 0.25)
+        #expect(back.remembered == original.remembered)
+        #expect(back.scores == original.scores && back.scores.window > 0)
+        #expect(back.choices == original.choices)
+        let (w, m) = try #require(back.previousPlans), (ow, om) = try #require(original.previousPlans)
+        #expect(w == ow && m == om)
+        #expect(try encoded(back) == encoded(original))
+        let empty = try RegimeMemoryFile.decode(encoded(RegimeMemory(windows: 8)), file: "e.json")
+        #expect(empty.remembered.isEmpty && empty.previousPlans == nil && empty.windows == 8)
+    }
+
+    @Test("bad files name the file and the field", arguments: [
+        (#""kind": "regimeMemory""#, #""kind": "placement""#, "kind"),
+        (#""discount": 0.25"#, #""discount": 3"#, "regimeMemory.discount"),
+        (#""choices": ["window""#, #""choices": ["sometimes""#, "choices[0]"),
+        (#""experts": 6"#, #""experts": 5"#, "remembered[0]"),
+        (#""scores":"#, #""score":"#, "scores"),
+    ])
+    func badFiles(original: String, replacement: String, field: String) throws {
+        let text = String(decoding: try encoded(memory()), as: UTF8.self)
+        #expect(text.contains(original), "fixture lacks \(original)")
+        do {
+            _ = try RegimeMemoryFile.decode(Array(text.replacingOccurrences(of: original, with: replacement).utf8), file: "m.json")
+            Issue.record("accepted \(replacement)")
+        } catch {
+            #expect(error.file == "m.json")
+            #expect(error.field == field, "\(error)")
+        }
+    }
+}
