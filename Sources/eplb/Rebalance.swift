@@ -120,6 +120,7 @@ struct Rebalance: ParsableCommand {
             let record = recorded.map { $0.map { Optional($0) } }
             let plan: RebalancePlan
             var plannedOn: RegimeMemory.Choice? = nil
+            var windowsKept = 0
             if let memoryFile {
                 // The memory is written before the output: it has seen this window whatever is
                 // deployed, and the next call scores both of this call's plans.
@@ -127,6 +128,7 @@ struct Rebalance: ParsableCommand {
                     ? try RegimeMemoryFile.decode(InputSource.read(memoryFile), file: memoryFile)
                     : RegimeMemory(windows: regimeMemory ?? 8)
                 if let n = regimeMemory { memory.windows = n }
+                windowsKept = memory.windows
                 do throws(ExpertPlacementError) {
                     let chosen: RegimeMemory.Choice
                     (plan, chosen) = try rebalance(problem, memory: &memory, recordedImbalance: record,
@@ -151,14 +153,10 @@ struct Rebalance: ParsableCommand {
                 rules.record(into: &info.settings)
                 drop.record(into: &info.settings)
                 planning.record(into: &info.settings, chosen: chosen)
+                if plannedOn != nil { info.settings["regimeMemory"] = .number(Double(windowsKept)) }
                 var document = RebalanceFile.encode(plan, metrics: metrics, solver: info, transferModel: model)
                 if let plannedOn, case .object(var root) = document {
                     root["plannedOn"] = .string(plannedOn.rawValue)
-                    if case .object(var solver)? = root["solver"], case .object(var settings)? = solver["settings"] {
-                        settings["regimeMemory"] = .number(Double(regimeMemory ?? 8))
-                        solver["settings"] = .object(settings)
-                        root["solver"] = .object(solver)
-                    }
                     document = .object(root)
                 }
                 text = try JSONWriter.string(document)

@@ -173,10 +173,15 @@ struct RebalanceCLITests {
         let otherWindow = try temporaryFile("rb-memory-other.json", other.stdout)
         let otherPlan = try temporaryFile("rb-memory-other-plan.json", JSONWriter.string(PlacementFile.encode(
             OnlineSimulator.plainPlacement(topology: Topology(devices: 4, slotsPerDevice: 3), experts: 8, layers: 3))))
-        let reshaped = try CLI.run(["rebalance", otherWindow, "--current", otherPlan, "--memory", memory, "--omit-timing"])
+        let reshaped = try CLI.run(["rebalance", otherWindow, "--current", otherPlan, "--memory", memory, "--regime-memory", "3",
+                                    "--omit-timing"])
         #expect(reshaped.status == 0, "\(reshaped.stderr)")  // another model: the memory starts afresh
         let afresh = try RegimeMemoryFile.decode(Array(try String(contentsOfFile: memory, encoding: .utf8).utf8), file: memory)
-        #expect(afresh.remembered.count == 1 && afresh.remembered[0].layers == 3)
+        #expect(afresh.remembered.count == 1 && afresh.remembered[0].layers == 3 && afresh.windows == 3)
+        // Without the flag the file's own count holds, and is recorded even with no other setting.
+        let again = try CLI.run(["rebalance", otherWindow, "--current", otherPlan, "--memory", memory, "--omit-timing"])
+        let settings = try JSONParser.parse(Array(again.stdout.utf8)).objectValue?["solver"]?.objectValue?["settings"]?.objectValue
+        #expect(again.status == 0 && settings?["regimeMemory"]?.intValue == 3, "\(again.stderr)")
         try before.write(toFile: memory, atomically: true, encoding: .utf8)
         let broken = before.replacingOccurrences(of: "\"discount\": 0.5", with: "\"discount\": 7")
         try broken.write(toFile: memory, atomically: true, encoding: .utf8)
