@@ -267,12 +267,14 @@ public struct Rebalancer<Solver: LayerSolver>: Sendable {
             notes = report.notes
             status = report.status
         }
-        // The candidate's metrics on the selected layers (the others are the deployed plan's).
+        // The candidate's metrics on the selected layers (the others are the deployed plan's, and
+        // so are those of a selected layer whose new row is the deployed one).
         var after = before
         let placed = candidate
         let work = selected.count * problem.episodes * problem.topology.slotCount
         let selectedMetrics = try LayerParallelism.map(count: selected.count, work: work, maxThreads: options.maxThreads) {
             (i: Int) throws(ExpertPlacementError) -> LayerMetrics in
+            if placed.moves(from: current, layer: selected[i]) == 0 { return before[selected[i]] }
             var m = try Metrics.layerMetrics(placed, on: problem, layer: selected[i])
             if let f = options.dropBudget {
                 m.cappedImbalance = DropObjective.value(placed, on: problem, layer: selected[i], objective: objective, budget: f)
