@@ -281,14 +281,19 @@ func dropBudgetArgument(_ value: Double) throws(CError) -> Double? {
     return value
 }
 
-/// Rebalances with the named method (a generic call per method).
-package func rebalance(_ problem: Problem, recorded: [Double?]?, method: CMethod,
-                       options: RebalanceOptions) throws(ExpertPlacementError) -> RebalancePlan {
+/// Rebalances with the named method (a generic call per method), through `memory`'s regime
+/// memory when one is given.
+package func rebalance(_ problem: Problem, recorded: [Double?]?, method: CMethod, options: RebalanceOptions,
+                       remembering memory: RegimeMemoryHandle? = nil) throws(ExpertPlacementError) -> RebalancePlan {
+    func run<Solver: LayerSolver>(_ solver: Solver) throws(ExpertPlacementError) -> RebalancePlan {
+        guard let memory else { return try Rebalancer.plan(problem, recordedImbalance: recorded, solver: solver, options: options) }
+        return try Rebalancer.plan(problem, remembering: &memory.memory, recordedImbalance: recorded, solver: solver,
+                                   options: options)
+    }
     switch method {
-    case .search: try Rebalancer<SearchSolver>.plan(problem, recordedImbalance: recorded, solver: SearchSolver(), options: options)
-    case .greedy: try Rebalancer<GreedySolver>.plan(problem, recordedImbalance: recorded, solver: GreedySolver(), options: options)
-    case .hierarchical:
-        try Rebalancer<HierarchicalSolver>.plan(problem, recordedImbalance: recorded, solver: HierarchicalSolver(), options: options)
+    case .search: return try run(SearchSolver())
+    case .greedy: return try run(GreedySolver())
+    case .hierarchical: return try run(HierarchicalSolver())
     }
 }
 
@@ -470,10 +475,11 @@ package struct RebalanceCall {
     }
 
     /// Rebalances `planned` (``problem`` itself, or the problem a planning strategy made of it:
-    /// the layers are selected, re-placed and scored on it, as `eplb rebalance --strategy` does).
-    package func plan(on planned: Problem) throws(CError) -> RebalancePlan {
+    /// the layers are selected, re-placed and scored on it, as `eplb rebalance --strategy` does),
+    /// through `memory`'s regime memory when one is given.
+    package func plan(on planned: Problem, remembering memory: RegimeMemoryHandle? = nil) throws(CError) -> RebalancePlan {
         do throws(ExpertPlacementError) {
-            return try rebalance(planned, recorded: recorded, method: method, options: options)
+            return try rebalance(planned, recorded: recorded, method: method, options: options, remembering: memory)
         } catch {
             throw CError(error)
         }
@@ -517,7 +523,7 @@ public func ep_rebalance(_ loads: UnsafePointer<Double>?, _ layers: Int64, _ epi
 }
 
 /// A ``RegimeMemory`` held for a C caller: what `ep_regime_memory *` points to.
-final class RegimeMemoryHandle {
+package final class RegimeMemoryHandle {
     var memory: RegimeMemory
     init(windows: Int) { memory = RegimeMemory(windows: windows) }
 }
@@ -568,26 +574,13 @@ public func ep_rebalance_ex(_ loads: UnsafePointer<Double>?, _ layers: Int64, _ 
                 current: current, moveCost: moveCost, maxMoves: maxMoves, recorded: recorded, threshold: threshold,
                 relativeThreshold: relativeThreshold, minGain: minGain, maxLayers: maxLayers)
             guard let phy2log else { throw .invalid("phy2log", "is NULL") }
-            var plan: RebalancePlan
-            var choice = RegimeMemory.Choice.window
-            if let memory {
-                // The memory's step with this call's rules. When a plan fails, the window stays
-                // remembered and the next call has no previous plans to score.
-                let handle = Unmanaged<RegimeMemoryHandle>.fromOpaque(memory).takeUnretainedValue()
-                do throws(ExpertPlacementError) {
-                    (plan, choice) = try handle.memory.step(call.problem) {
-                        (planned: Problem, _: RegimeMemory.Choice) throws(ExpertPlacementError) -> RebalancePlan in
-                        try rebalance(planned, recorded: call.recorded, method: call.method, options: call.options)
-                    }
-                } catch {
-                    throw CError(error)
-                }
-            } else {
-                plan = try call.plan(on: call.problem)
-            }
+            // With a memory: its step with this call's rules. When a plan fails, the window stays
+            // remembered and the next call has no previous plans to score.
+            let handle = memory.map { Unmanaged<RegimeMemoryHandle>.fromOpaque($0).takeUnretainedValue() }
+            let plan = try call.plan(on: call.problem, remembering: handle)
             call.write(plan, phy2log: phy2log, priority: priority, moves: moves,
                        before: before, after: after, recordedOut: recordedOut)
-            plannedOn?.pointee = choice == .memory ? 1 : 0
+            plannedOn?.pointee = plan.plannedOn == .memory ? 1 : 0
         }
     }
 }

@@ -147,6 +147,14 @@ public enum PlacementFile {
         do { value = try JSONParser.parse(bytes) } catch {
             throw InputError(file: file, reason: "invalid JSON: \(error)")
         }
+        return try decodeDocument(value, file: file, experts: experts, topology: fallback)
+    }
+
+    /// ``decodeDocument(_:file:experts:topology:)`` on a parsed value (a placement object nested
+    /// in another document).
+    static func decodeDocument(_ value: JSONValue, file: String, experts: Int? = nil,
+                               topology fallback: Topology? = nil) throws(InputError)
+        -> (placement: Placement, recordedImbalance: [Double]?, layerIds: [Int]?) {
         guard case .object(let root) = value else {
             throw InputError(file: file, reason: "expected a placement object with \"phy2log\", found \(value.kindDescription)")
         }

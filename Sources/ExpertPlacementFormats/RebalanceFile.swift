@@ -7,6 +7,7 @@ public import ExpertPlacement
 /// - `priority`: the changed layers in the order to apply them;
 /// - `recordedImbalance`: per layer, the objective's value right after its last update (read back
 ///   by the next rebalance for the relative threshold);
+/// - `plannedOn` (when a regime memory chose the plan): `window` or `memory`;
 /// - `rebalance`: per layer `reason`, `moves`, `before` and `after` metrics on the window, the
 ///   busiest sender and receiver, and with a transfer model `bytes` and `seconds`; a `summary`.
 ///
@@ -47,6 +48,7 @@ public enum RebalanceFile {
         })
         root["priority"] = .array(plan.priority.map { .number(Double($0)) })
         root["recordedImbalance"] = .array(plan.recordedImbalance.map { .number($0) })
+        if let plannedOn = plan.plannedOn { root["plannedOn"] = .string(plannedOn.rawValue) }
         var totalBytes = 0.0, totalSeconds = 0.0
         let layers: [JSONValue] = plan.layers.map { change in
             var o = JSONObject()

@@ -107,11 +107,7 @@ public enum RegimeMemoryFile {
                 // A placement document of its own, so its rows are checked as every plan's are.
                 let document = JSONValue.object(JSONObject([("topology", topology), ("experts", .number(Double(experts))),
                                                             ("phy2log", rows)]))
-                let text: String
-                do { text = try JSONWriter.string(document) } catch {
-                    throw InputError(file: file, field: "previousPlans.\(name)", reason: "\(error)")
-                }
-                do { return try PlacementFile.decode(Array(text.utf8), file: file) } catch {
+                do { return try PlacementFile.decodeDocument(document, file: file).placement } catch {
                     throw InputError(file: file, field: "previousPlans.\(name)" + (error.field.map { ".\($0)" } ?? ""),
                                      reason: error.reason)
                 }

@@ -119,7 +119,6 @@ struct Rebalance: ParsableCommand {
             options.dropBudget = drop.dropBudget
             let record = recorded.map { $0.map { Optional($0) } }
             let plan: RebalancePlan
-            var plannedOn: RegimeMemory.Choice? = nil
             var windowsKept = 0
             if let memoryFile {
                 // The memory is written before the output: it has seen this window whatever is
@@ -130,10 +129,8 @@ struct Rebalance: ParsableCommand {
                 if let n = regimeMemory { memory.windows = n }
                 windowsKept = memory.windows
                 do throws(ExpertPlacementError) {
-                    let chosen: RegimeMemory.Choice
-                    (plan, chosen) = try rebalance(problem, memory: &memory, recordedImbalance: record,
-                                                   solver: drop.solver(method), options: options)
-                    plannedOn = chosen
+                    plan = try rebalance(problem, memory: &memory, recordedImbalance: record, solver: drop.solver(method),
+                                         options: options)
                 } catch {
                     throw InputError(file: name, error)
                 }
@@ -153,30 +150,23 @@ struct Rebalance: ParsableCommand {
                 rules.record(into: &info.settings)
                 drop.record(into: &info.settings)
                 planning.record(into: &info.settings, chosen: chosen)
-                if plannedOn != nil { info.settings["regimeMemory"] = .number(Double(windowsKept)) }
-                var document = RebalanceFile.encode(plan, metrics: metrics, solver: info, transferModel: model)
-                if let plannedOn, case .object(var root) = document {
-                    root["plannedOn"] = .string(plannedOn.rawValue)
-                    document = .object(root)
-                }
-                text = try JSONWriter.string(document)
+                if plan.plannedOn != nil { info.settings["regimeMemory"] = .number(Double(windowsKept)) }
+                text = try JSONWriter.string(RebalanceFile.encode(plan, metrics: metrics, solver: info, transferModel: model))
             case .table:
                 text = TableReport.rebalance(name: name, problem: problem, plan: plan, transferModel: model)
-                    + (plannedOn.map { "planned on the \($0 == .memory ? "remembered windows (regime memory)" : "window")\n" } ?? "")
+                    + (plan.plannedOn.map { "planned on the \($0 == .memory ? "remembered windows (regime memory)" : "window")\n" } ?? "")
             }
             try OutputSink.write(text, to: output ?? "-")
         }
     }
 }
 
-/// One call with a regime memory (``RegimeMemory/step(_:planner:)``), for a solver chosen at run
-/// time.
+/// ``Rebalancer/plan(_:remembering:recordedImbalance:solver:options:)`` for a solver chosen at
+/// run time.
 func rebalance<Solver: LayerSolver>(_ problem: Problem, memory: inout RegimeMemory, recordedImbalance: [Double?]?,
-                                    solver: Solver, options: RebalanceOptions)
-    throws(ExpertPlacementError) -> (RebalancePlan, RegimeMemory.Choice) {
-    try memory.step(problem) { (planned: Problem, _: RegimeMemory.Choice) throws(ExpertPlacementError) -> RebalancePlan in
-        try Rebalancer<Solver>.plan(planned, recordedImbalance: recordedImbalance, solver: solver, options: options)
-    }
+                                    solver: Solver, options: RebalanceOptions) throws(ExpertPlacementError) -> RebalancePlan {
+    try Rebalancer<Solver>.plan(problem, remembering: &memory, recordedImbalance: recordedImbalance, solver: solver,
+                                options: options)
 }
 
 /// ``Rebalancer/plan(_:recordedImbalance:solver:options:)`` for a solver chosen at run time (the

@@ -44,6 +44,7 @@ struct RegimeMemoryFileTests {
         (#""choices": ["window""#, #""choices": ["sometimes""#, "choices[0]"),
         (#""experts": 6"#, #""experts": 5"#, "remembered[0]"),
         (#""scores":"#, #""score":"#, "scores"),
+        ("\"memory\": [\n      [", "\"memory\": [\n      [99, ", "previousPlans.memory.phy2log[0]"),
     ])
     func badFiles(original: String, replacement: String, field: String) throws {
         let text = String(decoding: try encoded(memory()), as: UTF8.self)

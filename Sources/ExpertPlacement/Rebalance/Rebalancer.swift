@@ -186,18 +186,10 @@ public struct Rebalancer<Solver: LayerSolver>: Sendable {
                                    episodeWeights: ContiguousArray<Double>? = nil) throws(ExpertPlacementError) -> RebalancePlan {
         let problem = try Problem(topology: deployed.topology, loads: loads, episodeWeights: episodeWeights, current: deployed)
         try regimeMemory.validate()
-        var plan: RebalancePlan
-        if regimeMemory.isActive {
-            let (recorded, solver, options) = (recordedImbalance, solver, options)
-            let (chosen, plannedOn) = try regimeMemory.step(problem) {
-                (planned: Problem, _: RegimeMemory.Choice) throws(ExpertPlacementError) -> RebalancePlan in
-                try Self.plan(planned, recordedImbalance: recorded, solver: solver, options: options)
-            }
-            plan = chosen
-            plan.plannedOn = plannedOn
-        } else {
-            plan = try Self.plan(problem, recordedImbalance: recordedImbalance, solver: solver, options: options)
-        }
+        let plan = regimeMemory.isActive
+            ? try Self.plan(problem, remembering: &regimeMemory, recordedImbalance: recordedImbalance, solver: solver,
+                            options: options)
+            : try Self.plan(problem, recordedImbalance: recordedImbalance, solver: solver, options: options)
         deployed = plan.placement
         recordedImbalance = plan.recordedImbalance.map { Optional($0) }
         return plan
@@ -213,6 +205,22 @@ public struct Rebalancer<Solver: LayerSolver>: Sendable {
             for change in ordered { continuation.yield(change) }
             continuation.finish()
         }
+    }
+
+    /// One rebalance of `problem` with a regime memory (``RegimeMemory/step(_:planner:)``): the
+    /// window is remembered, planned on and, from the memory's second window on, the memory too;
+    /// the plan the memory chooses is returned with ``RebalancePlan/plannedOn`` set. The one
+    /// memory step of the stateful rebalancer, the C API and `eplb rebalance --memory`.
+    ///
+    /// - Throws: as ``plan(_:recordedImbalance:solver:options:)``, and for bad memory settings.
+    public static func plan(_ problem: Problem, remembering memory: inout RegimeMemory, recordedImbalance: [Double?]? = nil,
+                            solver: Solver, options: RebalanceOptions) throws(ExpertPlacementError) -> RebalancePlan {
+        var (plan, plannedOn) = try memory.step(problem) {
+            (planned: Problem, _: RegimeMemory.Choice) throws(ExpertPlacementError) -> RebalancePlan in
+            try Self.plan(planned, recordedImbalance: recordedImbalance, solver: solver, options: options)
+        }
+        plan.plannedOn = plannedOn
+        return plan
     }
 
     /// One rebalance of `problem` (its `current` is the deployed placement, its episodes the

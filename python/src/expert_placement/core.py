@@ -424,7 +424,7 @@ def rebalance(
         _optional(min_gain, "min_gain"), -1 if max_layers is None else int(max_layers),
     )
     used = "window"
-    used_memory = False
+    planned_on = np.zeros(1, dtype=np.int32)  # 1: the memory's plan (ep_rebalance_ex)
     if planned:
         used_buffer = ctypes.create_string_buffer(128)
         code = _native.lib.ep_rebalance_planned(
@@ -433,14 +433,11 @@ def rebalance(
         )
         used = used_buffer.value.decode("utf-8", "replace")
     elif memory is not None:
-        planned_on = np.zeros(1, dtype=np.int32)
         with memory._lock:
             code = _native.lib.ep_rebalance_ex(
                 *inputs, memory._handle, phy2log, priority, moves, before, after, recorded_out, planned_on, seconds,
                 buffer, len(buffer),
             )
-        if code == _native.EP_OK and planned_on[0] == 1:
-            used_memory = True
     else:
         code = _native.lib.ep_rebalance(
             *inputs, phy2log, priority, moves, before, after, recorded_out, seconds, buffer, len(buffer),
@@ -449,7 +446,7 @@ def rebalance(
     return RebalanceResult(
         phy2log=_like(weight, phy2log), priority=priority[priority >= 0].copy(), moves=moves,
         before=before, after=after, recorded=recorded_out, wall_seconds=float(seconds[0]), strategy=used,
-        planned_on="memory" if used_memory else "window",
+        planned_on="memory" if planned_on[0] == 1 else "window",
     )
 
 
