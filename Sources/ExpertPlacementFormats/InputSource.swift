@@ -101,7 +101,7 @@ public enum InputSource {
     /// instead of aborting the process when an allocation fails).
     static var memoryLimit: UInt64 { ProcessInfo.processInfo.physicalMemory / 2 }
 
-    private static func tooLarge(_ name: String) -> InputError {
+    static func tooLarge(_ name: String) -> InputError {
         InputError(file: name, reason: "is larger than half of this machine's memory (\(memoryLimit >> 20) MiB): too large to read")
     }
 

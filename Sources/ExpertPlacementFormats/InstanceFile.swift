@@ -48,6 +48,9 @@ public struct InstanceFile: Sendable {
     /// - Throws: ``InputError`` naming the file, the field and the problem.
     public static func load(path: String, overrides: TopologyOverrides = TopologyOverrides(),
                             axes: LoadAxes? = nil) throws(InputError) -> InstanceFile {
+        if let loads = try LoadReader.read(npyFile: path, axes: axes) {
+            return try numPyInstance(loads, file: InputSource.displayName(path), overrides: overrides)
+        }
         let bytes = try InputSource.read(path)
         return try decode(bytes, file: InputSource.displayName(path), overrides: overrides, axes: axes)
     }
@@ -62,15 +65,20 @@ public struct InstanceFile: Sendable {
     public static func decode(_ bytes: [UInt8], file: String, overrides: TopologyOverrides = TopologyOverrides(),
                               axes: LoadAxes? = nil) throws(InputError) -> InstanceFile {
         if isNumPy(bytes) {
-            let loads = try LoadReader.read(npy: bytes, file: file, axes: axes)
-            let topology = try TopologyFields().resolve(overrides, file: file)
-            do {
-                return InstanceFile(name: nil, problem: try Problem(topology: topology, loads: loads))
-            } catch {
-                throw InputError(file: file, error)
-            }
+            return try numPyInstance(LoadReader.read(npy: bytes, file: file, axes: axes), file: file, overrides: overrides)
         }
         return try decode(parseJSON(bytes, file: file), file: file, overrides: overrides, axes: axes)
+    }
+
+    /// An instance of `.npy` loads: the topology comes from `overrides` alone.
+    private static func numPyInstance(_ loads: LoadTensor, file: String,
+                                      overrides: TopologyOverrides) throws(InputError) -> InstanceFile {
+        let topology = try TopologyFields().resolve(overrides, file: file)
+        do {
+            return InstanceFile(name: nil, problem: try Problem(topology: topology, loads: loads))
+        } catch {
+            throw InputError(file: file, error)
+        }
     }
 
     /// Reads only the loads of an instance file (JSON or `.npy`), without needing a topology: for
@@ -82,6 +90,7 @@ public struct InstanceFile: Sendable {
     /// - Returns: the loads as [L][T][E].
     /// - Throws: ``InputError`` naming the file, the field and the problem.
     public static func readLoads(path: String, axes: LoadAxes? = nil) throws(InputError) -> LoadTensor {
+        if let loads = try LoadReader.read(npyFile: path, axes: axes) { return loads }
         let bytes = try InputSource.read(path)
         return try decodeLoads(bytes, file: InputSource.displayName(path), axes: axes)
     }

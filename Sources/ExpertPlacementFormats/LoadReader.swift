@@ -1,4 +1,5 @@
 import ExpertPlacement
+import Foundation
 
 /// Turns a JSON `load` array or a NumPy array into a ``LoadTensor``, naming each bad value by its
 /// index path in the file's own nesting (`load[3][17]` for an [L][E] file).
@@ -98,6 +99,41 @@ enum LoadReader {
         let decoded: Result<(array: NumPyArray, inRange: Bool), NumPyError> = bytes.withUnsafeBytes { raw in
             Result { () throws(NumPyError) in try _NumPyDecoder.decodeChecked(raw, transposingLeadingAxes: axes == .tle) }
         }
+        return try tensor(decoded, file: file, axes: axes)
+    }
+
+    /// Reads loads from the `.npy` file at `path` as ``read(npy:file:axes:)`` does from its bytes
+    /// (same checks, messages and values), decoding it from disk by parts
+    /// (``_NumPyDecoder/decodeChecked(file:size:transposingLeadingAxes:)``) instead of reading it
+    /// into memory first. `nil` when `path` is standard input, not a regular file, cannot be
+    /// opened, or does not start with NumPy's magic: the caller then reads it as any input
+    /// (``InputSource``), which reports what is wrong with it.
+    static func read(npyFile path: String, axes: LoadAxes?) throws(InputError) -> LoadTensor? {
+        guard path != "-" else { return nil }
+        var info = stat()
+        guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
+        var fd: Int32
+        // Non-blocking, in case the path became a named pipe since `stat` (opening one would wait
+        // for a writer); reads of a regular file do not block either way.
+        repeat { fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) } while fd < 0 && errno == EINTR
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size >= 6 else { return nil }
+        var magic = [UInt8](repeating: 0, count: 6)
+        guard pread(fd, &magic, 6, 0) == 6, magic == [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59] else { return nil }
+        let file = InputSource.displayName(path)
+        guard UInt64(info.st_size) <= InputSource.memoryLimit else { throw InputSource.tooLarge(file) }
+        let size = Int(info.st_size)
+        let decoded = Result { () throws(NumPyError) in
+            try _NumPyDecoder.decodeChecked(file: fd, size: size, transposingLeadingAxes: axes == .tle)
+        }
+        return try tensor(decoded, file: file, axes: axes)
+    }
+
+    /// The loads of a decoded `.npy` array: its shape and values checked, a 3-D one refused
+    /// without `axes`, every bad value named by its index in the file.
+    private static func tensor(_ decoded: Result<(array: NumPyArray, inRange: Bool), NumPyError>, file: String,
+                               axes: LoadAxes?) throws(InputError) -> LoadTensor {
         let array: NumPyArray, inRange: Bool
         do { (array, inRange) = try decoded.get() } catch {
             throw InputError(file: file, reason: error.message)

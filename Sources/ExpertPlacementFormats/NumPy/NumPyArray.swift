@@ -335,8 +335,9 @@ internal enum _NumPyDecoder {
         return verdicts.allSatisfy { $0 }
     }
 
-    /// Parses and checks the preamble and header: shape, dtype, byte order, where the data starts.
-    static func layout(_ bytes: UnsafeRawBufferPointer) throws(NumPyError) -> Layout {
+    /// Parses and checks the preamble (magic, version, header length): where the header and the
+    /// data start. Needs the first 12 bytes at most.
+    static func preamble(_ bytes: UnsafeRawBufferPointer) throws(NumPyError) -> (headerStart: Int, dataStart: Int) {
         let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
         guard bytes.count >= 6, (0..<6).allSatisfy({ bytes[$0] == magic[$0] }) else {
             throw NumPyError(message: "not a NumPy .npy file (missing the \\x93NUMPY magic)")
@@ -359,10 +360,22 @@ internal enum _NumPyDecoder {
         var headerLength = 0
         for k in 0..<lengthFieldSize { headerLength |= Int(bytes[8 + k]) << (8 * k) }
         let headerStart = 8 + lengthFieldSize
-        let dataStart = headerStart + headerLength
-        guard dataStart <= bytes.count else {
-            throw NumPyError(message: "truncated: the header says it is \(headerLength) bytes but the file ends after \(bytes.count - headerStart)")
+        return (headerStart, headerStart + headerLength)
+    }
+
+    /// Parses and checks the preamble and header: shape, dtype, byte order, where the data starts.
+    ///
+    /// - Parameters:
+    ///   - bytes: the file, or (with `fileSize`) its first bytes, at least through the header.
+    ///   - fileSize: the whole file's size when `bytes` is only its beginning (`nil`: `bytes` is
+    ///     the whole file); the data's size is checked against it.
+    static func layout(_ bytes: UnsafeRawBufferPointer, fileSize: Int? = nil) throws(NumPyError) -> Layout {
+        let total = fileSize ?? bytes.count
+        let (headerStart, dataStart) = try preamble(bytes)
+        guard dataStart <= total else {
+            throw NumPyError(message: "truncated: the header says it is \(dataStart - headerStart) bytes but the file ends after \(total - headerStart)")
         }
+        precondition(dataStart <= bytes.count, "the caller passes the whole header")
 
         // Parse the header dict.
         var parser = HeaderParser(bytes: UnsafeRawBufferPointer(rebasing: bytes[headerStart..<dataStart]))
@@ -424,7 +437,7 @@ internal enum _NumPyDecoder {
         }
         let (byteCount, overflow) = count.multipliedReportingOverflow(by: dtype.byteCount)
         if overflow { throw malformed("shape \(_pythonShape(shape)) is too large") }
-        let available = bytes.count - dataStart
+        let available = total - dataStart
         if available < byteCount {
             throw NumPyError(message: "truncated: the header says shape \(_pythonShape(shape)) of \(dtype.rawValue) = \(byteCount) bytes of data but the file holds \(available)")
         }
