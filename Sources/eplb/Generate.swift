@@ -20,6 +20,11 @@ struct Generate: ParsableCommand {
         (multinomial). Writes a float32 .npy of shape (iterations, layers, experts), the engines' \
         order: read it back with --axes tle. Needs --output.
 
+        lognormal, spiky and zipf write an instance JSON, or with --output FILE.npy the loads alone \
+        as a .npy of shape (episodes, layers, experts), the engines' order (read it back with \
+        --axes tle and give the topology then): float32 when every load is exact in float32 \
+        (lognormal and zipf counts are), float64 otherwise (spiky).
+
         Examples:
           eplb generate spiky --layers 58 --episodes 32 --experts 256 --devices 32 \\
               --slots-per-device 9
@@ -28,6 +33,8 @@ struct Generate: ParsableCommand {
           eplb generate regimes --from deepseek-v2-lite_esft_windows1024.json \\
               --iterations 8192 --layers 58 --experts 256 --output v3-trace.npy
           eplb solve v3-trace.npy --axes tle --devices 32 --slots-per-device 9
+          eplb generate lognormal --layers 58 --episodes 1024 --seed 11 \\
+              --output window.npy
         """
     )
 
@@ -46,8 +53,11 @@ struct Generate: ParsableCommand {
     @Option(help: "lognormal/zipf: token-expert assignments per episode, tokens × top-k (default 65536).") var assignments: Double?
     @OptionGroup var topology: TopologyOptions
     @OptionGroup(title: "Regimes (eplb generate regimes)") var regimes: RegimeOptions
-    @Option(help: ArgumentHelp("Write to FILE instead of standard output (atomically); required for regimes.", valueName: "file"))
+    @Option(help: ArgumentHelp("Write to FILE instead of standard output (atomically); required for regimes. A name ending in .npy writes the loads alone as .npy.", valueName: "file"))
     var output: String?
+
+    /// Whether the output is a `.npy` file (by its name): the loads alone, in the engines' order.
+    var writesNumPy: Bool { output?.lowercased().hasSuffix(".npy") ?? false }
 
     func validate() throws {
         for (flag, v) in [("--layers", layers), ("--experts", experts), ("--episodes", episodes ?? 1)] where v < 1 {
@@ -61,11 +71,17 @@ struct Generate: ParsableCommand {
                 throw ValidationError("\(flag) does not apply to generate regimes (it writes loads only, one row per iteration: see --iterations)")
             }
             guard regimes.from != nil else { throw ValidationError("generate regimes needs --from INSTANCE, the recorded loads") }
-            guard output != nil else { throw ValidationError("generate regimes writes a binary .npy file: give --output FILE") }
+            guard let output else { throw ValidationError("generate regimes writes a binary .npy file: give --output FILE") }
+            if output.lowercased().hasSuffix(".json") {
+                throw ValidationError("generate regimes writes a binary .npy file, not JSON: name the output \(output.dropLast(5)).npy")
+            }
             try regimes.parameters(layers: layers, experts: experts, seed: seed).validateAsFlags()
             return
         }
         if regimes.isSet { throw ValidationError("--from, --iterations, --tokens, --top-k, --switch-probability, --blend, --drift and --axes apply to generate regimes only") }
+        if writesNumPy && topology.overrides != TopologyOverrides() {
+            throw ValidationError("a .npy output holds the loads only: give --devices/--slots-per-device/--nodes/--groups when reading it, or write an instance JSON")
+        }
         guard let values = Limits.product(layers, episodes ?? 32).flatMap({ Limits.product($0, experts) }),
               values <= 50_000_000 else {
             throw ValidationError("--layers × --episodes × --experts is over 50 million values")
@@ -93,6 +109,12 @@ struct Generate: ParsableCommand {
                 let trace = try RegimeTrace.generate(from: source, parameters: regimes.parameters(layers: layers, experts: experts, seed: seed))
                 let bytes = NumPyArray.encode(trace, axes: .tle, dtype: .float32)
                 try OutputSink.write(bytes, to: output!)
+                return
+            }
+            if writesNumPy {
+                // Counts are whole numbers (exact in float32 up to 2^24); anything else keeps 64 bits.
+                let exact = loads.values.allSatisfy { Double(Float($0)) == $0 }
+                try OutputSink.write(NumPyArray.encode(loads, axes: .tle, dtype: exact ? .float32 : .float64), to: output!)
                 return
             }
             let o = topology.overrides

@@ -66,5 +66,42 @@ struct RegimeCLITests {
         #expect(missing.status == 2 && missing.stdout.isEmpty)
         #expect(missing.stderr == "eplb: error: /nonexistent.json: no such file\n")
         #expect(!FileManager.default.fileExists(atPath: Self.outputPath("y.npy")))
+        // A trace named .json would be binary under a JSON name: refused, nothing written.
+        let json = try CLI.run(["generate", "regimes", "--from", Self.source, "--output", Self.outputPath("z.json")])
+        #expect(json.status == 64 && json.stderr.contains("z.npy"))
+        #expect(!FileManager.default.fileExists(atPath: Self.outputPath("z.json")))
+    }
+}
+
+/// `eplb generate lognormal|spiky|zipf --output FILE.npy`: the loads alone, in the engines' order.
+@Suite("eplb generate to .npy")
+struct GenerateNumPyCLITests {
+    @Test("the loads as (episodes, layers, experts): float32 for counts, float64 for spiky; the same problem as the JSON",
+          arguments: ["lognormal", "zipf", "spiky"])
+    func sameLoads(kind: String) throws {
+        let npy = RegimeCLITests.outputPath("gen-\(kind).npy"), json = RegimeCLITests.outputPath("gen-\(kind).json")
+        defer { for path in [npy, json] { try? FileManager.default.removeItem(atPath: path) } }
+        let shape = ["--layers", "3", "--episodes", "5", "--experts", "16", "--seed", "9"]
+        let a = try CLI.run(["generate", kind] + shape + ["--output", npy])
+        #expect(a.status == 0 && a.stdout.isEmpty && a.stderr.isEmpty, "\(a.stderr)")
+        #expect(try CLI.run(["generate", kind] + shape + ["--output", json]).status == 0)
+        let array = try NumPyArray.decode([UInt8](try Data(contentsOf: URL(fileURLWithPath: npy))))
+        #expect(array.shape == [5, 3, 16])
+        #expect(array.dtype == (kind == "spiky" ? .float64 : .float32))
+        let fromNumPy = try InstanceFile.readLoads(path: npy, axes: .tle)
+        let fromJSON = try InstanceFile.load(path: json).problem.loads
+        #expect(fromNumPy.values == fromJSON.values)
+        // Read back as an instance, with the topology given then.
+        let plan = try CLI.run(["solve", npy, "--axes", "tle", "--devices", "4", "--slots-per-device", "5", "--method", "greedy"])
+        #expect(plan.status == 0, "\(plan.stderr)")
+    }
+
+    @Test("a topology flag with a .npy output is refused (exit 64, nothing written)")
+    func topologyRefused() throws {
+        let npy = RegimeCLITests.outputPath("gen-topology.npy")
+        let r = try CLI.run(["generate", "lognormal", "--layers", "2", "--episodes", "2", "--experts", "8", "--devices", "4",
+                             "--output", npy])
+        #expect(r.status == 64 && r.stderr.contains("--devices"))
+        #expect(!FileManager.default.fileExists(atPath: npy))
     }
 }
