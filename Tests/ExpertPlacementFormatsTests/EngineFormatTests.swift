@@ -201,6 +201,7 @@ struct EngineFormatTests {
     func trtllmStatistics() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("eplb-trt-\(getpid())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         try Data(#"{"num_experts": 2, "num_experts_per_token": 1}"#.utf8).write(to: URL(fileURLWithPath: dir + "/meta_info.json"))
         for rank in 0..<2 {
             var tensors: [(String, [Int64])] = []

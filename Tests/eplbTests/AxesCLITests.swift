@@ -10,7 +10,7 @@ struct AxesCLITests {
     static func trace() throws -> String {
         let values = ContiguousArray((0..<24).map { Double($0 % 5 + 1) })
         let bytes = NumPyArray(shape: [2, 3, 4], dtype: .float32, values: values).encode()
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("eplb-tests-\(getpid())-axes.npy").path
+        let path = TestScratch.root.appendingPathComponent("eplb-tests-\(getpid())-axes.npy").path
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         return path
     }

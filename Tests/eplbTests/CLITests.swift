@@ -55,7 +55,7 @@ struct CLI {
 }
 
 func temporaryFile(_ name: String, _ contents: String) throws -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("eplb-tests-\(getpid())")
+    let dir = TestScratch.root.appendingPathComponent("eplb-tests-\(getpid())")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     let url = dir.appendingPathComponent(name)
     try contents.write(to: url, atomically: true, encoding: .utf8)
@@ -98,7 +98,7 @@ struct CLITests {
 
     @Test("--output writes the file and nothing to stdout")
     func output() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("eplb-out-\(getpid())").path
+        let dir = TestScratch.root.appendingPathComponent("eplb-out-\(getpid())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let r = try CLI.run(["solve", "--example", "deepseek-readme", "--method", "hierarchical", "--format", "json",
                              "--output", dir + "/plan.json"])
@@ -189,7 +189,7 @@ struct CLITests {
     func reference() throws {
         let instance = try CLI.run(["example", "flashlb-toy"])
         let path = try temporaryFile("toy-ref.json", instance.stdout)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("eplb-ref-\(getpid())").path
+        let dir = TestScratch.root.appendingPathComponent("eplb-ref-\(getpid())").path
         let r = try CLI.run(["reference", path, "--output-dir", dir])
         #expect(r.status == 0, "\(r.stderr)")
         let text = try String(contentsOfFile: dir + "/toy-ref.placement.json", encoding: .utf8)
@@ -201,7 +201,7 @@ struct CLITests {
 
     @Test("gap-report writes JSON and Markdown")
     func gapReport() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("eplb-gaps-\(getpid())").path
+        let dir = TestScratch.root.appendingPathComponent("eplb-gaps-\(getpid())").path
         let r = try CLI.run(["gap-report", "--seeds", "1", "--shapes", "6x4x2,8x4x3,12x6x2", "--output-dir", dir])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("| search |"))

@@ -102,7 +102,7 @@ struct DocumentedBehaviourCLITests {
 
     @Test("solve --example X --output FILE writes the placement JSON; the table is for the terminal")
     func solveExampleToFile() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("eplb-example-\(getpid())").path
+        let dir = TestScratch.root.appendingPathComponent("eplb-example-\(getpid())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let file = dir + "/f.json"
         let r = try CLI.run(["solve", "--example", "flashlb-toy", "--output", file])
@@ -135,7 +135,7 @@ struct DocumentedBehaviourCLITests {
     @Test("reference reads '-' and names its file after the instance's name")
     func referenceStandardInput() throws {
         let instance = try CLI.run(["example", "flashlb-toy"]).stdout
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("eplb-ref-stdin-\(getpid())").path
+        let dir = TestScratch.root.appendingPathComponent("eplb-ref-stdin-\(getpid())").path
         let r = try CLI.run(["reference", "-", "--output-dir", dir], stdin: Data(instance.utf8))
         #expect(r.status == 0, "\(r.stderr)")
         #expect(FileManager.default.fileExists(atPath: dir + "/flashlb-toy.placement.json"))
@@ -155,7 +155,7 @@ struct DocumentedBehaviourCLITests {
         let instances = root + "/Examples/reference/instances"
         let names = try FileManager.default.contentsOfDirectory(atPath: instances).filter { $0.hasSuffix(".json") }.sorted()
         #expect(names.count == 7)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("eplb-catalog-\(getpid())").path
+        let dir = TestScratch.root.appendingPathComponent("eplb-catalog-\(getpid())").path
         let r = try CLI.run(["reference"] + names.map { "Examples/reference/instances/" + $0 } + ["--output-dir", dir],
                             directory: root)
         #expect(r.status == 0, "\(r.stderr)")

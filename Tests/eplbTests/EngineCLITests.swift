@@ -52,7 +52,7 @@ struct EngineCLITests {
         let original = try PlacementFile.decodeDocument(Array(plan.stdout.utf8), file: "plan")
         #expect(original.layerIds == Array(1...26))
         for format in ["sglang", "vllm-ascend", "vllm-mapping", "trtllm", "rank-maps", "deepseek"] {
-            let out = FileManager.default.temporaryDirectory.appendingPathComponent("eplb-engine-\(getpid())-\(format)").path
+            let out = TestScratch.root.appendingPathComponent("eplb-engine-\(getpid())-\(format)").path
             let export = try CLI.run(["export", planPath, "--format", format, "--output", out] + (format == "sglang" ? ["--decoder-layers", "27"] : []))
             #expect(export.status == 0 && export.stdout.isEmpty && export.stderr.isEmpty, "\(format): \(export.stderr)")
             let needsDevices = ["sglang", "vllm-mapping", "trtllm", "deepseek"].contains(format)
@@ -67,7 +67,7 @@ struct EngineCLITests {
 
     @Test("bad input: one line naming the file and field, exit 2, nothing on stdout, no output file")
     func badInput() throws {
-        let dir = FileManager.default.temporaryDirectory.path
+        let dir = TestScratch.root.path
         let out = "\(dir)/eplb-engine-\(getpid())-never.json"
         let dump = try temporaryFile("engine-bad-sglang.json", #"{"logical_count": [[[1, 2], [3, "x"]]]}"#)
         let r = try CLI.run(["import-loads", dump, "--format", "sglang", "--output", out])
@@ -93,7 +93,7 @@ struct EngineCLITests {
     @Test("a 3-D .npy is never guessed: import-loads --format npy needs --axes")
     func npyNeedsAxes() throws {
         let values = ContiguousArray((0..<24).map { Double($0 % 5 + 1) })
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("eplb-engine-\(getpid())-trace.npy").path
+        let path = TestScratch.root.appendingPathComponent("eplb-engine-\(getpid())-trace.npy").path
         try Data(NumPyArray(shape: [2, 3, 4], dtype: .float32, values: values).encode()).write(to: URL(fileURLWithPath: path))
         let refused = try CLI.run(["import-loads", path, "--format", "npy"])
         #expect(refused.status == 2 && refused.stdout.isEmpty && refused.stderr.contains("pass --axes lte or --axes tle"))

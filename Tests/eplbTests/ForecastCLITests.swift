@@ -50,7 +50,7 @@ struct ForecastCLITests {
     @Test("forecast of a bad file: exit 2, one line naming the file and the field, no stdout, no output file")
     func forecastBadInput() throws {
         let bad = try temporaryFile("bad-history.json", #"{"load": [[[1, 2], [3, -4]]]}"#)
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("eplb-forecast-never-\(getpid()).json").path
+        let out = TestScratch.root.appendingPathComponent("eplb-forecast-never-\(getpid()).json").path
         let r = try CLI.run(["forecast", bad, "--horizon", "2", "--output", out])
         #expect(r.status == 2)
         #expect(r.stdout.isEmpty)

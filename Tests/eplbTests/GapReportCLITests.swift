@@ -5,7 +5,7 @@ import Testing
 @Suite("gap-report over episodes and user plans")
 struct GapReportCLITests {
     func directory(_ name: String) -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("eplb-\(name)-\(getpid())").path
+        TestScratch.root.appendingPathComponent("eplb-\(name)-\(getpid())").path
     }
 
     @Test("--episodes: every objective proven on a small suite, search measured against it")

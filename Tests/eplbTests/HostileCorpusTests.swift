@@ -162,7 +162,7 @@ enum HostileCorpus {
 struct HostileCorpusTests {
     /// Runs one case in its own directory and checks the outcome rules of ``HostileCase``.
     static func check(_ c: HostileCase) throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("eplb-hostile-\(getpid())-\(UUID().uuidString)")
+        let dir = TestScratch.root.appendingPathComponent("eplb-hostile-\(getpid())-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         for (name, text) in c.files { try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8) }

@@ -21,7 +21,7 @@ private func run(_ arguments: [String], stdout: FileHandle, stdin: FileHandle? =
 
 /// A fresh directory for one test.
 private func scratchDirectory(_ name: String) throws -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("eplb-io-\(getpid())-\(name)")
+    let dir = TestScratch.root.appendingPathComponent("eplb-io-\(getpid())-\(name)")
     try? FileManager.default.removeItem(at: dir)
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     return dir.path

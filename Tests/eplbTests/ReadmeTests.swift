@@ -60,7 +60,7 @@ struct ReadmeTests {
     @Test("the README's console blocks print what the README shows", arguments: try ReadmeTests.blocks().filter { $0.marker.hasPrefix("compare") })
     func run(block: Block) throws {
         let masked = block.marker.hasSuffix("mask times")
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("eplb-readme-\(getpid())-\(block.line)")
+        let directory = TestScratch.root.appendingPathComponent("eplb-readme-\(getpid())-\(block.line)")
         try? FileManager.default.removeItem(at: directory)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(atPath: directory.appendingPathComponent("Examples").path,

@@ -133,7 +133,7 @@ struct RebalanceCLITests {
     func regimeMemory() throws {
         let plain = OnlineSimulator.plainPlacement(topology: Topology(devices: 4, slotsPerDevice: 3), experts: 8, layers: 2)
         var deployed = try temporaryFile("rb-memory-deployed.json", JSONWriter.string(PlacementFile.encode(plain)))
-        let memory = FileManager.default.temporaryDirectory.appendingPathComponent("eplb-memory-\(getpid()).json").path
+        let memory = TestScratch.root.appendingPathComponent("eplb-memory-\(getpid()).json").path
         try? FileManager.default.removeItem(atPath: memory)
         // The library's policy on the same windows decides the same.
         var policy = RebalancePolicy(options: RebalanceOptions(moves: MovePolicy(cost: 0.002)))

@@ -11,7 +11,7 @@ struct RegimeCLITests {
         + "/Examples/olmoe-1b-7b_domains.json"
 
     static func outputPath(_ name: String) -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("eplb-tests-\(getpid())-\(name)").path
+        TestScratch.root.appendingPathComponent("eplb-tests-\(getpid())-\(name)").path
     }
 
     static func generate(_ output: String, seed: Int = 4) throws -> CLI.Result {

@@ -64,7 +64,7 @@ struct ShardPlanCLITests {
         #expect(r.stdout.hasPrefix("eplb shard-plan: 61 layers × 16 devices, 96.0 MiB per layer, prefetch 2\n"))
         #expect(r.stdout.contains("period 1.503 ms (latency-bound); every layer waits 0.003 ms"))
         #expect(r.stdout.contains("(layers 10–57 not shown; the JSON lists every layer)"))
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("eplb-shard-\(getpid()).json").path
+        let path = TestScratch.root.appendingPathComponent("eplb-shard-\(getpid()).json").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         let w = try CLI.run(Self.base + ["--output", path])
         #expect(w.status == 0 && w.stdout.isEmpty)
@@ -96,7 +96,7 @@ struct ShardPlanCLITests {
 
     @Test("caps that cannot hold the layers: exit 2, one line naming --memory-cap, nothing written")
     func capsTooSmall() throws {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("eplb-shard-never-\(getpid()).json").path
+        let out = TestScratch.root.appendingPathComponent("eplb-shard-never-\(getpid()).json").path
         let common = ["shard-plan", "--layers", "8", "--devices", "3", "--layer-bytes", "1GiB", "--output", out]
         let r = try CLI.run(common + ["--memory-cap", "4GiB"])
         #expect(r.status == 2 && r.stdout.isEmpty)
