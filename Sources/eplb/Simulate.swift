@@ -95,6 +95,11 @@ struct Simulate: ParsableCommand {
     @Option(name: .customLong("recency-half-life"), help: ArgumentHelp("rebalance: weigh the window's iterations by 2^(−age/h), the newest at 1.", valueName: "h"))
     var recencyHalfLife: Double?
 
+    @Option(name: .customLong("payback-intervals"), help: ArgumentHelp(
+        "rebalance: the default move cost is the price at which a move pays for itself within K intervals under the cost model (default 2); auto measures K at every call from how much of the last plan's gain survived into the next window (within 2…8). Not with --move-cost or --max-moves.",
+        valueName: "K|auto"))
+    var paybackIntervals: String?
+
     @Option(name: .customLong("regime-memory"), help: ArgumentHelp("rebalance: windows remembered; at each call a second plan is made on all of them (the newest weighing half) and deployed when the previous calls' plans show it serves better (workloads whose regimes return). 0 turns it off.", valueName: "N"))
     var regimeMemory = 8
 
@@ -133,6 +138,14 @@ struct Simulate: ParsableCommand {
             throw ValidationError("\(flag) must be a positive number, got \(value)")
         }
         if regimeMemory < 0 { throw ValidationError("--regime-memory must be 0 or more, got \(regimeMemory)") }
+        if let paybackIntervals {
+            guard paybackIntervals == "auto" || Double(paybackIntervals).map({ $0 >= 1 && $0.isFinite }) == true else {
+                throw ValidationError("--payback-intervals must be auto or a number ≥ 1, got \(paybackIntervals)")
+            }
+            if moves.policy.isActive {
+                throw ValidationError("--payback-intervals prices moves from the cost model: leave out --move-cost and --max-moves")
+            }
+        }
         if current == "-" && input.instance == "-" {
             throw ValidationError("the trace and --current cannot both come from standard input")
         }
@@ -164,10 +177,11 @@ struct Simulate: ParsableCommand {
             var reports: [SimulationReport] = []
             var seconds: [Double] = []
             var memoryChoices: [[RegimeMemory.Choice]?] = []
+            var horizons: [[Double]?] = []
             let strategy = planning.parsed() ?? .window  // validate() refused names that do not parse
             for choice in policies {
                 var policy = choice.makePolicy(rebalanceOptions: rebalanceOptions(simulator), recencyHalfLife: recencyHalfLife,
-                                               regimeMemory: regimeMemory, planning: (strategy, planning.horizon, planning.forecast.shiftThreshold))
+                                               regimeMemory: regimeMemory, payback: payback(simulator), planning: (strategy, planning.horizon, planning.forecast.shiftThreshold))
                 let started = ContinuousClock.now
                 reports.append(try simulator.run(&policy) { policy, i, n in
                     guard showProgress else { return }
@@ -176,10 +190,12 @@ struct Simulate: ParsableCommand {
                 })
                 seconds.append((ContinuousClock.now - started).inSeconds)
                 memoryChoices.append(PolicyChoice.regimeMemoryChoices(of: policy))
+                horizons.append(PolicyChoice.paybackHorizons(of: policy))
             }
             let text: String
             switch format ?? (output == nil && isatty(STDOUT_FILENO) == 1 ? .table : .json) {
-            case .json: text = try JSONWriter.string(json(reports, seconds: seconds, memoryChoices: memoryChoices, simulator: simulator,
+            case .json: text = try JSONWriter.string(json(reports, seconds: seconds, memoryChoices: memoryChoices, horizons: horizons,
+                                                                   simulator: simulator,
                                                                    name: name, origin: origin))
             case .table: text = table(reports, simulator: simulator, name: name, origin: origin)
             }
@@ -191,21 +207,31 @@ struct Simulate: ParsableCommand {
     /// when neither --move-cost nor --max-moves is given.
     func rebalanceOptions(_ simulator: OnlineSimulator) -> RebalanceOptions {
         var moves = self.moves.policy
-        if !moves.isActive {
-            moves.cost = RebalancePolicy.priceOfMove(cost: simulator.configuration.cost, layers: simulator.trace.layers,
-                                                     iterations: simulator.iterations, interval: simulator.configuration.interval)
-        }
+        if !moves.isActive { moves.cost = price(simulator, paybackIntervals: Double(paybackIntervals ?? "2") ?? 2) }
         return rules.options(objective: .meanImbalance, moves: moves)
     }
 
+    /// The move cost at which a move pays for itself within `k` intervals under the cost model.
+    func price(_ simulator: OnlineSimulator, paybackIntervals k: Double) -> Double {
+        RebalancePolicy.priceOfMove(cost: simulator.configuration.cost, layers: simulator.trace.layers,
+                                    iterations: simulator.iterations, interval: simulator.configuration.interval,
+                                    paybackIntervals: k)
+    }
+
+    /// With `--payback-intervals auto`, the measured horizon (``PaybackEstimate``) priced from the cost model.
+    func payback(_ simulator: OnlineSimulator) -> PaybackEstimate? {
+        paybackIntervals == "auto" ? PaybackEstimate(unitPrice: price(simulator, paybackIntervals: 1)) : nil
+    }
+
     /// `{"policies": [...], "settings": {...}, "trace": {...}}`; `seconds`: each policy's whole run.
-    /// `memoryChoices`: per policy, what each call planned on (``RegimeMemory/choices``), or `nil`.
+    /// `memoryChoices`: per policy, what each call planned on (``RegimeMemory/choices``), or `nil`;
+    /// `horizons`: per policy, each call's measured payback horizon (``PaybackEstimate/history``), or `nil`.
     func json(_ reports: [SimulationReport], seconds: [Double], memoryChoices: [[RegimeMemory.Choice]?],
-              simulator: OnlineSimulator, name: String,
+              horizons: [[Double]?], simulator: OnlineSimulator, name: String,
               origin: String) -> JSONValue {
         func number(_ x: Int) -> JSONValue { .number(Double(x)) }
-        let policies: [JSONValue] = zip(reports, zip(seconds, memoryChoices)).map { r, extra in
-            let (simulationSeconds, choices) = extra
+        let policies: [JSONValue] = zip(reports, zip(seconds, zip(memoryChoices, horizons))).map { r, extra in
+            let (simulationSeconds, (choices, paybacks)) = extra
             var o: JSONObject = [
                 "name": .string(r.policy), "meanPAR": .number(r.meanPAR), "p50PAR": .number(r.p50PAR),
                 "p99PAR": .number(r.p99PAR), "maxPAR": .number(r.maxPAR), "moves": number(r.moves),
@@ -225,6 +251,7 @@ struct Simulate: ParsableCommand {
                 ]
                 if !omitTiming { call["wallSeconds"] = .number(c.wallSeconds) }
                 if let choices, choices.count == r.calls.count { call["plannedOn"] = .string(choices[i].rawValue) }
+                if let paybacks, paybacks.count == r.calls.count { call["paybackIntervals"] = .number(paybacks[i]) }
                 return .object(call)
             })
             return .object(o)
@@ -243,7 +270,13 @@ struct Simulate: ParsableCommand {
         if reports.contains(where: { ["rebalance", "rebalance-forecast", "oracle"].contains($0.policy) }) {
             let options = rebalanceOptions(simulator)
             var r = JSONObject()
-            r["moveCost"] = .number(options.moves.cost)
+            if paybackIntervals == "auto" {
+                r["paybackIntervals"] = .string("auto")
+                r["unitMoveCost"] = .number(price(simulator, paybackIntervals: 1))
+            } else {
+                r["moveCost"] = .number(options.moves.cost)
+                if let k = paybackIntervals.flatMap(Double.init) { r["paybackIntervals"] = .number(k) }
+            }
             if let cap = options.moves.maxMoves { r["maxMoves"] = number(cap) }
             if let x = options.threshold { r["threshold"] = .number(x) }
             if let x = options.relativeThreshold { r["relativeThreshold"] = .number(x) }
@@ -307,10 +340,11 @@ enum PolicyChoice: String, CaseIterable {
     /// A fresh instance of the policy; `rebalance` gets `rebalanceOptions`, `rebalance-forecast`
     /// also `planning` (strategy, horizon, shift threshold); `oracle` is `rebalance` seeing the future.
     func makePolicy(rebalanceOptions: RebalanceOptions, recencyHalfLife: Double?, regimeMemory: Int,
-                    planning: (strategy: PlanningStrategy, horizon: Int, shiftThreshold: Double)) -> any SimulationPolicy {
+                    payback: PaybackEstimate? = nil, planning: (strategy: PlanningStrategy, horizon: Int, shiftThreshold: Double)) -> any SimulationPolicy {
         var rebalance = RebalancePolicy(options: rebalanceOptions)
         rebalance.recencyHalfLife = recencyHalfLife
         rebalance.regimeMemory.windows = regimeMemory
+        rebalance.payback = payback
         switch self {
         case .none: return NoRebalancePolicy()
         case .greedy: return GreedyPolicy()
@@ -325,6 +359,11 @@ enum PolicyChoice: String, CaseIterable {
             rebalance.regimeMemory.windows = 0
             return OraclePolicy(inner: rebalance)
         }
+    }
+
+    /// Each call's payback horizon of a `rebalance` policy pricing moves by ``PaybackEstimate``, else `nil`.
+    static func paybackHorizons(of policy: any SimulationPolicy) -> [Double]? {
+        (policy as? RebalancePolicy)?.payback?.history
     }
 
     /// What each call of a `rebalance` policy planned on (``RegimeMemory/choices``), else `nil`.

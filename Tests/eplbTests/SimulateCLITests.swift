@@ -125,6 +125,37 @@ struct SimulateCLITests {
         #expect(bad.status == 64 && bad.stderr.contains("--regime-memory"))
     }
 
+    @Test("--payback-intervals: K prices moves at K intervals; auto records each call's measured horizon; conflicts exit 64")
+    func paybackIntervals() throws {
+        let path = try Self.trace()
+        let flags = ["--window", "8", "--interval", "8", "--delay-iterations", "1", "--omit-timing", "--policy", "rebalance"]
+        func run(_ extra: [String]) throws -> (settings: JSONObject?, calls: [JSONObject], report: String) {
+            let r = try CLI.run(["simulate", path] + flags + extra)
+            let (root, policies) = try Self.report(r)
+            let policy = try #require(policies.first)
+            return (root["settings"]?.objectValue?["rebalance"]?.objectValue,
+                    (policy["calls"]?.arrayValue ?? []).compactMap(\.objectValue), try JSONWriter.string(.object(policy)))
+        }
+        let standard = try run([]), two = try run(["--payback-intervals", "2"]), four = try run(["--payback-intervals", "4"])
+        #expect(two.report == standard.report, "2 intervals is the default price")
+        #expect(two.settings?["paybackIntervals"]?.doubleValue == 2)
+        let price2 = try #require(standard.settings?["moveCost"]?.doubleValue)
+        #expect(abs((four.settings?["moveCost"]?.doubleValue ?? 0) - price2 / 2) < 1e-15)
+        let auto = try run(["--payback-intervals", "auto"])
+        #expect(auto.settings?["paybackIntervals"]?.stringValue == "auto")
+        #expect(abs((auto.settings?["unitMoveCost"]?.doubleValue ?? 0) - 2 * price2) < 1e-15)
+        #expect(auto.settings?["moveCost"] == nil)
+        let horizons = auto.calls.compactMap { $0["paybackIntervals"]?.doubleValue }
+        #expect(horizons.count == auto.calls.count && horizons.first == 2)
+        #expect(horizons.allSatisfy { (2...8).contains($0) })
+        #expect(standard.calls.allSatisfy { $0["paybackIntervals"] == nil })
+        for bad in [["--payback-intervals", "0.5"], ["--payback-intervals", "soon"],
+                    ["--payback-intervals", "auto", "--move-cost", "0.01"], ["--payback-intervals", "4", "--max-moves", "3"]] {
+            let r = try CLI.run(["simulate", path] + flags + bad)
+            #expect(r.status == 64 && r.stderr.contains("--payback-intervals"), "\(bad)")
+        }
+    }
+
     @Test("usage errors exit 64")
     func usage() throws {
         let path = try Self.trace()

@@ -30,6 +30,10 @@ public struct RebalancePolicy: SimulationPolicy {
     /// them. Wrapped in an ``OraclePolicy``, turn it off (as `eplb simulate` does): the future needs
     /// no hedge.
     public var regimeMemory = RegimeMemory(windows: 8)
+    /// Prices moves by a payback horizon measured from call to call (``PaybackEstimate``): each
+    /// call's move cost is the estimate's ``PaybackEstimate/price`` instead of the options' cost.
+    /// `nil` (default): the options' move cost, fixed.
+    public var payback: PaybackEstimate? = nil
 
     /// `"rebalance"`.
     public var name: String { "rebalance" }
@@ -62,12 +66,22 @@ public struct RebalancePolicy: SimulationPolicy {
     /// - Throws: ``ExpertPlacementError`` when `window.current` is `nil` or the solver fails.
     public mutating func decide(window: Problem) throws(ExpertPlacementError) -> PolicyDecision {
         try regimeMemory.validate()
-        guard regimeMemory.isActive else { return try deploy(plan(windowProblem(window))) }
-        let policy = self
-        let (chosen, _) = try regimeMemory.step(window) {
-            (problem: Problem, kind: RegimeMemory.Choice) throws(ExpertPlacementError) -> RebalancePlan in
-            try policy.plan(kind == .window ? policy.windowProblem(problem) : problem)
+        var priced = self
+        if payback != nil {
+            _ = try payback!.update(window: window)
+            priced.options.moves.cost = payback!.price
         }
+        let chosen: RebalancePlan
+        if regimeMemory.isActive {
+            let policy = priced
+            (chosen, _) = try regimeMemory.step(window) {
+                (problem: Problem, kind: RegimeMemory.Choice) throws(ExpertPlacementError) -> RebalancePlan in
+                try policy.plan(kind == .window ? policy.windowProblem(problem) : problem)
+            }
+        } else {
+            chosen = try priced.plan(priced.windowProblem(window))
+        }
+        try payback?.record(plan: chosen.placement, on: window)
         return deploy(chosen)
     }
 
