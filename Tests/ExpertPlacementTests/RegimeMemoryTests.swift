@@ -147,6 +147,30 @@ struct RegimeMemoryTests {
         #expect(rebalancer.recordedImbalance.map { $0! } == policy.recordedImbalance!.map { $0! })
     }
 
+    @Test("with a measured payback horizon too, the stateful Rebalancer prices and decides as the simulated policy does")
+    func rebalancerMatchesPolicyWithPayback() throws {
+        let loads = try alternating(period: 16, periods: 8)
+        let plain = OnlineSimulator.plainPlacement(topology: topology, experts: loads.experts, layers: loads.layers)
+        let options = RebalanceOptions(moves: MovePolicy(cost: 0.002))
+        var policy = RebalancePolicy(options: options)
+        policy.payback = PaybackEstimate(unitPrice: 0.004)
+        var rebalancer = Rebalancer(solver: SearchSolver(), options: options, deployed: plain)
+        rebalancer.regimeMemory = RegimeMemory(windows: 8)
+        rebalancer.payback = PaybackEstimate(unitPrice: 0.004)
+        var deployed = plain
+        for call in 0..<8 {
+            let w = try window(loads, from: call * 16, count: 16)
+            let decision = try policy.decide(window: try Problem(topology: topology, loads: w.loads, current: deployed))
+            let plan = try rebalancer.rebalance(window: w.loads)
+            #expect(plan.placement == decision.placement, "call \(call)")
+            #expect(plan.priority == decision.priority, "call \(call)")
+            deployed = decision.placement
+        }
+        #expect(rebalancer.payback?.history == policy.payback?.history)
+        #expect(rebalancer.payback?.history.count == 8)
+        #expect(Set(rebalancer.payback?.history ?? []).count > 1, "the horizon moved: \(rebalancer.payback?.history ?? [])")
+    }
+
     @Test("a memory is cleared when the topology of the window changes")
     func topologyChangeClears() throws {
         let loads = try alternating(period: 16, periods: 2)

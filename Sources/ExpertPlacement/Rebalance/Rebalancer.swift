@@ -164,6 +164,10 @@ public struct Rebalancer<Solver: LayerSolver>: Sendable {
     /// With it a call makes two plans. The memory plan's rules and records refer to the memory's
     /// episodes.
     public var regimeMemory = RegimeMemory(windows: 0)
+    /// Prices moves by a payback horizon measured from call to call (``PaybackEstimate``), as
+    /// `eplb simulate --payback-intervals auto` does: each call's move cost is the estimate's
+    /// ``PaybackEstimate/price`` instead of the options' cost. `nil` (default): the options' cost.
+    public var payback: PaybackEstimate? = nil
 
     /// Creates a rebalancer for a deployed placement.
     public init(solver: Solver, options: RebalanceOptions = RebalanceOptions(), deployed: Placement,
@@ -186,10 +190,16 @@ public struct Rebalancer<Solver: LayerSolver>: Sendable {
                                    episodeWeights: ContiguousArray<Double>? = nil) throws(ExpertPlacementError) -> RebalancePlan {
         let problem = try Problem(topology: deployed.topology, loads: loads, episodeWeights: episodeWeights, current: deployed)
         try regimeMemory.validate()
+        var options = self.options
+        if payback != nil {
+            _ = try payback!.update(window: problem)
+            options.moves.cost = payback!.price
+        }
         let plan = regimeMemory.isActive
             ? try Self.plan(problem, remembering: &regimeMemory, recordedImbalance: recordedImbalance, solver: solver,
                             options: options)
             : try Self.plan(problem, recordedImbalance: recordedImbalance, solver: solver, options: options)
+        try payback?.record(plan: plan.placement, on: problem)
         deployed = plan.placement
         recordedImbalance = plan.recordedImbalance.map { Optional($0) }
         return plan
