@@ -118,15 +118,26 @@ struct RegimeMemoryTests {
         #expect(Validation.isValid(with.finalPlacement))
     }
 
-    @Test("the stateful Rebalancer with a memory decides as the simulated rebalance policy does")
-    func rebalancerMatchesPolicy() throws {
+    /// Regimes alternating every 16 iterations, the plain placement, and the simulated policy and a
+    /// stateful Rebalancer with the regime memory on the same options (move cost 0.002), both
+    /// pricing by `payback` when given.
+    private func policyAndRebalancer(payback: PaybackEstimate? = nil) throws
+        -> (LoadTensor, Placement, RebalancePolicy, Rebalancer<SearchSolver>) {
         let loads = try alternating(period: 16, periods: 8)
         let plain = OnlineSimulator.plainPlacement(topology: topology, experts: loads.experts, layers: loads.layers)
         let options = RebalanceOptions(moves: MovePolicy(cost: 0.002))
         var policy = RebalancePolicy(options: options)
+        policy.payback = payback
         var rebalancer = Rebalancer(solver: SearchSolver(), options: options, deployed: plain)
         rebalancer.regimeMemory = RegimeMemory(windows: 8)
-        var forgetful = Rebalancer(solver: SearchSolver(), options: options, deployed: plain)
+        rebalancer.payback = payback
+        return (loads, plain, policy, rebalancer)
+    }
+
+    @Test("the stateful Rebalancer with a memory decides as the simulated rebalance policy does")
+    func rebalancerMatchesPolicy() throws {
+        var (loads, plain, policy, rebalancer) = try policyAndRebalancer()
+        var forgetful = Rebalancer(solver: SearchSolver(), options: rebalancer.options, deployed: plain)
         var deployed = plain
         var choices: [RegimeMemory.Choice] = []
         for call in 0..<8 {
@@ -149,14 +160,7 @@ struct RegimeMemoryTests {
 
     @Test("with a measured payback horizon too, the stateful Rebalancer prices and decides as the simulated policy does")
     func rebalancerMatchesPolicyWithPayback() throws {
-        let loads = try alternating(period: 16, periods: 8)
-        let plain = OnlineSimulator.plainPlacement(topology: topology, experts: loads.experts, layers: loads.layers)
-        let options = RebalanceOptions(moves: MovePolicy(cost: 0.002))
-        var policy = RebalancePolicy(options: options)
-        policy.payback = PaybackEstimate(unitPrice: 0.004)
-        var rebalancer = Rebalancer(solver: SearchSolver(), options: options, deployed: plain)
-        rebalancer.regimeMemory = RegimeMemory(windows: 8)
-        rebalancer.payback = PaybackEstimate(unitPrice: 0.004)
+        var (loads, plain, policy, rebalancer) = try policyAndRebalancer(payback: PaybackEstimate(unitPrice: 0.004))
         var deployed = plain
         for call in 0..<8 {
             let w = try window(loads, from: call * 16, count: 16)
