@@ -15,8 +15,8 @@
 /// is that `k`, clamped to ``range`` (the range's lower end before anything is measured, and
 /// whenever the last plan saved nothing to measure against).
 ///
-/// Cost: two evaluations of the window (the replaced and the deployed placement) per call, and
-/// one when recording a plan.
+/// Cost: four evaluations of the window per call, two to update (the replaced and the deployed
+/// placement) and two to record (the replaced placement and the plan).
 ///
 /// Measured (`eplb simulate --payback-intervals auto` against the fixed default of 2, regime traces
 /// of the README's simulation table, seeds 1–4, 16 cases, policy time fixed at 5 iterations): mean

@@ -375,7 +375,10 @@ internal enum _NumPyDecoder {
         guard dataStart <= total else {
             throw NumPyError(message: "truncated: the header says it is \(dataStart - headerStart) bytes but the file ends after \(total - headerStart)")
         }
-        precondition(dataStart <= bytes.count, "the caller passes the whole header")
+        // A file read by parts that shrank between its size and its header: as truncated.
+        guard dataStart <= bytes.count else {
+            throw NumPyError(message: "truncated: the header says it is \(dataStart - headerStart) bytes but the file ends after \(bytes.count - headerStart)")
+        }
 
         // Parse the header dict.
         var parser = HeaderParser(bytes: UnsafeRawBufferPointer(rebasing: bytes[headerStart..<dataStart]))
