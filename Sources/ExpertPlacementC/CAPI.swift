@@ -287,8 +287,16 @@ package func rebalance(_ problem: Problem, recorded: [Double?]?, method: CMethod
                        remembering memory: RegimeMemoryHandle? = nil) throws(ExpertPlacementError) -> RebalancePlan {
     func run<Solver: LayerSolver>(_ solver: Solver) throws(ExpertPlacementError) -> RebalancePlan {
         guard let memory else { return try Rebalancer.plan(problem, recordedImbalance: recorded, solver: solver, options: options) }
-        return try Rebalancer.plan(problem, remembering: &memory.memory, recordedImbalance: recorded, solver: solver,
-                                   options: options)
+        // With a measured payback horizon the call's move cost is the estimate's price.
+        var options = options
+        if memory.payback != nil {
+            _ = try memory.payback!.update(window: problem)
+            options.moves.cost = memory.payback!.price
+        }
+        let plan = try Rebalancer.plan(problem, remembering: &memory.memory, recordedImbalance: recorded, solver: solver,
+                                       options: options)
+        try memory.payback?.record(plan: plan.placement, on: problem)
+        return plan
     }
     switch method {
     case .search: return try run(SearchSolver())
@@ -525,6 +533,8 @@ public func ep_rebalance(_ loads: UnsafePointer<Double>?, _ layers: Int64, _ epi
 /// A ``RegimeMemory`` held for a C caller: what `ep_regime_memory *` points to.
 package final class RegimeMemoryHandle {
     var memory: RegimeMemory
+    /// The measured move price (`ep_regime_memory_set_payback`), if set.
+    var payback: PaybackEstimate? = nil
     init(windows: Int) { memory = RegimeMemory(windows: windows) }
 }
 
@@ -541,6 +551,33 @@ public func ep_regime_memory_create(_ windows: Int64, _ memory: UnsafeMutablePoi
             throw .invalid("windows", "must be 2 to \(maxMemoryWindows), got \(windows) (to rebalance without a memory, pass NULL)")
         }
         memory.pointee = Unmanaged.passRetained(RegimeMemoryHandle(windows: Int(windows))).toOpaque()
+    }
+}
+
+@_cdecl("ep_regime_memory_set_payback")
+public func ep_regime_memory_set_payback(_ memory: UnsafeMutableRawPointer?, _ unitPrice: Double,
+                                         _ minIntervals: Double, _ maxIntervals: Double,
+                                         _ message: UnsafeMutablePointer<CChar>?, _ messageCapacity: Int64) -> Int32 {
+    guarded(message, messageCapacity) { () throws(CError) in
+        guard let memory else { throw .invalid("memory", "is NULL") }
+        guard unitPrice.isFinite && unitPrice >= 0 else {
+            throw .invalid("unit_price", "must be a finite number ≥ 0, got \(unitPrice)")
+        }
+        guard minIntervals.isFinite && maxIntervals.isFinite && minIntervals >= 1 && maxIntervals >= minIntervals else {
+            throw .invalid("min_intervals", "and max_intervals must satisfy 1 ≤ min ≤ max < ∞, got \(minIntervals) and \(maxIntervals)")
+        }
+        Unmanaged<RegimeMemoryHandle>.fromOpaque(memory).takeUnretainedValue().payback =
+            PaybackEstimate(unitPrice: unitPrice, range: minIntervals...maxIntervals)
+    }
+}
+
+@_cdecl("ep_regime_memory_payback")
+public func ep_regime_memory_payback(_ memory: UnsafeMutableRawPointer?, _ intervals: UnsafeMutablePointer<Double>?,
+                                     _ message: UnsafeMutablePointer<CChar>?, _ messageCapacity: Int64) -> Int32 {
+    guarded(message, messageCapacity) { () throws(CError) in
+        guard let memory else { throw .invalid("memory", "is NULL") }
+        guard let intervals else { throw .invalid("intervals", "is NULL") }
+        intervals.pointee = Unmanaged<RegimeMemoryHandle>.fromOpaque(memory).takeUnretainedValue().payback?.history.last ?? .nan
     }
 }
 

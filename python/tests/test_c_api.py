@@ -120,6 +120,22 @@ int main(void) {
     int same = 1;
     for (int s = 0; s < 24; s++) same &= a[s] == b[s];
     printf("same %d\n", same);
+    /* A measured move price: NaN before the first call, 2 at it, then within 2..8. */
+    double k = 0;
+    if (ep_regime_memory_set_payback(memory, 0.004, 0.5, 8, message, sizeof message) != EP_INVALID_ARGUMENT) return 16;
+    if (ep_regime_memory_set_payback(memory, 0.004, 2, 8, message, sizeof message) != EP_OK) return 17;
+    if (ep_regime_memory_payback(memory, &k, message, sizeof message) != EP_OK || !isnan(k)) return 18;
+    int in_range = 1;
+    for (int w = 0; w < 3; w++) {
+        window(0, loads);
+        if (ep_rebalance_ex(loads, 2, 8, 8, 1, 4, 3, 1, 1, "search", "mean", 0, 0, current, 0.002, -1, NULL, NAN,
+                            NAN, NAN, -1, memory, phy2log, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                            message, sizeof message) != EP_OK) return 19;
+        if (ep_regime_memory_payback(memory, &k, message, sizeof message) != EP_OK) return 20;
+        in_range &= (w == 0 ? k == 2 : k >= 2 && k <= 8);
+        for (int s = 0; s < 24; s++) current[s] = phy2log[s];
+    }
+    printf("payback %d\n", in_range);
     ep_regime_memory_free(memory);
     ep_regime_memory_free(NULL);
     return 0;
@@ -132,3 +148,4 @@ def test_a_c_program_rebalances_with_a_regime_memory(tmp_path):
     assert out[0].startswith(f"{_native.EP_INVALID_ARGUMENT} 1 windows: must be 2 to 4096")
     assert out[1] == "memory 1"  # alternating regimes: the memory's plan is chosen at some call
     assert out[2] == "same 1"
+    assert out[3] == "payback 1"

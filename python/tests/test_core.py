@@ -187,3 +187,36 @@ def test_a_regime_memory_is_checked():
         ep.rebalance(window, plain, 4, axes="tle", memory=object())
     with pytest.raises(ep.PlacementError, match="window strategy only"):
         ep.rebalance(window, plain, 4, axes="tle", memory=ep.RegimeMemory(4), strategy="hedged")
+
+
+def test_a_measured_move_price_rises_while_gains_last_and_starts_at_two_intervals(rng):
+    plain = np.tile(np.concatenate([np.arange(8), np.arange(4)]), (2, 1))  # 4 devices × 3 slots
+    window = alternating_regimes(rng, periods=1)  # one regime: experts 0–1 hot
+    # The same window again and again: the first plan's gain lasts, so the horizon climbs to 8.
+    measured = ep.Rebalancer(plain, 4, regime_memory=8, payback_unit_price=0.004, axes="tle", move_cost=0.002)
+    fixed = ep.Rebalancer(plain, 4, regime_memory=8, axes="tle", move_cost=0.002)
+    assert measured.memory.payback_intervals is None  # before the first call
+    first, reference = measured.step(window), fixed.step(window)
+    # At the first call the horizon is 2: the price is 0.004 / 2, the fixed rebalancer's.
+    assert measured.memory.payback_intervals == 2
+    assert np.array_equal(first.phy2log, reference.phy2log)
+    horizons = []
+    for _ in range(3):
+        before = measured.deployed
+        result = measured.step(window)
+        ep.validate(result.phy2log, 8, 4, current=before)
+        horizons.append(measured.memory.payback_intervals)
+    assert horizons[0] == 8 and all(2 <= k <= 8 for k in horizons)
+    assert fixed.memory.payback_intervals is None
+
+
+def test_a_measured_move_price_is_checked():
+    plain = np.tile(np.arange(8), (2, 1))
+    with pytest.raises(ep.PlacementError, match="needs regime_memory"):
+        ep.Rebalancer(plain, 4, payback_unit_price=0.01)
+    with pytest.raises(ep.PlacementError, match="unit_price"):
+        ep.RegimeMemory(8, payback_unit_price=-1)
+    with pytest.raises(ep.PlacementError, match="min_intervals"):
+        ep.RegimeMemory(8, payback_unit_price=0.01, payback_range=(0.5, 8))
+    with pytest.raises(ep.PlacementError, match="min_intervals"):
+        ep.RegimeMemory(8, payback_unit_price=0.01, payback_range=(4, 2))

@@ -180,6 +180,24 @@ int32_t ep_regime_memory_create(int64_t windows, ep_regime_memory **memory,
 void ep_regime_memory_free(ep_regime_memory *memory);
 
 /*
+ * A measured move price on a memory (the library's PaybackEstimate, `eplb simulate
+ * --payback-intervals auto`): at each ep_rebalance_ex call through `memory` the placement the
+ * previous call deployed is scored on the new window against the one it replaced; the share ρ
+ * of its gain that survived (smoothed over calls) gives a payback horizon k = 1/(1 − ρ) within
+ * [min_intervals, max_intervals] (min_intervals until measured), and the call's move cost is
+ * unit_price / k instead of `move_cost`. unit_price: the move cost at which a move pays for itself
+ * within one interval (≥ 0); 1 ≤ min_intervals ≤ max_intervals (2 and 8 in the simulation).
+ * Four more evaluations of the window per call.
+ *
+ * ep_regime_memory_payback: the horizon the last call used, NaN before the first call or
+ * without a measured price.
+ */
+int32_t ep_regime_memory_set_payback(ep_regime_memory *memory, double unit_price, double min_intervals,
+                                     double max_intervals, char *message, int64_t message_capacity);
+int32_t ep_regime_memory_payback(ep_regime_memory *memory, double *intervals, char *message,
+                                 int64_t message_capacity);
+
+/*
  * ep_rebalance with a regime memory: `memory` (NULL: exactly ep_rebalance) after max_layers, and
  * planned_on int32 [1] after recorded_out (may be NULL): 0 when the plan was made on the window,
  * 1 when it was made on the memory (its before/after/recorded_out then refer to the memory's

@@ -162,6 +162,13 @@ def _declare(lib) -> None:
         lib.ep_regime_memory_create.argtypes = [_i64, ctypes.POINTER(ctypes.c_void_p), ctypes.c_char_p, _i64]
         lib.ep_regime_memory_free.restype = None
         lib.ep_regime_memory_free.argtypes = [ctypes.c_void_p]
+    # A measured move price on a memory; a library older than it lacks the symbols.
+    if hasattr(lib, "ep_regime_memory_set_payback"):
+        lib.ep_regime_memory_set_payback.restype = _i32
+        lib.ep_regime_memory_set_payback.argtypes = [ctypes.c_void_p, ctypes.c_double, ctypes.c_double, ctypes.c_double,
+                                                     ctypes.c_char_p, _i64]
+        lib.ep_regime_memory_payback.restype = _i32
+        lib.ep_regime_memory_payback.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_double), ctypes.c_char_p, _i64]
     lib.ep_evaluate.restype = _i32
     lib.ep_evaluate.argtypes = [_f64p, _i64, _i64, _i64, _i32, _i64, _i64, _i64p, _f64p, ctypes.c_char_p, _i64]
     lib.ep_validate.restype = _i32

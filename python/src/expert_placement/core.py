@@ -287,9 +287,18 @@ class RegimeMemory:
     regimes come back gets a plan that serves them all. A call then makes two plans.
 
     Calls through one memory are serialised (a lock). Needs a library with ``ep_rebalance_ex``.
+
+    ``payback_unit_price=p`` also measures the move price, as ``eplb simulate
+    --payback-intervals auto`` does: at each call the plan the previous call deployed is scored on
+    the new window against the one it replaced; the share of its gain that survived (smoothed)
+    gives a payback horizon ``k`` in ``payback_range`` (2 to 8 by default), and the call's move
+    cost is ``p / k`` instead of ``move_cost``. ``p`` is the move cost at which a move pays for
+    itself within one interval (twice the two-interval price ``eplb simulate`` records as
+    ``settings.rebalance.moveCost``). :attr:`payback_intervals` is the horizon of the last call.
     """
 
-    def __init__(self, windows: int = 8):
+    def __init__(self, windows: int = 8, payback_unit_price: Optional[float] = None,
+                 payback_range: Tuple[float, float] = (2.0, 8.0)):
         if not hasattr(_native.lib, "ep_rebalance_ex"):
             raise PlacementError(_native.EP_INVALID_ARGUMENT,
                                  "RegimeMemory: the loaded library has no ep_rebalance_ex: reinstall with `pip install ./python`")
@@ -301,6 +310,27 @@ class RegimeMemory:
         self._handle = handle
         self._lock = threading.Lock()
         self._free = weakref.finalize(self, _native.lib.ep_regime_memory_free, handle)
+        self.payback_unit_price = None
+        if payback_unit_price is not None:
+            if not hasattr(_native.lib, "ep_regime_memory_set_payback"):
+                raise PlacementError(_native.EP_INVALID_ARGUMENT,
+                                     "payback_unit_price: the loaded library has no ep_regime_memory_set_payback: reinstall with `pip install ./python`")
+            low, high = (float(x) for x in payback_range)
+            _native.check(_native.lib.ep_regime_memory_set_payback(handle, float(payback_unit_price), low, high,
+                                                                   buffer, len(buffer)), buffer)
+            self.payback_unit_price = float(payback_unit_price)
+
+    @property
+    def payback_intervals(self) -> Optional[float]:
+        """The payback horizon the last call priced moves at (``None`` without a measured price
+        or before the first call)."""
+        if self.payback_unit_price is None:
+            return None
+        value = ctypes.c_double()
+        buffer = _native.message_buffer()
+        with self._lock:
+            _native.check(_native.lib.ep_regime_memory_payback(self._handle, ctypes.byref(value), buffer, len(buffer)), buffer)
+        return None if value.value != value.value else value.value
 
 
 def _optional(value: Optional[float], name: str) -> float:
@@ -496,10 +526,13 @@ class Rebalancer:
     ``regime_memory=N`` (N ≥ 2; 8 is what ``eplb simulate``'s ``rebalance`` policy uses, 0 the
     default: off) keeps a :class:`RegimeMemory` of the last N windows (``self.memory``): together
     with the move cost ``eplb simulate`` prices (its JSON's ``settings.rebalance.moveCost``), the
-    steps are then the simulated policy's decisions.
+    steps are then the simulated policy's decisions. ``payback_unit_price=p`` (with a memory)
+    measures the move price as ``eplb simulate --payback-intervals auto`` does (see
+    :class:`RegimeMemory`; ``p`` is twice that JSON's two-interval ``moveCost``).
     """
 
-    def __init__(self, current: Any, num_gpus: int, regime_memory: int = 0, **options: Any):
+    def __init__(self, current: Any, num_gpus: int, regime_memory: int = 0,
+                 payback_unit_price: Optional[float] = None, **options: Any):
         strategy = options.get("strategy")
         windows = _integer(regime_memory, "regime_memory")
         if windows < 0 or windows == 1:
@@ -509,7 +542,9 @@ class Rebalancer:
                                  f"regime_memory: works with the window strategy only, got strategy={strategy!r}")
         if "memory" in options:
             raise PlacementError(_native.EP_INVALID_ARGUMENT, "memory: pass regime_memory=N; the Rebalancer keeps its own")
-        self.memory = RegimeMemory(windows) if windows else None
+        if payback_unit_price is not None and not windows:
+            raise PlacementError(_native.EP_INVALID_ARGUMENT, "payback_unit_price: needs regime_memory=N (N ≥ 2)")
+        self.memory = RegimeMemory(windows, payback_unit_price=payback_unit_price) if windows else None
         if strategy is not None and strategy != "window":
             _native.require_forecasting(f"Rebalancer(strategy={strategy!r})")
         self.deployed = _to_numpy(current, np.int64, "current")
