@@ -288,15 +288,11 @@ package func rebalance(_ problem: Problem, recorded: [Double?]?, method: CMethod
     func run<Solver: LayerSolver>(_ solver: Solver) throws(ExpertPlacementError) -> RebalancePlan {
         guard let memory else { return try Rebalancer.plan(problem, recordedImbalance: recorded, solver: solver, options: options) }
         // With a measured payback horizon the call's move cost is the estimate's price.
-        var options = options
-        if memory.payback != nil {
-            _ = try memory.payback!.update(window: problem)
-            options.moves.cost = memory.payback!.price
+        return try PaybackEstimate.priced(&memory.payback, window: problem, options: options) {
+            (options: RebalanceOptions) throws(ExpertPlacementError) -> RebalancePlan in
+            try Rebalancer.plan(problem, remembering: &memory.memory, recordedImbalance: recorded, solver: solver,
+                                options: options)
         }
-        let plan = try Rebalancer.plan(problem, remembering: &memory.memory, recordedImbalance: recorded, solver: solver,
-                                       options: options)
-        try memory.payback?.record(plan: plan.placement, on: problem)
-        return plan
     }
     switch method {
     case .search: return try run(SearchSolver())

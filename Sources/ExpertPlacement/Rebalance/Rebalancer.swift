@@ -190,16 +190,15 @@ public struct Rebalancer<Solver: LayerSolver>: Sendable {
                                    episodeWeights: ContiguousArray<Double>? = nil) throws(ExpertPlacementError) -> RebalancePlan {
         let problem = try Problem(topology: deployed.topology, loads: loads, episodeWeights: episodeWeights, current: deployed)
         try regimeMemory.validate()
-        var options = self.options
-        if payback != nil {
-            _ = try payback!.update(window: problem)
-            options.moves.cost = payback!.price
+        var estimate = payback
+        let plan = try PaybackEstimate.priced(&estimate, window: problem, options: options) {
+            (options: RebalanceOptions) throws(ExpertPlacementError) -> RebalancePlan in
+            regimeMemory.isActive
+                ? try Self.plan(problem, remembering: &regimeMemory, recordedImbalance: recordedImbalance, solver: solver,
+                                options: options)
+                : try Self.plan(problem, recordedImbalance: recordedImbalance, solver: solver, options: options)
         }
-        let plan = regimeMemory.isActive
-            ? try Self.plan(problem, remembering: &regimeMemory, recordedImbalance: recordedImbalance, solver: solver,
-                            options: options)
-            : try Self.plan(problem, recordedImbalance: recordedImbalance, solver: solver, options: options)
-        try payback?.record(plan: plan.placement, on: problem)
+        payback = estimate
         deployed = plan.placement
         recordedImbalance = plan.recordedImbalance.map { Optional($0) }
         return plan

@@ -90,6 +90,23 @@ public struct PaybackEstimate: Sendable {
         previous = (replaced, gain)
     }
 
+    /// One rebalance priced by `estimate` when there is one: ``update(window:)``, `plan` with the
+    /// options' move cost set to ``price``, then ``record(plan:on:)``; without an estimate, `plan`
+    /// with the options as they are. The one priced step of the simulated policy, the stateful
+    /// ``Rebalancer`` and the C API.
+    public static func priced(_ estimate: inout PaybackEstimate?, window: Problem, options: RebalanceOptions,
+                              plan: (RebalanceOptions) throws(ExpertPlacementError) -> RebalancePlan)
+        throws(ExpertPlacementError) -> RebalancePlan {
+        guard var current = estimate else { return try plan(options) }
+        _ = try current.update(window: window)
+        var priced = options
+        priced.moves.cost = current.price
+        let made = try plan(priced)
+        try current.record(plan: made.placement, on: window)
+        estimate = current
+        return made
+    }
+
     /// The mean over layers of the mean imbalance (the policy's objective) of `placement` on `problem`.
     static func meanImbalance(_ placement: Placement, on problem: Problem) throws(ExpertPlacementError) -> Double {
         let layers = try Metrics.evaluate(placement, on: problem).layers

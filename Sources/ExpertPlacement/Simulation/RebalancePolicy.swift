@@ -66,22 +66,19 @@ public struct RebalancePolicy: SimulationPolicy {
     /// - Throws: ``ExpertPlacementError`` when `window.current` is `nil` or the solver fails.
     public mutating func decide(window: Problem) throws(ExpertPlacementError) -> PolicyDecision {
         try regimeMemory.validate()
-        var priced = self
-        if payback != nil {
-            _ = try payback!.update(window: window)
-            priced.options.moves.cost = payback!.price
-        }
-        let chosen: RebalancePlan
-        if regimeMemory.isActive {
-            let policy = priced
-            (chosen, _) = try regimeMemory.step(window) {
+        var estimate = payback
+        let chosen = try PaybackEstimate.priced(&estimate, window: window, options: options) {
+            (priced: RebalanceOptions) throws(ExpertPlacementError) -> RebalancePlan in
+            var policy = self
+            policy.options = priced
+            guard regimeMemory.isActive else { return try policy.plan(policy.windowProblem(window)) }
+            let planner = policy
+            return try regimeMemory.step(window) {
                 (problem: Problem, kind: RegimeMemory.Choice) throws(ExpertPlacementError) -> RebalancePlan in
-                try policy.plan(kind == .window ? policy.windowProblem(problem) : problem)
-            }
-        } else {
-            chosen = try priced.plan(priced.windowProblem(window))
+                try planner.plan(kind == .window ? planner.windowProblem(problem) : problem)
+            }.plan
         }
-        try payback?.record(plan: chosen.placement, on: window)
+        payback = estimate
         return deploy(chosen)
     }
 
