@@ -220,3 +220,9 @@ def test_a_measured_move_price_is_checked():
         ep.RegimeMemory(8, payback_unit_price=0.01, payback_range=(0.5, 8))
     with pytest.raises(ep.PlacementError, match="min_intervals"):
         ep.RegimeMemory(8, payback_unit_price=0.01, payback_range=(4, 2))
+    with pytest.raises(ep.PlacementError, match="payback_unit_price, payback_range: expected a number"):
+        ep.RegimeMemory(8, payback_unit_price="cheap")
+    with pytest.raises(ep.PlacementError, match="payback_unit_price, payback_range: expected a number"):
+        ep.RegimeMemory(8, payback_unit_price=0.01, payback_range=(2,))
+    with pytest.raises(ep.PlacementError, match="unit_price"):
+        ep.RegimeMemory(8, payback_unit_price=float("nan"))

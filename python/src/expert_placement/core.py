@@ -315,10 +315,15 @@ class RegimeMemory:
             if not hasattr(_native.lib, "ep_regime_memory_set_payback"):
                 raise PlacementError(_native.EP_INVALID_ARGUMENT,
                                      "payback_unit_price: the loaded library has no ep_regime_memory_set_payback: reinstall with `pip install ./python`")
-            low, high = (float(x) for x in payback_range)
-            _native.check(_native.lib.ep_regime_memory_set_payback(handle, float(payback_unit_price), low, high,
-                                                                   buffer, len(buffer)), buffer)
-            self.payback_unit_price = float(payback_unit_price)
+            try:
+                unit = float(payback_unit_price)
+                low, high = (float(x) for x in payback_range)
+            except (TypeError, ValueError):
+                raise PlacementError(_native.EP_INVALID_ARGUMENT,
+                                     f"payback_unit_price, payback_range: expected a number and a pair of numbers, "
+                                     f"got {payback_unit_price!r} and {payback_range!r}") from None
+            _native.check(_native.lib.ep_regime_memory_set_payback(handle, unit, low, high, buffer, len(buffer)), buffer)
+            self.payback_unit_price = unit
 
     @property
     def payback_intervals(self) -> Optional[float]:
