@@ -15,8 +15,8 @@
 /// is that `k`, clamped to ``range`` (the range's lower end before anything is measured, and
 /// whenever the last plan saved nothing to measure against).
 ///
-/// Cost: four evaluations of the window per call, two to update (the replaced and the deployed
-/// placement) and two to record (the replaced placement and the plan).
+/// Cost: three evaluations of the window per call: the placement the previous call replaced, the
+/// deployed one (for the update and the record) and the plan.
 ///
 /// Measured (`eplb simulate --payback-intervals auto` against the fixed default of 2, regime traces
 /// of the README's simulation table, seeds 1–4, 16 cases, policy time fixed at 5 iterations): mean
@@ -70,9 +70,20 @@ public struct PaybackEstimate: Sendable {
     /// - Throws: ``ExpertPlacementError`` when a placement does not fit the window (a topology
     ///   change: the estimate then starts afresh instead).
     public mutating func update(window: Problem) throws(ExpertPlacementError) -> Double {
-        if let (replaced, gain) = previous, gain > 1e-12, let deployed = window.current,
+        try update(window: window, deployedValue: previous == nil ? nil : Self.currentValue(on: window))
+    }
+
+    /// Records this call's decision: the placement it replaces (`window.current`) and the mean
+    /// imbalance the deployed `plan` saves on `window`.
+    public mutating func record(plan: Placement, on window: Problem) throws(ExpertPlacementError) {
+        try record(plan: plan, on: window, replacedValue: Self.currentValue(on: window))
+    }
+
+    /// ``update(window:)`` given the mean imbalance of `window.current` on `window` (`nil`: none).
+    private mutating func update(window: Problem, deployedValue: Double?) throws(ExpertPlacementError) -> Double {
+        if let (replaced, gain) = previous, gain > 1e-12, let deployedValue,
            replaced.topology == window.topology, replaced.experts == window.experts, replaced.layers == window.layers {
-            let saved = try Self.meanImbalance(replaced, on: window) - Self.meanImbalance(deployed, on: window)
+            let saved = try Self.meanImbalance(replaced, on: window) - deployedValue
             let rho = Swift.max(-1, Swift.min(1, saved / gain))
             persistence = persistence.map { smoothing * $0 + (1 - smoothing) * rho } ?? rho
         }
@@ -82,12 +93,10 @@ public struct PaybackEstimate: Sendable {
         return k
     }
 
-    /// Records this call's decision: the placement it replaces (`window.current`) and the mean
-    /// imbalance the deployed `plan` saves on `window`.
-    public mutating func record(plan: Placement, on window: Problem) throws(ExpertPlacementError) {
-        guard let replaced = window.current else { return }
-        let gain = try Self.meanImbalance(replaced, on: window) - Self.meanImbalance(plan, on: window)
-        previous = (replaced, gain)
+    /// ``record(plan:on:)`` given the mean imbalance of `window.current` on `window` (`nil`: none).
+    private mutating func record(plan: Placement, on window: Problem, replacedValue: Double?) throws(ExpertPlacementError) {
+        guard let replaced = window.current, let replacedValue else { return }
+        previous = (replaced, replacedValue - (try Self.meanImbalance(plan, on: window)))
     }
 
     /// One rebalance priced by `estimate` when there is one: ``update(window:)``, `plan` with the
@@ -98,13 +107,21 @@ public struct PaybackEstimate: Sendable {
                               plan: (RebalanceOptions) throws(ExpertPlacementError) -> RebalancePlan)
         throws(ExpertPlacementError) -> RebalancePlan {
         guard var current = estimate else { return try plan(options) }
-        _ = try current.update(window: window)
+        // The deployed placement's value on the window serves the update and the record.
+        let deployedValue = try currentValue(on: window)
+        _ = try current.update(window: window, deployedValue: deployedValue)
         var priced = options
         priced.moves.cost = current.price
         let made = try plan(priced)
-        try current.record(plan: made.placement, on: window)
+        try current.record(plan: made.placement, on: window, replacedValue: deployedValue)
         estimate = current
         return made
+    }
+
+    /// The mean imbalance of `window.current` on `window` (`nil` without a current placement).
+    static func currentValue(on window: Problem) throws(ExpertPlacementError) -> Double? {
+        guard let current = window.current else { return nil }
+        return try meanImbalance(current, on: window)
     }
 
     /// The mean over layers of the mean imbalance (the policy's objective) of `placement` on `problem`.

@@ -72,10 +72,9 @@ public struct RebalancePolicy: SimulationPolicy {
             var policy = self
             policy.options = priced
             guard regimeMemory.isActive else { return try policy.plan(policy.windowProblem(window)) }
-            let planner = policy
             return try regimeMemory.step(window) {
                 (problem: Problem, kind: RegimeMemory.Choice) throws(ExpertPlacementError) -> RebalancePlan in
-                try planner.plan(kind == .window ? planner.windowProblem(problem) : problem)
+                try policy.plan(kind == .window ? policy.windowProblem(problem) : problem)
             }.plan
         }
         payback = estimate

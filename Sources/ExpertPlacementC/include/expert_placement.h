@@ -187,7 +187,7 @@ void ep_regime_memory_free(ep_regime_memory *memory);
  * [min_intervals, max_intervals] (min_intervals until measured), and the call's move cost is
  * unit_price / k instead of `move_cost`. unit_price: the move cost at which a move pays for itself
  * within one interval (≥ 0); 1 ≤ min_intervals ≤ max_intervals (2 and 8 in the simulation).
- * Four more evaluations of the window per call.
+ * Three more evaluations of the window per call.
  *
  * ep_regime_memory_payback: the horizon the last call used, NaN before the first call or
  * without a measured price.
