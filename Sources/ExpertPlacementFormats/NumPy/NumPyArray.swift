@@ -307,9 +307,8 @@ internal enum _NumPyDecoder {
             while start < layout.count {
                 let n = Swift.min(chunk, layout.count - start)
                 let block = UnsafeRawBufferPointer(rebasing: data[(start * layout.dtype.byteCount)...])
-                let target = UnsafeMutableBufferPointer(rebasing: out[start ..< start + n])
-                convert(block, count: n, dtype: layout.dtype, bigEndian: layout.bigEndian, into: target)
-                valid = Limits.allInRange(UnsafeBufferPointer(target)) && valid
+                valid = convertChecked(block, count: n, dtype: layout.dtype, bigEndian: layout.bigEndian,
+                                       into: UnsafeMutableBufferPointer(rebasing: out[start ..< start + n])) && valid
                 start += n
             }
             return valid
@@ -321,18 +320,38 @@ internal enum _NumPyDecoder {
         nonisolated(unsafe) let source = data, target = out
         let dtype = layout.dtype, bigEndian = layout.bigEndian
         let verdicts = LayerParallelism.map(count: parts) { (part: Int) -> Bool in
-            var valid = true
-            for i in (a * part / parts) ..< (a * (part + 1) / parts) {
-                for j in 0..<b {
-                    let block = UnsafeRawBufferPointer(rebasing: source[((i * b + j) * c * dtype.byteCount)...])
-                    let rows = UnsafeMutableBufferPointer(rebasing: target[((j * a + i) * c) ..< ((j * a + i) * c + c)])
-                    convert(block, count: c, dtype: dtype, bigEndian: bigEndian, into: rows)
-                    valid = Limits.allInRange(UnsafeBufferPointer(rows)) && valid
-                }
-            }
-            return valid
+            let rows = (a * part / parts) ..< (a * (part + 1) / parts)
+            return convertTransposed(UnsafeRawBufferPointer(rebasing: source[(rows.lowerBound * b * c * dtype.byteCount)...]),
+                                     rows: rows, shape: (a, b, c), dtype: dtype, bigEndian: bigEndian, into: target)
         }
         return verdicts.allSatisfy { $0 }
+    }
+
+    /// Converts `count` elements of `data` into `out` (``convert(_:count:dtype:bigEndian:into:)``)
+    /// and checks them while they are in cache: whether every value is 0 or in ``Limits``' range.
+    static func convertChecked(_ data: UnsafeRawBufferPointer, count: Int, dtype: NumPyArray.DType, bigEndian: Bool,
+                               into out: UnsafeMutableBufferPointer<Double>) -> Bool {
+        convert(data, count: count, dtype: dtype, bigEndian: bigEndian, into: out)
+        return Limits.allInRange(UnsafeBufferPointer(rebasing: out[0 ..< count]))
+    }
+
+    /// Converts file rows `rows` of an `(a, b, c)` array, held in `data` from row `rows.lowerBound`
+    /// on, into `out` with the first two axes swapped (block `(i, j)` of `c` elements goes to
+    /// `(j, i)`), checking each block; whether every value is 0 or in range.
+    static func convertTransposed(_ data: UnsafeRawBufferPointer, rows: Range<Int>, shape: (Int, Int, Int),
+                                  dtype: NumPyArray.DType, bigEndian: Bool,
+                                  into out: UnsafeMutableBufferPointer<Double>) -> Bool {
+        let (a, b, c) = shape
+        var valid = true
+        for i in rows {
+            for j in 0..<b {
+                let block = UnsafeRawBufferPointer(rebasing: data[(((i - rows.lowerBound) * b + j) * c * dtype.byteCount)...])
+                valid = convertChecked(block, count: c, dtype: dtype, bigEndian: bigEndian,
+                                       into: UnsafeMutableBufferPointer(rebasing: out[((j * a + i) * c) ..< ((j * a + i) * c + c)]))
+                    && valid
+            }
+        }
+        return valid
     }
 
     /// Parses and checks the preamble (magic, version, header length): where the header and the

@@ -18,9 +18,10 @@ internal import ExpertPlacement
 /// map would avoid the copy too, but a file truncated while mapped raises `SIGBUS`, which no
 /// error can report; here a file that shrinks meanwhile is reported as truncated.)
 ///
-/// The checks and messages are the in-memory decoder's (``_NumPyDecoder/layout(_:fileSize:)``);
-/// the values, their order (`transposingLeadingAxes` as ``_NumPyDecoder/decodeChecked(_:transposingLeadingAxes:)``)
-/// and the range verdict are identical.
+/// The checks and messages are the in-memory decoder's (``_NumPyDecoder/layout(_:fileSize:)``),
+/// and so is the conversion of each piece (``_NumPyDecoder/convertTransposed(_:rows:shape:dtype:bigEndian:into:)``,
+/// ``_NumPyDecoder/convertChecked(_:count:dtype:bigEndian:into:)``): the values, their order and
+/// the range verdict are identical.
 extension _NumPyDecoder {
     /// The bytes of each part's read buffer.
     static let fileChunkBytes = 1 << 20
@@ -80,21 +81,11 @@ extension _NumPyDecoder {
                     let bytes = n * unitElements * width
                     try readExactly(fd, into: buffer.baseAddress!, count: bytes, at: dataStart + unit * unitElements * width)
                     let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<bytes])
-                    if transposed {
-                        let (a, b, c) = (layout.shape[0], layout.shape[1], layout.shape[2])
-                        for i in unit ..< unit + n {
-                            for j in 0..<b {
-                                let block = UnsafeRawBufferPointer(rebasing: chunk[(((i - unit) * b + j) * c * width)...])
-                                let rows = UnsafeMutableBufferPointer(rebasing: target[((j * a + i) * c) ..< ((j * a + i) * c + c)])
-                                convert(block, count: c, dtype: dtype, bigEndian: bigEndian, into: rows)
-                                valid = Limits.allInRange(UnsafeBufferPointer(rows)) && valid
-                            }
-                        }
-                    } else {
-                        let rows = UnsafeMutableBufferPointer(rebasing: target[unit ..< unit + n])
-                        convert(chunk, count: n, dtype: dtype, bigEndian: bigEndian, into: rows)
-                        valid = Limits.allInRange(UnsafeBufferPointer(rows)) && valid
-                    }
+                    valid = (transposed
+                        ? convertTransposed(chunk, rows: unit ..< unit + n, shape: (layout.shape[0], layout.shape[1], layout.shape[2]),
+                                            dtype: dtype, bigEndian: bigEndian, into: target)
+                        : convertChecked(chunk, count: n, dtype: dtype, bigEndian: bigEndian,
+                                         into: UnsafeMutableBufferPointer(rebasing: target[unit ..< unit + n]))) && valid
                     unit += n
                 }
                 return valid
