@@ -176,8 +176,7 @@ struct Simulate: ParsableCommand {
             let showProgress = isatty(STDERR_FILENO) == 1
             var reports: [SimulationReport] = []
             var seconds: [Double] = []
-            var memoryChoices: [[RegimeMemory.Choice]?] = []
-            var horizons: [[Double]?] = []
+            var finished: [any SimulationPolicy] = []
             let strategy = planning.parsed() ?? .window  // validate() refused names that do not parse
             for choice in policies {
                 var policy = choice.makePolicy(rebalanceOptions: rebalanceOptions(simulator), recencyHalfLife: recencyHalfLife,
@@ -189,13 +188,11 @@ struct Simulate: ParsableCommand {
                     writeStandardError(text)
                 })
                 seconds.append((ContinuousClock.now - started).inSeconds)
-                memoryChoices.append(PolicyChoice.regimeMemoryChoices(of: policy))
-                horizons.append(PolicyChoice.paybackHorizons(of: policy))
+                finished.append(policy)
             }
             let text: String
             switch format ?? (output == nil && isatty(STDOUT_FILENO) == 1 ? .table : .json) {
-            case .json: text = try JSONWriter.string(json(reports, seconds: seconds, memoryChoices: memoryChoices, horizons: horizons,
-                                                                   simulator: simulator,
+            case .json: text = try JSONWriter.string(json(reports, seconds: seconds, policies: finished, simulator: simulator,
                                                                    name: name, origin: origin))
             case .table: text = table(reports, simulator: simulator, name: name, origin: origin)
             }
@@ -224,14 +221,14 @@ struct Simulate: ParsableCommand {
     }
 
     /// `{"policies": [...], "settings": {...}, "trace": {...}}`; `seconds`: each policy's whole run.
-    /// `memoryChoices`: per policy, what each call planned on (``RegimeMemory/choices``), or `nil`;
-    /// `horizons`: per policy, each call's measured payback horizon (``PaybackEstimate/history``), or `nil`.
-    func json(_ reports: [SimulationReport], seconds: [Double], memoryChoices: [[RegimeMemory.Choice]?],
-              horizons: [[Double]?], simulator: OnlineSimulator, name: String,
-              origin: String) -> JSONValue {
+    /// `policies`: each policy after its run, for what each call planned on
+    /// (``RegimeMemory/choices``) and its payback horizon (``PaybackEstimate/history``).
+    func json(_ reports: [SimulationReport], seconds: [Double], policies finished: [any SimulationPolicy],
+              simulator: OnlineSimulator, name: String, origin: String) -> JSONValue {
         func number(_ x: Int) -> JSONValue { .number(Double(x)) }
-        let policies: [JSONValue] = zip(reports, zip(seconds, zip(memoryChoices, horizons))).map { r, extra in
-            let (simulationSeconds, (choices, paybacks)) = extra
+        let policies: [JSONValue] = zip(reports, zip(seconds, finished)).map { r, extra in
+            let (simulationSeconds, policy) = extra
+            let choices = PolicyChoice.regimeMemoryChoices(of: policy), paybacks = PolicyChoice.paybackHorizons(of: policy)
             var o: JSONObject = [
                 "name": .string(r.policy), "meanPAR": .number(r.meanPAR), "p50PAR": .number(r.p50PAR),
                 "p99PAR": .number(r.p99PAR), "maxPAR": .number(r.maxPAR), "moves": number(r.moves),
