@@ -138,41 +138,44 @@ public enum Metrics {
         var aggregate = [Double](repeating: 0, count: e)
         // The layer's slots, checked once, so that the hot loop reads raw buffers.
         let row = Array(placement.physicalToLogical[layer * p ..< (layer + 1) * p].map { Int($0) })
+        let slotShare = row.map { share[$0] }
+        var totals = [Double](repeating: 0, count: tCount), peaks = totals
 
         // The hot loop (T·P gathers) works on raw buffers only: no bounds or uniqueness checks
         // on the per-device and per-expert sums.
-        var weightSum = 0.0, rhoSum = 0.0, worst = 0.0, peakSum = 0.0
         problem.loads.values.withUnsafeBufferPointer { w in
             row.withUnsafeBufferPointer { slots in
-                share.withUnsafeBufferPointer { share in
-                    problem.episodeWeights.withUnsafeBufferPointer { omegas in
-                        aggregate.withUnsafeMutableBufferPointer { aggregate in
-                            for t in 0..<tCount {
-                                let omega = omegas[t]
-                                if omega == 0 { continue }
-                                let episode = UnsafeBufferPointer(rebasing: w[(base + t * e) ..< (base + (t + 1) * e)])
-                                for x in 0..<e { aggregate[x] += omega * episode[x] }
-                                // Device sums in device order: `imbalance(_:)` inlined.
-                                var total = 0.0, peak = 0.0
-                                for dev in 0..<d {
-                                    var sum = 0.0
-                                    for slot in dev * s ..< (dev + 1) * s {
-                                        let x = slots[slot]
-                                        sum += episode[x] * share[x]
-                                    }
-                                    total += sum
-                                    peak = Swift.max(peak, sum)
+                slotShare.withUnsafeBufferPointer { slotShare in
+                    totals.withUnsafeMutableBufferPointer { totals in
+                        peaks.withUnsafeMutableBufferPointer { peaks in
+                            aggregate.withUnsafeMutableBufferPointer { aggregate in
+                                problem.episodeWeights.withUnsafeBufferPointer { omegas in
+                                    guard tCount > 0 else { return }
+                                    DevicePeaks.scan(loads: w.baseAddress! + base, stride: e, count: tCount,
+                                                     slotExpert: slots, slotShare: slotShare, slotsPerDevice: s,
+                                                     totals: totals.baseAddress!, peaks: peaks.baseAddress!,
+                                                     aggregate: aggregate.baseAddress!, weights: omegas.baseAddress!,
+                                                     experts: e)
                                 }
-                                let rho = total > 0 ? peak * Double(d) / total : 1
-                                if !(total > 0) { peak = 0 }
-                                weightSum += omega
-                                rhoSum += omega * rho
-                                worst = Swift.max(worst, rho)
-                                peakSum += omega * peak
                             }
                         }
                     }
                 }
+            }
+        }
+        var weightSum = 0.0, rhoSum = 0.0, worst = 0.0, peakSum = 0.0
+        problem.episodeWeights.withUnsafeBufferPointer { omegas in
+            for t in 0..<tCount {
+                let omega = omegas[t]
+                if omega == 0 { continue }
+                let total = totals[t]
+                var peak = peaks[t]
+                let rho = total > 0 ? peak * Double(d) / total : 1
+                if !(total > 0) { peak = 0 }
+                weightSum += omega
+                rhoSum += omega * rho
+                worst = Swift.max(worst, rho)
+                peakSum += omega * peak
             }
         }
         let phy = placement.physicalToLogical

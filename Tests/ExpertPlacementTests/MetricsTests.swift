@@ -5,6 +5,50 @@ import Testing
 
 @Suite("Metrics (INTERFACE.md §2)")
 struct MetricsTests {
+    /// The evaluator sums four episodes at a time in SIMD lanes; each lane must do exactly what
+    /// one episode alone does: device sums of `w · (1/r)` in slot order. Episode counts 1…11
+    /// cover full blocks of four and every tail, with some zero weights.
+    @Test("are bit-identical to scalar device sums in slot order", arguments: 1...11)
+    func bitIdenticalToScalarSums(episodes: Int) throws {
+        var rng = SeededGenerator(seed: UInt64(episodes) &* 7919)
+        let topology = Topology(devices: 5, slotsPerDevice: 3)
+        let e = 11, layers = 2, p = topology.slotCount
+        let values = ContiguousArray((0..<(layers * episodes * e)).map { _ in Double.random(in: 0...1000, using: &rng) })
+        let weights = ContiguousArray((0..<episodes).map { t in t % 3 == 2 ? 0 : Double.random(in: 0.1...2, using: &rng) })
+        let rows = (0..<layers).map { _ in (0..<e).map { $0 } + (0..<(p - e)).map { _ in Int.random(in: 0..<e, using: &rng) } }
+        let placement = try Placement(topology: topology, experts: e, layers: rows.map { $0.shuffled(using: &rng) })
+        let loads = try LoadTensor(layers: layers, episodes: episodes, experts: e, values: values)
+        let problem = try Problem(topology: topology, loads: loads,
+                                  episodeWeights: weights.contains { $0 > 0 } ? weights : nil)
+        let metrics = try Metrics.evaluate(placement, on: problem)
+        for l in 0..<layers {
+            let row = placement.physicalToLogical(layer: l)
+            var counts = [Int](repeating: 0, count: e)
+            for x in row { counts[x] += 1 }
+            let share = counts.map { 1.0 / Double($0) }
+            var weightSum = 0.0, rhoSum = 0.0, worst = 0.0, peakSum = 0.0
+            for t in 0..<episodes where problem.episodeWeights[t] != 0 {
+                let omega = problem.episodeWeights[t]
+                var total = 0.0, peak = 0.0
+                for dev in 0..<topology.devices {
+                    var sum = 0.0
+                    for q in dev * 3 ..< dev * 3 + 3 { sum += loads[l, t, row[q]] * share[row[q]] }
+                    total += sum
+                    peak = max(peak, sum)
+                }
+                let rho = peak * Double(topology.devices) / total
+                weightSum += omega
+                rhoSum += omega * rho
+                worst = max(worst, rho)
+                peakSum += omega * peak
+            }
+            let m = metrics.layers[l]
+            #expect(m.meanImbalance == rhoSum / weightSum, "layer \(l)")
+            #expect(m.worstImbalance == worst, "layer \(l)")
+            #expect(m.peakSum == peakSum, "layer \(l)")
+        }
+    }
+
     @Test("equal the naive reference on seeded random instances", arguments: 0..<300)
     func matchesNaiveReference(seed: Int) throws {
         let problem = RandomInstances.problem(seed: UInt64(seed), withCurrent: seed % 3 == 0)

@@ -423,42 +423,39 @@ public struct OnlineSimulator: Sendable {
         let n = trace.episodes, e = trace.experts, d = topology.devices, s = topology.slotsPerDevice
         let p = d * s
         var rho = ContiguousArray<Double>(repeating: 1, count: n)
+        var totals = ContiguousArray<Double>(repeating: 0, count: n), peaks = totals
+        var counts = ContiguousArray<Int>(repeating: 0, count: e)
         var slotExpert = ContiguousArray<Int>(repeating: 0, count: p)
         var slotShare = ContiguousArray<Double>(repeating: 0, count: p)
-        var counts = ContiguousArray<Int>(repeating: 0, count: e)
-        trace.values.withUnsafeBufferPointer { w in
-            rho.withUnsafeMutableBufferPointer { r in
-                slotExpert.withUnsafeMutableBufferPointer { expert in
-                    slotShare.withUnsafeMutableBufferPointer { share in
-                        counts.withUnsafeMutableBufferPointer { c in
-                            for (u, update) in updates.enumerated() {
-                                let begin = update.start
-                                let end = u + 1 < updates.count ? Swift.min(updates[u + 1].start, n) : n
-                                guard begin < end else { continue }
-                                for x in 0..<e { c[x] = 0 }
-                                for q in 0..<p { c[Int(update.row[q])] += 1 }
-                                for q in 0..<p {
-                                    let x = Int(update.row[q])
-                                    expert[q] = x
-                                    share[q] = 1 / Double(c[x])
-                                }
-                                for t in begin..<end {
-                                    let base = (l &* n &+ t) &* e
-                                    var total = 0.0, peak = 0.0
-                                    for dev in 0..<d {
-                                        var sum = 0.0
-                                        for q in dev &* s ..< (dev &+ 1) &* s {
-                                            sum += w[base &+ expert[q]] * share[q]
-                                        }
-                                        total += sum
-                                        peak = Swift.max(peak, sum)
-                                    }
-                                    r[t] = total > 0 ? peak * Double(d) / total : 1
-                                }
+        for (u, update) in updates.enumerated() {
+            let begin = update.start
+            let end = u + 1 < updates.count ? Swift.min(updates[u + 1].start, n) : n
+            guard begin < end else { continue }
+            for x in 0..<e { counts[x] = 0 }
+            for q in 0..<p { counts[Int(update.row[q])] += 1 }
+            for q in 0..<p {
+                let x = Int(update.row[q])
+                slotExpert[q] = x
+                slotShare[q] = 1 / Double(counts[x])
+            }
+            let count = end - begin
+            trace.values.withUnsafeBufferPointer { w in
+                slotExpert.withUnsafeBufferPointer { expert in
+                    slotShare.withUnsafeBufferPointer { share in
+                        totals.withUnsafeMutableBufferPointer { totals in
+                            peaks.withUnsafeMutableBufferPointer { peaks in
+                                DevicePeaks.scan(loads: w.baseAddress! + (l * n + begin) * e, stride: e,
+                                                 count: count, slotExpert: expert, slotShare: share,
+                                                 slotsPerDevice: s,
+                                                 totals: totals.baseAddress!, peaks: peaks.baseAddress!)
                             }
                         }
                     }
                 }
+            }
+            for i in 0..<count {
+                let total = totals[i]
+                rho[begin + i] = total > 0 ? peaks[i] * Double(d) / total : 1
             }
         }
         return rho
