@@ -9,14 +9,21 @@ public import ExpertPlacement
 ///  "remembered": [[L][B][E] block sums of each window, oldest first],
 ///  "scores": {"window": 0, "memory": 0},
 ///  "choices": ["window", "memory", …],
-///  "previousPlans": null or {"topology": {…}, "window": [L][P] phy2log, "memory": [L][P] phy2log}}
+///  "previousPlans": null or {"topology": {…}, "window": [L][P] phy2log, "memory": [L][P] phy2log},
+///  "payback": null or {"unitPrice": λ₁, "range": [2, 8], "smoothing": 0.5,
+///                      "persistence": null or ρ̄, "history": [k, …],
+///                      "previous": null or {"topology": {…}, "experts": E,
+///                                           "replaced": [L][P] phy2log, "gain": g}}}
 /// ```
+///
+/// `payback` is the measured move price (``PaybackEstimate``) of `eplb rebalance
+/// --payback-unit-price`; a file without the key (as earlier versions wrote it) has none.
 ///
 /// Numbers are written as the shortest decimal that reads back to the same double, so a memory
 /// read back is the memory written.
 public enum RegimeMemoryFile {
-    /// The document for `memory`.
-    public static func encode(_ memory: RegimeMemory) -> JSONValue {
+    /// The document for `memory` and, when given, the measured move price kept with it.
+    public static func encode(_ memory: RegimeMemory, payback: PaybackEstimate? = nil) -> JSONValue {
         var root = JSONObject()
         root["schemaVersion"] = .number(1)
         root["kind"] = .string("regimeMemory")
@@ -38,13 +45,41 @@ public enum RegimeMemoryFile {
         } else {
             root["previousPlans"] = .null
         }
+        root["payback"] = payback.map(paybackJSON) ?? .null
         return .object(root)
+    }
+
+    /// The `payback` object.
+    static func paybackJSON(_ estimate: PaybackEstimate) -> JSONValue {
+        var object = JSONObject()
+        object["unitPrice"] = .number(estimate.unitPrice)
+        object["range"] = .array(JSONArray(numbers: [estimate.range.lowerBound, estimate.range.upperBound]))
+        object["smoothing"] = .number(estimate.smoothing)
+        object["persistence"] = estimate.persistence.map(JSONValue.number) ?? .null
+        object["history"] = .array(JSONArray(numbers: ContiguousArray(estimate.history)))
+        if let previous = estimate.previous {
+            object["previous"] = .object(JSONObject([("topology", PlacementFile.topologyJSON(previous.replaced.topology)),
+                                                     ("experts", .number(Double(previous.replaced.experts))),
+                                                     ("replaced", PlacementFile.rowsJSON(previous.replaced)),
+                                                     ("gain", .number(previous.gain))]))
+        } else {
+            object["previous"] = .null
+        }
+        return .object(object)
     }
 
     /// Reads a memory file.
     ///
     /// - Throws: ``InputError`` naming the file, the field and the problem.
     public static func decode(_ bytes: [UInt8], file: String) throws(InputError) -> RegimeMemory {
+        try decodeState(bytes, file: file).memory
+    }
+
+    /// Reads a memory file with the measured move price it keeps (`nil` when it keeps none).
+    ///
+    /// - Throws: ``InputError`` naming the file, the field and the problem.
+    public static func decodeState(_ bytes: [UInt8], file: String) throws(InputError)
+        -> (memory: RegimeMemory, payback: PaybackEstimate?) {
         let value: JSONValue
         do { value = try JSONParser.parse(bytes) } catch {
             throw InputError(file: file, reason: "invalid JSON: \(error)")
@@ -116,11 +151,76 @@ public enum RegimeMemoryFile {
         }
         let (count, share) = (try integer("windows"), try number("newestShare"))
         let (blocks, discount) = (try integer("blocksPerWindow"), try number("discount"))
+        let memory: RegimeMemory
         do {
-            return try RegimeMemory(windows: count, newestShare: share, blocksPerWindow: blocks, discount: discount,
-                                    remembered: remembered, scores: (w, m), choices: choices, previousPlans: previous)
+            memory = try RegimeMemory(windows: count, newestShare: share, blocksPerWindow: blocks, discount: discount,
+                                      remembered: remembered, scores: (w, m), choices: choices, previousPlans: previous)
         } catch {
             throw InputError(file: file, error)
+        }
+        guard let payback = root["payback"], !payback.isNull else { return (memory, nil) }
+        return (memory, try decodePayback(payback, file: file))
+    }
+
+    /// The `payback` object (not null).
+    static func decodePayback(_ value: JSONValue, file: String) throws(InputError) -> PaybackEstimate {
+        guard case .object(let object) = value else {
+            throw InputError(file: file, field: "payback", reason: "expected null or an object, found \(describe(value))")
+        }
+        func number(_ key: String) throws(InputError) -> Double {
+            guard let x = object[key]?.doubleValue else {
+                throw InputError(file: file, field: "payback.\(key)", reason: "expected a number, found \(object[key].map(describe) ?? "nothing")")
+            }
+            return x
+        }
+        guard case .array(let bounds)? = object["range"], bounds.count == 2,
+              let low = bounds[0].doubleValue, let high = bounds[1].doubleValue, low <= high else {
+            throw InputError(file: file, field: "payback.range",
+                             reason: "expected [min, max] horizons in intervals with min ≤ max, found \(object["range"].map(describe) ?? "nothing")")
+        }
+        var persistence: Double? = nil
+        if let p = object["persistence"], !p.isNull {
+            guard let x = p.doubleValue else {
+                throw InputError(file: file, field: "payback.persistence", reason: "expected null or a number, found \(describe(p))")
+            }
+            persistence = x
+        }
+        guard case .array(let historyValues)? = object["history"] else {
+            throw InputError(file: file, field: "payback.history", reason: "expected an array of horizons in intervals")
+        }
+        var history: [Double] = []
+        for (i, h) in historyValues.enumerated() {
+            guard let k = h.doubleValue else {
+                throw InputError(file: file, field: "payback.history[\(i)]", reason: "expected a number, found \(describe(h))")
+            }
+            history.append(k)
+        }
+        var previous: PaybackEstimate.Decision? = nil
+        if let p = object["previous"], !p.isNull {
+            guard case .object(let decision) = p, let topology = decision["topology"], let rows = decision["replaced"],
+                  let experts = decision["experts"] else {
+                throw InputError(file: file, field: "payback.previous",
+                                 reason: "expected null or {\"topology\", \"experts\", \"replaced\", \"gain\"}")
+            }
+            guard let gain = decision["gain"]?.doubleValue else {
+                throw InputError(file: file, field: "payback.previous.gain",
+                                 reason: "expected a number, found \(decision["gain"].map(describe) ?? "nothing")")
+            }
+            // A placement document of its own, so its rows are checked as every plan's are.
+            let document = JSONValue.object(JSONObject([("topology", topology), ("experts", experts), ("phy2log", rows)]))
+            let replaced: Placement
+            do { replaced = try PlacementFile.decodeDocument(document, file: file).placement } catch {
+                let field = error.field.map { $0.hasPrefix("phy2log") ? "replaced" + $0.dropFirst("phy2log".count) : $0 }
+                throw InputError(file: file, field: "payback.previous" + (field.map { ".\($0)" } ?? ""), reason: error.reason)
+            }
+            previous = PaybackEstimate.Decision(replaced: replaced, gain: gain)
+        }
+        let (unitPrice, smoothing) = (try number("unitPrice"), try number("smoothing"))
+        do throws(ExpertPlacementError) {
+            return try PaybackEstimate(unitPrice: unitPrice, range: low...high, smoothing: smoothing,
+                                       persistence: persistence, history: history, previous: previous)
+        } catch {
+            throw InputError(file: file, field: "payback" + (error.field.map { ".\($0)" } ?? ""), reason: error.reason)
         }
     }
 

@@ -28,7 +28,11 @@ struct Rebalance: ParsableCommand {
         With --memory FILE, each call keeps the regime memory of eplb simulate's rebalance \
         policy in FILE (the last --regime-memory windows, default 8): from the second call on, a \
         second plan is made on all of them and deployed when the previous calls' plans, scored \
-        on the windows that followed, say it serves better ("plannedOn": window or memory).
+        on the windows that followed, say it serves better ("plannedOn": window or memory). \
+        With --payback-unit-price, the memory also measures the move price, as eplb simulate \
+        --payback-intervals auto does: each call's move cost is the unit price divided by how \
+        many intervals (2 to 8) the previous call's gain lasted ("paybackIntervals" in the \
+        output's solver.settings).
 
         Examples:
           eplb rebalance window.json --current deployed.json --output next.json
@@ -38,6 +42,8 @@ struct Rebalance: ParsableCommand {
               --expert-bytes 88080384 --bandwidth 9e11 --format table
           eplb rebalance window.json --current deployed.json --drop-budget 0.05
           eplb rebalance window.npy --axes tle --current plan.json --memory mem.json
+          eplb rebalance window.npy --axes tle --current plan.json --memory mem.json \\
+              --payback-unit-price 0.002
         """
     )
 
@@ -64,6 +70,11 @@ struct Rebalance: ParsableCommand {
 
     @Option(name: .customLong("regime-memory"), help: ArgumentHelp("Windows the --memory file keeps (default 8; at least 2).", valueName: "N"))
     var regimeMemory: Int?
+
+    @Option(name: .customLong("payback-unit-price"), help: ArgumentHelp(
+        "With --memory: measure the move price across calls. λ₁ is the move cost at which a move pays for itself within one interval; each call charges λ₁/k, k (2 to 8 intervals) measured from how much of the previous call's gain lasted on this window. Kept in the --memory file and reused by later calls without the flag (given again, it changes λ₁ and keeps the measurement).",
+        valueName: "λ₁"))
+    var paybackUnitPrice: Double?
 
     @Option(name: .customLong("time-limit"), help: ArgumentHelp("Time budget in seconds for re-placing.", valueName: "seconds"))
     var timeLimit: Double?
@@ -93,6 +104,17 @@ struct Rebalance: ParsableCommand {
             throw ValidationError("--memory works with --strategy window only (a strategy decides itself what to plan on)")
         }
         if memoryFile == "-" { throw ValidationError("--memory needs a file name, not -") }
+        if let paybackUnitPrice {
+            guard memoryFile != nil else {
+                throw ValidationError("--payback-unit-price needs --memory FILE (where the measurement is kept between calls)")
+            }
+            guard paybackUnitPrice >= 0 && paybackUnitPrice.isFinite else {
+                throw ValidationError("--payback-unit-price must be a finite number ≥ 0, got \(paybackUnitPrice)")
+            }
+            if moves.moveCost != nil {
+                throw ValidationError("--payback-unit-price sets each call's move cost: leave out --move-cost")
+            }
+        }
         if drop.dropBudget != nil && method == .exact && moves.policy.isActive {
             throw ValidationError("--drop-budget with --method exact takes no --move-cost or --max-moves (use --method search)")
         }
@@ -120,21 +142,32 @@ struct Rebalance: ParsableCommand {
             let record = recorded.map { $0.map { Optional($0) } }
             let plan: RebalancePlan
             var windowsKept = 0
+            var payback: PaybackEstimate? = nil
             if let memoryFile {
                 // The memory is written before the output: it has seen this window whatever is
                 // deployed, and the next call scores both of this call's plans.
-                var memory = FileManager.default.fileExists(atPath: memoryFile)
-                    ? try RegimeMemoryFile.decode(InputSource.read(memoryFile), file: memoryFile)
-                    : RegimeMemory(windows: regimeMemory ?? 8)
+                var memory = RegimeMemory(windows: regimeMemory ?? 8)
+                if FileManager.default.fileExists(atPath: memoryFile) {
+                    (memory, payback) = try RegimeMemoryFile.decodeState(InputSource.read(memoryFile), file: memoryFile)
+                }
                 if let n = regimeMemory { memory.windows = n }
                 windowsKept = memory.windows
+                if let paybackUnitPrice {
+                    if payback == nil { payback = PaybackEstimate(unitPrice: paybackUnitPrice) }
+                    payback?.unitPrice = paybackUnitPrice
+                } else if let unitPrice = payback?.unitPrice, moves.moveCost != nil {
+                    throw InputError(file: memoryFile, field: "payback",
+                                     reason: "this memory measures the move price (unit price \(unitPrice)): leave out --move-cost, or start a new memory file")
+                }
                 do throws(ExpertPlacementError) {
-                    plan = try rebalance(problem, memory: &memory, recordedImbalance: record, solver: drop.solver(method),
-                                         options: options)
+                    let solver = drop.solver(method)
+                    plan = try PaybackEstimate.priced(&payback, window: problem, options: options) { options throws(ExpertPlacementError) in
+                        try rebalance(problem, memory: &memory, recordedImbalance: record, solver: solver, options: options)
+                    }
                 } catch {
                     throw InputError(file: name, error)
                 }
-                try OutputSink.write(JSONWriter.string(RegimeMemoryFile.encode(memory)), to: memoryFile)
+                try OutputSink.write(JSONWriter.string(RegimeMemoryFile.encode(memory, payback: payback)), to: memoryFile)
             } else {
                 plan = try rebalance(problem, recordedImbalance: record, solver: drop.solver(method), options: options)
             }
@@ -151,10 +184,17 @@ struct Rebalance: ParsableCommand {
                 drop.record(into: &info.settings)
                 planning.record(into: &info.settings, chosen: chosen)
                 if plan.plannedOn != nil { info.settings["regimeMemory"] = .number(Double(windowsKept)) }
+                if let payback, let k = payback.history.last {
+                    info.settings["unitMoveCost"] = .number(payback.unitPrice)
+                    info.settings["paybackIntervals"] = .number(k)
+                    info.settings["moveCost"] = .number(payback.unitPrice / k)
+                }
                 text = try JSONWriter.string(RebalanceFile.encode(plan, metrics: metrics, solver: info, transferModel: model))
             case .table:
                 text = TableReport.rebalance(name: name, problem: problem, plan: plan, transferModel: model)
                     + (plan.plannedOn.map { "planned on the \($0 == .memory ? "remembered windows (regime memory)" : "window")\n" } ?? "")
+                    + (payback.flatMap { p in p.history.last.map { k in
+                        "move cost \(p.unitPrice / k) (unit price \(p.unitPrice) over a measured payback of \(k) intervals)\n" } } ?? "")
             }
             try OutputSink.write(text, to: output ?? "-")
         }

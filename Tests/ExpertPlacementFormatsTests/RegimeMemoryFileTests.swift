@@ -38,6 +38,60 @@ struct RegimeMemoryFileTests {
         #expect(empty.remembered.isEmpty && empty.previousPlans == nil && empty.windows == 8)
     }
 
+    /// A measured move price after three calls on the memory's kind of windows.
+    private func payback() throws -> PaybackEstimate {
+        let topology = Topology(devices: 3, slotsPerDevice: 3)
+        var estimate: PaybackEstimate? = PaybackEstimate(unitPrice: 0.004, range: 1.5...6, smoothing: 0.25)
+        var deployed = OnlineSimulator.plainPlacement(topology: topology, experts: 6, layers: 2)
+        for seed in 1...3 {
+            let loads = try SyntheticLoads.lognormal(layers: 2, episodes: 7, experts: 6, seed: UInt64(seed % 2 + 1))
+            let window = try Problem(topology: topology, loads: loads, current: deployed)
+            deployed = try PaybackEstimate.priced(&estimate, window: window, options: RebalanceOptions()) { options throws(ExpertPlacementError) in
+                try Rebalancer.plan(window, solver: SearchSolver(), options: options)
+            }.placement
+        }
+        return try #require(estimate)
+    }
+
+    @Test("a measured move price is kept with the memory and read back as written")
+    func paybackRoundTrip() throws {
+        let original = try payback()
+        #expect(original.history.count == 3 && original.persistence != nil && original.previous != nil)
+        let bytes = Array(try JSONWriter.string(RegimeMemoryFile.encode(memory(), payback: original)).utf8)
+        let (back, estimate) = try RegimeMemoryFile.decodeState(bytes, file: "m.json")
+        let restored = try #require(estimate)
+        #expect(restored.unitPrice == 0.004 && restored.range == 1.5...6 && restored.smoothing == 0.25)
+        #expect(restored.persistence == original.persistence && restored.history == original.history)
+        #expect(restored.previous == original.previous && restored.intervals == original.intervals)
+        #expect(back.remembered == (try memory()).remembered)
+        #expect(Array(try JSONWriter.string(RegimeMemoryFile.encode(back, payback: restored)).utf8) == bytes)
+        // A file without the key (as earlier versions wrote it) keeps no price.
+        var root = try #require(try JSONParser.parse(encoded(memory())).objectValue)
+        root["payback"] = nil
+        let old = Array(try JSONWriter.string(.object(root)).utf8)
+        #expect(try RegimeMemoryFile.decodeState(old, file: "m.json").payback == nil)
+    }
+
+    @Test("bad measured prices name the field", arguments: [
+        (#""unitPrice": 0.004"#, #""unitPrice": -1"#, "payback.unitPrice"),
+        (#""range": [1.5, 6]"#, #""range": [9, 6]"#, "payback.range"),
+        (#""smoothing": 0.25"#, #""smoothing": 1"#, "payback.smoothing"),
+        (#""history": ["#, #""history": [0.5, "#, "payback.history[0]"),
+        (#""gain": "#, #""gain": "x", "was": "#, "payback.previous.gain"),
+        ("\"replaced\": [\n        [", "\"replaced\": [\n        [99, ", "payback.previous.replaced[0]"),
+    ])
+    func badPayback(original: String, replacement: String, field: String) throws {
+        let text = try JSONWriter.string(RegimeMemoryFile.encode(memory(), payback: payback()))
+        #expect(text.contains(original), "fixture lacks \(original)")
+        do {
+            _ = try RegimeMemoryFile.decodeState(Array(text.replacingOccurrences(of: original, with: replacement).utf8), file: "m.json")
+            Issue.record("accepted \(replacement)")
+        } catch {
+            #expect(error.file == "m.json")
+            #expect(error.field == field, "\(error)")
+        }
+    }
+
     @Test("bad files name the file and the field", arguments: [
         (#""kind": "regimeMemory""#, #""kind": "placement""#, "kind"),
         (#""discount": 0.25"#, #""discount": 3"#, "regimeMemory.discount"),

@@ -189,4 +189,53 @@ struct RebalanceCLITests {
         #expect(bad.status != 0 && bad.stderr.contains("discount"), "\(bad.stderr)")
         #expect(try String(contentsOfFile: memory, encoding: .utf8) == broken)
     }
+
+    @Test("rebalance --memory --payback-unit-price: the simulated policy's measured move price across calls")
+    func measuredPrice() throws {
+        let topology = Topology(devices: 4, slotsPerDevice: 3)
+        let plain = OnlineSimulator.plainPlacement(topology: topology, experts: 8, layers: 2)
+        var deployed = try temporaryFile("rb-payback-deployed.json", JSONWriter.string(PlacementFile.encode(plain)))
+        let memory = TestScratch.root.appendingPathComponent("eplb-payback-\(getpid()).json").path
+        try? FileManager.default.removeItem(atPath: memory)
+        var policy = RebalancePolicy(options: RebalanceOptions())
+        policy.payback = PaybackEstimate(unitPrice: 0.004)
+        var current = plain
+        var horizons: [Double] = []
+        // A regime that holds for three windows (its gain lasts), then a switch.
+        for (call, w) in [0, 0, 0, 1, 1].enumerated() {
+            let window = try Self.alternatingWindow(w)
+            // The flag at the first call only: later calls reuse the price kept in the file.
+            let r = try CLI.run(["rebalance", window, "--current", deployed, "--memory", memory, "--omit-timing"]
+                                + (call == 0 ? ["--payback-unit-price", "0.004"] : []))
+            #expect(r.status == 0, "\(r.stderr)")
+            let settings = try #require(try JSONParser.parse(Array(r.stdout.utf8)).objectValue?["solver"]?.objectValue?["settings"]?.objectValue)
+            let k = try #require(settings["paybackIntervals"]?.doubleValue)
+            horizons.append(k)
+            #expect(settings["unitMoveCost"]?.doubleValue == 0.004 && settings["moveCost"]?.doubleValue == 0.004 / k)
+            let next = try PlacementFile.decode(Array(r.stdout.utf8), file: "next")
+            let windowProblem = try InstanceFile.decode(Array(try String(contentsOfFile: window, encoding: .utf8).utf8), file: "w").problem
+            let decision = try policy.decide(window: try Problem(topology: topology, loads: windowProblem.loads, current: current))
+            #expect(next == decision.placement, "call \(call)")
+            current = next
+            deployed = try temporaryFile("rb-payback-deployed.json", r.stdout)
+        }
+        #expect(horizons == policy.payback?.history)
+        #expect(horizons.first == 2 && horizons.contains { $0 > 2 }, "\(horizons)")
+        let kept = try RegimeMemoryFile.decodeState(Array(try String(contentsOfFile: memory, encoding: .utf8).utf8), file: memory)
+        #expect(kept.payback?.history == horizons && kept.payback?.unitPrice == 0.004)
+
+        // Bad uses: exit 64, or an error naming the memory file's field; the file left as it was.
+        let before = try String(contentsOfFile: memory, encoding: .utf8)
+        let window = try Self.alternatingWindow(0)
+        let alone = try CLI.run(["rebalance", window, "--current", deployed, "--payback-unit-price", "0.004"])
+        #expect(alone.status == 64 && alone.stderr.contains("--memory"), "\(alone.stderr)")
+        let both = try CLI.run(["rebalance", window, "--current", deployed, "--memory", memory,
+                                "--payback-unit-price", "0.004", "--move-cost", "0.001"])
+        #expect(both.status == 64 && both.stderr.contains("--move-cost"), "\(both.stderr)")
+        let negative = try CLI.run(["rebalance", window, "--current", deployed, "--memory", memory, "--payback-unit-price", "-1"])
+        #expect(negative.status == 64, "\(negative.stderr)")
+        let fixed = try CLI.run(["rebalance", window, "--current", deployed, "--memory", memory, "--move-cost", "0.001"])
+        #expect(fixed.status != 0 && fixed.stderr.contains("payback") && fixed.stderr.contains(memory), "\(fixed.stderr)")
+        #expect(try String(contentsOfFile: memory, encoding: .utf8) == before)
+    }
 }

@@ -35,8 +35,24 @@ public struct PaybackEstimate: Sendable {
     public private(set) var persistence: Double? = nil
     /// The horizon used at each call so far, oldest first.
     public private(set) var history: [Double] = []
-    /// The last call's replaced placement and the mean imbalance its plan saved on its window.
-    private var previous: (replaced: Placement, gain: Double)? = nil
+    /// The last call's decision, to be measured at the next call (`nil` before the first call,
+    /// and when that call had no deployed placement).
+    public private(set) var previous: Decision? = nil
+
+    /// A call's decision as the next call measures it.
+    public struct Decision: Sendable, Equatable {
+        /// The placement the call replaced (its window's deployed placement).
+        public var replaced: Placement
+        /// The mean imbalance (mean over layers) the call's plan saved against `replaced` on the
+        /// window it was planned on.
+        public var gain: Double
+
+        /// Creates a decision record.
+        public init(replaced: Placement, gain: Double) {
+            self.replaced = replaced
+            self.gain = gain
+        }
+    }
 
     /// Creates an estimate.
     ///
@@ -51,6 +67,37 @@ public struct PaybackEstimate: Sendable {
         self.unitPrice = unitPrice
         self.range = range
         self.smoothing = smoothing
+    }
+
+    /// An estimate resumed from a saved state (e.g. `eplb rebalance --memory FILE`, which keeps it
+    /// between calls): the settings of ``init(unitPrice:range:smoothing:)`` plus what it measured.
+    ///
+    /// - Throws: ``ExpertPlacementError/invalidValue(field:reason:)`` naming the field (`unitPrice`,
+    ///   `range`, `smoothing`, `persistence`, `history`, `previous.gain`) when a value is out of range.
+    public init(unitPrice: Double, range: ClosedRange<Double>, smoothing: Double, persistence: Double?,
+                history: [Double], previous: Decision?) throws(ExpertPlacementError) {
+        guard unitPrice >= 0 && unitPrice.isFinite else {
+            throw .invalidValue(field: "unitPrice", reason: "must be finite and ≥ 0, got \(unitPrice)")
+        }
+        guard range.lowerBound >= 1 && range.upperBound.isFinite else {
+            throw .invalidValue(field: "range", reason: "must lie in [1, ∞), got \(range.lowerBound)…\(range.upperBound)")
+        }
+        guard smoothing >= 0 && smoothing < 1 else {
+            throw .invalidValue(field: "smoothing", reason: "must be in [0, 1), got \(smoothing)")
+        }
+        if let persistence, !(persistence >= -1 && persistence <= 1) {
+            throw .invalidValue(field: "persistence", reason: "must be in [−1, 1] (a share of a gain), got \(persistence)")
+        }
+        if let bad = history.firstIndex(where: { !($0 >= 1 && $0.isFinite) }) {
+            throw .invalidValue(field: "history[\(bad)]", reason: "must be a horizon ≥ 1 in intervals, got \(history[bad])")
+        }
+        if let previous, !previous.gain.isFinite {
+            throw .invalidValue(field: "previous.gain", reason: "must be finite, got \(previous.gain)")
+        }
+        self.init(unitPrice: unitPrice, range: range, smoothing: smoothing)
+        self.persistence = persistence
+        self.history = history
+        self.previous = previous
     }
 
     /// The payback horizon in intervals: `1 / (1 − ρ̄)` clamped to ``range``.
@@ -81,7 +128,7 @@ public struct PaybackEstimate: Sendable {
 
     /// ``update(window:)`` given the mean imbalance of `window.current` on `window` (`nil`: none).
     private mutating func update(window: Problem, deployedValue: Double?) throws(ExpertPlacementError) -> Double {
-        if let (replaced, gain) = previous, gain > 1e-12, let deployedValue,
+        if let (replaced, gain) = previous.map({ ($0.replaced, $0.gain) }), gain > 1e-12, let deployedValue,
            replaced.topology == window.topology, replaced.experts == window.experts, replaced.layers == window.layers {
             let saved = try Self.meanImbalance(replaced, on: window) - deployedValue
             let rho = Swift.max(-1, Swift.min(1, saved / gain))
@@ -96,13 +143,13 @@ public struct PaybackEstimate: Sendable {
     /// ``record(plan:on:)`` given the mean imbalance of `window.current` on `window` (`nil`: none).
     private mutating func record(plan: Placement, on window: Problem, replacedValue: Double?) throws(ExpertPlacementError) {
         guard let replaced = window.current, let replacedValue else { return }
-        previous = (replaced, replacedValue - (try Self.meanImbalance(plan, on: window)))
+        previous = Decision(replaced: replaced, gain: replacedValue - (try Self.meanImbalance(plan, on: window)))
     }
 
     /// One rebalance priced by `estimate` when there is one: ``update(window:)``, `plan` with the
     /// options' move cost set to ``price``, then ``record(plan:on:)``; without an estimate, `plan`
     /// with the options as they are. The one priced step of the simulated policy, the stateful
-    /// ``Rebalancer`` and the C API.
+    /// ``Rebalancer``, the C API and `eplb rebalance --memory` (whose file keeps the estimate).
     public static func priced(_ estimate: inout PaybackEstimate?, window: Problem, options: RebalanceOptions,
                               plan: (RebalanceOptions) throws(ExpertPlacementError) -> RebalancePlan)
         throws(ExpertPlacementError) -> RebalancePlan {
