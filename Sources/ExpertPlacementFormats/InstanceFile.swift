@@ -10,6 +10,9 @@ public struct TopologyOverrides: Sendable, Equatable {
     public var nodes: Int?
     /// `--groups`.
     public var expertGroups: Int?
+    /// The topology used for whatever neither these values nor the file give: a deployed plan's
+    /// (`--current`) for a `.npy` window or an instance without a topology.
+    public var fallback: Topology? = nil
 
     /// Creates overrides (all `nil`: keep the file's topology).
     public init(devices: Int? = nil, slotsPerDevice: Int? = nil, nodes: Int? = nil, expertGroups: Int? = nil) {
@@ -17,6 +20,13 @@ public struct TopologyOverrides: Sendable, Equatable {
         self.slotsPerDevice = slotsPerDevice
         self.nodes = nodes
         self.expertGroups = expertGroups
+    }
+
+    /// The topology the flags describe alone, when they give devices and slots (a bare
+    /// `{"phy2log": …}` plan's topology); nodes and groups default to 1.
+    public var topology: Topology? {
+        guard let devices, let slotsPerDevice else { return nil }
+        return Topology(devices: devices, slotsPerDevice: slotsPerDevice, nodes: nodes ?? 1, expertGroups: expertGroups ?? 1)
     }
 }
 
@@ -211,16 +221,16 @@ public struct InstanceFile: Sendable {
         var devices: Int?, slotsPerDevice: Int?, nodes: Int?, expertGroups: Int?
 
         func resolve(_ o: TopologyOverrides, file: String) throws(InputError) -> Topology {
-            guard let d = o.devices ?? devices else {
+            guard let d = o.devices ?? devices ?? o.fallback?.devices else {
                 throw InputError(file: file, field: "topology.devices",
                                  reason: "missing: give the topology in the file or with --devices and --slots-per-device")
             }
-            guard let s = o.slotsPerDevice ?? slotsPerDevice else {
+            guard let s = o.slotsPerDevice ?? slotsPerDevice ?? o.fallback?.slotsPerDevice else {
                 throw InputError(file: file, field: "topology.slotsPerDevice",
                                  reason: "missing: give the topology in the file or with --slots-per-device")
             }
-            return Topology(devices: d, slotsPerDevice: s, nodes: o.nodes ?? nodes ?? 1,
-                            expertGroups: o.expertGroups ?? expertGroups ?? 1)
+            return Topology(devices: d, slotsPerDevice: s, nodes: o.nodes ?? nodes ?? o.fallback?.nodes ?? 1,
+                            expertGroups: o.expertGroups ?? expertGroups ?? o.fallback?.expertGroups ?? 1)
         }
     }
 

@@ -50,12 +50,54 @@ public enum OutputSink {
     }
 
     private static func write(_ bytes: UnsafeRawBufferPointer, to path: String) throws(InputError) {
-        if let fd = openDescriptor(path) {
-            let name = path == "-" || path == "/dev/stdout" ? "<stdout>" : path
+        switch try target(path) {
+        case .descriptor(let fd, let name):
             let code = writeAll(fd, bytes)
             if code == EPIPE && fd == STDOUT_FILENO { throw InputError(file: name, reason: brokenPipeReason) }
             if code != 0 { throw InputError(file: name, reason: "cannot be written (\(errorText(code)))") }
-            return
+        case .newFile:
+            let mask = umask(0)
+            umask(mask)
+            try replaceAtomically(path, with: bytes, mode: 0o666 & ~mask, owner: nil, shownAs: path)
+        case .regularFile(let resolved, let info):
+            try replaceAtomically(resolved, with: bytes, mode: info.st_mode & 0o7777,
+                                  owner: (info.st_uid, info.st_gid), shownAs: path)
+        case .stream:
+            try writeDirectly(path, bytes)
+        }
+    }
+
+    /// Checks, without writing anything, that ``write(_:to:)-(String,_)`` could put a file at
+    /// `path`: the same refusals (a directory, a block device, a dangling link, …), and for a
+    /// file to be created or replaced a directory that exists and may be written. A command
+    /// that writes several files (or state beside its output) checks them all first, so that
+    /// a bad path leaves nothing half-done. Space and races are not checked.
+    ///
+    /// - Throws: ``InputError`` naming the output, with the reason `write` would give.
+    public static func checkWritable(_ path: String) throws(InputError) {
+        let file: String
+        switch try target(path) {
+        case .descriptor, .stream: return
+        case .newFile: file = path
+        case .regularFile(let resolved, _): file = resolved
+        }
+        let directory = file.lastIndex(of: "/").map { String(file[...$0]) } ?? "./"
+        if access(directory, W_OK | X_OK) != 0 {
+            throw InputError(file: path, reason: "cannot be written (\(errorText(errno)))")
+        }
+    }
+
+    /// What a path names, as ``write(_:to:)-(String,_)`` treats it.
+    private enum Target {
+        case descriptor(Int32, name: String)
+        case newFile
+        case regularFile(resolved: String, stat)
+        case stream
+    }
+
+    private static func target(_ path: String) throws(InputError) -> Target {
+        if let fd = openDescriptor(path) {
+            return .descriptor(fd, name: path == "-" || path == "/dev/stdout" ? "<stdout>" : path)
         }
         var info = stat()
         guard stat(path, &info) == 0 else {
@@ -65,22 +107,17 @@ public enum OutputSink {
                 throw InputError(file: path, reason: "cannot be written: a symbolic link whose target is missing")
             }
             guard code == ENOENT else { throw InputError(file: path, reason: "cannot be written (\(errorText(code)))") }
-            let mask = umask(0)
-            umask(mask)
-            try replaceAtomically(path, with: bytes, mode: 0o666 & ~mask, owner: nil, shownAs: path)
-            return
+            return .newFile
         }
         switch info.st_mode & S_IFMT {
         case S_IFREG:
             guard let resolved = realpath(path, nil) else {
                 throw InputError(file: path, reason: "cannot be written (\(errorText(errno)))")
             }
-            let target = String(cString: resolved)
-            free(resolved)
-            try replaceAtomically(target, with: bytes, mode: info.st_mode & 0o7777,
-                                  owner: (info.st_uid, info.st_gid), shownAs: path)
+            defer { free(resolved) }
+            return .regularFile(resolved: String(cString: resolved), info)
         case S_IFIFO, S_IFCHR:
-            try writeDirectly(path, bytes)
+            return .stream
         case S_IFDIR:
             throw InputError(file: path, reason: "is a directory, not a file")
         case S_IFBLK:

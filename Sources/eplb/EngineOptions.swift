@@ -29,7 +29,7 @@ struct LayerIdOptions: ParsableArguments {
     var firstMoELayer: Int?
 
     @Option(name: .customLong("decoder-layers"), help: ArgumentHelp(
-        "num_hidden_layers of the model (61 for DeepSeek-V3): the number of rows of an SGLang map; default the largest layer id + 1.",
+        "eplb export --format sglang only: num_hidden_layers of the model (61 for DeepSeek-V3), the number of rows of an SGLang map; default the largest layer id + 1.",
         valueName: "N"))
     var decoderLayers: Int?
 

@@ -72,8 +72,12 @@ struct Export: ParsableCommand {
                 } catch {
                     throw InputError(file: destination, reason: "cannot create the directory (\(error.localizedDescription))")
                 }
-                for (name, bytes) in files {
-                    try OutputSink.write(bytes, to: (destination as NSString).appendingPathComponent(name ?? "output"))
+                // Every file is checked before any is written: a map set is replaced whole or not at all
+                // (short of a full disk), never left half old and half new.
+                let paths = files.map { (destination as NSString).appendingPathComponent($0.name ?? "output") }
+                for path in paths { try OutputSink.checkWritable(path) }
+                for (path, file) in zip(paths, files) {
+                    try OutputSink.write(file.bytes, to: path)
                 }
             } else {
                 try OutputSink.write(files[0].bytes, to: destination)

@@ -30,6 +30,11 @@ func printError(_ message: String) {
     writeStandardError("eplb: error: \(TerminalText.sanitized(message))\n")
 }
 
+/// Prints `eplb: warning: MESSAGE` on standard error: the command goes on.
+func printWarning(_ message: String) {
+    writeStandardError("eplb: warning: \(TerminalText.sanitized(message))\n")
+}
+
 /// Writes `text` to standard error with POSIX `write`; a failure (a closed or full stderr) is
 /// ignored, since there is nowhere left to report it.
 func writeStandardError(_ text: String) {

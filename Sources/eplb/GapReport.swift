@@ -310,8 +310,11 @@ struct GapReport: ParsableCommand {
             }
             markdown = "\(what); exact time limit \(timeLimit) s. Gaps against the exact solver's proven optimum (cases it did not prove are left out of the gap columns).\n" + markdown
             let json = JSONValue.object(JSONObject([("instances", .array(rows)), ("summary", .object(summary))]))
-            try OutputSink.write(JSONWriter.string(json), to: (outputDirectory as NSString).appendingPathComponent("gaps.json"))
-            try OutputSink.write(markdown, to: (outputDirectory as NSString).appendingPathComponent("gaps.md"))
+            let jsonPath = (outputDirectory as NSString).appendingPathComponent("gaps.json")
+            let markdownPath = (outputDirectory as NSString).appendingPathComponent("gaps.md")
+            for path in [jsonPath, markdownPath] { try OutputSink.checkWritable(path) }
+            try OutputSink.write(JSONWriter.string(json), to: jsonPath)
+            try OutputSink.write(markdown, to: markdownPath)
             try OutputSink.write(markdown, to: "-")
         }
     }

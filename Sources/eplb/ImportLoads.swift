@@ -123,6 +123,10 @@ struct ImportLoads: ParsableCommand {
                 }
                 dump.topology = resolved
             }
+            // The map in force must be one the engine could have loaded (vLLM checks the same rules).
+            if let current = dump.current, dump.topology != nil {
+                try PlacementCheck.requireValid(current, file: format == .vllm ? InputSource.displayName(phy2log!) : display)
+            }
             if let topology = dump.topology {
                 do { _ = try Problem(topology: topology, loads: dump.loads, current: dump.current) } catch let error as ExpertPlacementError {
                     throw InputError(file: display, error)

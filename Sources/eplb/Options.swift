@@ -5,16 +5,16 @@ import ExpertPlacementFormats
 
 /// `--devices/--slots-per-device/--nodes/--groups`: override the instance file's topology.
 struct TopologyOptions: ParsableArguments {
-    @Option(help: "Number of devices (EP ranks); overrides the file's topology.devices.")
+    @Option(help: "Number of devices (EP ranks); overrides the input's topology.devices, or gives it to an input without one (a .npy, a bare phy2log).")
     var devices: Int?
 
-    @Option(name: .customLong("slots-per-device"), help: "Expert slots per device; overrides topology.slotsPerDevice.")
+    @Option(name: .customLong("slots-per-device"), help: "Expert slots per device; overrides or gives topology.slotsPerDevice.")
     var slotsPerDevice: Int?
 
-    @Option(help: "Number of nodes (devices must divide evenly); overrides topology.nodes. Only --method hierarchical uses it.")
+    @Option(help: "Number of nodes (devices must divide evenly); overrides topology.nodes. Of the placement methods, only hierarchical uses it.")
     var nodes: Int?
 
-    @Option(help: "Number of expert groups (experts must divide evenly); overrides topology.expertGroups. Only --method hierarchical uses it.")
+    @Option(help: "Number of expert groups (experts must divide evenly); overrides topology.expertGroups. Of the placement methods, only hierarchical uses it.")
     var groups: Int?
 
     var overrides: TopologyOverrides {
@@ -196,12 +196,12 @@ struct SearchTuning: ParsableArguments {
 /// `--move-cost λ` (alias `--move-weight`) and `--max-moves N`: what moves away from the deployed
 /// placement cost (``MovePolicy``).
 struct MoveOptions: ParsableArguments {
-    @Option(name: [.customLong("move-cost"), .customLong("move-weight")], help: ArgumentHelp(
+    @Option(name: [.customLong("move-cost"), .customLong("move-weight")], parsing: .unconditional, help: ArgumentHelp(
         "Objective units charged per moved replica (slot whose expert changes), e.g. 0.001 with the mean objective: a move must lower the layer's mean imbalance by 0.001 to pay. --move-weight is the earlier name.",
         valueName: "λ"))
     var moveCost: Double?
 
-    @Option(name: .customLong("max-moves"), help: ArgumentHelp("At most N moved replicas per layer.", valueName: "N"))
+    @Option(name: .customLong("max-moves"), parsing: .unconditional, help: ArgumentHelp("At most N moved replicas per layer (with --move-cost, both apply: the cheapest plan within the cap).", valueName: "N"))
     var maxMoves: Int?
 
     /// The policy (inactive when neither flag is given).
@@ -241,14 +241,14 @@ struct DeployedInputOptions: ParsableArguments {
         var recorded: [Double]? = nil
         var overrides = input.topology.overrides
         if let current {
-            let document = try PlacementFile.decodeDocument(try InputSource.read(current), file: InputSource.displayName(current))
+            // A bare {"phy2log": …} plan takes its topology from --devices/--slots-per-device.
+            let document = try PlacementFile.decodeDocument(try InputSource.read(current), file: InputSource.displayName(current),
+                                                            topology: overrides.topology)
             deployed = document.placement
             recorded = document.recordedImbalance
-            let t = document.placement.topology
-            overrides.devices = overrides.devices ?? t.devices
-            overrides.slotsPerDevice = overrides.slotsPerDevice ?? t.slotsPerDevice
-            overrides.nodes = overrides.nodes ?? t.nodes
-            overrides.expertGroups = overrides.expertGroups ?? t.expertGroups
+            // Its topology serves an instance without one (a .npy window); one that disagrees
+            // with the instance's is reported below, not chosen between.
+            overrides.fallback = document.placement.topology
         }
         let (name, loaded) = try input.load(overrides: overrides)
         var problem = loaded
@@ -276,19 +276,19 @@ struct DeployedInputOptions: ParsableArguments {
 
 /// The cherry-picking rules of `rebalance` (and of `simulate`'s rebalance policy).
 struct CherryPickOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Re-place a layer whose deployed imbalance (the objective) is above X, e.g. 1.1.", valueName: "X"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Re-place a layer whose deployed imbalance (the objective) is above X, e.g. 1.1.", valueName: "X"))
     var threshold: Double?
 
-    @Option(name: .customLong("relative-threshold"), help: ArgumentHelp(
+    @Option(name: .customLong("relative-threshold"), parsing: .unconditional, help: ArgumentHelp(
         "Re-place a layer whose balance fell below r × its balance right after its last update (FlashLB's rule; 0.9 or 0.85 there).",
         valueName: "r"))
     var relativeThreshold: Double?
 
-    @Option(name: .customLong("min-gain"), help: ArgumentHelp(
+    @Option(name: .customLong("min-gain"), parsing: .unconditional, help: ArgumentHelp(
         "Keep a layer's new plan only if it lowers the objective by at least this fraction (0.02 = 2%).", valueName: "g"))
     var minGain: Double?
 
-    @Option(name: .customLong("max-layers"), help: ArgumentHelp("Change at most K layers (best gain per moved replica first).", valueName: "K"))
+    @Option(name: .customLong("max-layers"), parsing: .unconditional, help: ArgumentHelp("Change at most K layers (best gain per moved replica first).", valueName: "K"))
     var maxLayers: Int?
 
     /// The options with these rules, the objective and the move policy.

@@ -140,6 +140,9 @@ struct Rebalance: ParsableCommand {
             if let timeLimit { options.timeLimit = TimeLimit.duration(timeLimit) }
             options.dropBudget = drop.dropBudget
             let record = recorded.map { $0.map { Optional($0) } }
+            if rules.relativeThreshold != nil && record == nil && rules.threshold == nil {
+                printWarning("\(deployed.current.map(InputSource.displayName) ?? name) records no recordedImbalance (a previous eplb rebalance writes it): --relative-threshold has no baseline, so no layer changes; this call's values become the records")
+            }
             let plan: RebalancePlan
             var windowsKept = 0
             var payback: PaybackEstimate? = nil
@@ -167,6 +170,8 @@ struct Rebalance: ParsableCommand {
                 } catch {
                     throw InputError(file: name, error)
                 }
+                // Not when the output cannot be written: a retry would count this window twice.
+                try OutputSink.checkWritable(output ?? "-")
                 try OutputSink.write(JSONWriter.string(RegimeMemoryFile.encode(memory, payback: payback)), to: memoryFile)
             } else {
                 plan = try rebalance(problem, recordedImbalance: record, solver: drop.solver(method), options: options)

@@ -23,16 +23,25 @@ struct Simulate: ParsableCommand {
         compute-seconds × meanPAR + moves × expert-bytes ÷ bandwidth.
 
         Policies:
-          none    never rebalance (the deployed placement throughout)
-          greedy  DeepSeek EPLB / vLLM / SGLang: greedy on the window's summed load, deployed as it is
-          search  a full re-solve of the window's iterations with the search solver, relabelled onto \
-        the deployed devices; layers applied by decreasing gain
-          rebalance  eplb rebalance: cherry-picked layers (--threshold, --relative-threshold, \
-        --min-gain, --max-layers), moves traded against balance at --move-cost λ (default: the price \
-        at which a move pays for itself within two intervals under the cost model) or --max-moves N
-          oracle  a reference, not a policy an engine can run: the rebalance policy planning on the \
-        next --window iterations (the future) at the same call points, its time not charged; what \
-        is left between rebalance and oracle is what the workload's changes between calls cost
+          none       never rebalance (the deployed placement throughout)
+          greedy     DeepSeek EPLB / vLLM / SGLang: greedy on the window's
+                     summed load, deployed as it is
+          search     a full re-solve of the window's iterations with the search
+                     solver, relabelled onto the deployed devices; layers
+                     applied by decreasing gain
+          rebalance  eplb rebalance: cherry-picked layers (--threshold,
+                     --relative-threshold, --min-gain, --max-layers), moves
+                     traded against balance at --move-cost λ (default: the
+                     price at which a move pays for itself within two
+                     intervals under the cost model) and/or --max-moves N
+          rebalance-forecast
+                     the rebalance policy planning for the loads to come
+                     (--strategy, as eplb rebalance --strategy)
+          oracle     a reference, not a policy an engine can run: the
+                     rebalance policy planning on the next --window iterations
+                     (the future) at the same call points, its time not
+                     charged; what is left between rebalance and oracle is
+                     what the workload's changes between calls cost
 
         Output: JSON (sorted keys) by default; a table with --format table (the default when \
         standard output is a terminal). Use --delay-iterations and --omit-timing for byte-equal output.
@@ -69,10 +78,10 @@ struct Simulate: ParsableCommand {
     @Option(name: .customLong("layers-per-iteration"), help: ArgumentHelp("Changed layers that take effect per iteration.", valueName: "k"))
     var layersPerIteration = 1
 
-    @Option(name: .customLong("iteration-seconds"), help: ArgumentHelp("Seconds of one serving iteration: a policy call taking w seconds delays its plan by ⌈w / s⌉ iterations.", valueName: "s"))
-    var iterationSeconds = 0.05
+    @Option(name: .customLong("iteration-seconds"), help: ArgumentHelp("Seconds of one serving iteration: a policy call taking w seconds delays its plan by ⌈w / s⌉ iterations (default 0.05).", valueName: "s"))
+    var iterationSeconds: Double?
 
-    @Option(name: .customLong("delay-iterations"), help: ArgumentHelp("Charge N iterations per policy call instead of its measured time (reproducible runs).", valueName: "N"))
+    @Option(name: .customLong("delay-iterations"), help: ArgumentHelp("Charge N iterations per policy call instead of its measured time (reproducible runs; not with --iteration-seconds).", valueName: "N"))
     var delayIterations: Int?
 
     @Option(name: .customLong("compute-seconds"), help: ArgumentHelp("Seconds the trace takes at perfect balance (PAR 1), for the modelled cost.", valueName: "c"))
@@ -84,12 +93,12 @@ struct Simulate: ParsableCommand {
     @Option(help: ArgumentHelp("Bytes per second of the link that moves experts.", valueName: "BW"))
     var bandwidth = 900e9
 
-    @OptionGroup(title: "The rebalance policy (eplb rebalance's rules; default move cost: the price at which a move pays for itself within two intervals under the cost model)")
+    @OptionGroup(title: "The rebalance policy (moves)")
     var moves: MoveOptions
 
     @OptionGroup(title: "The rebalance policy's rules (as eplb rebalance)") var rules: CherryPickOptions
 
-    @OptionGroup(title: "The rebalance-forecast policy: the rebalance policy planning for the loads to come (as eplb rebalance --strategy)")
+    @OptionGroup(title: "The rebalance-forecast policy")
     var planning: RebalancePlanningOptions
 
     @Option(name: .customLong("recency-half-life"), help: ArgumentHelp("rebalance: weigh the window's iterations by 2^(−age/h), the newest at 1.", valueName: "h"))
@@ -100,7 +109,7 @@ struct Simulate: ParsableCommand {
         valueName: "K|auto"))
     var paybackIntervals: String?
 
-    @Option(name: .customLong("regime-memory"), help: ArgumentHelp("rebalance: windows remembered; at each call a second plan is made on all of them (the newest weighing half) and deployed when the previous calls' plans show it serves better (workloads whose regimes return). 0 turns it off.", valueName: "N"))
+    @Option(name: .customLong("regime-memory"), help: ArgumentHelp("rebalance: windows remembered; at each call a second plan is made on all of them (the newest weighing half) and deployed when the previous calls' plans show it serves better (workloads whose regimes return). 0 turns it off; otherwise at least 2.", valueName: "N"))
     var regimeMemory = 8
 
     @Option(help: ArgumentHelp("Write the report to FILE instead of standard output (atomically).", valueName: "file"))
@@ -130,14 +139,19 @@ struct Simulate: ParsableCommand {
         for (flag, value) in [("--window", window), ("--interval", interval), ("--layers-per-iteration", layersPerIteration)] where value < 1 {
             throw ValidationError("\(flag) must be at least 1, got \(value)")
         }
+        if delayIterations != nil && iterationSeconds != nil {
+            throw ValidationError("--delay-iterations replaces the measured policy time that --iteration-seconds converts: give one of them")
+        }
         if let delayIterations, delayIterations < 0 {
             throw ValidationError("--delay-iterations must be 0 or more, got \(delayIterations)")
         }
-        for (flag, value) in [("--iteration-seconds", iterationSeconds), ("--compute-seconds", computeSeconds),
+        for (flag, value) in [("--iteration-seconds", iterationSeconds ?? 0.05), ("--compute-seconds", computeSeconds),
                               ("--expert-bytes", expertBytes), ("--bandwidth", bandwidth)] where !(value > 0 && value.isFinite) {
             throw ValidationError("\(flag) must be a positive number, got \(value)")
         }
-        if regimeMemory < 0 { throw ValidationError("--regime-memory must be 0 or more, got \(regimeMemory)") }
+        if regimeMemory < 0 || regimeMemory == 1 {
+            throw ValidationError("--regime-memory must be 0 (off) or at least 2, got \(regimeMemory)")
+        }
         if let paybackIntervals {
             guard paybackIntervals == "auto" || Double(paybackIntervals).map({ $0 >= 1 && $0.isFinite }) == true else {
                 throw ValidationError("--payback-intervals must be auto or a number ≥ 1, got \(paybackIntervals)")
@@ -153,24 +167,40 @@ struct Simulate: ParsableCommand {
 
     func run() throws {
         try reportingInputErrors {
-            let (name, problem) = try input.load()
+            // --current is read first: its topology serves a trace that has none (a .npy), as in
+            // rebalance; a bare {"phy2log": …} plan takes the flags' topology.
+            let currentFile = current.map(InputSource.displayName)
+            var overrides = input.topology.overrides
+            var deployed: (bytes: [UInt8], plan: Placement)? = nil
+            if let current, let currentFile {
+                let bytes = try InputSource.read(current)
+                let plan = try PlacementFile.decode(bytes, file: currentFile, topology: overrides.topology)
+                overrides.fallback = plan.topology
+                deployed = (bytes, plan)
+            }
+            let (name, problem) = try input.load(overrides: overrides)
             var start = problem.current
             var origin = start == nil ? "plain" : "instance"
-            let currentFile = current.map(InputSource.displayName)
-            if let current, let currentFile {
-                start = try PlacementFile.decode(InputSource.read(current), file: currentFile, experts: problem.experts)
+            if let (bytes, plan) = deployed, let currentFile {
+                // Read against the trace's expert count, so that a missing expert is named as such.
+                start = plan.experts == problem.experts ? plan
+                    : try PlacementFile.decode(bytes, file: currentFile, experts: problem.experts, topology: overrides.topology)
                 origin = currentFile
             }
             let config = OnlineSimulator.Configuration(
                 window: window, interval: interval, layersPerIteration: layersPerIteration,
-                policyTime: delayIterations.map { .fixedIterations($0) } ?? .measured(iterationSeconds: iterationSeconds),
+                policyTime: delayIterations.map { .fixedIterations($0) } ?? .measured(iterationSeconds: iterationSeconds ?? 0.05),
                 cost: .init(computeSeconds: computeSeconds, expertBytes: expertBytes, bandwidth: bandwidth))
             let simulator: OnlineSimulator
             do throws(ExpertPlacementError) {
                 simulator = try OnlineSimulator(trace: problem.loads, topology: problem.topology, current: start,
                                                 configuration: config)
             } catch {
-                let file = error.field?.hasPrefix("current") == true ? (currentFile ?? name) : name
+                let traceFile = input.instance.map(InputSource.displayName) ?? name
+                let file = error.field?.hasPrefix("current") == true ? (currentFile ?? traceFile) : traceFile
+                if let field = error.field, field == "window" || field == "interval" {
+                    throw InputError(file: file, field: "--\(field)", reason: error.reason)
+                }
                 throw InputError(file: file, error)
             }
             let showProgress = isatty(STDERR_FILENO) == 1

@@ -64,10 +64,7 @@ struct Validate: ParsableCommand {
             // Without --instance, --devices/--slots-per-device are what the plan is checked against,
             // and its topology when the file has none (a peer's bare {"phy2log": …}).
             let flags = topology.overrides
-            var fallback = problem?.topology
-            if problem == nil, let d = flags.devices, let s = flags.slotsPerDevice {
-                fallback = Topology(devices: d, slotsPerDevice: s, nodes: flags.nodes ?? 1, expertGroups: flags.expertGroups ?? 1)
-            }
+            let fallback = problem?.topology ?? flags.topology
             let plan = try PlacementFile.decode(bytes, file: file, experts: problem?.experts, topology: fallback)
             var found: [Violation]
             let pt = plan.topology

@@ -82,6 +82,29 @@ struct EngineCLITests {
         #expect(bad.stderr.split(separator: "\n").count == 1)
         #expect(!FileManager.default.fileExists(atPath: out))
 
+        // vLLM loads recorded under a map vLLM could not have loaded (expert 1 twice on device 0,
+        // expert 3 nowhere): the map's file is named.
+        let slotLoads = try temporaryFile("engine-slot-loads.json", "[[5, 6, 7, 8]]")
+        let vllmMap = try temporaryFile("engine-bad-vllm-map.json", "[[1, 1, 0, 2]]")
+        let vllm = try CLI.run(["import-loads", slotLoads, "--format", "vllm", "--phy2log", vllmMap, "--experts", "4",
+                                "--devices", "2", "--output", out])
+        #expect(vllm.status == 2 && vllm.stdout.isEmpty, "\(vllm.stderr)")
+        #expect(vllm.stderr.hasPrefix("eplb: error: \(vllmMap): phy2log[0]: invalid placement:"), "\(vllm.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+
+        // A deepseek map set is written whole or not at all: one unwritable file, no file written.
+        let plan = try temporaryFile("engine-good-plan.json", #"{"schemaVersion": 1, "topology": {"devices": 2, "slotsPerDevice": 2}, "experts": 3, "phy2log": [[0, 1, 2, 0]]}"#)
+        let directory = TestScratch.root.appendingPathComponent("eplb-engine-\(getpid())-set").path
+        try? FileManager.default.removeItem(atPath: directory)
+        try FileManager.default.createDirectory(atPath: directory + "/logcnt.npy", withIntermediateDirectories: true)
+        let set = try CLI.run(["export", plan, "--format", "deepseek", "--output", directory])
+        #expect(set.status == 2 && set.stderr == "eplb: error: \(directory)/logcnt.npy: is a directory, not a file\n", "\(set.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["logcnt.npy"])
+        try FileManager.default.removeItem(atPath: directory + "/logcnt.npy")
+        let written = try CLI.run(["export", plan, "--format", "deepseek", "--output", directory])
+        #expect(written.status == 0, "\(written.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == ["log2phy.npy", "logcnt.npy", "phy2log.npy"])
+
         let missing = try CLI.run(["import", map, "--format", "trtllm"])
         #expect(missing.status == 2 && missing.stderr.contains("invalid YAML") || missing.stderr.contains("num_slots"))
 

@@ -79,13 +79,26 @@ struct RebalanceCLITests {
 
     @Test("rebalance refuses what it cannot do, with the field named")
     func errors() throws {
-        let (window, _) = try Self.fixture()
+        let (window, deployed) = try Self.fixture()
         let missing = try CLI.run(["rebalance", window])
         #expect(missing.status == 2 && missing.stderr.contains("current") && missing.stdout.isEmpty)
         let bad = try CLI.run(["rebalance", window, "--relative-threshold", "1.5"])
         #expect(bad.status == 64 && bad.stderr.contains("--relative-threshold"))
         let half = try CLI.run(["rebalance", window, "--expert-bytes", "10"])
         #expect(half.status == 64 && half.stderr.contains("--bandwidth"))
+        // A negative value is named as such, not as a missing value.
+        for (flag, value) in [("--max-moves", "-3"), ("--min-gain", "-1"), ("--move-cost", "-0.5")] {
+            let negative = try CLI.run(["rebalance", window, "--current", deployed, flag, value])
+            #expect(negative.status == 64 && negative.stderr.contains("\(flag) must be"), "\(negative.stderr)")
+        }
+        // --relative-threshold against a plan without records: a warning, a note, no change.
+        let relative = try CLI.run(["rebalance", window, "--current", deployed, "--relative-threshold", "0.9", "--omit-timing"])
+        #expect(relative.status == 0, "\(relative.stderr)")
+        #expect(relative.stderr.hasPrefix("eplb: warning: \(deployed) records no recordedImbalance"), "\(relative.stderr)")
+        let root = try #require(try JSONParser.parse(Array(relative.stdout.utf8)).objectValue)
+        let notes = root["solver"]?.objectValue?["notes"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        #expect(notes.contains { $0.hasPrefix("relativeThreshold: 3 of 3 layers have no recorded value") }, "\(notes)")
+        #expect(root["priority"]?.arrayValue?.isEmpty == true)
     }
 
     @Test("validate --current names a staying expert that changed slot")
@@ -227,6 +240,18 @@ struct RebalanceCLITests {
         // Bad uses: exit 64, or an error naming the memory file's field; the file left as it was.
         let before = try String(contentsOfFile: memory, encoding: .utf8)
         let window = try Self.alternatingWindow(0)
+        // An output that cannot be written leaves the memory as it was (a retry must not count
+        // the window twice).
+        let unwritable = try CLI.run(["rebalance", window, "--current", deployed, "--memory", memory,
+                                      "--output", TestScratch.root.path + "/no-such-directory/next.json"])
+        #expect(unwritable.status == 2 && unwritable.stderr.contains("no-such-directory/next.json: cannot be written"), "\(unwritable.stderr)")
+        #expect(try String(contentsOfFile: memory, encoding: .utf8) == before)
+        let deployedRoot = try #require(try JSONParser.parse(Array(try String(contentsOfFile: deployed, encoding: .utf8).utf8)).objectValue)
+        let bare = try temporaryFile("rb-payback-bare.json", JSONWriter.string(.object(JSONObject([("phy2log", try #require(deployedRoot["phy2log"]))]))))
+        let flags = try CLI.run(["rebalance", window, "--current", bare, "--devices", "4", "--slots-per-device", "3", "--omit-timing"])
+        let full = try CLI.run(["rebalance", window, "--current", deployed, "--omit-timing"])
+        #expect(flags.status == 0, "a bare plan takes the flags' topology: \(flags.stderr)")
+        #expect(try PlacementFile.decode(Array(flags.stdout.utf8), file: "bare") == (try PlacementFile.decode(Array(full.stdout.utf8), file: "full")))
         let alone = try CLI.run(["rebalance", window, "--current", deployed, "--payback-unit-price", "0.004"])
         #expect(alone.status == 64 && alone.stderr.contains("--memory"), "\(alone.stderr)")
         let both = try CLI.run(["rebalance", window, "--current", deployed, "--memory", memory,

@@ -63,6 +63,14 @@ struct SimulateCLITests {
             #expect(r.stderr.hasPrefix("eplb: error: \(current): current: "), "\(r.stderr)")
             #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
         }
+        // A plan a serving worker would refuse (expert 0 twice on device 0) is refused before any
+        // policy runs, whichever policies are asked for.
+        let twice = try temporaryFile("twice-current.json", #"{"schemaVersion": 1, "topology": {"devices": 4, "slotsPerDevice": 2}, "experts": 6, "phy2log": [[0, 0, 1, 2, 3, 4, 5, 1], [0, 1, 2, 3, 4, 5, 0, 1]]}"#)
+        for policies in ["none", "none,greedy,rebalance"] {
+            let r = try CLI.run(["simulate", path, "--current", twice, "--window", "8", "--interval", "8", "--policy", policies])
+            #expect(r.status == 2 && r.stdout.isEmpty, "\(policies): \(r.stderr)")
+            #expect(r.stderr.hasPrefix("eplb: error: \(twice): current: the deployed placement breaks a rule: layer 0, device 0, expert 0"), "\(r.stderr)")
+        }
         let good = try temporaryFile("good-current.json", otherTopology.replacingOccurrences(
             of: #""devices": 2, "slotsPerDevice": 4"#, with: #""devices": 4, "slotsPerDevice": 2"#))
         let ok = try CLI.run(["simulate", path, "--current", good, "--window", "8", "--interval", "8", "--policy", "none"])
@@ -102,6 +110,34 @@ struct SimulateCLITests {
         #expect(root["settings"]?.objectValue?["rebalance"]?.objectValue?["moveCost"]?.doubleValue != nil)
         let alone = try CLI.run(["simulate", path, "--policy", "oracle"] + flags)
         #expect(alone.status == 0 && alone.stdout.contains(#""rebalance""#), "the oracle's move cost is recorded")
+    }
+
+    @Test("a window or interval that leaves no call is refused; a .npy trace takes its topology from --current")
+    func scheduleAndTopology() throws {
+        let path = try Self.trace()
+        let long = try CLI.run(["simulate", path, "--window", "48", "--interval", "8"])
+        #expect(long.status == 2 && long.stdout.isEmpty)
+        #expect(long.stderr == "eplb: error: \(path): --window: the first call would come at iteration 48, past the trace's 48 iterations: no policy would ever be called\n")
+        let interval = try CLI.run(["simulate", path, "--window", "8", "--interval", "50"])
+        #expect(interval.status == 2 && interval.stderr.contains(": --interval: the first call would come at iteration 50"), "\(interval.stderr)")
+        let last = try CLI.run(["simulate", path, "--window", "40", "--interval", "8", "--policy", "none", "--omit-timing"])
+        #expect(try Self.report(last).policies[0]["rebalances"]?.intValue == 1)
+
+        // The same loads as a .npy (no topology) with a deployed plan: the plan's topology serves,
+        // and a bare {"phy2log": …} plan takes the flags'.
+        let npy = TestScratch.root.appendingPathComponent("sim-\(getpid()).npy").path
+        let generated = try CLI.run(["generate", "lognormal", "--layers", "2", "--episodes", "48", "--experts", "6",
+                                     "--seed", "3", "--output", npy])
+        #expect(generated.status == 0, "\(generated.stderr)")
+        let rows = #"[[0, 1, 2, 3, 4, 5, 0, 1], [0, 1, 2, 3, 4, 5, 0, 1]]"#
+        let plan = try temporaryFile("sim-plan.json", #"{"schemaVersion": 1, "topology": {"devices": 4, "slotsPerDevice": 2}, "experts": 6, "phy2log": \#(rows)}"#)
+        let bare = try temporaryFile("sim-bare.json", #"{"phy2log": \#(rows)}"#)
+        let flags = ["--window", "8", "--interval", "8", "--policy", "none,greedy", "--omit-timing"]
+        let fromPlan = try CLI.run(["simulate", npy, "--axes", "tle", "--current", plan] + flags)
+        let fromFlags = try CLI.run(["simulate", npy, "--axes", "tle", "--current", bare, "--devices", "4", "--slots-per-device", "2"] + flags)
+        let policies = try Self.report(fromPlan).policies, again = try Self.report(fromFlags).policies
+        #expect(policies.map { $0["meanPAR"]?.doubleValue } == again.map { $0["meanPAR"]?.doubleValue })
+        #expect(policies.count == 2)
     }
 
     @Test("--regime-memory: recorded in the settings, each rebalance call says what it planned on; 0 turns it off")
@@ -162,7 +198,9 @@ struct SimulateCLITests {
         for flags in [["--window", "8", "--interval", "8", "--policy", "none,magic"],
                       ["--window", "0", "--interval", "8"],
                       ["--window", "8", "--interval", "8", "--bandwidth", "0"],
-                      ["--interval", "8"]] {
+                      ["--interval", "8"],
+                      ["--window", "8", "--interval", "8", "--regime-memory", "1"],
+                      ["--window", "8", "--interval", "8", "--delay-iterations", "1", "--iteration-seconds", "0.1"]] {
             let r = try CLI.run(["simulate", path] + flags)
             #expect(r.status == 64, "\(flags)")
             #expect(r.stdout.isEmpty)

@@ -276,12 +276,18 @@ public struct Rebalancer<Solver: LayerSolver>: Sendable {
         solveOptions.alignsToCurrent = true
         solveOptions.computesBounds = false
         var notes: [String] = []
+        if options.relativeThreshold != nil {
+            let unrecorded = recorded.filter { $0 == nil }.count
+            if unrecorded > 0 {
+                notes.append("relativeThreshold: \(unrecorded) of \(problem.layers) layers have no recorded value (recordedImbalance): the rule cannot fire for them; their value now becomes their record")
+            }
+        }
         var candidate = current
         var status = SolveStatus.feasible
         if !selected.isEmpty {
             let report = try LayerDriver.solve(problem, with: solver, options: solveOptions, layers: selected)
             candidate = report.placement
-            notes = report.notes
+            notes += report.notes
             status = report.status
         }
         // The candidate's metrics on the selected layers (the others are the deployed plan's, and

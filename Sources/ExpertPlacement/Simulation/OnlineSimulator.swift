@@ -194,12 +194,18 @@ public struct OnlineSimulator: Sendable {
     ///   - topology: the hardware (validated for `E` experts).
     ///   - current: the deployed placement, or `nil` for ``plainPlacement(topology:experts:layers:)``.
     ///   - configuration: schedule and charges.
-    /// - Throws: ``ExpertPlacementError`` naming the field at fault (see the type's Validation).
+    /// - Throws: ``ExpertPlacementError`` naming the field at fault (see the type's Validation),
+    ///   also when `current` breaks a serving worker's rules (``Validation``) or the trace ends
+    ///   before the first call (``Configuration/firstRebalanceIteration``).
     /// - Complexity: O(L·P).
     public init(trace: LoadTensor, topology: Topology, current: Placement? = nil,
                 configuration: Configuration) throws(ExpertPlacementError) {
         try configuration.validate()
         try topology.validate(experts: trace.experts)
+        guard configuration.firstRebalanceIteration < trace.episodes else {
+            let field = configuration.window >= configuration.interval ? "window" : "interval"
+            throw .invalidValue(field: field, reason: "the first call would come at iteration \(configuration.firstRebalanceIteration), past the trace's \(trace.episodes) iterations: no policy would ever be called")
+        }
         let start = current ?? Self.plainPlacement(topology: topology, experts: trace.experts, layers: trace.layers)
         let pt = start.topology
         guard pt.devices == topology.devices, pt.slotsPerDevice == topology.slotsPerDevice else {
@@ -215,6 +221,11 @@ public struct OnlineSimulator: Sendable {
         }
         for l in 0..<trace.layers {
             try Self.checkRow(start, layer: l, field: "current[\(l)]")
+        }
+        // A deployed placement must be one a serving worker loads (the rules every policy's
+        // rebalance checks), whichever policies run; the plain map is built valid.
+        if current != nil, let broken = Validation.violations(of: start, limit: 1).first {
+            throw .invalidValue(field: "current", reason: "the deployed placement breaks a rule: \(broken)")
         }
         self.trace = trace
         self.topology = topology
