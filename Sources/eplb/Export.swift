@@ -37,6 +37,12 @@ struct Export: ParsableCommand {
 
     @OptionGroup var layers: LayerIdOptions
 
+    @Option(help: "Devices (EP ranks) of a bare {\"phy2log\": …} plan, which records none (with --slots-per-device).")
+    var devices: Int?
+
+    @Option(name: .customLong("slots-per-device"), help: "Expert slots per device of a bare plan (with --devices).")
+    var slotsPerDevice: Int?
+
     @Option(name: .customLong("layer-updates-per-iter"), help: "TensorRT-LLM's layer_updates_per_iter (0: static placement).")
     var layerUpdatesPerIteration: Int = 0
 
@@ -48,6 +54,12 @@ struct Export: ParsableCommand {
             throw ValidationError("--format deepseek writes three .npy files: give --output DIRECTORY")
         }
         if layerUpdatesPerIteration < 0 { throw ValidationError("--layer-updates-per-iter must be at least 0") }
+        if (devices == nil) != (slotsPerDevice == nil) {
+            throw ValidationError("--devices and --slots-per-device go together (the topology of a bare phy2log)")
+        }
+        for (flag, value) in [("--devices", devices), ("--slots-per-device", slotsPerDevice)] {
+            if let value, value < 1 { throw ValidationError("\(flag) must be at least 1, got \(value)") }
+        }
         if layers.decoderLayers != nil && format != .sglang {
             throw ValidationError("--decoder-layers applies to --format sglang only")
         }
@@ -56,7 +68,8 @@ struct Export: ParsableCommand {
     func run() throws {
         let mismatch: String? = try reportingInputErrors {
             let file = InputSource.displayName(placement)
-            let document = try PlacementFile.decodeDocument(try InputSource.read(placement), file: file)
+            let document = try PlacementFile.decodeDocument(try InputSource.read(placement), file: file,
+                                                            topology: TopologyOverrides(devices: devices, slotsPerDevice: slotsPerDevice).topology)
             try PlacementCheck.requireValid(document.placement, file: file)
             let engine = format
             let options = EngineMapFormat.Options(firstMoELayer: layers.firstMoELayer, decoderLayers: layers.decoderLayers,

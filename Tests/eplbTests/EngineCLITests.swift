@@ -105,6 +105,14 @@ struct EngineCLITests {
         #expect(written.status == 0, "\(written.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == ["log2phy.npy", "logcnt.npy", "phy2log.npy"])
 
+        // A bare {"phy2log": …} plan exports with the flags' topology, as the full plan does.
+        let barePlan = try temporaryFile("engine-bare-plan.json", #"{"phy2log": [[0, 1, 2, 0]]}"#)
+        let withoutTopology = try CLI.run(["export", barePlan, "--format", "sglang"])
+        #expect(withoutTopology.status == 2 && withoutTopology.stderr.contains("--devices and --slots-per-device"))
+        let bareExport = try CLI.run(["export", barePlan, "--format", "sglang", "--devices", "2", "--slots-per-device", "2"])
+        let fullExport = try CLI.run(["export", plan, "--format", "sglang"])
+        #expect(bareExport.status == 0 && bareExport.stdout == fullExport.stdout, "\(bareExport.stderr)")
+
         let missing = try CLI.run(["import", map, "--format", "trtllm"])
         #expect(missing.status == 2 && missing.stderr.contains("invalid YAML") || missing.stderr.contains("num_slots"))
 
