@@ -67,7 +67,7 @@ public enum OutputSink {
         }
     }
 
-    /// Checks, without writing anything, that ``write(_:to:)-(String,_)`` could put a file at
+    /// Checks, without writing anything, that `write(_:to:)` could put a file at
     /// `path`: the same refusals (a directory, a block device, a dangling link, …), and for a
     /// file to be created or replaced a directory that exists and may be written. A command
     /// that writes several files (or state beside its output) checks them all first, so that
@@ -87,7 +87,7 @@ public enum OutputSink {
         }
     }
 
-    /// What a path names, as ``write(_:to:)-(String,_)`` treats it.
+    /// What a path names, as `write(_:to:)` treats it.
     private enum Target {
         case descriptor(Int32, name: String)
         case newFile
