@@ -66,6 +66,25 @@ struct RebalanceTests {
         }
     }
 
+    @Test("every method refuses a deployed placement a worker would refuse, naming current")
+    func brokenCurrent() throws {
+        let topology = Topology(devices: 2, slotsPerDevice: 3)
+        let loads = try LoadTensor(layers: 1, episodes: 1, experts: 4, values: [9, 5, 3, 1])
+        // Expert 0 twice on device 0; every expert still present.
+        let twice = try Placement(topology: topology, experts: 4, layers: [[0, 0, 1, 2, 3, 1]])
+        let problem = try Problem(topology: topology, loads: loads, current: twice)
+        for moves in [MovePolicy(), MovePolicy(cost: 0.01), MovePolicy(maxMoves: 2)] {
+            for solver in [AnyLayerSolverBox.search, .greedy] {
+                do {
+                    _ = try solver.solve(problem, moves: moves)
+                    Issue.record("\(solver) accepted a deployed plan with a duplicate")
+                } catch {
+                    #expect(error.field == "current" && error.reason.contains("two replicas on one device"), "\(error)")
+                }
+            }
+        }
+    }
+
     @Test("transfers realise the plan exactly, from holders, with the smallest busiest sender (brute force)")
     func transfers() throws {
         for seed in 0..<200 {
@@ -215,5 +234,18 @@ struct RebalanceTests {
         // A second call on the same window finds nothing worth changing.
         let again = try rebalancer.rebalance(window: problem.loads, episodeWeights: problem.episodeWeights)
         #expect(again.totalMoves <= plan.totalMoves)
+    }
+}
+
+/// The two in-core methods behind one call, for tests that run each.
+private enum AnyLayerSolverBox: CustomStringConvertible {
+    case search, greedy
+    var description: String { self == .search ? "search" : "greedy" }
+    func solve(_ problem: Problem, moves: MovePolicy) throws(ExpertPlacementError) -> SolveReport {
+        let options = SolveOptions(moves: moves)
+        switch self {
+        case .search: return try LayerDriver.solve(problem, with: SearchSolver(), options: options)
+        case .greedy: return try LayerDriver.solve(problem, with: GreedySolver(), options: options)
+        }
     }
 }

@@ -107,9 +107,9 @@ def test_rebalance_and_stateful_rebalancer(rng):
     [
         (lambda: ep.rebalance_experts(README_WEIGHT, 15, 4, 2, 8), "num_replicas"),
         (lambda: ep.rebalance_experts(README_WEIGHT, 8, 1, 1, 8), "num_replicas"),
-        (lambda: ep.rebalance_experts(README_WEIGHT * np.nan, 16, 4, 2, 8), r"loads\[0\]\[0\]\[0\]: NaN"),
+        (lambda: ep.rebalance_experts(README_WEIGHT * np.nan, 16, 4, 2, 8), r"weight\[0\]\[0\]\[0\]: NaN"),
         (lambda: ep.rebalance_experts(-README_WEIGHT, 16, 4, 2, 8), "negative load"),
-        (lambda: ep.rebalance_experts(README_WEIGHT * 1e299, 16, 4, 2, 8), r"loads\[0\]\[0\]\[0\]: load .* outside the supported range"),
+        (lambda: ep.rebalance_experts(README_WEIGHT * 1e299, 16, 4, 2, 8), r"weight\[0\]\[0\]\[0\]: load .* outside the supported range"),
         (lambda: ep.rebalance_experts(README_WEIGHT, 16, 4, 2, 8, method="exact"), "GPL"),
         (lambda: ep.rebalance_experts(README_WEIGHT, 16, 4, 2, 8, objective="median"), "objective"),
         (lambda: ep.rebalance_experts(README_WEIGHT[0], 16, 4, 2, 8), "weight"),
@@ -216,9 +216,9 @@ def test_a_measured_move_price_is_checked():
         ep.Rebalancer(plain, 4, payback_unit_price=0.01)
     with pytest.raises(ep.PlacementError, match="unit_price"):
         ep.RegimeMemory(8, payback_unit_price=-1)
-    with pytest.raises(ep.PlacementError, match="min_intervals"):
+    with pytest.raises(ep.PlacementError, match="payback_range"):
         ep.RegimeMemory(8, payback_unit_price=0.01, payback_range=(0.5, 8))
-    with pytest.raises(ep.PlacementError, match="min_intervals"):
+    with pytest.raises(ep.PlacementError, match="payback_range"):
         ep.RegimeMemory(8, payback_unit_price=0.01, payback_range=(4, 2))
     with pytest.raises(ep.PlacementError, match="payback_unit_price, payback_range: expected a number"):
         ep.RegimeMemory(8, payback_unit_price="cheap")
@@ -226,3 +226,62 @@ def test_a_measured_move_price_is_checked():
         ep.RegimeMemory(8, payback_unit_price=0.01, payback_range=(2,))
     with pytest.raises(ep.PlacementError, match="unit_price"):
         ep.RegimeMemory(8, payback_unit_price=float("nan"))
+
+
+# Found by a user audit: what a serving engineer passes by mistake is refused with the
+# argument's own name, never converted or reshaped silently.
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: ep.rebalance_experts(README_WEIGHT > 50, 16, 4, 2, 8), "weight: must hold real numbers.*bool"),
+        (lambda: ep.rebalance_experts(README_WEIGHT + 1j, 16, 4, 2, 8), "weight: must hold real numbers.*complex"),
+        (lambda: ep.rebalance_experts(README_WEIGHT, 16, 2.7, 2, 8, method="hierarchical"), "num_groups: must be an integer"),
+        (lambda: ep.solve(README_WEIGHT, 16, 8, current=README_PHY2LOG, max_moves=2.9), "max_moves: must be an integer"),
+        (lambda: ep.solve(README_WEIGHT, 16, 8, current=README_PHY2LOG, max_moves=-5), "max_moves: must be 0 or more"),
+        (lambda: ep.rebalance(README_WEIGHT, README_PHY2LOG, 8, max_layers=-3), "max_layers: must be 0 or more"),
+        (lambda: ep.rebalance(README_WEIGHT, README_PHY2LOG, 8, relative_threshold=1.5), "^relative_threshold: "),
+        (lambda: ep.rebalance(README_WEIGHT, README_PHY2LOG, 8, min_gain=-1), "^min_gain: "),
+        (lambda: ep.solve(README_WEIGHT, 16, 8, current=README_PHY2LOG.T.copy()), r"current: expected \[L=2, P=16\]"),
+        (lambda: ep.solve(README_WEIGHT, 16, 8, num_groups=5), "^num_groups: "),
+    ],
+)
+def test_mistakes_are_refused_by_their_argument_names(call, match):
+    with pytest.raises(ep.PlacementError, match=match):
+        call()
+
+
+def test_a_deployed_plan_a_worker_would_refuse_is_refused_by_every_entry_point():
+    broken = README_PHY2LOG.copy()
+    broken[0, 1] = broken[0, 0]  # expert 5 twice on device 0
+    for call in (
+        lambda: ep.solve(README_WEIGHT, 16, 8, current=broken),
+        lambda: ep.solve(README_WEIGHT, 16, 8, current=broken, max_moves=0),
+        lambda: ep.VllmPolicy.rebalance_experts(README_WEIGHT, 16, 4, 2, 8, broken),
+        lambda: ep.rebalance(README_WEIGHT, broken, 8),
+    ):
+        with pytest.raises(ep.PlacementError, match="current: the deployed placement breaks a rule"):
+            call()
+
+
+def test_groups_and_nodes_follow_deepseek_eplb():
+    # Groups that do not divide over the nodes: DeepSeek EPLB balances globally, so does the drop-in.
+    hierarchical = ep.rebalance_experts(README_WEIGHT, 16, 3, 2, 8, method="hierarchical")
+    flat = ep.rebalance_experts(README_WEIGHT, 16, 1, 1, 8, method="hierarchical")
+    assert all(np.array_equal(a, b) for a, b in zip(hierarchical, flat))
+    # SGLang passes num_groups=None; methods other than hierarchical ignore groups and nodes.
+    assert np.array_equal(ep.rebalance_experts(README_WEIGHT, 16, None, 2, 8)[0], ep.rebalance_experts(README_WEIGHT, 16, 5, 3, 8)[0])
+    # SGLang's entry point takes lists too.
+    phy2log, _, _ = ep.sglang_rebalance_experts(README_WEIGHT.tolist(), 16, 2, None, 1)
+    assert np.array_equal(phy2log, ep.rebalance_experts(README_WEIGHT, 16, 1, 1, 8)[0])
+
+
+def test_the_rebalancer_never_aliases_the_callers_arrays():
+    mine = README_PHY2LOG.copy()
+    stateful = ep.Rebalancer(mine, 8)
+    assert stateful.deployed is not mine
+    mine[:] = 0  # the caller reuses its buffer
+    result = stateful.step(README_WEIGHT)
+    ep.validate(result.phy2log, 12, 8, current=README_PHY2LOG)
+    kept = stateful.deployed.copy()
+    np.asarray(result.phy2log)[:] = 0  # the caller edits the result it was handed
+    assert np.array_equal(stateful.deployed, kept)

@@ -190,9 +190,13 @@ public enum LayerDriver {
         return selection
     }
 
-    /// The move policy needs a deployed placement and sensible values.
+    /// The deployed placement must be one a serving worker loads (every plan is aligned to it and
+    /// its moves counted from it); the move policy needs a deployed placement and sensible values.
     static func checkMovePolicy<Solver: LayerSolver>(_ problem: Problem, options: SolveOptions,
                                                      solver: Solver) throws(ExpertPlacementError) {
+        if let current = problem.current, let broken = Validation.violations(of: current, limit: 1).first {
+            throw .invalidValue(field: "current", reason: "the deployed placement breaks a rule: \(broken)")
+        }
         let policy = options.moves
         guard policy.isActive else { return }
         guard problem.current != nil else {

@@ -263,11 +263,39 @@ def message_buffer():
     return ctypes.create_string_buffer(512)
 
 
+#: The library's field names (Swift and the C header's) → this package's argument names, for the
+#: field a message starts with.
+_ARGUMENT_NAMES = {
+    "relativeThreshold": "relative_threshold", "minGain": "min_gain", "maxLayers": "max_layers",
+    "maxMoves": "max_moves", "moveCost": "move_cost", "dropBudget": "drop_budget", "timeLimit": "time_limit",
+    "topology.expertGroups": "num_groups", "topology.nodes": "num_nodes", "topology.devices": "num_gpus",
+    "unit_price": "payback_unit_price", "min_intervals": "payback_range", "max_intervals": "payback_range",
+    "loads": "weight", "load": "weight", "layers": "weight",
+}
+
+
+def argument_names(text: str) -> str:
+    """``text`` with its leading field named as the Python argument is (``minGain: …`` →
+    ``min_gain: …``; ``loads[3][0][17]`` → ``weight[3][0][17]``), a repeated prefix removed."""
+    head, sep, rest = text.partition(": ")
+    if not sep:
+        return text
+    base, bracket, index = head.partition("[")
+    name = _ARGUMENT_NAMES.get(base)
+    if name is not None:
+        head = name + bracket + index
+    # "drop_budget: dropBudget: …" → "drop_budget: …"
+    inner, sep2, tail = rest.partition(": ")
+    if sep2 and _ARGUMENT_NAMES.get(inner, inner) == head:
+        rest = tail
+    return f"{head}: {rest}"
+
+
 def check(code: int, buffer) -> None:
     """Raises the exception matching a C API return code."""
     if code == EP_OK:
         return
-    text = buffer.value.decode("utf-8", "replace") or f"error code {code}"
+    text = argument_names(buffer.value.decode("utf-8", "replace") or f"error code {code}")
     if code == EP_INFEASIBLE:
         raise InfeasibleError(code, text)
     if code == EP_INVALID_PLACEMENT:

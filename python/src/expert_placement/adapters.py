@@ -65,7 +65,7 @@ def sglang_rebalance_experts(
             f"num_physical_experts: {num_physical_experts} is not a multiple of num_local_physical_experts ({num_local_physical_experts})",
         )
     num_gpus = num_physical_experts // num_local_physical_experts
-    dims = len(tokens_per_expert.shape)
+    dims = np.ndim(tokens_per_expert) if not _is_torch(tokens_per_expert) else tokens_per_expert.dim()
     plan = solve(
         tokens_per_expert, num_physical_experts, num_gpus, num_groups=num_groups or 1, num_nodes=num_nodes,
         method=method, objective=objective, time_limit=time_limit, axes="tle" if dims == 3 else None,

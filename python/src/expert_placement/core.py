@@ -34,8 +34,11 @@ def _to_numpy(x: Any, dtype, name: str) -> np.ndarray:
         array = np.asarray(x)
     except Exception as error:  # pragma: no cover - numpy's own message is clear
         raise PlacementError(_native.EP_INVALID_ARGUMENT, f"{name}: cannot be read as an array ({error})") from None
-    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise PlacementError(_native.EP_INVALID_ARGUMENT, f"{name}: must hold numbers, got dtype {array.dtype}")
+    # Real numbers only: booleans (a mask passed by mistake) and complex values (whose imaginary
+    # part NumPy would drop with a warning) are refused, not converted.
+    if array.dtype.kind not in "iuf":
+        raise PlacementError(_native.EP_INVALID_ARGUMENT,
+                             f"{name}: must hold real numbers (integers or floats), got dtype {array.dtype}")
     if dtype == np.int64 and not np.issubdtype(array.dtype, np.integer):
         if not np.all(np.isfinite(array)) or not np.all(array == np.round(array)):
             raise PlacementError(_native.EP_INVALID_ARGUMENT, f"{name}: must hold whole numbers (expert ids)")
@@ -111,11 +114,12 @@ def _current(current: Any, layers: int, slots: int, name: str) -> Optional[np.nd
     if current is None:
         return None
     c = _to_numpy(current, np.int64, name)
-    if c.size != layers * slots:
+    # The exact shape, never a reshape: a transposed [P, L] plan has the right size too.
+    if c.shape != (layers, slots):
         raise PlacementError(
-            _native.EP_INVALID_ARGUMENT, f"{name}: expected {layers} × {slots} expert ids, got shape {tuple(c.shape)}"
+            _native.EP_INVALID_ARGUMENT, f"{name}: expected [L={layers}, P={slots}] expert ids, got shape {tuple(c.shape)}"
         )
-    return c.reshape(layers, slots)
+    return c
 
 
 @dataclass
@@ -189,9 +193,9 @@ def solve(
     buffer = _native.message_buffer()
     arguments = [
         w, layers, episodes, experts, episodes_first,
-        devices, slots_per_device, int(num_nodes), int(num_groups),
-        _text(method, "method"), _text(objective, "objective"), _seconds(time_limit), int(threads),
-        c, float(move_cost), -1 if max_moves is None else int(max_moves),
+        devices, slots_per_device, _positive(num_nodes, "num_nodes"), _positive(num_groups, "num_groups"),
+        _text(method, "method"), _text(objective, "objective"), _seconds(time_limit), _threads(threads),
+        c, _number(move_cost, "move_cost"), _limit(max_moves, "max_moves"),
     ]
     outputs = [phy2log, logcnt, log2phy, width, stats]
     sources: List[Optional[str]] = []
@@ -221,7 +225,7 @@ def solve(
 def rebalance_experts(
     weight: Any,
     num_replicas: int,
-    num_groups: int,
+    num_groups: Optional[int],
     num_nodes: int,
     num_gpus: int,
     *,
@@ -239,7 +243,13 @@ def rebalance_experts(
     num_replicas − E + 1], logcnt [L, E])``, int64, ``log2phy`` padded with −1; torch in → torch
     out. The default ``method='search'`` gives a better balance than DeepSeek's greedy policy.
     """
-    plan = solve(weight, num_replicas, num_gpus, num_groups=num_groups, num_nodes=num_nodes, method=method,
+    groups = 1 if num_groups is None else _positive(num_groups, "num_groups")
+    nodes = _positive(num_nodes, "num_nodes")
+    if method != "hierarchical" or groups % nodes:
+        # As DeepSeek EPLB: groups and nodes shape the hierarchical policy only, and when the
+        # groups do not divide over the nodes it balances globally instead.
+        groups = nodes = 1
+    plan = solve(weight, num_replicas, num_gpus, num_groups=groups, num_nodes=nodes, method=method,
                  objective=objective, time_limit=time_limit, axes=axes)
     return plan.phy2log, plan.log2phy, plan.logcnt
 
@@ -353,6 +363,30 @@ def _integer(value: Any, name: str) -> int:
     return int(value)
 
 
+def _positive(value: Any, name: str) -> int:
+    v = _integer(value, name)
+    if v < 1:
+        raise PlacementError(_native.EP_INVALID_ARGUMENT, f"{name}: must be at least 1, got {v}")
+    return v
+
+
+def _threads(value: Any) -> int:
+    v = _integer(value, "threads")
+    if v < 0:
+        raise PlacementError(_native.EP_INVALID_ARGUMENT, f"threads: must be 0 (all cores) or more, got {v}")
+    return v
+
+
+def _limit(value: Any, name: str) -> int:
+    """An optional count limit (``None``: no limit, passed to C as −1)."""
+    if value is None:
+        return -1
+    v = _integer(value, name)
+    if v < 0:
+        raise PlacementError(_native.EP_INVALID_ARGUMENT, f"{name}: must be 0 or more (None: no limit), got {v}")
+    return v
+
+
 def _number(value: Any, name: str) -> float:
     try:
         return float(value)
@@ -452,11 +486,11 @@ def rebalance(
     buffer = _native.message_buffer()
     inputs = (
         w, layers, episodes, experts, episodes_first,
-        devices, slots_per_device, int(num_nodes), int(num_groups),
-        _text(method, "method"), _text(objective, "objective"), _seconds(time_limit), int(threads),
-        c, float(move_cost), -1 if max_moves is None else int(max_moves),
+        devices, slots_per_device, _positive(num_nodes, "num_nodes"), _positive(num_groups, "num_groups"),
+        _text(method, "method"), _text(objective, "objective"), _seconds(time_limit), _threads(threads),
+        c, _number(move_cost, "move_cost"), _limit(max_moves, "max_moves"),
         r, _optional(threshold, "threshold"), _optional(relative_threshold, "relative_threshold"),
-        _optional(min_gain, "min_gain"), -1 if max_layers is None else int(max_layers),
+        _optional(min_gain, "min_gain"), _limit(max_layers, "max_layers"),
     )
     used = "window"
     planned_on = np.zeros(1, dtype=np.int32)  # 1: the memory's plan (ep_rebalance_ex)
@@ -552,7 +586,9 @@ class Rebalancer:
         self.memory = RegimeMemory(windows, payback_unit_price=payback_unit_price) if windows else None
         if strategy is not None and strategy != "window":
             _native.require_forecasting(f"Rebalancer(strategy={strategy!r})")
-        self.deployed = _to_numpy(current, np.int64, "current")
+        # Copies, in and out: the caller's arrays and the results it is handed never alias the
+        # rebalancer's state.
+        self.deployed = _to_numpy(current, np.int64, "current").copy()
         if self.deployed.ndim != 2:
             raise PlacementError(_native.EP_INVALID_ARGUMENT, f"current: expected [L, P], got shape {tuple(self.deployed.shape)}")
         self.num_gpus = num_gpus
@@ -561,6 +597,6 @@ class Rebalancer:
 
     def step(self, window: Any) -> RebalanceResult:
         result = rebalance(window, self.deployed, self.num_gpus, recorded=self.recorded, memory=self.memory, **self.options)
-        self.deployed = _to_numpy(result.phy2log, np.int64, "phy2log")
+        self.deployed = _to_numpy(result.phy2log, np.int64, "phy2log").copy()
         self.recorded = result.recorded
         return result
