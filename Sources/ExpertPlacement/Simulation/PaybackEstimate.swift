@@ -114,8 +114,10 @@ public struct PaybackEstimate: Sendable {
     /// now) against the placement it replaced, updates the persistence and returns the horizon
     /// for this call (also appended to ``history``).
     ///
-    /// - Throws: ``ExpertPlacementError`` when a placement does not fit the window (a topology
-    ///   change: the estimate then starts afresh instead).
+    /// A window of another shape or topology than the previous call's starts the measurement
+    /// afresh (the persistence is forgotten; the history is kept).
+    ///
+    /// - Throws: ``ExpertPlacementError`` when the deployed placement does not fit the window.
     public mutating func update(window: Problem) throws(ExpertPlacementError) -> Double {
         try update(window: window, deployedValue: previous == nil ? nil : Self.currentValue(on: window))
     }
@@ -128,11 +130,16 @@ public struct PaybackEstimate: Sendable {
 
     /// ``update(window:)`` given the mean imbalance of `window.current` on `window` (`nil`: none).
     private mutating func update(window: Problem, deployedValue: Double?) throws(ExpertPlacementError) -> Double {
-        if let (replaced, gain) = previous.map({ ($0.replaced, $0.gain) }), gain > 1e-12, let deployedValue,
-           replaced.topology == window.topology, replaced.experts == window.experts, replaced.layers == window.layers {
-            let saved = try Self.meanImbalance(replaced, on: window) - deployedValue
-            let rho = Swift.max(-1, Swift.min(1, saved / gain))
-            persistence = persistence.map { smoothing * $0 + (1 - smoothing) * rho } ?? rho
+        if let (replaced, gain) = previous.map({ ($0.replaced, $0.gain) }) {
+            if replaced.topology != window.topology || replaced.experts != window.experts || replaced.layers != window.layers {
+                // Another model or topology (as the regime memory does): what was measured on
+                // the old one says nothing about this one.
+                persistence = nil
+            } else if gain > 1e-12, let deployedValue {
+                let saved = try Self.meanImbalance(replaced, on: window) - deployedValue
+                let rho = Swift.max(-1, Swift.min(1, saved / gain))
+                persistence = persistence.map { smoothing * $0 + (1 - smoothing) * rho } ?? rho
+            }
         }
         previous = nil
         let k = intervals
