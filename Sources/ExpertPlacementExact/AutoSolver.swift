@@ -44,8 +44,14 @@ public struct AutoSolver: LayerSolver {
     /// - Throws: ``ExpertPlacementError/solverFailure(reason:)`` when GLPK fails.
     public func solveLayer(_ layer: ProblemLayer, context: LayerContext) throws(ExpertPlacementError) -> LayerOutcome {
         let searched = SearchSolver(configuration: search).solveLayer(layer, context: context)
+        let moves = context.options.moves.isActive
+        // Proven by the search already: nothing to polish (it spent seconds re-proving it).
+        if searched.status == .optimal && !moves { return searched }
         let solver = ExactSolver(configuration: exact)
         guard solver.polishes(layer, objective: context.options.objective) else { return searched }
-        return try solver.solveLayer(layer, context: context, start: searched.physicalToLogical)
+        // The exact migration model takes single-peak objectives only; the search has traded the
+        // moves already.
+        if moves && !ExactSolver.isSinglePeak(ObjectiveModel(layer, objective: context.options.objective)) { return searched }
+        return try solver.solveLayer(layer, context: context, start: searched.physicalToLogical, startBound: searched.lowerBound)
     }
 }

@@ -52,4 +52,46 @@ struct ExactTimeLimitTests {
             }
         }
     }
+
+    /// Found by an audit: layers that started after the others had used the time came back as
+    /// greedy plans (the warm start was cut), and a layer the search had proven optimal came back
+    /// worse, with the plain bound. The search now runs on every layer first.
+    @Test("under a limit too short for its proofs exact is never worse than the search on any layer, and keeps the search's proofs")
+    func neverWorseThanSearch() throws {
+        let loads = try SyntheticLoads.lognormal(layers: 12, episodes: 8, experts: 64, seed: 5)
+        let problem = try Problem(topology: Topology(devices: 16, slotsPerDevice: 5), loads: loads)
+        let options = SolveOptions(objective: .meanImbalance, timeLimit: .seconds(2))
+        let search = try SearchSolver().solve(problem, options: options)
+        let exact = try ExactSolver().solve(problem, options: options)
+        let a = try Metrics.evaluate(search.placement, on: problem).layers
+        let b = try Metrics.evaluate(exact.placement, on: problem).layers
+        for l in 0..<problem.layers {
+            #expect(b[l].meanImbalance <= a[l].meanImbalance * (1 + 1e-12), "layer \(l): exact \(b[l].meanImbalance), search \(a[l].meanImbalance)")
+        }
+        // A small layer the search proves optimal: exact returns that proof (bound = value).
+        let tiny = try Problem(topology: Topology(devices: 4, slotsPerDevice: 5),
+                               loads: SyntheticLoads.lognormal(layers: 4, episodes: 4, experts: 16, seed: 2))
+        let searched = try SearchSolver().solve(tiny, options: SolveOptions(objective: .meanImbalance))
+        let proved = try ExactSolver().solve(tiny, options: SolveOptions(objective: .meanImbalance, timeLimit: .seconds(2)))
+        let values = try Metrics.evaluate(proved.placement, on: tiny).layers.map(\.meanImbalance)
+        for l in 0..<tiny.layers where searched.boundSources?[l] == .optimum {
+            #expect(proved.boundSources?[l] == .optimum && proved.lowerBounds?[l] == searched.lowerBounds?[l], "layer \(l)")
+            #expect(abs(values[l] - (searched.lowerBounds?[l] ?? 0)) < 1e-12, "layer \(l)")
+        }
+    }
+
+    @Test("auto with a move cap over several episodes: the search's trade, not an error")
+    func autoWithMovesOverEpisodes() throws {
+        let loads = try SyntheticLoads.lognormal(layers: 2, episodes: 3, experts: 8, seed: 4)
+        let topology = Topology(devices: 4, slotsPerDevice: 3)
+        let deployed = try SearchSolver().solve(try Problem(topology: topology, loads: SyntheticLoads.lognormal(
+            layers: 2, episodes: 3, experts: 8, seed: 9)), options: SolveOptions()).placement
+        let problem = try Problem(topology: topology, loads: loads, current: deployed)
+        let report = try AutoSolver().solve(problem, options: SolveOptions(objective: .meanImbalance, timeLimit: .seconds(2),
+                                                                         moves: MovePolicy(maxMoves: 2)))
+        for l in 0..<problem.layers { #expect(report.placement.moves(from: deployed, layer: l) <= 2) }
+        #expect(throws: ExpertPlacementError.self) {
+            try ExactSolver().solve(problem, options: SolveOptions(objective: .meanImbalance, moves: MovePolicy(maxMoves: 2)))
+        }
+    }
 }
