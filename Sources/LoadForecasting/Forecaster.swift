@@ -226,10 +226,16 @@ public struct Forecaster: Sendable {
         // Ridge: p augmented rows √(λ·E_k)·e_k with target 0 add λ·Σ_k E_k·φ_k² to the squared
         // residual, E_k = Σ_rows a[row][k]² the energy of lag k: λ is relative to the data, so a
         // single lag shrinks exactly to φ_OLS / (1 + λ) whatever the window length or load scale.
+        // E_k is floored at 1% of the lags' mean energy: a lag whose energy is only rounding
+        // noise (a window that barely moves there) would otherwise be fitted unshrunk, and its
+        // coefficient could make the recursion explode (a 3-episode window with 1e-12 of noise
+        // forecast 7e30). Lags of one window have similar energies, so the floor rarely binds.
+        var energies = ContiguousArray<Double>(repeating: 0, count: p)
+        for k in 0..<p { for q in 0..<dataRows { energies[k] += a[q * p + k] * a[q * p + k] } }
+        let floor = 0.01 * energies.reduce(0, +) / Double(p)
         for k in 0..<p {
-            var energy = 0.0
-            for q in 0..<dataRows { energy += a[q * p + k] * a[q * p + k] }
-            a[(dataRows + k) * p + k] = (ridge * (energy > 0 ? energy : 1)).squareRoot()
+            let energy = energies[k] > 0 ? Swift.max(energies[k], floor) : 1
+            a[(dataRows + k) * p + k] = (ridge * energy).squareRoot()
         }
         let phi: LeastSquaresSolution
         do { phi = try LeastSquares.solve(design: a, rows: rows, columns: p, targets: b, rightHandSides: 1) }

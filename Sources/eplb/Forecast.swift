@@ -109,7 +109,17 @@ struct ForecastCommand: ParsableCommand {
                 topology = full.problem.topology
                 name = full.name ?? file
             }
-            if let window, window < loads.episodes { loads = loads.slice(loads.episodes - window ..< loads.episodes) }
+            if let window {
+                guard window <= loads.episodes else {
+                    throw InputError(file: file, field: "--window",
+                                     reason: "\(window) episodes asked for, the history holds \(loads.episodes)")
+                }
+                if window < loads.episodes { loads = loads.slice(loads.episodes - window ..< loads.episodes) }
+            }
+            if forecast.model == "ar" && forecast.order >= loads.episodes {
+                throw InputError(file: file, field: "--order",
+                                 reason: "an autoregression of order \(forecast.order) needs more than \(forecast.order) episodes to fit; the window holds \(loads.episodes)")
+            }
             let forecaster: Forecaster
             let result: LoadForecasting.Forecast
             do throws(ExpertPlacementError) {

@@ -81,6 +81,24 @@ struct ForecasterTests {
         }
     }
 
+    /// Found by an audit: a lag whose energy is rounding noise was fitted unshrunk and the
+    /// recursion exploded (7e30 from loads of 1–5); the same window scaled by 1e50 did the same.
+    @Test("ar: rounding noise or a huge or tiny load scale does not change the forecast beyond that noise")
+    func arIsStableOnNearlyConstantWindows() throws {
+        let rows: [[Double]] = [[3, 1, 5, 1], [2, 1, 5, 1], [1, 1, 5, 1]]
+        func window(scale: Double, noise: Double) throws -> LoadTensor {
+            try tensor(layers: 1, episodes: 3, experts: 4) { _, t, e in scale * (rows[t][e] + noise * Double((t + 1) * (e + 2) % 5)) }
+        }
+        let forecaster = try Forecaster(model: .autoregressive(order: 2, ridge: 0.1), horizon: 3)
+        let clean = try forecaster.forecast(window(scale: 1, noise: 0)).loads
+        for (scale, noise) in [(1.0, 1e-12), (1e50, 0.0), (1e-85, 1e-12), (1e50, 1e-12)] {
+            let f = try forecaster.forecast(window(scale: scale, noise: noise)).loads
+            for i in 0..<clean.values.count {
+                #expect(close(f.values[i] / scale, clean.values[i], 1e-6), "scale \(scale), noise \(noise): \(f.values[i] / scale) against \(clean.values[i])")
+            }
+        }
+    }
+
     @Test("last, mean and ema on a known series")
     func flatModels() throws {
         let history = try tensor(layers: 1, episodes: 3, experts: 2) { _, t, e in Double((t + 1) * (e + 1)) }

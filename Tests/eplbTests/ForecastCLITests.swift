@@ -57,6 +57,13 @@ struct ForecastCLITests {
         #expect(r.stderr.hasPrefix("eplb: error: \(bad): load[0][1][1]: "), "\(r.stderr)")
         #expect(r.stderr.split(separator: "\n").count == 1)
         #expect(!FileManager.default.fileExists(atPath: out))
+        // A window the history does not hold, and an autoregression with no data rows to fit.
+        let history = try Self.history(topology: false)
+        let long = try CLI.run(["forecast", history, "--horizon", "2", "--window", "13", "--output", out])
+        #expect(long.status == 2 && long.stderr == "eplb: error: \(history): --window: 13 episodes asked for, the history holds 12\n", "\(long.stderr)")
+        let order = try CLI.run(["forecast", history, "--horizon", "2", "--window", "3", "--model", "ar", "--order", "3", "--output", out])
+        #expect(order.status == 2 && order.stderr.contains("--order: an autoregression of order 3 needs more than 3 episodes"), "\(order.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out))
     }
 
     @Test("forecast usage errors exit 64")
