@@ -39,13 +39,13 @@ struct BacktestCommand: ParsableCommand {
 
     @OptionGroup var input: InstanceOptions
 
-    @Option(help: ArgumentHelp("Episodes each plan sees, W.", valueName: "W"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Episodes each plan sees, W.", valueName: "W"))
     var window: Int
 
-    @Option(help: ArgumentHelp("Episodes each plan is scored on (and forecast), H.", valueName: "H"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Episodes each plan is scored on (and forecast), H.", valueName: "H"))
     var horizon: Int
 
-    @Option(help: ArgumentHelp("Episodes between origins, S (default H).", valueName: "S"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Episodes between origins, S (default H).", valueName: "S"))
     var step: Int?
 
     @Option(name: .customLong("strategy"), help: ArgumentHelp(
@@ -56,10 +56,10 @@ struct BacktestCommand: ParsableCommand {
         "Candidates of auto (default: the other strategies given, else last,window,hedged,forecast).", valueName: "names"))
     var autoCandidates: String?
 
-    @Option(name: .customLong("auto-steps"), help: ArgumentHelp("Origins of auto's inner backtest.", valueName: "n"))
+    @Option(name: .customLong("auto-steps"), parsing: .unconditional, help: ArgumentHelp("Origins of auto's inner backtest.", valueName: "n"))
     var autoSteps = 3
 
-    @Option(name: .customLong("hedge-k"), help: ArgumentHelp("K of a bare hedged.", valueName: "K"))
+    @Option(name: .customLong("hedge-k"), parsing: .unconditional, help: ArgumentHelp("K of a bare hedged.", valueName: "K"))
     var hedgeK = 1.0
 
     @OptionGroup(title: "Forecast model") var forecast: ForecastModelOptions
@@ -124,7 +124,8 @@ struct BacktestCommand: ParsableCommand {
                 case .search: (results, origins) = try run(solver: SearchSolver(), problem: problem)
                 }
             } catch {
-                throw InputError(file: name, error)
+                // Errors name the file (the instance's name is a label, kept for the report).
+                throw InputError(file: input.instance.map(InputSource.displayName) ?? name, error)
             }
             let text: String
             switch format ?? (output == nil && isatty(STDOUT_FILENO) == 1 ? .table : .json) {

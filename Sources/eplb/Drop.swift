@@ -34,10 +34,10 @@ struct Drop: ParsableCommand {
     @Option(help: ArgumentHelp("The placement file (v1, or a bare {\"phy2log\": …}); '-' reads standard input.", valueName: "file"))
     var placement: String
 
-    @Option(help: ArgumentHelp("Share of each episode's tokens that may be dropped, in [0, 1), e.g. 0.05.", valueName: "f"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Share of each episode's tokens that may be dropped, in [0, 1), e.g. 0.05.", valueName: "f"))
     var budget: Double?
 
-    @Option(name: .customLong("capacity-factor"), help: ArgumentHelp("Capacity as a multiple of the mean device load, e.g. 1.2.", valueName: "γ"))
+    @Option(name: .customLong("capacity-factor"), parsing: .unconditional, help: ArgumentHelp("Capacity as a multiple of the mean device load, e.g. 1.2.", valueName: "γ"))
     var capacityFactor: Double?
 
     @Option(help: ArgumentHelp("Write the result to FILE instead of standard output (atomically).", valueName: "file"))
@@ -119,7 +119,7 @@ struct Drop: ParsableCommand {
 
 /// `--drop-budget f` of `solve` and `rebalance`: the capped objective (``DropObjective``).
 struct DropBudgetOption: ParsableArguments {
-    @Option(name: .customLong("drop-budget"), help: ArgumentHelp(
+    @Option(name: .customLong("drop-budget"), parsing: .unconditional, help: ArgumentHelp(
         "Optimise the objective with every episode's peak capped at the capacity that drops at most the share f of its tokens (f in [0, 1); see eplb drop). Reported as metrics cappedImbalance.",
         valueName: "f"))
     var dropBudget: Double?

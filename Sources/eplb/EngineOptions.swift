@@ -23,12 +23,12 @@ enum LoadFormat: String, ExpressibleByArgument, CaseIterable {
 /// `--first-moe-layer` and `--decoder-layers`: converting between MoE-layer indices and
 /// decoder-layer ids (see ``LayerIds``).
 struct LayerIdOptions: ParsableArguments {
-    @Option(name: .customLong("first-moe-layer"), help: ArgumentHelp(
+    @Option(name: .customLong("first-moe-layer"), parsing: .unconditional, help: ArgumentHelp(
         "Decoder-layer id of the first MoE layer (3 for DeepSeek-V3): MoE layer i is decoder layer K + i. On import, rows of engines that count every decoder layer (SGLang) before K are dropped; rows of engines that count MoE layers (vLLM, vllm-ascend, deepseek) get layerIds K, K+1, …. On export to SGLang/TensorRT-LLM, gives the ids of a placement without layerIds.",
         valueName: "K"))
     var firstMoELayer: Int?
 
-    @Option(name: .customLong("decoder-layers"), help: ArgumentHelp(
+    @Option(name: .customLong("decoder-layers"), parsing: .unconditional, help: ArgumentHelp(
         "eplb export --format sglang only: num_hidden_layers of the model (61 for DeepSeek-V3), the number of rows of an SGLang map; default the largest layer id + 1.",
         valueName: "N"))
     var decoderLayers: Int?

@@ -37,13 +37,13 @@ struct Export: ParsableCommand {
 
     @OptionGroup var layers: LayerIdOptions
 
-    @Option(help: "Devices (EP ranks) of a bare {\"phy2log\": …} plan, which records none (with --slots-per-device).")
+    @Option(parsing: .unconditional, help: "Devices (EP ranks) of a bare {\"phy2log\": …} plan, which records none (with --slots-per-device).")
     var devices: Int?
 
-    @Option(name: .customLong("slots-per-device"), help: "Expert slots per device of a bare plan (with --devices).")
+    @Option(name: .customLong("slots-per-device"), parsing: .unconditional, help: "Expert slots per device of a bare plan (with --devices).")
     var slotsPerDevice: Int?
 
-    @Option(name: .customLong("layer-updates-per-iter"), help: "TensorRT-LLM's layer_updates_per_iter (0: static placement).")
+    @Option(name: .customLong("layer-updates-per-iter"), parsing: .unconditional, help: "TensorRT-LLM's layer_updates_per_iter (0: static placement).")
     var layerUpdatesPerIteration: Int = 0
 
     @Option(help: ArgumentHelp("Output file ('-' for standard output, the default); a directory for --format deepseek.", valueName: "file"))

@@ -8,19 +8,19 @@ struct ForecastModelOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Forecast model: \(ForecastModel.names.joined(separator: ", ")).", valueName: "name"))
     var model = "mean"
 
-    @Option(help: ArgumentHelp("ema: smoothing α in (0, 1].", valueName: "α"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("ema: smoothing α in (0, 1].", valueName: "α"))
     var smoothing = 0.3
 
-    @Option(help: ArgumentHelp("trend: season length in episodes (0: trend only).", valueName: "P"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("trend: season length in episodes (0: trend only).", valueName: "P"))
     var period = 0
 
-    @Option(help: ArgumentHelp("ar: autoregressive order.", valueName: "p"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("ar: autoregressive order.", valueName: "p"))
     var order = 2
 
-    @Option(help: ArgumentHelp("ar: ridge λ relative to each lag's energy (one lag: φ = φ_OLS ÷ (1 + λ)).", valueName: "λ"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("ar: ridge λ relative to each lag's energy (one lag: φ = φ_OLS ÷ (1 + λ)).", valueName: "λ"))
     var ridge = 0.1
 
-    @Option(name: .customLong("shift-threshold"), help: ArgumentHelp(
+    @Option(name: .customLong("shift-threshold"), parsing: .unconditional, help: ArgumentHelp(
         "Total variation between the window's halves above which fits weigh recent episodes more (1: never).",
         valueName: "tv"))
     var shiftThreshold = 0.1
@@ -80,10 +80,10 @@ struct ForecastCommand: ParsableCommand {
 
     @OptionGroup var axes: AxesOption
 
-    @Option(help: ArgumentHelp("Episodes to predict, H.", valueName: "H"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Episodes to predict, H.", valueName: "H"))
     var horizon: Int
 
-    @Option(help: ArgumentHelp("Use only the last W episodes of the history (default: all).", valueName: "W"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Use only the last W episodes of the history (default: all).", valueName: "W"))
     var window: Int?
 
     @OptionGroup(title: "Model") var forecast: ForecastModelOptions

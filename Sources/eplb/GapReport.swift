@@ -30,19 +30,19 @@ struct GapReport: ParsableCommand {
         """
     )
 
-    @Option(help: "Seeds per shape and load kind (suite).")
+    @Option(parsing: .unconditional, help: "Seeds per shape and load kind (suite).")
     var seeds: Int = 10
 
     @Option(name: .customLong("output-dir"), help: ArgumentHelp("Directory for gaps.json and gaps.md.", valueName: "dir"))
     var outputDirectory: String
 
-    @Option(name: .customLong("time-limit"), help: ArgumentHelp("Exact solver budget per case and objective, seconds.", valueName: "seconds"))
+    @Option(name: .customLong("time-limit"), parsing: .unconditional, help: ArgumentHelp("Exact solver budget per case and objective, seconds.", valueName: "seconds"))
     var timeLimit: Double = 30
 
     @Option(help: ArgumentHelp("Comma-separated shapes EXPERTSxDEVICESxSLOTS (S ≤ E ≤ D·S) (suite).", valueName: "shapes"))
     var shapes: String?
 
-    @Option(help: "Episodes per suite instance.")
+    @Option(parsing: .unconditional, help: "Episodes per suite instance.")
     var episodes: Int = 1
 
     @Option(help: ArgumentHelp("Comma-separated objectives: mean, worst, aggregate, peak-sum. Default: aggregate for one episode, mean,worst,peak-sum for several.", valueName: "list"))

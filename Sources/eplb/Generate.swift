@@ -8,7 +8,7 @@ struct Generate: ParsableCommand {
         discussion: """
         Workloads in the shapes the field benchmarks on, reproducible from the seed on every platform:
           lognormal  per-layer expert popularity exp(σ·N(0,1)), per-episode exp(noise·N(0,1)) \
-        perturbation, scaled to --assignments token-expert assignments per episode (DeepSeek/vLLM style)
+        perturbation, scaled to --assignments token-expert assignments per episode and rounded to whole tokens (DeepSeek/vLLM style)
           spiky      every (layer, episode, expert) load u^10·999 + 1, u uniform (vllm-ascend's policy tests)
           zipf       per-layer Zipf(--exponent) popularity over a random expert order, optional noise
           regimes    a per-iteration trace synthesised from the recorded regimes of --from (every \
@@ -43,14 +43,14 @@ struct Generate: ParsableCommand {
     @Argument(help: "The workload: lognormal, spiky, zipf or regimes.")
     var kind: Kind
 
-    @Option(help: "MoE layers, L.") var layers: Int = 58
-    @Option(help: "Logical experts, E.") var experts: Int = 256
+    @Option(parsing: .unconditional, help: "MoE layers, L.") var layers: Int = 58
+    @Option(parsing: .unconditional, help: "Logical experts, E.") var experts: Int = 256
     @Option(help: "Seed (equal seeds give equal files).") var seed: UInt64 = 1
-    @Option(help: "Episodes (steps or windows), T (default 32; not for regimes: see --iterations).") var episodes: Int?
-    @Option(help: "lognormal: σ of the expert popularity (default 1).") var sigma: Double?
-    @Option(help: "lognormal/zipf: σ of the per-episode multiplicative noise (default 0.3 lognormal, 0 zipf).") var noise: Double?
-    @Option(help: "zipf: the exponent s (default 1.1).") var exponent: Double?
-    @Option(help: "lognormal/zipf: token-expert assignments per episode, tokens × top-k (default 65536).") var assignments: Double?
+    @Option(parsing: .unconditional, help: "Episodes (steps or windows), T (default 32; not for regimes: see --iterations).") var episodes: Int?
+    @Option(parsing: .unconditional, help: "lognormal: σ of the expert popularity (default 1).") var sigma: Double?
+    @Option(parsing: .unconditional, help: "lognormal/zipf: σ of the per-episode multiplicative noise (default 0.3 lognormal, 0 zipf).") var noise: Double?
+    @Option(parsing: .unconditional, help: "zipf: the exponent s (default 1.1).") var exponent: Double?
+    @Option(parsing: .unconditional, help: "lognormal/zipf: token-expert assignments per episode, tokens × top-k (default 65536); each expert's share is rounded to whole tokens, so a total may differ by a few.") var assignments: Double?
     @OptionGroup var topology: TopologyOptions
     @OptionGroup(title: "Regimes (eplb generate regimes)") var regimes: RegimeOptions
     @Option(help: ArgumentHelp("Write to FILE instead of standard output (atomically); required for regimes. A name ending in .npy writes the loads alone as .npy.", valueName: "file"))
@@ -89,6 +89,7 @@ struct Generate: ParsableCommand {
         if let sigma, !(sigma >= 0 && sigma.isFinite) { throw ValidationError("--sigma must be ≥ 0") }
         if let noise, !(noise >= 0 && noise.isFinite) { throw ValidationError("--noise must be ≥ 0") }
         if let assignments, !(assignments > 0 && assignments.isFinite) { throw ValidationError("--assignments must be > 0") }
+        if let exponent, !exponent.isFinite { throw ValidationError("--exponent must be a finite number, got \(exponent)") }
     }
 
     func run() throws {
@@ -131,14 +132,14 @@ struct Generate: ParsableCommand {
 struct RegimeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The recorded loads (instance JSON or .npy; no topology needed); every episode of every layer is a regime.", valueName: "instance"))
     var from: String?
-    @Option(help: "Iterations T of the trace (default 8192).") var iterations: Int?
-    @Option(help: "Tokens per iteration (default 4096).") var tokens: Int?
-    @Option(name: .customLong("top-k"), help: "Experts per token (default 8); each iteration of a layer holds tokens × top-k assignments.") var topK: Int?
-    @Option(name: .customLong("switch-probability"), help: ArgumentHelp("Probability of a regime switch per iteration outside a blend (default 1/2048: regimes last ≈ 2,300 iterations with the blend).", valueName: "p"))
+    @Option(parsing: .unconditional, help: "Iterations T of the trace (default 8192).") var iterations: Int?
+    @Option(parsing: .unconditional, help: "Tokens per iteration (default 4096).") var tokens: Int?
+    @Option(name: .customLong("top-k"), parsing: .unconditional, help: "Experts per token (default 8); each iteration of a layer holds tokens × top-k assignments.") var topK: Int?
+    @Option(name: .customLong("switch-probability"), parsing: .unconditional, help: ArgumentHelp("Probability of a regime switch per iteration outside a blend (default 1/2048: regimes last ≈ 2,300 iterations with the blend).", valueName: "p"))
     var switchProbability: Double?
-    @Option(help: ArgumentHelp("Iterations of linear blending from the old regime to the new (default 256; 0: abrupt).", valueName: "B"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Iterations of linear blending from the old regime to the new (default 256; 0: abrupt).", valueName: "B"))
     var blend: Int?
-    @Option(help: ArgumentHelp("σ of the per-iteration log-popularity random walk of every expert (default 0: none).", valueName: "σ"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("σ of the per-iteration log-popularity random walk of every expert (default 0: none).", valueName: "σ"))
     var drift: Double?
     @OptionGroup var axes: AxesOption
 

@@ -27,16 +27,16 @@ struct Import: ParsableCommand {
     @Option(help: ArgumentHelp("Map format: \(EngineMapFormat.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "format"))
     var format: EngineMapFormat
 
-    @Option(help: "Number of devices (EP ranks), for formats that do not record it.")
+    @Option(parsing: .unconditional, help: "Number of devices (EP ranks), for formats that do not record it.")
     var devices: Int?
 
-    @Option(help: "Number of nodes (default 1).")
+    @Option(parsing: .unconditional, help: "Number of nodes (default 1).")
     var nodes: Int?
 
-    @Option(help: "Number of expert groups (default 1).")
+    @Option(parsing: .unconditional, help: "Number of expert groups (default 1).")
     var groups: Int?
 
-    @Option(help: "Number of logical experts (deepseek tensors; default from logcnt.npy or the largest id + 1).")
+    @Option(parsing: .unconditional, help: "Number of logical experts (deepseek tensors; default from logcnt.npy or the largest id + 1).")
     var experts: Int?
 
     @OptionGroup var layers: LayerIdOptions

@@ -42,10 +42,10 @@ struct ImportLoads: ParsableCommand {
     @Option(help: ArgumentHelp("The phy2log [layers][slots] in force while the vllm loads were recorded (.npy or JSON).", valueName: "file"))
     var phy2log: String?
 
-    @Option(help: "Number of logical experts for --format vllm (default: the largest id in --phy2log + 1).")
+    @Option(parsing: .unconditional, help: "Number of logical experts for --format vllm (default: the largest id in --phy2log + 1).")
     var experts: Int?
 
-    @Option(name: .customLong("steps-per-episode"), help: "Sum this many consecutive steps into one episode (the last takes the remainder).")
+    @Option(name: .customLong("steps-per-episode"), parsing: .unconditional, help: "Sum this many consecutive steps into one episode (the last takes the remainder).")
     var stepsPerEpisode: Int = 1
 
     @OptionGroup var axes: AxesOption

@@ -5,16 +5,16 @@ import ExpertPlacementFormats
 
 /// `--devices/--slots-per-device/--nodes/--groups`: override the instance file's topology.
 struct TopologyOptions: ParsableArguments {
-    @Option(help: "Number of devices (EP ranks); overrides the input's topology.devices, or gives it to an input without one (a .npy, a bare phy2log).")
+    @Option(parsing: .unconditional, help: "Number of devices (EP ranks); overrides the input's topology.devices, or gives it to an input without one (a .npy, a bare phy2log).")
     var devices: Int?
 
-    @Option(name: .customLong("slots-per-device"), help: "Expert slots per device; overrides or gives topology.slotsPerDevice.")
+    @Option(name: .customLong("slots-per-device"), parsing: .unconditional, help: "Expert slots per device; overrides or gives topology.slotsPerDevice.")
     var slotsPerDevice: Int?
 
-    @Option(help: "Number of nodes (devices must divide evenly); overrides topology.nodes. Of the placement methods, only hierarchical uses it.")
+    @Option(parsing: .unconditional, help: "Number of nodes (devices must divide evenly); overrides topology.nodes. Of the placement methods, only hierarchical uses it.")
     var nodes: Int?
 
-    @Option(help: "Number of expert groups (experts must divide evenly); overrides topology.expertGroups. Of the placement methods, only hierarchical uses it.")
+    @Option(parsing: .unconditional, help: "Number of expert groups (experts must divide evenly); overrides topology.expertGroups. Of the placement methods, only hierarchical uses it.")
     var groups: Int?
 
     var overrides: TopologyOverrides {
@@ -152,19 +152,19 @@ struct ObjectiveOption: ExpressibleByArgument {
 
 /// Tuning of `--method search`; defaults as in ``SearchSolver/Configuration``.
 struct SearchTuning: ParsableArguments {
-    @Option(help: "Tree depth: groups of experts whose replica counts are branched on.")
+    @Option(parsing: .unconditional, help: "Tree depth: groups of experts whose replica counts are branched on.")
     var depth: Int?
-    @Option(help: "Candidates tried on each side of the look-ahead guess per tree level.")
+    @Option(parsing: .unconditional, help: "Candidates tried on each side of the look-ahead guess per tree level.")
     var width: Int?
-    @Option(help: "Partial allotments kept per tree level (beam width).")
+    @Option(parsing: .unconditional, help: "Partial allotments kept per tree level (beam width).")
     var beam: Int?
-    @Option(name: .customLong("episode-cap"), help: "Most episodes optimised on; more are summed into this many consecutive blocks (metrics still use every episode).")
+    @Option(name: .customLong("episode-cap"), parsing: .unconditional, help: "Most episodes optimised on; more are summed into this many consecutive blocks (metrics still use every episode).")
     var episodeCap: Int?
-    @Option(name: .customLong("risk-z"), help: "z of the risk weight μ + z·σ (0.674 = FlashLB's 75th percentile).")
+    @Option(name: .customLong("risk-z"), parsing: .unconditional, help: "z of the risk weight μ + z·σ (0.674 = FlashLB's 75th percentile).")
     var riskZ: Double?
     @Flag(name: .customLong("risk-aware"), help: "Optimise the device score μ + z·σ over episodes (covariance-aware) instead of the exact objective.")
     var riskAware = false
-    @Option(name: .customLong("max-evaluations"), help: "Local-search move evaluations per layer (the main effort knob).")
+    @Option(name: .customLong("max-evaluations"), parsing: .unconditional, help: "Local-search move evaluations per layer (the main effort knob).")
     var maxEvaluations: Int?
 
     var isSet: Bool {

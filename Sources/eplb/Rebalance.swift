@@ -68,21 +68,21 @@ struct Rebalance: ParsableCommand {
         valueName: "file"))
     var memoryFile: String?
 
-    @Option(name: .customLong("regime-memory"), help: ArgumentHelp("Windows the --memory file keeps (default 8; at least 2).", valueName: "N"))
+    @Option(name: .customLong("regime-memory"), parsing: .unconditional, help: ArgumentHelp("Windows the --memory file keeps (default 8; at least 2).", valueName: "N"))
     var regimeMemory: Int?
 
-    @Option(name: .customLong("payback-unit-price"), help: ArgumentHelp(
+    @Option(name: .customLong("payback-unit-price"), parsing: .unconditional, help: ArgumentHelp(
         "With --memory: measure the move price across calls. λ₁ is the move cost at which a move pays for itself within one interval; each call charges λ₁/k, k (2 to 8 intervals) measured from how much of the previous call's gain lasted on this window. Kept in the --memory file and reused by later calls without the flag (given again, it changes λ₁ and keeps the measurement).",
         valueName: "λ₁"))
     var paybackUnitPrice: Double?
 
-    @Option(name: .customLong("time-limit"), help: ArgumentHelp("Time budget in seconds for re-placing.", valueName: "seconds"))
+    @Option(name: .customLong("time-limit"), parsing: .unconditional, help: ArgumentHelp("Time budget in seconds for re-placing.", valueName: "seconds"))
     var timeLimit: Double?
 
-    @Option(name: .customLong("expert-bytes"), help: ArgumentHelp("Bytes of one expert's weights (with --bandwidth: bytes and seconds per layer).", valueName: "B"))
+    @Option(name: .customLong("expert-bytes"), parsing: .unconditional, help: ArgumentHelp("Bytes of one expert's weights (with --bandwidth: bytes and seconds per layer).", valueName: "B"))
     var expertBytes: Double?
 
-    @Option(help: ArgumentHelp("Bytes per second one device sends or receives.", valueName: "BW"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Bytes per second one device sends or receives.", valueName: "BW"))
     var bandwidth: Double?
 
     @Option(help: ArgumentHelp("Write the result to FILE instead of standard output (atomically).", valueName: "file"))
@@ -129,12 +129,14 @@ struct Rebalance: ParsableCommand {
     func run() throws {
         try reportingInputErrors {
             let ((name, window), recorded) = try deployed.load()
+            // Errors name the window's file (the instance's name is a label, kept for the table).
+            let windowFile = deployed.input.instance.map(InputSource.displayName) ?? name
             // With --strategy, the selected layers are planned (and scored) on the loads to come.
             let (problem, chosen): (Problem, String)
             do throws(ExpertPlacementError) {
                 (problem, chosen) = try planning.planningProblem(window, objective: objective.objective)
             } catch {
-                throw InputError(file: name, error)
+                throw InputError(file: windowFile, error)
             }
             var options = rules.options(objective: objective.objective, moves: moves.policy)
             if let timeLimit { options.timeLimit = TimeLimit.duration(timeLimit) }
@@ -168,13 +170,17 @@ struct Rebalance: ParsableCommand {
                         try rebalance(problem, memory: &memory, recordedImbalance: record, solver: solver, options: options)
                     }
                 } catch {
-                    throw InputError(file: name, error)
+                    throw InputError(file: windowFile, error)
                 }
                 // Not when the output cannot be written: a retry would count this window twice.
                 try OutputSink.checkWritable(output ?? "-")
                 try OutputSink.write(JSONWriter.string(RegimeMemoryFile.encode(memory, payback: payback)), to: memoryFile)
             } else {
-                plan = try rebalance(problem, recordedImbalance: record, solver: drop.solver(method), options: options)
+                do {
+                    plan = try rebalance(problem, recordedImbalance: record, solver: drop.solver(method), options: options)
+                } catch let error as ExpertPlacementError {
+                    throw InputError(file: windowFile, error)
+                }
             }
             // The new placement's metrics on the window, with moves against the deployed one.
             let metrics = PlacementMetrics(layers: plan.layers.map(\.after))

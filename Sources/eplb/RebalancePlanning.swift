@@ -11,10 +11,10 @@ struct RebalancePlanningOptions: ParsableArguments {
         valueName: "name"))
     var strategy = "window"
 
-    @Option(help: ArgumentHelp("Episodes forecast (forecast strategies) and scored by auto's choice.", valueName: "H"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Episodes forecast (forecast strategies) and scored by auto's choice.", valueName: "H"))
     var horizon = 4
 
-    @Option(name: .customLong("hedge-k"), help: ArgumentHelp("K of a bare hedged.", valueName: "K"))
+    @Option(name: .customLong("hedge-k"), parsing: .unconditional, help: ArgumentHelp("K of a bare hedged.", valueName: "K"))
     var hedgeK = 1.0
 
     @OptionGroup(title: "Forecast model") var forecast: ForecastModelOptions

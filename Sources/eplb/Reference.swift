@@ -34,7 +34,7 @@ struct Reference: ParsableCommand {
     @Option(help: "Objective (any; mean and peak-sum over several episodes go through the compact multi-episode model).")
     var objective = ObjectiveOption(.aggregateImbalance)
 
-    @Option(name: .customLong("time-limit"), help: ArgumentHelp("Time budget per instance in seconds.", valueName: "seconds"))
+    @Option(name: .customLong("time-limit"), parsing: .unconditional, help: ArgumentHelp("Time budget per instance in seconds.", valueName: "seconds"))
     var timeLimit: Double = 60
 
     @OptionGroup var topology: TopologyOptions
@@ -49,6 +49,11 @@ struct Reference: ParsableCommand {
 
     func run() throws {
         let failures: Int = try reportingInputErrors {
+            // Every instance is read and checked before anything is written: a bad file leaves no
+            // directory and no placement behind.
+            let files = try instances.map { path throws(InputError) in
+                try InstanceFile.load(path: path, overrides: topology.overrides, axes: axes.order)
+            }
             do {
                 try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
             } catch {
@@ -56,8 +61,7 @@ struct Reference: ParsableCommand {
             }
             var failures = 0
             let solver = ExactSolver(configuration: .init(tolerance: 1e-9))
-            for path in instances {
-                let file = try InstanceFile.load(path: path, overrides: topology.overrides, axes: axes.order)
+            for (path, file) in zip(instances, files) {
                 let report = try solver.solve(file.problem, options: SolveOptions(objective: objective.objective,
                                                                                    timeLimit: TimeLimit.duration(timeLimit)))
                 let name: String, stem: String

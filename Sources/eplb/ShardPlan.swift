@@ -41,10 +41,10 @@ struct ShardPlanCommand: ParsableCommand {
         """
     )
 
-    @Option(help: ArgumentHelp("Shared layers per forward pass, N ≥ 2.", valueName: "N"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Shared layers per forward pass, N ≥ 2.", valueName: "N"))
     var layers: Int
 
-    @Option(help: ArgumentHelp("Data-parallel ranks sharing them, D.", valueName: "D"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Data-parallel ranks sharing them, D.", valueName: "D"))
     var devices: Int
 
     @Option(name: .customLong("layer-bytes"), help: ArgumentHelp("Bytes of one layer's weights, B (e.g. 96MiB).", valueName: "B"))
@@ -62,10 +62,10 @@ struct ShardPlanCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Bytes per second one broadcast of a layer achieves (e.g. 50GB/s).", valueName: "BW"))
     var bandwidth: ByteRate?
 
-    @Option(name: .customLong("layer-time"), help: ArgumentHelp("Seconds of compute per layer, τ.", valueName: "τ"))
+    @Option(name: .customLong("layer-time"), parsing: .unconditional, help: ArgumentHelp("Seconds of compute per layer, τ.", valueName: "τ"))
     var layerTime: Double?
 
-    @Option(help: ArgumentHelp("Seconds from a broadcast's last byte leaving the fabric to its completion, α (default 0).",
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds from a broadcast's last byte leaving the fabric to its completion, α (default 0).",
                                valueName: "α"))
     var latency: Double?
 

@@ -64,10 +64,10 @@ struct Simulate: ParsableCommand {
                                valueName: "file"))
     var current: String?
 
-    @Option(help: ArgumentHelp("Iterations each policy call sees, W.", valueName: "W"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Iterations each policy call sees, W.", valueName: "W"))
     var window: Int
 
-    @Option(help: ArgumentHelp("Iterations between policy calls, I.", valueName: "I"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Iterations between policy calls, I.", valueName: "I"))
     var interval: Int
 
     @Option(name: .customLong("policy"), help: ArgumentHelp(
@@ -75,22 +75,22 @@ struct Simulate: ParsableCommand {
         valueName: "names"))
     var policyLists: [String] = []
 
-    @Option(name: .customLong("layers-per-iteration"), help: ArgumentHelp("Changed layers that take effect per iteration.", valueName: "k"))
+    @Option(name: .customLong("layers-per-iteration"), parsing: .unconditional, help: ArgumentHelp("Changed layers that take effect per iteration.", valueName: "k"))
     var layersPerIteration = 1
 
-    @Option(name: .customLong("iteration-seconds"), help: ArgumentHelp("Seconds of one serving iteration: a policy call taking w seconds delays its plan by ⌈w / s⌉ iterations (default 0.05).", valueName: "s"))
+    @Option(name: .customLong("iteration-seconds"), parsing: .unconditional, help: ArgumentHelp("Seconds of one serving iteration: a policy call taking w seconds delays its plan by ⌈w / s⌉ iterations (default 0.05).", valueName: "s"))
     var iterationSeconds: Double?
 
-    @Option(name: .customLong("delay-iterations"), help: ArgumentHelp("Charge N iterations per policy call instead of its measured time (reproducible runs; not with --iteration-seconds).", valueName: "N"))
+    @Option(name: .customLong("delay-iterations"), parsing: .unconditional, help: ArgumentHelp("Charge N iterations per policy call instead of its measured time (reproducible runs; not with --iteration-seconds).", valueName: "N"))
     var delayIterations: Int?
 
-    @Option(name: .customLong("compute-seconds"), help: ArgumentHelp("Seconds the trace takes at perfect balance (PAR 1), for the modelled cost.", valueName: "c"))
+    @Option(name: .customLong("compute-seconds"), parsing: .unconditional, help: ArgumentHelp("Seconds the trace takes at perfect balance (PAR 1), for the modelled cost.", valueName: "c"))
     var computeSeconds = 60.0
 
-    @Option(name: .customLong("expert-bytes"), help: ArgumentHelp("Bytes moved per slot change (default: one DeepSeek-V3 FP8 expert).", valueName: "B"))
+    @Option(name: .customLong("expert-bytes"), parsing: .unconditional, help: ArgumentHelp("Bytes moved per slot change (default: one DeepSeek-V3 FP8 expert).", valueName: "B"))
     var expertBytes = 88_080_384.0
 
-    @Option(help: ArgumentHelp("Bytes per second of the link that moves experts.", valueName: "BW"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Bytes per second of the link that moves experts.", valueName: "BW"))
     var bandwidth = 900e9
 
     @OptionGroup(title: "The rebalance policy (moves)")
@@ -101,7 +101,7 @@ struct Simulate: ParsableCommand {
     @OptionGroup(title: "The rebalance-forecast policy")
     var planning: RebalancePlanningOptions
 
-    @Option(name: .customLong("recency-half-life"), help: ArgumentHelp("rebalance: weigh the window's iterations by 2^(−age/h), the newest at 1.", valueName: "h"))
+    @Option(name: .customLong("recency-half-life"), parsing: .unconditional, help: ArgumentHelp("rebalance: weigh the window's iterations by 2^(−age/h), the newest at 1.", valueName: "h"))
     var recencyHalfLife: Double?
 
     @Option(name: .customLong("payback-intervals"), help: ArgumentHelp(
@@ -109,7 +109,7 @@ struct Simulate: ParsableCommand {
         valueName: "K|auto"))
     var paybackIntervals: String?
 
-    @Option(name: .customLong("regime-memory"), help: ArgumentHelp("rebalance: windows remembered; at each call a second plan is made on all of them (the newest weighing half) and deployed when the previous calls' plans show it serves better (workloads whose regimes return). 0 turns it off; otherwise at least 2.", valueName: "N"))
+    @Option(name: .customLong("regime-memory"), parsing: .unconditional, help: ArgumentHelp("rebalance: windows remembered; at each call a second plan is made on all of them (the newest weighing half) and deployed when the previous calls' plans show it serves better (workloads whose regimes return). 0 turns it off; otherwise at least 2.", valueName: "N"))
     var regimeMemory = 8
 
     @Option(help: ArgumentHelp("Write the report to FILE instead of standard output (atomically).", valueName: "file"))

@@ -62,7 +62,7 @@ struct Solve: ParsableCommand {
     @Option(help: "Objective to report bounds and gaps for (mean, worst, aggregate, peak-sum).")
     var objective = ObjectiveOption(.meanImbalance)
 
-    @Option(name: .customLong("time-limit"), help: ArgumentHelp("Time budget in seconds: search stops with its best plan; exact (default 60) and auto (default 10) stop with the best plan and the bound reached.", valueName: "seconds"))
+    @Option(name: .customLong("time-limit"), parsing: .unconditional, help: ArgumentHelp("Time budget in seconds: search stops with its best plan; exact (default 60) and auto (default 10) stop with the best plan and the bound reached.", valueName: "seconds"))
     var timeLimit: Double?
 
     @OptionGroup(title: "Moves from the deployed placement (the instance's \"current\")") var moves: MoveOptions

@@ -39,7 +39,7 @@ struct Validate: ParsableCommand {
     @Option(help: "Output format: table (one line per broken rule) or json.")
     var format: OutputFormat = .table
 
-    @Option(name: .customLong("max-violations"), help: "Report at most this many broken rules.")
+    @Option(name: .customLong("max-violations"), parsing: .unconditional, help: "Report at most this many broken rules.")
     var maxViolations: Int = 100
 
     func validate() throws {

@@ -149,6 +149,27 @@ struct DocumentedBehaviourCLITests {
         #expect(FileManager.default.fileExists(atPath: dir + "/toy-run-1.placement.json"))
     }
 
+    /// Found by an audit: a bad second instance left the first one's placement (and the
+    /// directory) behind; a NaN exponent surfaced as a NaN load; errors named the instance's
+    /// label instead of its file.
+    @Test("reference writes nothing when an input is bad; generate refuses a NaN exponent; errors name the file, not the label")
+    func nothingHalfDone() throws {
+        let root = repositoryRoot()
+        let dir = TestScratch.root.appendingPathComponent("eplb-ref-half-\(getpid())").path
+        try? FileManager.default.removeItem(atPath: dir)
+        let bad = try temporaryFile("ref-bad.json", #"{"load": [[1, 2"#)
+        let r = try CLI.run(["reference", "Examples/reference/instances/flashlb-toy.json", bad, "--output-dir", dir],
+                            directory: root)
+        #expect(r.status == 2 && r.stderr.hasPrefix("eplb: error: \(bad): invalid JSON"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir))
+        let nan = try CLI.run(["generate", "zipf", "--exponent", "nan"])
+        #expect(nan.status == 64 && nan.stderr.contains("--exponent must be a finite number"), "\(nan.stderr)")
+        // A labelled instance too short for the backtest's window: the error names the file.
+        let labelled = try temporaryFile("ref-labelled.json", #"{"name": "a label", "topology": {"devices": 2, "slotsPerDevice": 2}, "load": [[[1, 2, 3], [2, 3, 4]]]}"#)
+        let short = try CLI.run(["backtest", labelled, "--window", "4", "--horizon", "1"])
+        #expect(short.status == 2 && short.stderr.hasPrefix("eplb: error: \(labelled): "), "\(short.stderr)")
+    }
+
     @Test("regenerating the shipped reference catalog with its documented command gives the same bytes (up to a tied optimal plan under load)")
     func referenceCatalogReproducible() throws {
         let root = repositoryRoot()
