@@ -49,6 +49,10 @@ struct RebalanceCLITests {
         }
         let bad = try CLI.run(["rebalance", window, "--current", deployed, "--strategy", "crystal-ball"])
         #expect(bad.status == 64 && bad.stderr.contains("--strategy"))
+        // The fixture's 4 episodes leave auto nothing to score with a horizon of 4: said, not silent.
+        let blind = try CLI.run(["rebalance", window, "--current", deployed, "--strategy", "auto", "--horizon", "4", "--omit-timing"])
+        #expect(blind.status == 0 && blind.stderr.hasPrefix("eplb: warning: --strategy auto: a window of 4 episodes leaves no inner origin"),
+                "\(blind.stderr)")
     }
 
     @Test("rebalance writes a valid change with transfers, priority and records; the next call reads the records back")
