@@ -129,6 +129,7 @@ public struct ExactSolver: LayerSolver, Sendable {
     public func solve(_ problem: Problem, options: SolveOptions) throws(ExpertPlacementError) -> SolveReport {
         let clock = ContinuousClock()
         let start = clock.now
+        _ = try prepare(problem, options: options)  // what this solver refuses, before any search
         let limit = options.timeLimit ?? configuration.defaultTimeLimit
         var first = options
         first.timeLimit = limit
