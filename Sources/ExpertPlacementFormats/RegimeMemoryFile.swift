@@ -137,17 +137,9 @@ public enum RegimeMemoryFile {
                   let memory = plans["memory"] else {
                 throw InputError(file: file, field: "previousPlans", reason: "expected null or {\"topology\", \"window\", \"memory\"}")
             }
-            let experts = try integer("experts")
-            func plan(_ rows: JSONValue, _ name: String) throws(InputError) -> Placement {
-                // A placement document of its own, so its rows are checked as every plan's are.
-                let document = JSONValue.object(JSONObject([("topology", topology), ("experts", .number(Double(experts))),
-                                                            ("phy2log", rows)]))
-                do { return try PlacementFile.decodeDocument(document, file: file).placement } catch {
-                    throw InputError(file: file, field: "previousPlans.\(name)" + (error.field.map { ".\($0)" } ?? ""),
-                                     reason: error.reason)
-                }
-            }
-            previous = (try plan(window, "window"), try plan(memory, "memory"))
+            let experts = JSONValue.number(Double(try integer("experts")))
+            previous = (try placement(topology: topology, experts: experts, rows: window, file: file, field: "previousPlans.window"),
+                        try placement(topology: topology, experts: experts, rows: memory, file: file, field: "previousPlans.memory"))
         }
         let (count, share) = (try integer("windows"), try number("newestShare"))
         let (blocks, discount) = (try integer("blocksPerWindow"), try number("discount"))
@@ -206,13 +198,8 @@ public enum RegimeMemoryFile {
                 throw InputError(file: file, field: "payback.previous.gain",
                                  reason: "expected a number, found \(decision["gain"].map(describe) ?? "nothing")")
             }
-            // A placement document of its own, so its rows are checked as every plan's are.
-            let document = JSONValue.object(JSONObject([("topology", topology), ("experts", experts), ("phy2log", rows)]))
-            let replaced: Placement
-            do { replaced = try PlacementFile.decodeDocument(document, file: file).placement } catch {
-                let field = error.field.map { $0.hasPrefix("phy2log") ? "replaced" + $0.dropFirst("phy2log".count) : $0 }
-                throw InputError(file: file, field: "payback.previous" + (field.map { ".\($0)" } ?? ""), reason: error.reason)
-            }
+            let replaced = try placement(topology: topology, experts: experts, rows: rows, file: file,
+                                         field: "payback.previous", rowsKey: "replaced")
             previous = PaybackEstimate.Decision(replaced: replaced, gain: gain)
         }
         let (unitPrice, smoothing) = (try number("unitPrice"), try number("smoothing"))
@@ -221,6 +208,22 @@ public enum RegimeMemoryFile {
                                        persistence: persistence, history: history, previous: previous)
         } catch {
             throw InputError(file: file, field: "payback" + (error.field.map { ".\($0)" } ?? ""), reason: error.reason)
+        }
+    }
+
+    /// A placement kept in the file as its parts (topology, experts, `[L][P]` rows), decoded as a
+    /// placement document of its own so that its rows are checked as every plan's are. Errors
+    /// name `field` followed by the document's field, with `phy2log` read as `rowsKey` when the
+    /// rows sit under another key.
+    static func placement(topology: JSONValue, experts: JSONValue, rows: JSONValue, file: String, field: String,
+                          rowsKey: String? = nil) throws(InputError) -> Placement {
+        let document = JSONValue.object(JSONObject([("topology", topology), ("experts", experts), ("phy2log", rows)]))
+        do { return try PlacementFile.decodeDocument(document, file: file).placement } catch {
+            let inner = error.field.map { name in
+                guard let rowsKey, name.hasPrefix("phy2log") else { return name }
+                return rowsKey + name.dropFirst("phy2log".count)
+            }
+            throw InputError(file: file, field: field + (inner.map { ".\($0)" } ?? ""), reason: error.reason)
         }
     }
 

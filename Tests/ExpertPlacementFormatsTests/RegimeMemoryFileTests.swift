@@ -81,15 +81,8 @@ struct RegimeMemoryFileTests {
         ("\"replaced\": [\n        [", "\"replaced\": [\n        [99, ", "payback.previous.replaced[0]"),
     ])
     func badPayback(original: String, replacement: String, field: String) throws {
-        let text = try JSONWriter.string(RegimeMemoryFile.encode(memory(), payback: payback()))
-        #expect(text.contains(original), "fixture lacks \(original)")
-        do {
-            _ = try RegimeMemoryFile.decodeState(Array(text.replacingOccurrences(of: original, with: replacement).utf8), file: "m.json")
-            Issue.record("accepted \(replacement)")
-        } catch {
-            #expect(error.file == "m.json")
-            #expect(error.field == field, "\(error)")
-        }
+        expectRefused(try JSONWriter.string(RegimeMemoryFile.encode(memory(), payback: payback())),
+                      replacing: original, with: replacement, field: field)
     }
 
     @Test("bad files name the file and the field", arguments: [
@@ -101,10 +94,14 @@ struct RegimeMemoryFileTests {
         ("\"memory\": [\n      [", "\"memory\": [\n      [99, ", "previousPlans.memory.phy2log[0]"),
     ])
     func badFiles(original: String, replacement: String, field: String) throws {
-        let text = String(decoding: try encoded(memory()), as: UTF8.self)
+        expectRefused(String(decoding: try encoded(memory()), as: UTF8.self), replacing: original, with: replacement, field: field)
+    }
+
+    /// `text` with `original` replaced is refused, the error naming the file and `field`.
+    private func expectRefused(_ text: String, replacing original: String, with replacement: String, field: String) {
         #expect(text.contains(original), "fixture lacks \(original)")
         do {
-            _ = try RegimeMemoryFile.decode(Array(text.replacingOccurrences(of: original, with: replacement).utf8), file: "m.json")
+            _ = try RegimeMemoryFile.decodeState(Array(text.replacingOccurrences(of: original, with: replacement).utf8), file: "m.json")
             Issue.record("accepted \(replacement)")
         } catch {
             #expect(error.file == "m.json")
