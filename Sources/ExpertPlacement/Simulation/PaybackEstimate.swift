@@ -61,9 +61,9 @@ public struct PaybackEstimate: Sendable {
     /// - Precondition: `unitPrice` finite and ≥ 0, `range.lowerBound ≥ 1`, finite bounds,
     ///   `smoothing` in `[0, 1)` (programmer errors).
     public init(unitPrice: Double, range: ClosedRange<Double> = 2...8, smoothing: Double = 0.5) {
-        precondition(unitPrice >= 0 && unitPrice.isFinite, "unitPrice must be finite and ≥ 0")
-        precondition(range.lowerBound >= 1 && range.upperBound.isFinite, "payback range must lie in [1, ∞)")
-        precondition(smoothing >= 0 && smoothing < 1, "smoothing must be in [0, 1)")
+        do { try Self.checkSettings(unitPrice: unitPrice, range: range, smoothing: smoothing) } catch {
+            preconditionFailure(error.description)
+        }
         self.unitPrice = unitPrice
         self.range = range
         self.smoothing = smoothing
@@ -76,15 +76,7 @@ public struct PaybackEstimate: Sendable {
     ///   `range`, `smoothing`, `persistence`, `history`, `previous.gain`) when a value is out of range.
     public init(unitPrice: Double, range: ClosedRange<Double>, smoothing: Double, persistence: Double?,
                 history: [Double], previous: Decision?) throws(ExpertPlacementError) {
-        guard unitPrice >= 0 && unitPrice.isFinite else {
-            throw .invalidValue(field: "unitPrice", reason: "must be finite and ≥ 0, got \(unitPrice)")
-        }
-        guard range.lowerBound >= 1 && range.upperBound.isFinite else {
-            throw .invalidValue(field: "range", reason: "must lie in [1, ∞), got \(range.lowerBound)…\(range.upperBound)")
-        }
-        guard smoothing >= 0 && smoothing < 1 else {
-            throw .invalidValue(field: "smoothing", reason: "must be in [0, 1), got \(smoothing)")
-        }
+        try Self.checkSettings(unitPrice: unitPrice, range: range, smoothing: smoothing)
         if let persistence, !(persistence >= -1 && persistence <= 1) {
             throw .invalidValue(field: "persistence", reason: "must be in [−1, 1] (a share of a gain), got \(persistence)")
         }
@@ -98,6 +90,20 @@ public struct PaybackEstimate: Sendable {
         self.persistence = persistence
         self.history = history
         self.previous = previous
+    }
+
+    /// The rules of the settings, for both initialisers: a programmer error in one, bad saved
+    /// state in the other.
+    static func checkSettings(unitPrice: Double, range: ClosedRange<Double>, smoothing: Double) throws(ExpertPlacementError) {
+        guard unitPrice >= 0 && unitPrice.isFinite else {
+            throw .invalidValue(field: "unitPrice", reason: "must be finite and ≥ 0, got \(unitPrice)")
+        }
+        guard range.lowerBound >= 1 && range.upperBound.isFinite else {
+            throw .invalidValue(field: "range", reason: "must lie in [1, ∞), got \(range.lowerBound)…\(range.upperBound)")
+        }
+        guard smoothing >= 0 && smoothing < 1 else {
+            throw .invalidValue(field: "smoothing", reason: "must be in [0, 1), got \(smoothing)")
+        }
     }
 
     /// The payback horizon in intervals: `1 / (1 − ρ̄)` clamped to ``range``.
@@ -130,14 +136,15 @@ public struct PaybackEstimate: Sendable {
 
     /// ``update(window:)`` given the mean imbalance of `window.current` on `window` (`nil`: none).
     private mutating func update(window: Problem, deployedValue: Double?) throws(ExpertPlacementError) -> Double {
-        if let (replaced, gain) = previous.map({ ($0.replaced, $0.gain) }) {
+        if let previous {
+            let replaced = previous.replaced
             if replaced.topology != window.topology || replaced.experts != window.experts || replaced.layers != window.layers {
                 // Another model or topology (as the regime memory does): what was measured on
                 // the old one says nothing about this one.
                 persistence = nil
-            } else if gain > 1e-12, let deployedValue {
+            } else if previous.gain > 1e-12, let deployedValue {
                 let saved = try Self.meanImbalance(replaced, on: window) - deployedValue
-                let rho = Swift.max(-1, Swift.min(1, saved / gain))
+                let rho = Swift.max(-1, Swift.min(1, saved / previous.gain))
                 persistence = persistence.map { smoothing * $0 + (1 - smoothing) * rho } ?? rho
             }
         }
