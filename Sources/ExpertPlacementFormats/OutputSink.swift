@@ -87,6 +87,16 @@ public enum OutputSink {
         }
     }
 
+    /// Writes several files as one output (an engine's map set, a report and its table): each
+    /// path is checked with ``checkWritable(_:)`` before any is written, so that a bad path leaves
+    /// none of them half replaced.
+    ///
+    /// - Throws: ``InputError`` naming the first output that cannot be written.
+    public static func write(files: [(path: String, bytes: [UInt8])]) throws(InputError) {
+        for file in files { try checkWritable(file.path) }
+        for file in files { try write(file.bytes, to: file.path) }
+    }
+
     /// What a path names, as `write(_:to:)` treats it.
     private enum Target {
         case descriptor(Int32, name: String)

@@ -85,13 +85,9 @@ struct Export: ParsableCommand {
                 } catch {
                     throw InputError(file: destination, reason: "cannot create the directory (\(error.localizedDescription))")
                 }
-                // Every file is checked before any is written: a map set is replaced whole or not at all
-                // (short of a full disk), never left half old and half new.
-                let paths = files.map { (destination as NSString).appendingPathComponent($0.name ?? "output") }
-                for path in paths { try OutputSink.checkWritable(path) }
-                for (path, file) in zip(paths, files) {
-                    try OutputSink.write(file.bytes, to: path)
-                }
+                // A map set is replaced whole or not at all (short of a full disk), never left half
+                // old and half new.
+                try OutputSink.write(files: files.map { ((destination as NSString).appendingPathComponent($0.name ?? "output"), $0.bytes) })
             } else {
                 try OutputSink.write(files[0].bytes, to: destination)
             }

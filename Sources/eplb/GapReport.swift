@@ -310,11 +310,8 @@ struct GapReport: ParsableCommand {
             }
             markdown = "\(what); exact time limit \(timeLimit) s. Gaps against the exact solver's proven optimum (cases it did not prove are left out of the gap columns).\n" + markdown
             let json = JSONValue.object(JSONObject([("instances", .array(rows)), ("summary", .object(summary))]))
-            let jsonPath = (outputDirectory as NSString).appendingPathComponent("gaps.json")
-            let markdownPath = (outputDirectory as NSString).appendingPathComponent("gaps.md")
-            for path in [jsonPath, markdownPath] { try OutputSink.checkWritable(path) }
-            try OutputSink.write(JSONWriter.string(json), to: jsonPath)
-            try OutputSink.write(markdown, to: markdownPath)
+            try OutputSink.write(files: [((outputDirectory as NSString).appendingPathComponent("gaps.json"), Array(try JSONWriter.string(json).utf8)),
+                                         ((outputDirectory as NSString).appendingPathComponent("gaps.md"), Array(markdown.utf8))])
             try OutputSink.write(markdown, to: "-")
         }
     }

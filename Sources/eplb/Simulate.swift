@@ -109,6 +109,15 @@ struct Simulate: ParsableCommand {
         valueName: "K|auto"))
     var paybackIntervals: String?
 
+    /// `--payback-intervals auto`: the horizon measured at every call.
+    var measuresPayback: Bool { paybackIntervals == "auto" }
+
+    /// `--payback-intervals K`'s `K` (``validate()`` refused anything but a number or `auto`).
+    var fixedPaybackIntervals: Double? { paybackIntervals.flatMap(Double.init) }
+
+    /// `--iteration-seconds`, 0.05 when not given.
+    var secondsPerIteration: Double { iterationSeconds ?? 0.05 }
+
     @Option(name: .customLong("regime-memory"), parsing: .unconditional, help: ArgumentHelp("rebalance: windows remembered; at each call a second plan is made on all of them (the newest weighing half) and deployed when the previous calls' plans show it serves better (workloads whose regimes return). 0 turns it off; otherwise at least 2.", valueName: "N"))
     var regimeMemory = 8
 
@@ -145,7 +154,7 @@ struct Simulate: ParsableCommand {
         if let delayIterations, delayIterations < 0 {
             throw ValidationError("--delay-iterations must be 0 or more, got \(delayIterations)")
         }
-        for (flag, value) in [("--iteration-seconds", iterationSeconds ?? 0.05), ("--compute-seconds", computeSeconds),
+        for (flag, value) in [("--iteration-seconds", secondsPerIteration), ("--compute-seconds", computeSeconds),
                               ("--expert-bytes", expertBytes), ("--bandwidth", bandwidth)] where !(value > 0 && value.isFinite) {
             throw ValidationError("\(flag) must be a positive number, got \(value)")
         }
@@ -153,7 +162,7 @@ struct Simulate: ParsableCommand {
             throw ValidationError("--regime-memory must be 0 (off) or at least 2, got \(regimeMemory)")
         }
         if let paybackIntervals {
-            guard paybackIntervals == "auto" || Double(paybackIntervals).map({ $0 >= 1 && $0.isFinite }) == true else {
+            guard measuresPayback || fixedPaybackIntervals.map({ $0 >= 1 && $0.isFinite }) == true else {
                 throw ValidationError("--payback-intervals must be auto or a number ≥ 1, got \(paybackIntervals)")
             }
             if moves.policy.isActive {
@@ -189,7 +198,7 @@ struct Simulate: ParsableCommand {
             }
             let config = OnlineSimulator.Configuration(
                 window: window, interval: interval, layersPerIteration: layersPerIteration,
-                policyTime: delayIterations.map { .fixedIterations($0) } ?? .measured(iterationSeconds: iterationSeconds ?? 0.05),
+                policyTime: delayIterations.map { .fixedIterations($0) } ?? .measured(iterationSeconds: secondsPerIteration),
                 cost: .init(computeSeconds: computeSeconds, expertBytes: expertBytes, bandwidth: bandwidth))
             let simulator: OnlineSimulator
             do throws(ExpertPlacementError) {
@@ -234,7 +243,7 @@ struct Simulate: ParsableCommand {
     /// when neither --move-cost nor --max-moves is given.
     func rebalanceOptions(_ simulator: OnlineSimulator) -> RebalanceOptions {
         var moves = self.moves.policy
-        if !moves.isActive { moves.cost = price(simulator, paybackIntervals: Double(paybackIntervals ?? "2") ?? 2) }
+        if !moves.isActive { moves.cost = price(simulator, paybackIntervals: fixedPaybackIntervals ?? 2) }
         return rules.options(objective: .meanImbalance, moves: moves)
     }
 
@@ -247,7 +256,7 @@ struct Simulate: ParsableCommand {
 
     /// With `--payback-intervals auto`, the measured horizon (``PaybackEstimate``) priced from the cost model.
     func payback(_ simulator: OnlineSimulator) -> PaybackEstimate? {
-        paybackIntervals == "auto" ? PaybackEstimate(unitPrice: price(simulator, paybackIntervals: 1)) : nil
+        measuresPayback ? PaybackEstimate(unitPrice: price(simulator, paybackIntervals: 1)) : nil
     }
 
     /// `{"policies": [...], "settings": {...}, "trace": {...}}`; `seconds`: each policy's whole run.
@@ -297,12 +306,12 @@ struct Simulate: ParsableCommand {
         if reports.contains(where: { ["rebalance", "rebalance-forecast", "oracle"].contains($0.policy) }) {
             let options = rebalanceOptions(simulator)
             var r = JSONObject()
-            if paybackIntervals == "auto" {
+            if measuresPayback {
                 r["paybackIntervals"] = .string("auto")
                 r["unitMoveCost"] = .number(price(simulator, paybackIntervals: 1))
             } else {
                 r["moveCost"] = .number(options.moves.cost)
-                if let k = paybackIntervals.flatMap(Double.init) { r["paybackIntervals"] = .number(k) }
+                if let k = fixedPaybackIntervals { r["paybackIntervals"] = .number(k) }
             }
             if let cap = options.moves.maxMoves { r["maxMoves"] = number(cap) }
             if let x = options.threshold { r["threshold"] = .number(x) }
