@@ -16,6 +16,33 @@ struct SearchTests {
         }
     }
 
+    @Test("a plan that meets its allotment bound is reported optimal, beyond the exhaustive proof's reach")
+    func planMeetingBoundIsOptimal() throws {
+        // 32 devices (more than the exhaustive proof takes): equal loads balance exactly (bound 1,
+        // the average) over 3 episodes; one hot expert among idle ones is bound by its heaviest
+        // replica (25 replicas of 1,000 on 64 slots with 39 idle experts: 40 a device, ρ = 1.28).
+        let topology = Topology(devices: 32, slotsPerDevice: 2)
+        let equal = try Problem(topology: topology, loads: LoadTensor(layers: 1, episodes: 3, experts: 64,
+                                                                      values: ContiguousArray(repeating: 5, count: 3 * 64)))
+        var hot = ContiguousArray<Double>(repeating: 0, count: 40)
+        hot[7] = 1_000
+        let oneHot = try Problem(topology: topology, loads: LoadTensor(layers: 1, episodes: 1, experts: 40, values: hot))
+        for (problem, value) in [(equal, 1.0), (oneHot, 1.28)] {
+            let report = try SearchSolver().solve(problem)
+            BaselineTests.checkInvariants(report, problem, seed: -1)
+            let m = try Metrics.layerMetrics(report.placement, on: problem, layer: 0)
+            #expect(m.meanImbalance.isApproximatelyEqual(to: value, relativeTolerance: 1e-12))
+            #expect(report.status == .optimal)
+            #expect(report.boundSources == [.optimum])
+            #expect(report.lowerBounds![0].isApproximatelyEqual(to: value, relativeTolerance: 1e-12))
+        }
+        // A plan above its bound stays feasible, with the allotment bound.
+        let lognormal = try Problem(topology: topology, loads: SyntheticLoads.lognormal(layers: 1, episodes: 4, experts: 48, seed: 3))
+        let report = try SearchSolver().solve(lognormal)
+        #expect(report.status == .feasible)
+        #expect(report.boundSources == [.allotment])
+    }
+
     /// Tiny instances: 2–4 devices × 1–3 slots, up to 7 experts, 1–3 episodes.
     static func tinyProblem(seed: Int) -> Problem {
         RandomInstances.problem(seed: UInt64(seed) &+ 77_000, maxDevices: 4, maxSlots: 3, maxLayers: 1, maxEpisodes: 3)

@@ -29,7 +29,8 @@ public enum BoundSource: String, Sendable, Equatable, CaseIterable {
     /// achievable heaviest replica (min-max allotment), combined as the objective combines peaks.
     /// Weak on layers whose loss comes from packing or from one plan serving many episodes.
     case allotment
-    /// The layer's optimum itself, proven (exact solver, or the search's exhaustive proof).
+    /// The layer's optimum itself, proven (exact solver, the search's exhaustive proof, or a
+    /// search plan whose value meets the allotment bound).
     case optimum
     /// The exact solver's best bound when it stopped unproven: the allotment bound raised by
     /// per-episode optima and branch-and-bound.

@@ -121,6 +121,17 @@ public struct SearchSolver: LayerSolver {
                                     lowerBound: Swift.max(r.bound, proof.optimum))
             }
         }
+        // A plan that meets its bound is optimal, whatever the bound's family (e.g. one hot
+        // expert's replica as heavy as the allotment bound in every episode). Checked on layers
+        // whose episodes the model did not block, where the check costs O(T·P) with T ≤ the cap.
+        if context.options.computesBounds && layer.problem.episodes <= configuration.episodeCap {
+            let value = ObjectiveModel(layer, objective: context.options.objective)
+                .value(of: r.slots, slotsPerDevice: layer.topology.slotsPerDevice)
+            if value <= r.bound * (1 + 1e-12) {
+                return LayerOutcome(physicalToLogical: ContiguousArray(r.slots), status: .optimal,
+                                    lowerBound: Swift.min(r.bound, value), boundSource: .optimum)
+            }
+        }
         return LayerOutcome(physicalToLogical: ContiguousArray(r.slots), status: r.hitLimit ? .timeLimit : .feasible,
                             lowerBound: context.options.computesBounds ? r.bound : nil)
     }
