@@ -36,6 +36,25 @@ struct EngineFormatTests {
         }
     }
 
+    @Test("DeepSeek tensors: log2phy read in DeepSeek's replica order (any order, then −1), a wrong slot set refused")
+    func deepseekReplicaOrder() throws {
+        // deepseek-ai/EPLB fills log2phy[e] in replica order: expert 0's replicas may sit in slots
+        // 3 then 0. 2 devices × 2 slots, phy2log [0, 1, 2, 0].
+        let phy2log = NumPyArray(shape: [1, 4], dtype: .int64, values: [0, 1, 2, 0])
+        let logcnt = NumPyArray(shape: [1, 3], dtype: .int64, values: [2, 1, 1])
+        func files(_ table: ContiguousArray<Double>) -> [(name: String, bytes: [UInt8])] {
+            [("d/phy2log.npy", phy2log.encode()), ("d/log2phy.npy", NumPyArray(shape: [1, 3, 2], dtype: .int64, values: table).encode()),
+             ("d/logcnt.npy", logcnt.encode())]
+        }
+        for table: ContiguousArray<Double> in [[0, 3, 1, -1, 2, -1], [3, 0, 1, -1, 2, -1]] {
+            let read = try DeepSeekTensors.decode(files(table), devices: 2)
+            #expect(read.placement.physicalToLogical == [0, 1, 2, 0])
+        }
+        for table: ContiguousArray<Double> in [[0, 2, 1, -1, 2, -1], [0, -1, 1, -1, 2, -1], [-1, 0, 1, -1, 2, -1], [0, 3, 1, 1, 2, -1]] {
+            #expect(throws: InputError.self) { try DeepSeekTensors.decode(files(table), devices: 2) }
+        }
+    }
+
     @Test("SGLang map: only physical_to_logical_map, one row per decoder layer, dense rows trivial")
     func sglangMap() throws {
         let placement = try Self.plan(experts: 8, devices: 2, slots: 5, layers: 2)

@@ -2,8 +2,9 @@ public import ExpertPlacement
 import Foundation
 
 /// DeepSeek EPLB's (and vLLM's) three placement tensors as NumPy `.npy` files, int64:
-/// `phy2log.npy` `[L, P]`, `log2phy.npy` `[L, E, maxcnt]` (each expert's slots ascending, padded
-/// with −1 to `maxcnt`, the largest replica count over all layers) and `logcnt.npy` `[L, E]`.
+/// `phy2log.npy` `[L, P]`, `log2phy.npy` `[L, E, maxcnt]` (each expert's slots, padded with −1
+/// to `maxcnt`, the largest replica count over all layers; written ascending, read in any order:
+/// DeepSeek lists them in replica order) and `logcnt.npy` `[L, E]`.
 ///
 /// Source: deepseek-ai/EPLB `eplb.py` (`rebalance_experts` returns these three tensors; slot `s`
 /// lives on GPU `s // (P / num_gpus)`); vLLM's `vllm/distributed/eplb/eplb_state.py` keeps the
@@ -86,13 +87,20 @@ public enum DeepSeekTensors {
             guard array.shape.count == 3, array.shape[0] == l, array.shape[1] == e, array.shape[2] >= 1 else {
                 throw InputError(file: name, field: "log2phy", reason: "has shape \(array.shape), expected [\(l), \(e), maxcnt]")
             }
+            // DeepSeek's `rebalance_experts` lists an expert's slots in replica order (the order
+            // its replicas were made), not ascending: any order of the slots, then −1 padding.
             let width = array.shape[2]
             for layer in 0..<l {
                 let derived = placement.logicalToPhysical(layer: layer, width: width)
-                for x in 0..<e where derived[x].count != width
-                    || derived[x].enumerated().contains(where: { Double($1) != array.values[(layer * e + x) * width + $0] }) {
-                    throw InputError(file: name, field: "log2phy[\(layer)][\(x)]",
-                                     reason: "is not the slots of expert \(x) in \(fileNames[0]) (ascending, −1 padded)")
+                for x in 0..<e {
+                    let row = array.values[(layer * e + x) * width ..< (layer * e + x + 1) * width]
+                    let count = derived[x].count(where: { $0 >= 0 })
+                    let listed = row.prefix(count).map { Int($0) }.sorted()
+                    guard derived[x].count == width, listed == Array(derived[x].prefix(count)),
+                          row.dropFirst(count).allSatisfy({ $0 == -1 }) else {
+                        throw InputError(file: name, field: "log2phy[\(layer)][\(x)]",
+                                         reason: "is not the slots of expert \(x) in \(fileNames[0]) (in any order, then −1 padding)")
+                    }
                 }
             }
         }
