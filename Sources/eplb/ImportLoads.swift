@@ -104,6 +104,7 @@ struct ImportLoads: ParsableCommand {
                 let loads = try InstanceFile.decodeLoads(try InputSource.read(file), file: display, axes: axes.order)
                 dump = EngineLoads(loads: loads, layerIds: layers.firstMoELayer.map { Array($0 ..< $0 + loads.layers) })
             }
+            for note in dump.notes { printWarning(note) }
             // Flags override the dump's topology; a partial override needs the rest from the dump.
             let t = topology
             if t.devices != nil || t.slotsPerDevice != nil || t.nodes != nil || t.groups != nil {

@@ -179,6 +179,18 @@ struct EngineFormatTests {
             try SGLangFormat.decodeLoads(Array(json.utf8), file: "d.json", firstMoELayer: 2)
         }
         #expect(throws: InputError.self) { try SGLangFormat.decodeLoads(Array(#"{"load": [[1]]}"#.utf8), file: "d.json") }
+        #expect(all.notes.isEmpty)
+
+        // SGLang dumps its whole step buffer: a short recording comes with all-zero steps, which
+        // would count as perfectly balanced episodes. They are dropped, with a note.
+        let buffered = #"{"logical_count": [[[0,0],[1,2],[3,4]], [[0,0],[0,0],[0,0]], [[0,0],[5,6],[7,8]], [[0,0],[0,0],[0,0]]]}"#
+        let read = try SGLangFormat.decodeLoads(Array(buffered.utf8), file: "b.json")
+        #expect(read.loads.episodes == 2 && Array(read.loads.values) == [0, 0, 0, 0, 1, 2, 5, 6, 3, 4, 7, 8])
+        #expect(read.notes == ["b.json: logical_count: 2 of 4 steps carry no load in any layer (the unused part of SGLang's "
+                               + "step buffer, sized by --eplb-rebalance-num-iterations): dropped"])
+        #expect(throws: InputError(file: "z.json", field: "logical_count", reason: "none of its 2 steps carries any load")) {
+            try SGLangFormat.decodeLoads(Array(#"{"logical_count": [[[0,0]], [[0,0]]]}"#.utf8), file: "z.json")
+        }
     }
 
     @Test("vLLM per-slot loads: replicas summed into logical experts, not read as P experts")

@@ -31,6 +31,17 @@ def test_load_sglang_dump_reads_the_recorder_file(tmp_path):
     torch.save({"records": []}, path)
     with pytest.raises(ep.PlacementError, match="stat"):
         ep.load_sglang_dump(path)
+    # The unused part of SGLang's step buffer: all-zero steps are dropped, with a warning.
+    buffered = torch.cat([counts, torch.zeros(3, 61, 8, dtype=torch.int64)])
+    torch.save({"rank": 0, "logical_count": buffered}, path)
+    with pytest.warns(UserWarning, match="3 of 7 steps carry no load"):
+        dump = ep.load_sglang_dump(path, first_moe_layer=3)
+    assert np.array_equal(dump.logical_count, counts[:, 3:].numpy())
+    with pytest.raises(ep.PlacementError, match="layer 3 carries load"):
+        ep.load_sglang_dump(path, first_moe_layer=4)
+    torch.save({"rank": 0, "logical_count": torch.zeros(2, 61, 8)}, path)
+    with pytest.raises(ep.PlacementError, match="none of its 2 steps"):
+        ep.load_sglang_dump(path)
 
 
 def test_forecast_torch_in_torch_out():

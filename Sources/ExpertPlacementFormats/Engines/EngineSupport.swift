@@ -11,13 +11,17 @@ public struct EngineLoads: Sendable, Equatable {
     public var topology: Topology?
     /// The placement in force at the end of the dump, when the dump records it.
     public var current: Placement?
+    /// What the reader changed or could not tell, for the user (each names the file and field).
+    public var notes: [String] = []
 
     /// Creates loads read from a dump.
-    public init(loads: LoadTensor, layerIds: [Int]? = nil, topology: Topology? = nil, current: Placement? = nil) {
+    public init(loads: LoadTensor, layerIds: [Int]? = nil, topology: Topology? = nil, current: Placement? = nil,
+                notes: [String] = []) {
         self.loads = loads
         self.layerIds = layerIds
         self.topology = topology
         self.current = current
+        self.notes = notes
     }
 }
 

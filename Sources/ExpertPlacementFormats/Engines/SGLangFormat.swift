@@ -31,15 +31,40 @@ public enum SGLangFormat {
         }
         let tensor = try JSONTensor.read(value, ranks: 2...3, field: "logical_count", file: file)
         var loads: LoadTensor
+        var notes: [String] = []
         if tensor.shape.count == 2 {
             loads = LoadTensor(layers: tensor.shape[0], episodes: 1, experts: tensor.shape[1], checkedValues: tensor.values)
         } else {
-            loads = EngineIO.fromStepsFirst(tensor.values, steps: tensor.shape[0], layers: tensor.shape[1], experts: tensor.shape[2])
+            let (steps, recorded) = try recordedSteps(tensor.values, shape: tensor.shape, file: file)
+            if recorded.count < steps {
+                notes.append("\(file): logical_count: \(steps - recorded.count) of \(steps) steps carry no load in any layer "
+                             + "(the unused part of SGLang's step buffer, sized by --eplb-rebalance-num-iterations): dropped")
+            }
+            let size = tensor.shape[1] * tensor.shape[2]
+            var kept = ContiguousArray<Double>()
+            kept.reserveCapacity(recorded.count * size)
+            for step in recorded { kept.append(contentsOf: tensor.values[step * size ..< (step + 1) * size]) }
+            loads = EngineIO.fromStepsFirst(kept, steps: recorded.count, layers: tensor.shape[1], experts: tensor.shape[2])
         }
         loads = EngineIO.group(loads, stepsPerEpisode: stepsPerEpisode)
-        guard let k = firstMoELayer else { return EngineLoads(loads: loads) }
+        guard let k = firstMoELayer else { return EngineLoads(loads: loads, notes: notes) }
         return EngineLoads(loads: try dropDenseLayers(loads, count: k, field: "logical_count", file: file),
-                           layerIds: Array(k ..< loads.layers))
+                           layerIds: Array(k ..< loads.layers), notes: notes)
+    }
+
+    /// The steps of a `[T][L][E]` dump that carry load. SGLang's recorder keeps its steps in a
+    /// buffer of fixed size (`--eplb-rebalance-num-iterations`, default 1,000) and dumps all of
+    /// it: a recording shorter than the buffer comes with all-zero rows, which would score as
+    /// perfectly balanced episodes. Kept in buffer order: after the buffer wraps, that is not time
+    /// order, and the dump does not record where it wrapped.
+    static func recordedSteps(_ values: ContiguousArray<Double>, shape: [Int],
+                              file: String) throws(InputError) -> (steps: Int, recorded: [Int]) {
+        let steps = shape[0], size = shape[1] * shape[2]
+        let recorded = (0..<steps).filter { step in values[step * size ..< (step + 1) * size].contains { $0 != 0 } }
+        guard !recorded.isEmpty else {
+            throw InputError(file: file, field: "logical_count", reason: "none of its \(steps) steps carries any load")
+        }
+        return (steps, recorded)
     }
 
     /// Drops the first `count` layers of `[L][T][E]` loads, which must carry no load.

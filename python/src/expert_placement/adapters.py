@@ -3,6 +3,7 @@ vllm-ascend's policy interface. Each converts once and calls the library in-proc
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Optional
 
 import numpy as np
@@ -167,5 +168,23 @@ def load_sglang_dump(path: Any, *, first_moe_layer: int = 0) -> SGLangDump:
     if not 0 <= first_moe_layer < layers:
         raise PlacementError(_native.EP_INVALID_ARGUMENT,
                              f"first_moe_layer: must be in 0..<{layers} (the dump's layer rows), got {first_moe_layer}")
+    if np.any(counts[..., :first_moe_layer, :]):
+        layer = int(np.nonzero(counts[..., :first_moe_layer, :].reshape(-1, first_moe_layer, counts.shape[-1])
+                               .any(axis=(0, 2)))[0][0])
+        raise PlacementError(_native.EP_INVALID_ARGUMENT,
+                             f"{path}: logical_count: layer {layer} carries load, so it is not a dense layer before "
+                             f"first_moe_layer {first_moe_layer}")
+    if counts.ndim == 3:
+        # SGLang dumps its whole step buffer (sized by --eplb-rebalance-num-iterations): a short
+        # recording comes with all-zero steps, which would score as perfectly balanced episodes.
+        recorded = counts.reshape(counts.shape[0], -1).any(axis=1)
+        if not recorded.any():
+            raise PlacementError(_native.EP_INVALID_ARGUMENT,
+                                 f"{path}: logical_count: none of its {counts.shape[0]} steps carries any load")
+        if not recorded.all():
+            warnings.warn(f"{path}: logical_count: {int((~recorded).sum())} of {counts.shape[0]} steps carry no load in any "
+                          "layer (the unused part of SGLang's step buffer, sized by --eplb-rebalance-num-iterations): dropped",
+                          stacklevel=2)
+            counts = counts[recorded]
     counts = np.ascontiguousarray(counts[..., first_moe_layer:, :])
     return SGLangDump(counts, data.get("rank"), data.get("average_utilization_rate_over_window"))
