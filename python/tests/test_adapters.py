@@ -29,6 +29,15 @@ def test_sglang_entry_point_takes_the_per_step_history(rng):
     assert np.array_equal(phy2log, ep.solve(history, 40, 8, num_groups=4, axes="tle").phy2log)
     with pytest.raises(ep.PlacementError, match="multiple"):
         ep.sglang_rebalance_experts(history, 41, 5, 4, 1)
+    # SGLang's own call (init_by_eplb) passes its EplbAlgorithm by keyword.
+    import enum
+
+    class EplbAlgorithm(enum.Enum):
+        deepseek = enum.auto()
+
+    called = ep.sglang_rebalance_experts(tokens_per_expert=history, num_physical_experts=40, num_local_physical_experts=5,
+                                         num_groups=4, num_nodes=1, algorithm=EplbAlgorithm.deepseek)
+    assert np.array_equal(called[0], phy2log)
 
 
 def test_ascend_policy_keeps_the_worker_rules(rng):

@@ -51,15 +51,18 @@ def sglang_rebalance_experts(
     num_local_physical_experts: int,
     num_groups: Optional[int],
     num_nodes: int,
+    algorithm: Any = None,
     *,
     method: str = "search",
     objective: str = "mean",
     time_limit: Optional[float] = None,
 ):
-    """SGLang's entry point (``eplb_algorithms.rebalance_experts``): ``tokens_per_expert`` is the
-    recorder's per-step history [T, L, E] (or [L, E]). Unlike SGLang's DeepSeek algorithms, which
-    sum over steps, every step is an episode of the objective (mean per-step imbalance by default).
-    Returns ``(phy2log, log2phy, logcnt)``."""
+    """SGLang's entry point (``eplb_algorithms.rebalance_experts``), with its signature, so it can
+    replace SGLang's: ``tokens_per_expert`` is the recorder's per-step history [T, L, E] (or
+    [L, E]). Unlike SGLang's DeepSeek algorithms, which sum over steps, every step is an episode of
+    the objective (mean per-step imbalance by default). SGLang's ``algorithm`` (its
+    ``EplbAlgorithm`` choice) is accepted so that SGLang's own call works; ``method`` decides how
+    this library places. Returns ``(phy2log, log2phy, logcnt)``."""
     if num_local_physical_experts < 1 or num_physical_experts % num_local_physical_experts:
         raise PlacementError(
             _native.EP_INVALID_ARGUMENT,
