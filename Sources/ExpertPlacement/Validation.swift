@@ -114,14 +114,23 @@ public enum Validation {
 
     /// The rules a serving worker enforces when a deployed placement is changed into `placement`:
     /// every rule of ``violations(of:topology:experts:layers:limit:)`` (no expert lost, no expert
-    /// twice on a device, …) and ``Violation/Rule/keepsSlotOnDevice``.
+    /// twice on a device, …) and ``Violation/Rule/keepsSlotOnDevice``. A layer identical to the
+    /// deployed one is not checked for ``Violation/Rule/noDuplicateOnDevice`` (the worker checks the
+    /// layers it changes).
     ///
     /// - Complexity: O(L·(P + E)).
     public static func changeViolations(of placement: Placement, from current: Placement, limit: Int = 1_000) -> [Violation] {
-        var out = violations(of: placement, topology: current.topology, experts: current.experts,
-                             layers: current.layers, limit: limit)
+        let p = placement.slotsPerLayer
+        // A layer left as deployed is no change: an expert it holds twice on a device (a map from
+        // DeepSeek EPLB, vLLM or SGLang) is the deployed engine's business, not the change's.
+        func unchanged(_ l: Int) -> Bool {
+            current.physicalToLogical[l * p ..< (l + 1) * p] == placement.physicalToLogical[l * p ..< (l + 1) * p]
+        }
+        var out = Array(violations(of: placement, topology: current.topology, experts: current.experts,
+                                   layers: current.layers, limit: Int.max).lazy
+            .filter { $0.rule != .noDuplicateOnDevice || !unchanged($0.layer!) }.prefix(limit))
         guard out.allSatisfy({ $0.rule != .shape && $0.rule != .expertIdInRange }) else { return out }
-        let s = placement.topology.slotsPerDevice, d = placement.topology.devices, p = placement.slotsPerLayer
+        let s = placement.topology.slotsPerDevice, d = placement.topology.devices
         var slotOf = [Int](repeating: -1, count: current.experts)  // the expert's local slot on the old device
         layerLoop: for l in 0..<placement.layers {
             for dev in 0..<d {
@@ -132,8 +141,10 @@ public enum Validation {
                 }
                 for k in 0..<s {
                     let x = Int(placement.physicalToLogical[base + k])
+                    // A deployed device may hold the expert twice (see ``deployedViolations``):
+                    // staying in either of its slots keeps the rule.
                     let old = slotOf[x]
-                    if old >= 0 && old != k {
+                    if old >= 0 && Int(current.physicalToLogical[base + k]) != x {
                         out.append(Violation(rule: .keepsSlotOnDevice, layer: l, device: dev, expert: x,
                                              message: "stays on the device but moves from local slot \(old) to \(k)"))
                         if out.count >= limit { break layerLoop }
@@ -151,5 +162,26 @@ public enum Validation {
     /// Whether the placement keeps every rule.
     public static func isValid(_ placement: Placement) -> Bool {
         violations(of: placement, limit: 1).isEmpty
+    }
+
+    /// The rules a *deployed* placement must keep to be scored and rebalanced from: every rule of
+    /// ``violations(of:topology:experts:layers:limit:)`` except
+    /// ``Violation/Rule/noDuplicateOnDevice``. DeepSeek EPLB's packing, and the vLLM and SGLang
+    /// policies built on it, can put two replicas of one expert on a device, and their workers
+    /// serve such maps; vllm-ascend's worker refuses them. Every plan this library makes keeps all
+    /// the rules (a layer left alone keeps its deployed row as it is).
+    ///
+    /// - Complexity: O(L·(P + E)).
+    public static func deployedViolations(of placement: Placement, limit: Int = 1_000) -> [Violation] {
+        Array(violations(of: placement, limit: Int.max).lazy.filter { $0.rule != .noDuplicateOnDevice }.prefix(limit))
+    }
+
+    /// Whether a device of the row (`D·S` ids, device-major) holds an expert twice. O(P·S).
+    public static func hasDuplicateOnDevice(_ row: some Collection<Int32>, slotsPerDevice s: Int) -> Bool {
+        let ids = Array(row)
+        for start in stride(from: 0, to: ids.count, by: s) {
+            for k in start ..< start + s where ids[start ..< k].contains(ids[k]) { return true }
+        }
+        return false
     }
 }

@@ -42,11 +42,24 @@ struct LayerIdOptions: ParsableArguments {
 /// Placement files in and out: one `placement is invalid` line for a plan that breaks the rules.
 enum PlacementCheck {
     /// Throws an ``InputError`` naming the first broken rule when `placement` is invalid.
-    static func requireValid(_ placement: Placement, file: String) throws(InputError) {
-        let found = Validation.violations(of: placement, limit: 1)
+    ///
+    /// - Parameter engine: with the name of an engine that serves two replicas of one expert on a
+    ///   device (``EngineMapFormat/servesDuplicateOnDevice``), such a map passes with a warning
+    ///   instead of being refused.
+    static func requireValid(_ placement: Placement, file: String, servedBy engine: String? = nil) throws(InputError) {
+        let found = engine == nil ? Validation.violations(of: placement, limit: 1)
+            : Validation.deployedViolations(of: placement, limit: 1)
         if let first = found.first {
             throw InputError(file: file, field: first.layer.map { "phy2log[\($0)]" } ?? "phy2log",
                              reason: "invalid placement: \(first)")
+        }
+        guard let engine else { return }
+        let twice = Validation.violations(of: placement, limit: Int.max).filter { $0.rule == .noDuplicateOnDevice }
+        if let first = twice.first {
+            let layers = Set(twice.compactMap(\.layer)).count
+            printWarning("\(file): \(first) (\(twice.count) such replica\(twice.count == 1 ? "" : "s") in \(layers) "
+                         + "layer\(layers == 1 ? "" : "s")); \(engine) serves this, vllm-ascend does not, and this tool's "
+                         + "plans never do it: rebalancing re-places such a layer only when that pays")
         }
     }
 }

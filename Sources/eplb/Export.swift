@@ -70,8 +70,9 @@ struct Export: ParsableCommand {
             let file = InputSource.displayName(placement)
             let document = try PlacementFile.decodeDocument(try InputSource.read(placement), file: file,
                                                             topology: TopologyOverrides(devices: devices, slotsPerDevice: slotsPerDevice).topology)
-            try PlacementCheck.requireValid(document.placement, file: file)
             let engine = format
+            try PlacementCheck.requireValid(document.placement, file: file,
+                                            servedBy: engine.servesDuplicateOnDevice ? engine.engineName : nil)
             let options = EngineMapFormat.Options(firstMoELayer: layers.firstMoELayer, decoderLayers: layers.decoderLayers,
                                                   layerUpdatesPerIteration: layerUpdatesPerIteration)
             let files = try engine.encode(document.placement, layerIds: document.layerIds, options: options, file: file)

@@ -124,9 +124,11 @@ struct ImportLoads: ParsableCommand {
                 }
                 dump.topology = resolved
             }
-            // The map in force must be one the engine could have loaded (vLLM checks the same rules).
+            // The map in force must be one vLLM could have served: every expert present (vLLM's
+            // DeepSeek-derived policy may put two replicas of an expert on one GPU).
             if let current = dump.current, dump.topology != nil {
-                try PlacementCheck.requireValid(current, file: format == .vllm ? InputSource.displayName(phy2log!) : display)
+                try PlacementCheck.requireValid(current, file: format == .vllm ? InputSource.displayName(phy2log!) : display,
+                                                servedBy: "vLLM")
             }
             if let topology = dump.topology {
                 do { _ = try Problem(topology: topology, loads: dump.loads, current: dump.current) } catch let error as ExpertPlacementError {

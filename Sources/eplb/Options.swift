@@ -207,6 +207,9 @@ struct MoveOptions: ParsableArguments {
     /// The policy (inactive when neither flag is given).
     var policy: MovePolicy { MovePolicy(cost: moveCost ?? 0, maxMoves: maxMoves) }
 
+    /// Whether either flag was given (`--move-cost 0` is given: free moves, not the default price).
+    var isGiven: Bool { moveCost != nil || maxMoves != nil }
+
     /// Records the flags given in a `solver.settings` block.
     func record(into settings: inout JSONObject) {
         if let maxMoves { settings["maxMoves"] = .number(Double(maxMoves)) }
@@ -266,7 +269,7 @@ struct DeployedInputOptions: ParsableArguments {
             throw InputError(file: deployedFile, field: "current",
                              reason: "missing: give the deployed placement with --current FILE or as \"current\" in the instance")
         }
-        if let broken = Validation.violations(of: plan, limit: 1).first {
+        if let broken = Validation.deployedViolations(of: plan, limit: 1).first {
             throw InputError(file: deployedFile, field: current == nil ? "current" : "phy2log",
                              reason: "the deployed placement breaks a rule: \(broken)")
         }

@@ -165,7 +165,7 @@ struct Simulate: ParsableCommand {
             guard measuresPayback || fixedPaybackIntervals.map({ $0 >= 1 && $0.isFinite }) == true else {
                 throw ValidationError("--payback-intervals must be auto or a number ≥ 1, got \(paybackIntervals)")
             }
-            if moves.policy.isActive {
+            if moves.isGiven {
                 throw ValidationError("--payback-intervals prices moves from the cost model: leave out --move-cost and --max-moves")
             }
         }
@@ -243,7 +243,7 @@ struct Simulate: ParsableCommand {
     /// when neither --move-cost nor --max-moves is given.
     func rebalanceOptions(_ simulator: OnlineSimulator) -> RebalanceOptions {
         var moves = self.moves.policy
-        if !moves.isActive { moves.cost = price(simulator, paybackIntervals: fixedPaybackIntervals ?? 2) }
+        if !self.moves.isGiven { moves.cost = price(simulator, paybackIntervals: fixedPaybackIntervals ?? 2) }
         return rules.options(objective: .meanImbalance, moves: moves)
     }
 

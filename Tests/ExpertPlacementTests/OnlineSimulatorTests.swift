@@ -300,4 +300,28 @@ struct OnlineSimulatorTests {
         var sloppy = Sloppy()
         #expect(field { _ = try simulator.run(&sloppy) } == "priority")
     }
+
+    @Test("a deployed placement with an expert twice on a device (DeepSeek EPLB's packing can make one): scored as it is, rebalanced into valid layers")
+    func duplicatedCurrent() throws {
+        let trace = try randomTrace(seed: 61)
+        // Layer 1's device 0 holds expert 0 twice (expert 0 also on device 3); every expert present.
+        let twice = try Placement(topology: topology, experts: 6,
+                                  layers: [[0, 1, 2, 3, 4, 5, 0, 1], [0, 0, 1, 2, 3, 4, 5, 1], [0, 1, 2, 3, 4, 5, 0, 1]])
+        let simulator = try OnlineSimulator(trace: trace, topology: topology, current: twice,
+                                            configuration: .init(window: 8, interval: 8))
+        var none = NoRebalancePolicy()
+        let still = try simulator.run(&none)
+        let expected = try Metrics.evaluate(twice, on: Problem(topology: topology, loads: trace)).summary { $0.meanImbalance }!.mean
+        #expect(still.meanPAR.isApproximatelyEqual(to: expected, relativeTolerance: 1e-12))
+        var rebalance = RebalancePolicy()
+        let report = try simulator.run(&rebalance)
+        #expect(report.moves > 0)
+        #expect(report.meanPAR < still.meanPAR)
+        let final = report.finalPlacement
+        let p = topology.slotCount
+        for l in 0..<3 where final.physicalToLogical(layer: l) != twice.physicalToLogical(layer: l) {
+            let row = try Placement(topology: topology, experts: 6, physicalToLogical: ContiguousArray(final.physicalToLogical[l * p ..< (l + 1) * p]))
+            #expect(Validation.violations(of: row).isEmpty, "layer \(l)")
+        }
+    }
 }

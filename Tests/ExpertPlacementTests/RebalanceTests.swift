@@ -66,8 +66,8 @@ struct RebalanceTests {
         }
     }
 
-    @Test("every method refuses a deployed placement a worker would refuse, naming current")
-    func brokenCurrent() throws {
+    @Test("a deployed plan with an expert twice on a device (DeepSeek EPLB, vLLM and SGLang serve one) is rebalanced from; one without some expert is refused, naming current")
+    func duplicatedCurrent() throws {
         let topology = Topology(devices: 2, slotsPerDevice: 3)
         let loads = try LoadTensor(layers: 1, episodes: 1, experts: 4, values: [9, 5, 3, 1])
         // Expert 0 twice on device 0; every expert still present.
@@ -75,14 +75,62 @@ struct RebalanceTests {
         let problem = try Problem(topology: topology, loads: loads, current: twice)
         for moves in [MovePolicy(), MovePolicy(cost: 0.01), MovePolicy(maxMoves: 2)] {
             for solver in [AnyLayerSolverBox.search, .greedy] {
+                let placement = try solver.solve(problem, moves: moves).placement
+                #expect(Validation.violations(of: placement).isEmpty, "\(solver) \(moves)")
+                #expect(Validation.changeViolations(of: placement, from: twice).isEmpty, "\(solver) \(moves)")
+                if let cap = moves.maxMoves { #expect(placement.moves(from: twice, layer: 0) <= cap) }
+            }
+        }
+        // When no change pays, the deployed plan stays as it is, duplicate and all.
+        for solver in [AnyLayerSolverBox.search, .greedy] {
+            #expect(try solver.solve(problem, moves: MovePolicy(cost: 100)).placement == twice, "\(solver)")
+        }
+        // Expert 3 nowhere: refused by every method, naming current.
+        let missing = try Placement(topology: topology, experts: 4, layers: [[0, 1, 2, 0, 1, 2]])
+        let broken = try Problem(topology: topology, loads: loads, current: missing)
+        for moves in [MovePolicy(), MovePolicy(cost: 0.01)] {
+            for solver in [AnyLayerSolverBox.search, .greedy] {
                 do {
-                    _ = try solver.solve(problem, moves: moves)
-                    Issue.record("\(solver) accepted a deployed plan with a duplicate")
+                    _ = try solver.solve(broken, moves: moves)
+                    Issue.record("\(solver) accepted a deployed plan without expert 3")
                 } catch {
-                    #expect(error.field == "current" && error.reason.contains("two replicas on one device"), "\(error)")
+                    #expect(error.field == "current" && error.reason.contains("has no replica"), "\(error)")
                 }
             }
         }
+    }
+
+    @Test("from a deployed plan with an expert twice on a device: objective + λ·moves never below the brute-force optimum (valid plans or staying), never worse than staying, caps kept")
+    func duplicatedCurrentAgainstBruteForce() throws {
+        var total = 0, equal = 0
+        for seed in 0..<80 {
+            guard var problem = Self.tiny(seed), problem.topology.slotsPerDevice >= 2 else { continue }
+            // Device 0's second slot takes its first slot's expert, when every expert stays present.
+            var row = Array(problem.current!.physicalToLogical)
+            row[1] = row[0]
+            let twice = try Placement(topology: problem.topology, experts: problem.experts, physicalToLogical: ContiguousArray(row))
+            guard Validation.deployedViolations(of: twice).isEmpty else { continue }
+            problem = try Problem(topology: problem.topology, loads: problem.loads, current: twice)
+            let stay = try Metrics.layerMetrics(twice, on: problem, layer: 0).meanImbalance
+            let plans = BruteForce.everyPlan(problem, objective: .meanImbalance)
+            for policy in [MovePolicy(cost: 0.01), MovePolicy(cost: 0.1), MovePolicy(maxMoves: 1), MovePolicy(maxMoves: 2)] {
+                let cap = policy.maxMoves ?? Int.max
+                let best = min(stay, plans.filter { $0.moves <= cap }.map { $0.value + policy.cost * Double($0.moves) }.min() ?? .infinity)
+                for solver in [AnyLayerSolverBox.search, .greedy] {
+                    let placement = try solver.solve(problem, moves: policy).placement
+                    let m = try Metrics.layerMetrics(placement, on: problem, layer: 0)
+                    let penalised = m.meanImbalance + policy.cost * Double(m.moves!)
+                    #expect(placement == twice || Validation.violations(of: placement).isEmpty, "seed \(seed) \(solver)")
+                    #expect(m.moves! <= cap, "seed \(seed) \(solver): \(m.moves!) moves over the cap \(cap)")
+                    #expect(penalised <= stay * (1 + 1e-12), "seed \(seed) \(solver): worse than the deployed plan")
+                    #expect(penalised >= best * (1 - 1e-9), "seed \(seed) \(solver): below the optimum?")
+                    total += 1
+                    if penalised <= best * (1 + 1e-9) { equal += 1 }
+                }
+            }
+        }
+        #expect(total >= 100)
+        #expect(Double(equal) >= 0.75 * Double(total), "at the optimum in \(equal) of \(total)")
     }
 
     @Test("transfers realise the plan exactly, from holders, with the smallest busiest sender (brute force)")
@@ -205,6 +253,47 @@ struct RebalanceTests {
                 #expect(zip(perMove, perMove.dropFirst()).allSatisfy { $0 >= $1 }, "seed \(seed): priority not by gain per move")
             }
         }
+    }
+
+    @Test("rebalance from a deployed plan with experts twice on a device: layers left alone keep their rows, changed layers are valid and realised by their transfers")
+    func cherryPickingDuplicated() throws {
+        var checked = 0
+        for seed in 0..<60 {
+            let problem = RandomInstances.problem(seed: UInt64(seed) &+ 93_000, maxDevices: 6, maxSlots: 3, maxLayers: 4,
+                                                  maxEpisodes: 3, withCurrent: true)
+            let p = problem.topology.slotCount, s = problem.topology.slotsPerDevice
+            guard s >= 2 else { continue }
+            var flat = problem.current!.physicalToLogical
+            for l in stride(from: 0, to: problem.layers, by: 2) { flat[l * p + 1] = flat[l * p] }
+            let twice = try Placement(topology: problem.topology, experts: problem.experts, physicalToLogical: flat)
+            guard Validation.deployedViolations(of: twice).isEmpty else { continue }
+            let window = try Problem(topology: problem.topology, loads: problem.loads, current: twice)
+            for options in [RebalanceOptions(), RebalanceOptions(threshold: 1.2, minGain: 0.02),
+                            RebalanceOptions(moves: MovePolicy(cost: 0.01)), RebalanceOptions(moves: MovePolicy(maxMoves: 2))] {
+                let plan = try Rebalancer.plan(window, solver: SearchSolver(), options: options)
+                for change in plan.layers {
+                    let l = change.layer
+                    let old = Array(flat[l * p ..< (l + 1) * p]), new = Array(plan.placement.physicalToLogical[l * p ..< (l + 1) * p])
+                    if change.reason != .changed {
+                        #expect(old == new, "seed \(seed) layer \(l)")
+                        continue
+                    }
+                    let row = try Placement(topology: problem.topology, experts: problem.experts, physicalToLogical: ContiguousArray(new))
+                    #expect(Validation.violations(of: row).isEmpty, "seed \(seed) layer \(l)")
+                    var applied = old
+                    for t in change.transfers {
+                        #expect(old[t.source * s ..< (t.source + 1) * s].contains(Int32(t.expert)))
+                        applied[t.destination * s + t.slot] = Int32(t.expert)
+                    }
+                    #expect(applied == new, "seed \(seed) layer \(l)")
+                    #expect(change.moves == change.transfers.count)
+                    if let cap = options.moves.maxMoves { #expect(change.moves <= cap) }
+                    #expect(change.after.value(of: options.objective) < change.before.value(of: options.objective))
+                }
+                checked += 1
+            }
+        }
+        #expect(checked >= 40)
     }
 
     @Test("relative threshold: the record of the last update decides, and is carried to the next call")

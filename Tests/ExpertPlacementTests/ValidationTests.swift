@@ -22,6 +22,29 @@ struct ValidationTests {
         #expect(v[0].description == "layer 1, device 2, expert 2: two replicas on one device (second in slot 5)")
     }
 
+    @Test("a deployed plan may hold an expert twice on a device: deployedViolations leaves that rule out, a change keeps either slot")
+    func deployedDuplicate() throws {
+        let twice = try Placement(topology: topology, experts: 4, layers: [[0, 0, 1, 2, 3, 1]])
+        #expect(Validation.violations(of: twice).map(\.rule) == [.noDuplicateOnDevice])
+        #expect(Validation.deployedViolations(of: twice).isEmpty)
+        #expect(Validation.hasDuplicateOnDevice(twice.physicalToLogical, slotsPerDevice: 2))
+        #expect(!Validation.hasDuplicateOnDevice([0, 1, 2, 3, 0, 1] as [Int32], slotsPerDevice: 2))
+        let lost = try Placement(topology: topology, experts: 4, layers: [[0, 0, 1, 2, 1, 2]])
+        #expect(Validation.deployedViolations(of: lost).map(\.rule) == [.everyExpertPresent])
+        // Expert 0 stays on device 0 in either of its two slots; moving to device 1's other slot breaks the rule.
+        for row in [[0, 3, 1, 2, 0, 1], [3, 0, 1, 2, 0, 1]] {
+            let change = try Placement(topology: topology, experts: 4, layers: [row])
+            #expect(Validation.changeViolations(of: change, from: twice).isEmpty, "\(row)")
+        }
+        let moved = try Placement(topology: topology, experts: 4, layers: [[0, 3, 2, 1, 0, 1]])
+        #expect(Validation.changeViolations(of: moved, from: twice).map(\.rule) == [.keepsSlotOnDevice, .keepsSlotOnDevice])
+        // A layer left as deployed is no change; a changed layer with a duplicate breaks the rule.
+        let valid = try Placement(topology: topology, experts: 4, layers: [[0, 1, 2, 3, 0, 1], [0, 1, 2, 3, 0, 1]])
+        let twoLayers = try Placement(topology: topology, experts: 4, layers: [[0, 0, 1, 2, 3, 1], [0, 1, 2, 3, 0, 1]])
+        #expect(Validation.changeViolations(of: twoLayers, from: twoLayers).isEmpty)
+        #expect(Validation.changeViolations(of: twoLayers, from: valid).first?.rule == .noDuplicateOnDevice)
+    }
+
     @Test("a missing expert is named")
     func missing() throws {
         let plan = try Placement(topology: topology, experts: 4, layers: [[0, 1, 2, 0, 1, 2]])

@@ -75,11 +75,26 @@ struct EngineCLITests {
         #expect(r.stderr == "eplb: error: \(dump): logical_count[0][1][1]: expected a number, found a string\n")
         #expect(!FileManager.default.fileExists(atPath: out))
 
-        // A map that puts expert 1 twice on device 0 is refused by the validator.
+        // A map that puts expert 1 twice on device 0: SGLang (like DeepSeek EPLB and vLLM) serves
+        // it, so it is read with a warning; vllm-ascend's worker refuses it, so its export is refused.
         let map = try temporaryFile("engine-bad-map.json", #"{"physical_to_logical_map": [[1, 1, 0, 2]]}"#)
-        let bad = try CLI.run(["import", map, "--format", "sglang", "--devices", "2", "--output", out])
-        #expect(bad.status == 2 && bad.stdout.isEmpty && bad.stderr.hasPrefix("eplb: error: \(map): phy2log[0]: invalid placement:"))
-        #expect(bad.stderr.split(separator: "\n").count == 1)
+        let twice = try CLI.run(["import", map, "--format", "sglang", "--devices", "2"])
+        #expect(twice.status == 0, "\(twice.stderr)")
+        #expect(twice.stderr == "eplb: warning: \(map): layer 0, device 0, expert 1: two replicas on one device (second in slot 1) "
+                + "(1 such replica in 1 layer); SGLang serves this, vllm-ascend does not, and this tool's plans never do it: "
+                + "rebalancing re-places such a layer only when that pays\n")
+        let twicePlan = try temporaryFile("engine-twice-plan.json", twice.stdout)
+        let ascend = try CLI.run(["export", twicePlan, "--format", "vllm-ascend", "--output", out])
+        #expect(ascend.status == 2 && ascend.stdout.isEmpty && ascend.stderr.hasPrefix("eplb: error: \(twicePlan): phy2log[0]: invalid placement:"))
+        #expect(ascend.stderr.split(separator: "\n").count == 1)
+        #expect(!FileManager.default.fileExists(atPath: out))
+        let deepseek = try CLI.run(["export", twicePlan, "--format", "vllm-mapping"])
+        #expect(deepseek.status == 0 && deepseek.stderr.contains("vLLM serves this"), "\(deepseek.stderr)")
+        // Expert 1 nowhere: refused for every engine.
+        let lost = try temporaryFile("engine-lost-map.json", #"{"physical_to_logical_map": [[2, 2, 0, 0]]}"#)
+        let bad = try CLI.run(["import", lost, "--format", "sglang", "--devices", "2", "--output", out])
+        #expect(bad.status == 2 && bad.stdout.isEmpty && bad.stderr.hasPrefix("eplb: error: \(lost): phy2log[0]: invalid placement:"),
+                "\(bad.stderr)")
         #expect(!FileManager.default.fileExists(atPath: out))
 
         // vLLM loads recorded under a map vLLM could not have loaded (expert 1 twice on device 0,

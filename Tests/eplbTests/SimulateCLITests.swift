@@ -63,14 +63,18 @@ struct SimulateCLITests {
             #expect(r.stderr.hasPrefix("eplb: error: \(current): current: "), "\(r.stderr)")
             #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
         }
-        // A plan a serving worker would refuse (expert 0 twice on device 0) is refused before any
-        // policy runs, whichever policies are asked for.
-        let twice = try temporaryFile("twice-current.json", #"{"schemaVersion": 1, "topology": {"devices": 4, "slotsPerDevice": 2}, "experts": 6, "phy2log": [[0, 0, 1, 2, 3, 4, 5, 1], [0, 1, 2, 3, 4, 5, 0, 1]]}"#)
+        // A plan no engine could serve (expert 5 nowhere) is refused before any policy runs,
+        // whichever policies are asked for.
+        let lost = try temporaryFile("lost-current.json", #"{"schemaVersion": 1, "topology": {"devices": 4, "slotsPerDevice": 2}, "experts": 6, "phy2log": [[0, 0, 1, 2, 3, 4, 1, 2], [0, 1, 2, 3, 4, 5, 0, 1]]}"#)
         for policies in ["none", "none,greedy,rebalance"] {
-            let r = try CLI.run(["simulate", path, "--current", twice, "--window", "8", "--interval", "8", "--policy", policies])
+            let r = try CLI.run(["simulate", path, "--current", lost, "--window", "8", "--interval", "8", "--policy", policies])
             #expect(r.status == 2 && r.stdout.isEmpty, "\(policies): \(r.stderr)")
-            #expect(r.stderr.hasPrefix("eplb: error: \(twice): current: the deployed placement breaks a rule: layer 0, device 0, expert 0"), "\(r.stderr)")
+            #expect(r.stderr.hasPrefix("eplb: error: \(lost): current[0]: expert 5 has no replica"), "\(r.stderr)")
         }
+        // Expert 0 twice on device 0 (DeepSeek EPLB's packing can leave that; vLLM and SGLang serve it): simulated from.
+        let twice = try temporaryFile("twice-current.json", #"{"schemaVersion": 1, "topology": {"devices": 4, "slotsPerDevice": 2}, "experts": 6, "phy2log": [[0, 0, 1, 2, 3, 4, 5, 1], [0, 1, 2, 3, 4, 5, 0, 1]]}"#)
+        let served = try CLI.run(["simulate", path, "--current", twice, "--window", "8", "--interval", "8", "--policy", "none,rebalance"])
+        #expect(served.status == 0, "\(served.stderr)")
         let good = try temporaryFile("good-current.json", otherTopology.replacingOccurrences(
             of: #""devices": 2, "slotsPerDevice": 4"#, with: #""devices": 4, "slotsPerDevice": 2"#))
         let ok = try CLI.run(["simulate", path, "--current", good, "--window", "8", "--interval", "8", "--policy", "none"])
@@ -185,8 +189,12 @@ struct SimulateCLITests {
         #expect(horizons.count == auto.calls.count && horizons.first == 2)
         #expect(horizons.allSatisfy { (2...8).contains($0) })
         #expect(standard.calls.allSatisfy { $0["paybackIntervals"] == nil })
+        // --move-cost 0 is given: free moves, not the default price.
+        let free = try run(["--move-cost", "0"])
+        #expect(free.settings?["moveCost"]?.doubleValue == 0)
         for bad in [["--payback-intervals", "0.5"], ["--payback-intervals", "soon"],
-                    ["--payback-intervals", "auto", "--move-cost", "0.01"], ["--payback-intervals", "4", "--max-moves", "3"]] {
+                    ["--payback-intervals", "auto", "--move-cost", "0.01"], ["--payback-intervals", "4", "--max-moves", "3"],
+                    ["--payback-intervals", "5", "--move-cost", "0"]] {
             let r = try CLI.run(["simulate", path] + flags + bad)
             #expect(r.status == 64 && r.stderr.contains("--payback-intervals"), "\(bad)")
         }

@@ -250,9 +250,21 @@ def test_mistakes_are_refused_by_their_argument_names(call, match):
         call()
 
 
-def test_a_deployed_plan_a_worker_would_refuse_is_refused_by_every_entry_point():
+def test_a_deployed_plan_with_an_expert_twice_on_a_gpu_is_rebalanced_from():
+    # DeepSeek EPLB's packing can leave one, and vLLM and SGLang serve it.
+    twice = README_PHY2LOG.copy()
+    twice[0, 1], twice[0, 2] = twice[0, 0], twice[0, 1]  # expert 5 twice on GPU 0; expert 6 moved to GPU 1
+    plan = ep.solve(README_WEIGHT, 16, 8, current=twice, move_cost=0.01)
+    ep.validate(plan.phy2log, 12, 8)
+    phy2log, _, _ = ep.VllmPolicy.rebalance_experts(README_WEIGHT, 16, 4, 2, 8, twice)
+    ep.validate(phy2log, 12, 8)
+    kept = ep.rebalance(README_WEIGHT, twice, 8, move_cost=100)
+    assert np.array_equal(np.asarray(kept.phy2log), twice) and list(kept.priority) == []
+
+
+def test_a_deployed_plan_without_some_expert_is_refused_by_every_entry_point():
     broken = README_PHY2LOG.copy()
-    broken[0, 1] = broken[0, 0]  # expert 5 twice on device 0
+    broken[0, 1] = broken[0, 0]  # expert 5 twice on device 0, expert 6 lost
     for call in (
         lambda: ep.solve(README_WEIGHT, 16, 8, current=broken),
         lambda: ep.solve(README_WEIGHT, 16, 8, current=broken, max_moves=0),

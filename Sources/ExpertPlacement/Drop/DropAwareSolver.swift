@@ -80,8 +80,11 @@ public struct DropAwareSolver<Base: LayerSolver>: LayerSolver {
         }
         var best = outcome.physicalToLogical, bestScore = Double.infinity
         for start in starts {
-            let plan = DropLocalSearch.refine(layer, start: start, objective: options.objective, budget: budget,
-                                              deployed: deployed, policy: policy, configuration: configuration, context: context)
+            // A deployed row with an expert twice on a device (kept by the fitting when nothing
+            // beats it) is scored as it is, not searched from.
+            let plan = Validation.hasDuplicateOnDevice(start, slotsPerDevice: s) ? start
+                : DropLocalSearch.refine(layer, start: start, objective: options.objective, budget: budget,
+                                         deployed: deployed, policy: policy, configuration: configuration, context: context)
             let v = score(plan)
             if v < bestScore {
                 best = plan

@@ -194,7 +194,7 @@ public enum LayerDriver {
     /// its moves counted from it); the move policy needs a deployed placement and sensible values.
     static func checkMovePolicy<Solver: LayerSolver>(_ problem: Problem, options: SolveOptions,
                                                      solver: Solver) throws(ExpertPlacementError) {
-        if let current = problem.current, let broken = Validation.violations(of: current, limit: 1).first {
+        if let current = problem.current, let broken = Validation.deployedViolations(of: current, limit: 1).first {
             throw .invalidValue(field: "current", reason: "the deployed placement breaks a rule: \(broken)")
         }
         let policy = options.moves

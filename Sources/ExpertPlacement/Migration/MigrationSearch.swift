@@ -7,7 +7,9 @@ import HeapModule
 /// transfer that can stall serving. Given the deployed row and, optionally, a target plan (a
 /// method's full re-solve, already relabelled onto the deployed devices by ``Alignment``), the
 /// search keeps the best of:
-/// 1. the deployed plan itself (no move);
+/// 1. the deployed plan itself (no move; also when a device holds an expert twice, as DeepSeek
+///    EPLB's packing can leave it: the descents then start from its repair, each second replica
+///    replaced by the replica that relieves the most load);
 /// 2. the target, when it fits the cap;
 /// 3. iterated local search (the search solver's swap and replica-transfer neighbourhoods, see
 ///    `Search.md`) from the deployed plan on the penalised objective: a swap changes two slots, a
@@ -90,13 +92,29 @@ public enum MigrationSearch {
         }
         func fits(_ s: SearchState) -> Bool { policy.maxMoves.map { s.moveCount <= $0 } ?? true }
 
-        best.load(physicalToLogical: deployed)
+        // A deployed row with an expert twice on a device (DeepSeek EPLB's packing can make one;
+        // vLLM and SGLang serve it) is not a search state: it stays a candidate as it is (no
+        // move, valued as ``Metrics`` values it), and the descents start from its repair, each
+        // second replica replaced by the replica that relieves the most load.
+        let duplicated = Validation.hasDuplicateOnDevice(deployed, slotsPerDevice: layer.topology.slotsPerDevice)
+        let start = duplicated ? repaired(deployed, model: model) : deployed
+        guard let start else { return deployed }
+        best.load(physicalToLogical: start)
+        // Whether `best` holds a candidate (a repaired row may need more moves than the cap).
+        var holdsCandidate = fits(best)
+        func consider(_ st: SearchState) {
+            if fits(st) && (!holdsCandidate || better(st, than: best)) {
+                best.copy(from: st)
+                holdsCandidate = true
+            }
+        }
+        let deployedValue = duplicated ? value(of: deployed, model: model) : best.objective()
         var targetGain = 0.0, targetMoves = 0
         if let target {
             state.load(physicalToLogical: target)
-            targetGain = best.objective() - state.objective()
+            targetGain = deployedValue - state.objective()
             targetMoves = state.moveCount
-            if fits(state) && better(state, than: best) { best.copy(from: state) }
+            consider(state)
         }
         let seed = UInt64(layer.index) &* 0x9E37_79B9 &+ 7
         // Descents from the deployed plan: at the policy's price, or (a cap alone) at a few
@@ -108,7 +126,7 @@ public enum MigrationSearch {
         }
         for price in prices {
             if context.shouldStop() { break }
-            state.load(physicalToLogical: deployed)
+            state.load(physicalToLogical: start)
             var priced = search
             priced.moveCost = price
             priced.iterate(state: state, best: scratch, seed: seed, stop: context)
@@ -118,7 +136,7 @@ public enum MigrationSearch {
                 rest.moveCost = 0
                 rest.iterate(state: state, best: scratch, seed: seed &+ 1, stop: context)
             }
-            if fits(state) && better(state, than: best) { best.copy(from: state) }
+            consider(state)
         }
         // From the target: the reverse path, then the local search.
         if let target, targetMoves > 0, !context.shouldStop() {
@@ -126,11 +144,76 @@ public enum MigrationSearch {
             undo(state, deployed: deployed, cap: policy.maxMoves, price: policy.cost, stop: context)
             if fits(state) {
                 search.iterate(state: state, best: scratch, seed: seed &+ 2, stop: context)
-                if fits(state) && better(state, than: best) { best.copy(from: state) }
+                consider(state)
             }
         }
+        if duplicated && !(holdsCandidate && penalised(best) < deployedValue) { return deployed }
         let row = best.physicalToLogical()
         return Alignment.align(row, onto: deployed, slotsPerDevice: layer.topology.slotsPerDevice, experts: layer.experts)
+    }
+
+    /// A deployed row with every second replica of an expert on a device replaced, device by
+    /// device in slot order, by a replica of the expert not on that device whose next replica
+    /// relieves the most load (`w/(r·(r+1))` on the model's summed rows; ties to the lower id).
+    /// `nil` when some device has no such expert.
+    static func repaired(_ row: ContiguousArray<Int32>, model: LayerModel) -> ContiguousArray<Int32>? {
+        let d = model.devices, s = model.slotsPerDevice, e = model.experts, t = model.episodes
+        var out = row
+        var counts = [Int](repeating: 0, count: e)
+        for x in row { counts[Int(x)] += 1 }
+        var total = [Double](repeating: 0, count: e)
+        for x in 0..<e { for i in 0..<t { total[x] += model.u[x * t + i] } }
+        for dev in 0..<d {
+            let slots = dev * s ..< (dev + 1) * s
+            for i in slots where out[slots.lowerBound ..< i].contains(out[i]) {
+                var chosen = -1, relief = -Double.infinity
+                for y in 0..<e where counts[y] < d && !out[slots].contains(Int32(y)) {
+                    let r = Double(Swift.max(1, counts[y]))
+                    let gain = total[y] / (r * (r + 1))
+                    if gain > relief { (chosen, relief) = (y, gain) }
+                }
+                guard chosen >= 0 else { return nil }
+                counts[Int(out[i])] -= 1
+                counts[chosen] += 1
+                out[i] = Int32(chosen)
+            }
+        }
+        return out
+    }
+
+    /// The model's value of a row that may hold an expert twice on a device: each expert's load
+    /// split evenly over all its replicas, as ``Metrics`` does. O(T'·P).
+    static func value(of row: ContiguousArray<Int32>, model: LayerModel) -> Double {
+        let d = model.devices, s = model.slotsPerDevice, e = model.experts, t = model.episodes
+        var counts = [Double](repeating: 0, count: e)
+        for x in row { counts[Int(x)] += 1 }
+        var loads = [Double](repeating: 0, count: d * t)
+        for dev in 0..<d {
+            for k in 0..<s {
+                let x = Int(row[dev * s + k])
+                for i in 0..<t { loads[dev * t + i] += model.u[x * t + i] / counts[x] }
+            }
+        }
+        switch model.mode {
+        case .sum, .max:
+            var f = model.constant
+            for i in 0..<t {
+                var peak = 0.0
+                for dev in 0..<d { peak = Swift.max(peak, loads[dev * t + i]) }
+                f = model.mode == .sum ? f + peak : Swift.max(f, peak)
+            }
+            return f
+        case .risk:
+            var worst = 0.0
+            for dev in 0..<d {
+                var mean = 0.0
+                for i in 0..<t { mean += model.weights[i] * loads[dev * t + i] }
+                var variance = 0.0
+                for i in 0..<t { variance += model.weights[i] * (loads[dev * t + i] - mean) * (loads[dev * t + i] - mean) }
+                worst = Swift.max(worst, mean + model.riskZ * variance.squareRoot())
+            }
+            return worst
+        }
     }
 
     /// One undo of the reverse path.

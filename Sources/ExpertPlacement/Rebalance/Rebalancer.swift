@@ -245,7 +245,7 @@ public struct Rebalancer<Solver: LayerSolver>: Sendable {
         guard let current = problem.current else {
             throw .invalidValue(field: "current", reason: "is missing: rebalancing needs the deployed placement")
         }
-        if let broken = Validation.violations(of: current, limit: 1).first {
+        if let broken = Validation.deployedViolations(of: current, limit: 1).first {
             throw .invalidValue(field: "current", reason: "the deployed placement breaks a rule: \(broken)")
         }
         if let recordedImbalance, recordedImbalance.count != problem.layers {

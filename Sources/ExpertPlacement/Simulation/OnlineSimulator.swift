@@ -224,7 +224,7 @@ public struct OnlineSimulator: Sendable {
         }
         // A deployed placement must be one a serving worker loads (the rules every policy's
         // rebalance checks), whichever policies run; the plain map is built valid.
-        if current != nil, let broken = Validation.violations(of: start, limit: 1).first {
+        if current != nil, let broken = Validation.deployedViolations(of: start, limit: 1).first {
             throw .invalidValue(field: "current", reason: "the deployed placement breaks a rule: \(broken)")
         }
         self.trace = trace

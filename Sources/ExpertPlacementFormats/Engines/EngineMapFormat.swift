@@ -16,6 +16,29 @@ public enum EngineMapFormat: String, Sendable, CaseIterable {
     /// ``ExpertMaps`` per-rank `expert_map` and `log2phy` JSON.
     case rankMaps = "rank-maps"
 
+    /// Whether the engine serves a map with two replicas of one expert on a device. DeepSeek
+    /// EPLB's packing can make one, and vLLM and SGLang (whose default policy is DeepSeek's) load
+    /// it; vllm-ascend's worker refuses it (`check_expert_placement`: "Replicated experts are
+    /// placed on the same NPU"), and TensorRT-LLM is not known to accept it (and `rank-maps`
+    /// follows vllm-ascend).
+    public var servesDuplicateOnDevice: Bool {
+        switch self {
+        case .sglang, .deepseek, .vllmMapping: true
+        case .vllmAscend, .trtllm, .rankMaps: false
+        }
+    }
+
+    /// The engine that loads the format, for messages.
+    public var engineName: String {
+        switch self {
+        case .sglang: "SGLang"
+        case .vllmAscend, .rankMaps: "vllm-ascend"
+        case .deepseek: "DeepSeek EPLB"
+        case .vllmMapping: "vLLM"
+        case .trtllm: "TensorRT-LLM"
+        }
+    }
+
     /// What a format needs besides the file: values the file does not record, and layer-id
     /// conversions.
     public struct Options: Sendable, Equatable {
