@@ -270,10 +270,16 @@ public enum RegimeTrace {
                                 for j in 0..<e { w[j] = (1 - alpha) * regimes[a + j] + alpha * regimes[b + j] }
                             }
                             if p.drift > 0 {
+                                var top = -Double.infinity
                                 for j in 0..<e {
                                     x[j] += p.drift * normal.next(&rng)
-                                    w[j] *= MathShim.exp(x[j])
+                                    top = Swift.max(top, x[j])
                                 }
+                                // Only differences of x matter (the row is renormalised): re-centre
+                                // a walk that has gone far, so that exp never overflows (long or
+                                // strong drifts reached inf/inf = NaN).
+                                if abs(top) > 300 { for j in 0..<e { x[j] -= top } }
+                                for j in 0..<e { w[j] *= MathShim.exp(x[j]) }
                             }
                             var running = 0.0
                             for j in stride(from: e - 1, through: 0, by: -1) {
@@ -300,7 +306,7 @@ public enum RegimeTrace {
     /// below 9, else the rounded, clamped normal approximation.
     @inline(__always)
     static func binomial(_ n: Int, _ p: Double, _ rng: inout SeededGenerator, _ normal: inout NormalPair) -> Int {
-        if p <= 0 { return 0 }
+        guard p > 0 else { return 0 }  // also NaN
         if p >= 1 { return n }
         let flip = p > 0.5
         let q = flip ? 1 - p : p

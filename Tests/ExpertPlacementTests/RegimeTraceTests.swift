@@ -37,6 +37,22 @@ struct RegimeTraceTests {
         #expect(try RegimeTrace.generate(from: Self.source, parameters: q) != a, "seed \(seed)")
     }
 
+    @Test("a strong or long drift (the walk far beyond exp's range) still gives whole rows summing to tokens × top-k")
+    func strongDrift() throws {
+        // σ = 5 over 8,192 iterations: the walk's spread (σ√n ≈ 450) passes exp's range (≈ 709)
+        // for some of the 64 experts; it trapped on inf/inf = NaN before the walk was re-centred.
+        let p = RegimeTrace.Parameters(iterations: 8_192, layers: 1, experts: 64, tokens: 64, topK: 2,
+                                       switchProbability: 0.01, blend: 8, drift: 5, seed: 5)
+        let trace = try RegimeTrace.generate(from: Self.source, parameters: p)
+        for t in 0..<trace.episodes {
+            var sum = 0.0
+            for e in 0..<64 { sum += trace[0, t, e] }
+            #expect(sum == 128, "iteration \(t)")
+        }
+        // Late in the walk one expert takes almost everything, as a strong drift should.
+        #expect((0..<64).map { trace[0, 8_191, $0] }.max()! >= 100)
+    }
+
     @Test("every iteration of every layer sums to tokens × top-k exactly, in whole counts",
           arguments: [(64, 1), (256, 8), (100, 2), (40, 3), (7, 7)])
     func rowSums(experts: Int, topK: Int) throws {
