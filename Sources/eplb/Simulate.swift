@@ -158,6 +158,9 @@ struct Simulate: ParsableCommand {
                               ("--expert-bytes", expertBytes), ("--bandwidth", bandwidth)] where !(value > 0 && value.isFinite) {
             throw ValidationError("\(flag) must be a positive number, got \(value)")
         }
+        if let h = recencyHalfLife, !(h > 0 && h.isFinite) {
+            throw ValidationError("--recency-half-life must be a positive number of iterations, got \(h)")
+        }
         if regimeMemory < 0 || regimeMemory == 1 {
             throw ValidationError("--regime-memory must be 0 (off) or at least 2, got \(regimeMemory)")
         }
@@ -318,6 +321,7 @@ struct Simulate: ParsableCommand {
             if let x = options.relativeThreshold { r["relativeThreshold"] = .number(x) }
             if let x = options.minGain { r["minGain"] = .number(x) }
             if let x = options.maxLayers { r["maxLayers"] = number(x) }
+            if let h = recencyHalfLife { r["recencyHalfLife"] = .number(h) }
             if reports.contains(where: { $0.policy == "rebalance" }) { r["regimeMemory"] = number(regimeMemory) }
             if reports.contains(where: { $0.policy == "rebalance-forecast" }) {
                 planning.record(into: &r, chosen: planning.strategy)  // rebalance-forecast's strategy and horizon

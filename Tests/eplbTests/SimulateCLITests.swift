@@ -200,6 +200,21 @@ struct SimulateCLITests {
         }
     }
 
+    @Test("--recency-half-life: recorded in settings; weights too small to represent count as 0; non-positive values exit 64")
+    func recencyHalfLife() throws {
+        let path = try Self.trace()
+        let flags = ["--window", "8", "--interval", "8", "--delay-iterations", "1", "--omit-timing", "--policy", "rebalance"]
+        // h = 0.01: the oldest iterations of the 8 weigh 2^(−700) < 1e-100 (refused as weights before).
+        let tiny = try CLI.run(["simulate", path] + flags + ["--recency-half-life", "0.01"])
+        #expect(tiny.status == 0, "\(tiny.stderr)")
+        let (root, _) = try Self.report(tiny)
+        #expect(root["settings"]?.objectValue?["rebalance"]?.objectValue?["recencyHalfLife"]?.doubleValue == 0.01)
+        for bad in ["0", "-1", "nan", "inf"] {
+            let r = try CLI.run(["simulate", path] + flags + ["--recency-half-life", bad])
+            #expect(r.status == 64 && r.stderr.contains("--recency-half-life must be a positive number"), "\(bad): \(r.stderr)")
+        }
+    }
+
     @Test("usage errors exit 64")
     func usage() throws {
         let path = try Self.trace()

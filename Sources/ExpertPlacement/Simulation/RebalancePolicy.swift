@@ -84,13 +84,20 @@ public struct RebalancePolicy: SimulationPolicy {
     /// The window, its iterations weighted by ``recencyHalfLife``.
     private func windowProblem(_ window: Problem) throws(ExpertPlacementError) -> Problem {
         guard let h = recencyHalfLife else { return window }
+        guard h > 0 && h.isFinite else {
+            throw .invalidValue(field: "recencyHalfLife", reason: "must be a positive number of iterations, got \(h)")
+        }
         let w = window.episodes
         var weights = ContiguousArray<Double>()
         weights.reserveCapacity(w)
-        // 2^(−age/h) by repeated multiplication from the newest iteration back.
+        // 2^(−age/h) by repeated multiplication from the newest iteration back; a weight below
+        // the smallest one accepted (1e-100) counts as 0, as it does in every sum.
         let factor = MathShim.exp(-0.6931471805599453 / h)  // 2^(−1/h)
         var value = 1.0
-        for _ in 0..<w { weights.append(value); value *= factor }
+        for _ in 0..<w {
+            weights.append(value < Limits.smallestMagnitude ? 0 : value)
+            value *= factor
+        }
         weights.reverse()
         return try Problem(topology: window.topology, loads: window.loads, episodeWeights: weights, current: window.current)
     }
