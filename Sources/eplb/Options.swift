@@ -2,6 +2,7 @@ import ArgumentParser
 import ExpertPlacement
 import ExpertPlacementExact
 import ExpertPlacementFormats
+import Foundation
 
 /// `--devices/--slots-per-device/--nodes/--groups`: override the instance file's topology.
 struct TopologyOptions: ParsableArguments {
@@ -341,4 +342,15 @@ enum TimeLimit {
     static func duration(_ seconds: Double) -> Duration {
         .milliseconds(Int64((seconds * 1000).rounded(.down)))
     }
+}
+
+/// Whether two paths name the same file: the same string, or (for existing files) the same
+/// resolved path. `-` (standard input or output) is never the same file as anything.
+func sameFile(_ a: String, _ b: String) -> Bool {
+    guard a != "-" && b != "-" else { return false }
+    if a == b { return true }
+    func resolved(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+    }
+    return resolved(a) == resolved(b)
 }

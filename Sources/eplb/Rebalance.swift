@@ -104,6 +104,12 @@ struct Rebalance: ParsableCommand {
             throw ValidationError("--memory works with --strategy window only (a strategy decides itself what to plan on)")
         }
         if memoryFile == "-" { throw ValidationError("--memory needs a file name, not -") }
+        if let memoryFile {
+            for (flag, path) in [("--output", output), ("the window", deployed.input.instance), ("--current", deployed.current)]
+            where path.map({ sameFile($0, memoryFile) }) == true {
+                throw ValidationError("--memory and \(flag) name the same file (\(memoryFile)): the memory would overwrite it or be overwritten")
+            }
+        }
         if let paybackUnitPrice {
             guard memoryFile != nil else {
                 throw ValidationError("--payback-unit-price needs --memory FILE (where the measurement is kept between calls)")
@@ -151,9 +157,11 @@ struct Rebalance: ParsableCommand {
             let plan: RebalancePlan
             var windowsKept = 0
             var payback: PaybackEstimate? = nil
+            var memoryText: String? = nil
             if let memoryFile {
-                // The memory is written before the output: it has seen this window whatever is
-                // deployed, and the next call scores both of this call's plans.
+                // The memory has seen this window whatever is deployed, and the next call scores
+                // both of this call's plans. It is written after the output, so that a call that
+                // fails to deliver its plan never counts its window.
                 var memory = RegimeMemory(windows: regimeMemory ?? 8)
                 if FileManager.default.fileExists(atPath: memoryFile) {
                     (memory, payback) = try RegimeMemoryFile.decodeState(InputSource.read(memoryFile), file: memoryFile)
@@ -175,9 +183,7 @@ struct Rebalance: ParsableCommand {
                 } catch {
                     throw InputError(file: windowFile, error)
                 }
-                // Not when the output cannot be written: a retry would count this window twice.
-                try OutputSink.checkWritable(output ?? "-")
-                try OutputSink.write(JSONWriter.string(RegimeMemoryFile.encode(memory, payback: payback)), to: memoryFile)
+                memoryText = try JSONWriter.string(RegimeMemoryFile.encode(memory, payback: payback))
             } else {
                 do {
                     plan = try rebalance(problem, recordedImbalance: record, solver: drop.solver(method), options: options)
@@ -210,7 +216,13 @@ struct Rebalance: ParsableCommand {
                     + (payback.flatMap { p in p.history.last.map { k in
                         "move cost \(p.unitPrice / k) (unit price \(p.unitPrice) over a measured payback of \(k) intervals)\n" } } ?? "")
             }
-            try OutputSink.write(text, to: output ?? "-")
+            if let memoryFile, let memoryText {
+                try OutputSink.checkWritable(memoryFile)
+                try OutputSink.write(text, to: output ?? "-")
+                try OutputSink.write(memoryText, to: memoryFile)
+            } else {
+                try OutputSink.write(text, to: output ?? "-")
+            }
         }
     }
 }

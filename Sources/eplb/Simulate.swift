@@ -172,6 +172,9 @@ struct Simulate: ParsableCommand {
                 throw ValidationError("--payback-intervals prices moves from the cost model: leave out --move-cost and --max-moves")
             }
         }
+        if let output, let trace = input.instance, sameFile(output, trace) {
+            throw ValidationError("--output names the trace (\(trace)): the report would overwrite it")
+        }
         if current == "-" && input.instance == "-" {
             throw ValidationError("the trace and --current cannot both come from standard input")
         }

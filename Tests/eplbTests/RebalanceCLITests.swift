@@ -183,8 +183,19 @@ struct RebalanceCLITests {
         #expect(alone.status == 64 && alone.stderr.contains("--memory"))
         let strategy = try CLI.run(["rebalance", window, "--current", deployed, "--memory", memory, "--strategy", "last"])
         #expect(strategy.status == 64 && strategy.stderr.contains("--strategy window"))
-        let wrong = try CLI.run(["rebalance", window, "--current", deployed, "--memory", deployed])
+        let notMemory = try temporaryFile("rb-memory-not-a-memory.json", try String(contentsOfFile: deployed, encoding: .utf8))
+        let wrong = try CLI.run(["rebalance", window, "--current", deployed, "--memory", notMemory])
         #expect(wrong.status != 0 && wrong.stderr.contains("kind"), "\(wrong.stderr)")
+        for clash in [["--current", deployed, "--memory", deployed], ["--current", deployed, "--memory", memory, "--output", memory]] {
+            let r = try CLI.run(["rebalance", window] + clash)
+            #expect(r.status == 64 && r.stderr.contains("name the same file"), "\(clash): \(r.stderr)")
+        }
+        // An output that fails as it is written (a full device): the window is not counted.
+        if FileManager.default.fileExists(atPath: "/dev/full") {
+            let full = try CLI.run(["rebalance", window, "--current", deployed, "--memory", memory, "--output", "/dev/full"])
+            #expect(full.status == 2, "\(full.stderr)")
+            #expect(try String(contentsOfFile: memory, encoding: .utf8) == before)
+        }
         let other = try CLI.run(["generate", "zipf", "--layers", "3", "--episodes", "4", "--experts", "8",
                                  "--devices", "4", "--slots-per-device", "3", "--seed", "1"])
         let otherWindow = try temporaryFile("rb-memory-other.json", other.stdout)

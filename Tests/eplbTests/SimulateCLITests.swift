@@ -223,7 +223,8 @@ struct SimulateCLITests {
                       ["--window", "8", "--interval", "8", "--bandwidth", "0"],
                       ["--interval", "8"],
                       ["--window", "8", "--interval", "8", "--regime-memory", "1"],
-                      ["--window", "8", "--interval", "8", "--delay-iterations", "1", "--iteration-seconds", "0.1"]] {
+                      ["--window", "8", "--interval", "8", "--delay-iterations", "1", "--iteration-seconds", "0.1"],
+                      ["--window", "8", "--interval", "8", "--output", path]] {
             let r = try CLI.run(["simulate", path] + flags)
             #expect(r.status == 64, "\(flags)")
             #expect(r.stdout.isEmpty)
