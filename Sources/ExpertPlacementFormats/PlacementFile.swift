@@ -143,16 +143,24 @@ public enum PlacementFile {
     public static func decodeDocument(_ bytes: [UInt8], file: String, experts: Int? = nil,
                                       topology fallback: Topology? = nil) throws(InputError)
         -> (placement: Placement, recordedImbalance: [Double]?, layerIds: [Int]?) {
-        let value: JSONValue
-        do { value = try JSONParser.parse(bytes) } catch {
+        try decodeDocument(parse(bytes, file: file), file: file, experts: experts, topology: fallback)
+    }
+
+    /// A placement file's JSON (a NumPy file is named as such, not as bad JSON).
+    ///
+    /// - Throws: ``InputError`` naming the file.
+    public static func parse(_ bytes: [UInt8], file: String) throws(InputError) -> JSONValue {
+        if bytes.starts(with: [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]) {  // \x93NUMPY
+            throw InputError(file: file, reason: "is a NumPy .npy file, not a placement file (JSON with \"phy2log\")")
+        }
+        do { return try JSONParser.parse(bytes) } catch {
             throw InputError(file: file, reason: "invalid JSON: \(error)")
         }
-        return try decodeDocument(value, file: file, experts: experts, topology: fallback)
     }
 
     /// ``decodeDocument(_:file:experts:topology:)`` on a parsed value (a placement object nested
     /// in another document).
-    static func decodeDocument(_ value: JSONValue, file: String, experts: Int? = nil,
+    public static func decodeDocument(_ value: JSONValue, file: String, experts: Int? = nil,
                                topology fallback: Topology? = nil) throws(InputError)
         -> (placement: Placement, recordedImbalance: [Double]?, layerIds: [Int]?) {
         guard case .object(let root) = value else {

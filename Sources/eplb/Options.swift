@@ -241,15 +241,24 @@ struct DeployedInputOptions: ParsableArguments {
 
     /// The instance with its deployed placement, and the file's `recordedImbalance` if any.
     func load() throws -> ((name: String, problem: Problem), [Double]?) {
+        let (loaded, recorded, _) = try loadRecords()
+        return (loaded, recorded)
+    }
+
+    /// ``load()`` with the objective the file's records were made under (`solver.objective`).
+    func loadRecords() throws -> ((name: String, problem: Problem), [Double]?, Objective?) {
         var deployed: Placement? = nil
         var recorded: [Double]? = nil
+        var recordedObjective: Objective? = nil
         var overrides = input.topology.overrides
         if let current {
             // A bare {"phy2log": …} plan takes its topology from --devices/--slots-per-device.
-            let document = try PlacementFile.decodeDocument(try InputSource.read(current), file: InputSource.displayName(current),
-                                                            topology: overrides.topology)
+            let file = InputSource.displayName(current)
+            let value = try PlacementFile.parse(try InputSource.read(current), file: file)
+            let document = try PlacementFile.decodeDocument(value, file: file, topology: overrides.topology)
             deployed = document.placement
             recorded = document.recordedImbalance
+            recordedObjective = value.objectValue?["solver"]?.objectValue?["objective"]?.stringValue.flatMap(Objective.init(rawValue:))
             // Its topology serves an instance without one (a .npy window); one that disagrees
             // with the instance's is reported below, not chosen between.
             overrides.fallback = document.placement.topology
@@ -274,7 +283,7 @@ struct DeployedInputOptions: ParsableArguments {
             throw InputError(file: deployedFile, field: current == nil ? "current" : "phy2log",
                              reason: "the deployed placement breaks a rule: \(broken)")
         }
-        return ((name, problem), recorded)
+        return ((name, problem), recorded, recordedObjective)
     }
 }
 

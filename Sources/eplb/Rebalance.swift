@@ -134,7 +134,7 @@ struct Rebalance: ParsableCommand {
 
     func run() throws {
         try reportingInputErrors {
-            let ((name, window), recorded) = try deployed.load()
+            let ((name, window), recorded, recordedObjective) = try deployed.loadRecords()
             // Errors name the window's file (the instance's name is a label, kept for the table).
             let windowFile = deployed.input.instance.map(InputSource.displayName) ?? name
             if planning.strategy == "auto" && window.episodes <= planning.horizon {
@@ -151,6 +151,9 @@ struct Rebalance: ParsableCommand {
             if let timeLimit { options.timeLimit = TimeLimit.duration(timeLimit) }
             options.dropBudget = drop.dropBudget
             let record = recorded.map { $0.map { Optional($0) } }
+            if rules.relativeThreshold != nil, record != nil, let recordedObjective, recordedObjective != objective.objective {
+                printWarning("\(deployed.current.map(InputSource.displayName) ?? name) records each layer's \(recordedObjective.rawValue) (solver.objective), but this call scores \(objective.objective.rawValue): --relative-threshold compares the two as they are; pass --objective \(recordedObjective.commandLineName) to compare like with like")
+            }
             if rules.relativeThreshold != nil && record == nil && rules.threshold == nil {
                 printWarning("\(deployed.current.map(InputSource.displayName) ?? name) records no recordedImbalance (a previous eplb rebalance writes it): --relative-threshold has no baseline, so no layer changes; this call's values become the records")
             }

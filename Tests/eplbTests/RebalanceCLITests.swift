@@ -79,6 +79,10 @@ struct RebalanceCLITests {
         let again = try CLI.run(["rebalance", window, "--current", next, "--relative-threshold", "0.9", "--format", "table"])
         #expect(again.status == 0, "\(again.stderr)")
         #expect(again.stdout.contains("0 of 3 layers changed"))
+        #expect(again.stderr.isEmpty)
+        // Records made under another objective: compared as they are, with a warning.
+        let worst = try CLI.run(["rebalance", window, "--current", next, "--relative-threshold", "0.9", "--objective", "worst"])
+        #expect(worst.status == 0 && worst.stderr.hasPrefix("eplb: warning: \(next) records each layer's meanImbalance (solver.objective), but this call scores worstImbalance"), "\(worst.stderr)")
     }
 
     @Test("rebalance refuses what it cannot do, with the field named")
@@ -95,6 +99,12 @@ struct RebalanceCLITests {
             let negative = try CLI.run(["rebalance", window, "--current", deployed, flag, value])
             #expect(negative.status == 64 && negative.stderr.contains("\(flag) must be"), "\(negative.stderr)")
         }
+        // A NumPy file where a placement belongs is named as such.
+        let npy = TestScratch.root.appendingPathComponent("rb-not-a-plan-\(getpid()).npy").path
+        try Data(NumPyArray(shape: [2], dtype: .int64, values: [0, 1]).encode()).write(to: URL(fileURLWithPath: npy))
+        let numpy = try CLI.run(["rebalance", window, "--current", npy])
+        #expect(numpy.status == 2 && numpy.stderr == "eplb: error: \(npy): is a NumPy .npy file, not a placement file (JSON with \"phy2log\")\n",
+                "\(numpy.stderr)")
         // --relative-threshold against a plan without records: a warning, a note, no change.
         let relative = try CLI.run(["rebalance", window, "--current", deployed, "--relative-threshold", "0.9", "--omit-timing"])
         #expect(relative.status == 0, "\(relative.stderr)")
