@@ -22,6 +22,16 @@ def test_vllm_policy_is_the_library_and_migration_aware(rng):
     assert (cautious != phy2log).sum() <= (again != phy2log).sum()
 
 
+def test_vllm_v2_policy_returns_phy2log_alone(rng):
+    # vLLM's V2 contract: rebalance_experts(..., old_global_expert_indices) -> physical_to_logical_map.
+    weight = rng.lognormal(size=(3, 32)) * 100
+    phy2log = ep.VllmPhy2LogPolicy.rebalance_experts(weight, 40, 1, 1, 8)
+    assert isinstance(phy2log, np.ndarray) and phy2log.shape == (3, 40)
+    assert np.array_equal(phy2log, ep.VllmPolicy.rebalance_experts(weight, 40, 1, 1, 8)[0])
+    again = ep.VllmPhy2LogPolicy.rebalance_experts(weight * 1.1, 40, 1, 1, 8, phy2log)
+    ep.validate(again, 32, 8, current=phy2log)
+
+
 def test_sglang_entry_point_takes_the_per_step_history(rng):
     history = rng.lognormal(size=(12, 3, 32)) * 10  # [T, L, E]
     phy2log, log2phy, logcnt = ep.sglang_rebalance_experts(history, 40, 5, 4, 1)

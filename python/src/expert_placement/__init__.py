@@ -26,7 +26,7 @@ from ._native import (
     forecasting_error as FORECASTING_ERROR,
     lib as _lib,
 )
-from .adapters import AscendPolicy, SGLangDump, VllmPolicy, load_sglang_dump, sglang_rebalance_experts
+from .adapters import AscendPolicy, SGLangDump, VllmPhy2LogPolicy, VllmPolicy, load_sglang_dump, sglang_rebalance_experts
 from .core import (
     METHODS,
     OBJECTIVES,
@@ -47,7 +47,7 @@ __version__ = _lib.ep_version().decode()
 __all__ = [
     "AscendPolicy", "FORECASTING", "FORECASTING_ERROR", "Forecast", "ForecastingUnavailableError", "MODELS",
     "forecast", "InfeasibleError", "InvalidPlacementError", "METHODS", "OBJECTIVES", "Placement",
-    "PlacementError", "RebalanceResult", "Rebalancer", "RegimeMemory", "VllmPolicy", "evaluate", "rebalance",
+    "PlacementError", "RebalanceResult", "Rebalancer", "RegimeMemory", "VllmPhy2LogPolicy", "VllmPolicy", "evaluate", "rebalance",
     "rebalance_experts", "sglang_rebalance_experts", "solve", "validate", "SGLangDump", "load_sglang_dump",
     "__version__",
 ]

@@ -14,18 +14,26 @@ from .core import _is_torch, _like, _to_numpy, rebalance, solve
 
 
 class VllmPolicy:
-    """vLLM's EPLB policy interface (``AbstractEplbPolicy.rebalance_experts``).
+    """vLLM's EPLB policy interface (``AbstractEplbPolicy.rebalance_experts``), for the vLLM
+    releases whose ``rebalance_experts`` returns the three maps ``(phy2log, log2phy, logcnt)``.
+    Newer vLLM (the "V2" contract: ``rebalance_experts`` annotated ``-> torch.Tensor``, in
+    ``vllm/distributed/eplb/policy/abstract.py``) takes ``phy2log`` alone: use
+    :class:`VllmPhy2LogPolicy`; mixed in with vLLM's ``AbstractEplbPolicy`` (``class
+    Policy(VllmPhy2LogPolicy, AbstractEplbPolicy)``), vLLM's own ``plan_rebalance`` calls it.
 
     Subclass to change ``method``, ``objective``, ``move_cost`` or ``time_limit``. With
     ``old_global_expert_indices`` ([L, num_replicas], the plan in force) the new plan is relabelled
     onto the deployed ranks, so an expert that stays keeps its slot, and ``move_cost`` trades
-    balance against moved replicas.
+    balance against moved replicas. A plan in force with an expert twice on a GPU (vLLM's default
+    policy can make one) is rebalanced from.
     """
 
     method = "search"
     objective = "mean"
     move_cost = 0.0
     time_limit: Optional[float] = None
+    #: ``True``: return ``(phy2log, log2phy, logcnt)``; ``False``: ``phy2log`` alone.
+    returns_maps = True
 
     @classmethod
     def rebalance_experts(
@@ -42,7 +50,15 @@ class VllmPolicy:
             objective=cls.objective, time_limit=cls.time_limit, current=old_global_expert_indices,
             move_cost=cls.move_cost if old_global_expert_indices is not None else 0.0,
         )
-        return plan.phy2log, plan.log2phy, plan.logcnt
+        return (plan.phy2log, plan.log2phy, plan.logcnt) if cls.returns_maps else plan.phy2log
+
+
+class VllmPhy2LogPolicy(VllmPolicy):
+    """:class:`VllmPolicy` for vLLM whose ``AbstractEplbPolicy.rebalance_experts`` returns the
+    new ``physical_to_logical_map`` alone ([L, num_replicas]), as vLLM's ``EplbState`` then passes
+    it straight to the weight rearrangement."""
+
+    returns_maps = False
 
 
 def sglang_rebalance_experts(
