@@ -42,6 +42,9 @@ struct ImportLoads: ParsableCommand {
     @Option(help: ArgumentHelp("The phy2log [layers][slots] in force while the vllm loads were recorded (.npy or JSON).", valueName: "file"))
     var phy2log: String?
 
+    @Option(name: .customLong("slot-map"), help: ArgumentHelp("trtllm: the load-balancer YAML in force while the statistics were recorded. With a load balancer on, TensorRT-LLM counts slot ids, not experts: each slot's count goes to the expert the YAML puts there (needs --devices; a static balancer only).", valueName: "file"))
+    var slotMap: String?
+
     @Option(parsing: .unconditional, help: "Number of logical experts for --format vllm (default: the largest id in --phy2log + 1).")
     var experts: Int?
 
@@ -74,6 +77,10 @@ struct ImportLoads: ParsableCommand {
             throw ValidationError("--steps-per-episode applies to the per-step dumps (sglang, vllm-stats, trtllm)")
         }
         if format == .trtllm && file == "-" { throw ValidationError("--format trtllm reads a directory, not standard input") }
+        if slotMap != nil && format != .trtllm { throw ValidationError("--slot-map applies to --format trtllm only") }
+        if slotMap != nil && topology.devices == nil {
+            throw ValidationError("--slot-map needs --devices (the load-balancer YAML does not record the EP size)")
+        }
         if phy2log == "-" && file == "-" { throw ValidationError("the loads and --phy2log cannot both come from standard input") }
     }
 
@@ -96,6 +103,12 @@ struct ImportLoads: ParsableCommand {
                                                   firstMoELayer: layers.firstMoELayer)
             case .trtllm:
                 dump = try TensorRTLLMFormat.decodeStatistics(directory: file, stepsPerEpisode: stepsPerEpisode)
+                if let slotMap {
+                    let mapFile = InputSource.displayName(slotMap)
+                    let map = try TensorRTLLMFormat.decode(try InputSource.read(slotMap), file: mapFile, devices: topology.devices,
+                                                           nodes: topology.nodes, groups: topology.groups)
+                    dump = try TensorRTLLMFormat.foldSlots(dump, map: map, mapFile: mapFile)
+                }
                 if let k = layers.firstMoELayer, let ids = dump.layerIds, ids.first != k {
                     throw InputError(file: display, field: "layerIds",
                                      reason: "TensorRT-LLM records decoder-layer ids \(ids.first!)…; they disagree with --first-moe-layer \(k)")
@@ -127,8 +140,13 @@ struct ImportLoads: ParsableCommand {
             // The map in force must be one vLLM could have served: every expert present (vLLM's
             // DeepSeek-derived policy may put two replicas of an expert on one GPU).
             if let current = dump.current, dump.topology != nil {
-                try PlacementCheck.requireValid(current, file: format == .vllm ? InputSource.displayName(phy2log!) : display,
-                                                servedBy: "vLLM")
+                switch format {
+                case .trtllm:
+                    try PlacementCheck.requireValid(current, file: InputSource.displayName(slotMap!))
+                default:
+                    try PlacementCheck.requireValid(current, file: format == .vllm ? InputSource.displayName(phy2log!) : display,
+                                                    servedBy: "vLLM")
+                }
             }
             if let topology = dump.topology {
                 do { _ = try Problem(topology: topology, loads: dump.loads, current: dump.current) } catch let error as ExpertPlacementError {

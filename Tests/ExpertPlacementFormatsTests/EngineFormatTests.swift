@@ -247,6 +247,34 @@ struct EngineFormatTests {
         #expect(Array(r.loads.values) == [3, 6, 5, 6, 3, 8, 5, 8])
     }
 
+    @Test("TensorRT-LLM slot statistics (a load balancer on) folded into experts through the static load-balancer YAML")
+    func trtllmSlotStatistics() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("eplb-trt-slots-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // With a balancer on, num_experts is num_slots: 4 slot ids on 2 ranks × 2 slots, 2 experts.
+        try Data(#"{"num_experts": 4, "num_experts_per_token": 1}"#.utf8).write(to: URL(fileURLWithPath: dir + "/meta_info.json"))
+        try Data(Self.safetensors([("7_3", [1, 2, 3, 4]), ("7_4", [5, 6, 7, 8])])).write(to: URL(fileURLWithPath: dir + "/rank0.safetensors"))
+        let slots = try TensorRTLLMFormat.decodeStatistics(directory: dir)
+        #expect(slots.loads.experts == 4)  // read alone, the slots look like experts
+        let yaml = "num_slots: 4\ninitial_global_assignments:\n  3: [0, 1, 1, 0]\n  4: [1, 0, 0, 1]\n  5: [0, 1, 0, 1]\nlayer_updates_per_iter: 0\n"
+        let map = try TensorRTLLMFormat.decode(Array(yaml.utf8), file: "lb.yaml", devices: 2)
+        let folded = try TensorRTLLMFormat.foldSlots(slots, map: map, mapFile: "lb.yaml")
+        #expect(folded.loads.experts == 2 && folded.layerIds == [3, 4])
+        #expect(Array(folded.loads.values) == [5, 5, 13, 13] as [Double])  // layer 3: slots 0+3, 1+2; layer 4: 1+2, 0+3
+        #expect(folded.topology == Topology(devices: 2, slotsPerDevice: 2))
+        #expect(folded.current?.physicalToLogical == [0, 1, 1, 0, 1, 0, 0, 1])
+        let dynamic = try TensorRTLLMFormat.decode(Array(yaml.replacingOccurrences(of: "per_iter: 0", with: "per_iter: 1").utf8),
+                                                   file: "lb.yaml", devices: 2)
+        #expect(throws: InputError.self) { try TensorRTLLMFormat.foldSlots(slots, map: dynamic, mapFile: "lb.yaml") }
+        let partial = try TensorRTLLMFormat.decode(Array("num_slots: 4\ninitial_global_assignments:\n  3: [0, 1, 1, 0]\n".utf8),
+                                                   file: "lb.yaml", devices: 2)
+        #expect(throws: InputError(file: "lb.yaml", field: "initial_global_assignments",
+                                   reason: "has no layer 4, which the statistics record")) {
+            try TensorRTLLMFormat.foldSlots(slots, map: partial, mapFile: "lb.yaml")
+        }
+    }
+
     /// A safetensors file of 1-D int64 tensors, written the way the format specifies.
     static func safetensors(_ tensors: [(String, [Int64])]) -> [UInt8] {
         var header = "{", data: [UInt8] = [], offset = 0

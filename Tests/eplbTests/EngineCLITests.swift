@@ -136,6 +136,26 @@ struct EngineCLITests {
         #expect(noDevices.stderr == "eplb: error: \(map): physical_to_logical_map: SGLang's map does not record the number of devices (EP ranks); pass --devices\n")
     }
 
+    @Test("import-loads --format trtllm --slot-map: slot statistics folded through the load-balancer YAML, which becomes current")
+    func trtllmSlotMap() throws {
+        let x = Self.samples
+        // The sample records 64 ids per layer; a static balancer YAML with 64 slots on 8 ranks
+        // (slot p holds expert p) folds them onto themselves and records the map in force.
+        let rows = (1...26).map { "  \($0): [\((0..<64).map(String.init).joined(separator: ", "))]" }.joined(separator: "\n")
+        let yaml = try temporaryFile("engine-lb.yaml", "num_slots: 64\ninitial_global_assignments:\n\(rows)\nlayer_updates_per_iter: 0\n")
+        let plain = try CLI.run(["import-loads", "\(x)/trtllm-expert-statistic", "--format", "trtllm"])
+        let folded = try CLI.run(["import-loads", "\(x)/trtllm-expert-statistic", "--format", "trtllm", "--slot-map", yaml, "--devices", "8"])
+        #expect(folded.status == 0, "\(folded.stderr)")
+        guard case .object(let a) = try JSONParser.parse(plain.stdout), case .object(let b) = try JSONParser.parse(folded.stdout) else {
+            Issue.record("not objects"); return
+        }
+        #expect(a["load"] == b["load"] && a["layerIds"] == b["layerIds"])
+        #expect(b["current"] != nil && b["topology"]?.objectValue?["devices"]?.intValue == 8)
+        #expect(try CLI.run(["import-loads", "\(x)/trtllm-expert-statistic", "--format", "trtllm", "--slot-map", yaml]).status == 64)
+        #expect(try CLI.run(["import-loads", "\(x)/sglang-expert-distribution.json", "--format", "sglang", "--slot-map", yaml,
+                             "--devices", "8"]).status == 64)
+    }
+
     @Test("a 3-D .npy is never guessed: import-loads --format npy needs --axes")
     func npyNeedsAxes() throws {
         let values = ContiguousArray((0..<24).map { Double($0 % 5 + 1) })

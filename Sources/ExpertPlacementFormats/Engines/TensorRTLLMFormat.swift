@@ -172,6 +172,58 @@ public enum TensorRTLLMFormat {
         return EngineLoads(loads: EngineIO.group(loads, stepsPerEpisode: stepsPerEpisode), layerIds: layers)
     }
 
+    /// Statistics recorded with a load balancer on, folded into logical experts. TensorRT-LLM then
+    /// counts *slot* ids (`ExpertStatistic.maybe_add_info(num_slots, token_selected_slots)`: its
+    /// `num_experts` is `num_slots`), so each slot's count is added to the expert the
+    /// load-balancer YAML puts in that slot; the map becomes the instance's topology and `current`.
+    ///
+    /// - Parameters:
+    ///   - dump: ``decodeStatistics(directory:stepsPerEpisode:)``'s slot counts.
+    ///   - map: the YAML read by ``decode(_:file:devices:nodes:groups:)``; it must be static
+    ///     (`layer_updates_per_iter` 0: a dynamic balancer moves slots while recording) and hold
+    ///     every recorded layer.
+    /// - Throws: ``InputError`` naming the map file and field.
+    public static func foldSlots(_ dump: EngineLoads, map: (placement: EnginePlacement, layerUpdatesPerIteration: Int),
+                                 mapFile: String) throws(InputError) -> EngineLoads {
+        let placement = map.placement.placement, p = placement.slotsPerLayer, e = placement.experts
+        guard map.layerUpdatesPerIteration == 0 else {
+            throw InputError(file: mapFile, field: "layer_updates_per_iter",
+                             reason: "is \(map.layerUpdatesPerIteration): a dynamic balancer moves slots while recording, so its slot statistics cannot be read through the initial map")
+        }
+        let loads = dump.loads
+        guard loads.experts == p else {
+            throw InputError(file: mapFile, field: "num_slots",
+                             reason: "is \(p) but the statistics count \(loads.experts) ids per layer (meta_info.json num_experts)")
+        }
+        let ids = map.placement.layerIds ?? Array(0..<placement.layers)
+        let recorded = dump.layerIds ?? Array(0..<loads.layers)
+        var rows: [Int] = []
+        for id in recorded {
+            guard let row = ids.firstIndex(of: id) else {
+                throw InputError(file: mapFile, field: "initial_global_assignments",
+                                 reason: "has no layer \(id), which the statistics record")
+            }
+            rows.append(row)
+        }
+        var values = ContiguousArray<Double>(repeating: 0, count: loads.layers * loads.episodes * e)
+        var current = ContiguousArray<Int32>()
+        current.reserveCapacity(rows.count * p)
+        for (l, row) in rows.enumerated() {
+            let phy2log = placement.physicalToLogical[row * p ..< (row + 1) * p]
+            current.append(contentsOf: phy2log)
+            for t in 0..<loads.episodes {
+                for (slot, x) in phy2log.enumerated() { values[(l * loads.episodes + t) * e + Int(x)] += loads[l, t, slot] }
+            }
+        }
+        let folded = LoadTensor(layers: loads.layers, episodes: loads.episodes, experts: e, checkedValues: values)
+        let inForce: Placement
+        do { inForce = try Placement(topology: placement.topology, experts: e, physicalToLogical: current) } catch {
+            throw InputError(file: mapFile, error)
+        }
+        return EngineLoads(loads: folded, layerIds: dump.layerIds, topology: placement.topology, current: inForce,
+                           notes: dump.notes)
+    }
+
     private struct Key: Hashable {
         var iteration: Int
         var layer: Int
