@@ -226,6 +226,11 @@ struct EngineFormatTests {
         #expect(throws: InputError(file: "s.jsonl", reason: "no eplb_load_stats records found")) {
             try VLLMFormat.decodeStats(Array(meta.utf8), file: "s.jsonl")
         }
+        // An earlier revision of the PR: no meta record, num_ranks and num_layers in each stats
+        // record, the experts those of the p2l_map.
+        let early = [s1, s2].map { $0.replacingOccurrences(of: #""step""#, with: #""num_ranks": 2, "num_layers": 1, "step""#) }
+        let read = try VLLMFormat.decodeStats(Array(early.joined(separator: "\n").utf8), file: "s.jsonl")
+        #expect(read.loads == r.loads && read.topology == r.topology && read.current == r.current)
     }
 
     @Test("TensorRT-LLM statistics: ranks summed, iterations as episodes, decoder-layer ids kept")

@@ -127,6 +127,16 @@ public enum VLLMFormat {
                 try checkVersion(record, field: field("version"), file: file)
                 meta = record
             case "eplb_load_stats":
+                if meta == nil, record["num_ranks"] != nil, record["num_redundant_experts"] == nil,
+                   let mapValue = record["p2l_map"] {
+                    // An earlier revision of PR #41141 writes no meta record: each stats record
+                    // carries num_ranks and num_layers, and the logical experts are the ids of
+                    // its p2l_map (every expert has a replica).
+                    let map = try JSONTensor.read(mapValue, ranks: 2...2, field: field("p2l_map"), file: file, integers: true)
+                    var inferred = record
+                    inferred["num_redundant_experts"] = .number(Double(map.shape[1] - (Int(map.values.max() ?? 0) + 1)))
+                    meta = inferred
+                }
                 guard let meta else {
                     throw InputError(file: file, field: field("record_type"), reason: "eplb_load_stats before the eplb_load_meta record")
                 }
