@@ -218,13 +218,22 @@ public enum RegimeMemoryFile {
     static func placement(topology: JSONValue, experts: JSONValue, rows: JSONValue, file: String, field: String,
                           rowsKey: String? = nil) throws(InputError) -> Placement {
         let document = JSONValue.object(JSONObject([("topology", topology), ("experts", experts), ("phy2log", rows)]))
-        do { return try PlacementFile.decodeDocument(document, file: file).placement } catch {
+        let key = rowsKey ?? "phy2log"
+        let decoded: Placement
+        do { decoded = try PlacementFile.decodeDocument(document, file: file).placement } catch {
             let inner = error.field.map { name in
-                guard let rowsKey, name.hasPrefix("phy2log") else { return name }
-                return rowsKey + name.dropFirst("phy2log".count)
+                guard name.hasPrefix("phy2log") else { return name }
+                return key + name.dropFirst("phy2log".count)
             }
             throw InputError(file: file, field: field + (inner.map { ".\($0)" } ?? ""), reason: error.reason)
         }
+        // A kept plan is scored as deployed: ids in range and every expert present (an expert
+        // twice on a device is a deployed plan's right, see Validation.deployedViolations).
+        if let broken = Validation.deployedViolations(of: decoded, limit: 1).first {
+            throw InputError(file: file, field: field + "." + key + (broken.layer.map { "[\($0)]" } ?? ""),
+                             reason: "not a plan that can be deployed: \(broken)")
+        }
+        return decoded
     }
 
     /// `[L][B][E]` as nested arrays of numbers.

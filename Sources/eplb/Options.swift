@@ -266,6 +266,11 @@ struct DeployedInputOptions: ParsableArguments {
         let (name, loaded) = try input.load(overrides: overrides)
         var problem = loaded
         if let deployed {
+            let t = loaded.topology, d = deployed.topology
+            guard t.devices == d.devices && t.slotsPerDevice == d.slotsPerDevice else {
+                throw InputError(file: InputSource.displayName(current!), field: "topology",
+                                 reason: "the placement is for \(d.devices) devices × \(d.slotsPerDevice) slots but the window is for \(t.devices) × \(t.slotsPerDevice) (from the instance or --devices/--slots-per-device)")
+            }
             do throws(ExpertPlacementError) {
                 problem = try Problem(topology: loaded.topology, loads: loaded.loads, episodeWeights: loaded.episodeWeights,
                                       current: deployed)

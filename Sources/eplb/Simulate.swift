@@ -216,6 +216,10 @@ struct Simulate: ParsableCommand {
                 if let field = error.field, field == "window" || field == "interval" {
                     throw InputError(file: file, field: "--\(field)", reason: error.reason)
                 }
+                // In a --current file the rows are its "phy2log" key.
+                if currentFile != nil, let field = error.field, field.hasPrefix("current[") {
+                    throw InputError(file: file, field: "phy2log" + field.dropFirst("current".count), reason: error.reason)
+                }
                 throw InputError(file: file, error)
             }
             let showProgress = isatty(STDERR_FILENO) == 1

@@ -1,5 +1,6 @@
 import ExpertPlacement
 import ExpertPlacementFormats
+import Foundation
 import Testing
 
 @Suite("RegimeMemoryFile")
@@ -95,6 +96,20 @@ struct RegimeMemoryFileTests {
     ])
     func badFiles(original: String, replacement: String, field: String) throws {
         expectRefused(String(decoding: try encoded(memory()), as: UTF8.self), replacing: original, with: replacement, field: field)
+    }
+
+    @Test("a kept plan no engine could deploy (an expert with no replica) is named in the memory file, not blamed on the window")
+    func undeployablePlan() throws {
+        let text = String(decoding: try encoded(memory()), as: UTF8.self)
+        let row = try #require(text.range(of: #""window": \[\s*\[[^\]]*\]"#, options: .regularExpression))
+        let broken = text.replacingCharacters(in: row, with: "\"window\": [\n      [0, 0, 1, 1, 2, 2, 3, 3, 4]")
+        do {
+            _ = try RegimeMemoryFile.decodeState(Array(broken.utf8), file: "m.json")
+            Issue.record("accepted a plan without expert 5")
+        } catch {
+            #expect(error.file == "m.json" && error.field == "previousPlans.window.phy2log[0]", "\(error)")
+            #expect(error.reason.contains("expert 5: has no replica"), "\(error)")
+        }
     }
 
     /// `text` with `original` replaced is refused, the error naming the file and `field`.

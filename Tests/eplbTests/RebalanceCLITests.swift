@@ -99,6 +99,11 @@ struct RebalanceCLITests {
             let negative = try CLI.run(["rebalance", window, "--current", deployed, flag, value])
             #expect(negative.status == 64 && negative.stderr.contains("\(flag) must be"), "\(negative.stderr)")
         }
+        // A deployed plan for another arrangement of the window's 16 slots (2 × 8, not 4 × 4): its file is named.
+        let wide = try temporaryFile("rb-wide.json", #"{"topology": {"devices": 2, "slotsPerDevice": 8}, "experts": 12, "phy2log": [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0, 1, 2, 3], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0, 1, 2, 3], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0, 1, 2, 3]]}"#)
+        let arranged = try CLI.run(["rebalance", window, "--current", wide])
+        #expect(arranged.status == 2 && arranged.stderr.hasPrefix("eplb: error: \(wide): topology: the placement is for 2 devices × 8 slots but the window is for 4 × 4"),
+                "\(arranged.stderr)")
         // A NumPy file where a placement belongs is named as such.
         let npy = TestScratch.root.appendingPathComponent("rb-not-a-plan-\(getpid()).npy").path
         try Data(NumPyArray(shape: [2], dtype: .int64, values: [0, 1]).encode()).write(to: URL(fileURLWithPath: npy))

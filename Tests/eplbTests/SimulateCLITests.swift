@@ -69,7 +69,7 @@ struct SimulateCLITests {
         for policies in ["none", "none,greedy,rebalance"] {
             let r = try CLI.run(["simulate", path, "--current", lost, "--window", "8", "--interval", "8", "--policy", policies])
             #expect(r.status == 2 && r.stdout.isEmpty, "\(policies): \(r.stderr)")
-            #expect(r.stderr.hasPrefix("eplb: error: \(lost): current[0]: expert 5 has no replica"), "\(r.stderr)")
+            #expect(r.stderr.hasPrefix("eplb: error: \(lost): phy2log[0]: expert 5 has no replica"), "\(r.stderr)")
         }
         // Expert 0 twice on device 0 (DeepSeek EPLB's packing can leave that; vLLM and SGLang serve it): simulated from.
         let twice = try temporaryFile("twice-current.json", #"{"schemaVersion": 1, "topology": {"devices": 4, "slotsPerDevice": 2}, "experts": 6, "phy2log": [[0, 0, 1, 2, 3, 4, 5, 1], [0, 1, 2, 3, 4, 5, 0, 1]]}"#)
