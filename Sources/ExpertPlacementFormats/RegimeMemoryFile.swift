@@ -142,6 +142,11 @@ public enum RegimeMemoryFile {
                         try placement(topology: topology, experts: experts, rows: memory, file: file, field: "previousPlans.memory"))
         }
         let (count, share) = (try integer("windows"), try number("newestShare"))
+        if count == 1 {
+            // As eplb rebalance --regime-memory and eplb simulate --regime-memory: one window is
+            // the window itself, so the memory would silently do nothing.
+            throw InputError(file: file, field: "windows", reason: "is 1: 0 turns the memory off, and it needs at least 2 windows to plan on more than the window")
+        }
         let (blocks, discount) = (try integer("blocksPerWindow"), try number("discount"))
         let memory: RegimeMemory
         do {

@@ -200,7 +200,7 @@ struct Rebalance: ParsableCommand {
             let text: String
             switch format {
             case .json:
-                var info = PlacementFile.SolverInfo(method: "rebalance/\(plan.method)", objective: plan.objective, status: .feasible,
+                var info = PlacementFile.SolverInfo(method: "rebalance/\(plan.method)", objective: plan.objective, status: plan.status,
                                                     wallSeconds: omitTiming ? nil : plan.wallTime.inSeconds, notes: plan.notes)
                 moves.record(into: &info.settings)
                 rules.record(into: &info.settings)

@@ -222,6 +222,12 @@ struct Simulate: ParsableCommand {
                 }
                 throw InputError(file: file, error)
             }
+            if policies.contains(.rebalanceForecast) && planning.strategy == "auto" && window <= planning.horizon {
+                printWarning("--strategy auto: a window of \(window) iterations leaves no inner origin to score the candidates on with --horizon \(planning.horizon); auto takes its first candidate")
+            }
+            if problem.episodeWeights.contains(where: { $0 != 1 }) {
+                printWarning("\(input.instance.map(InputSource.displayName) ?? name): episodeWeights: ignored: the simulation serves every iteration of the trace alike")
+            }
             let showProgress = isatty(STDERR_FILENO) == 1
             var reports: [SimulationReport] = []
             var seconds: [Double] = []

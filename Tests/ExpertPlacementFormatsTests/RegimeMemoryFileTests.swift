@@ -89,6 +89,7 @@ struct RegimeMemoryFileTests {
     @Test("bad files name the file and the field", arguments: [
         (#""kind": "regimeMemory""#, #""kind": "placement""#, "kind"),
         (#""discount": 0.25"#, #""discount": 3"#, "regimeMemory.discount"),
+        (#""windows": 4"#, #""windows": 1"#, "windows"),
         (#""choices": ["window""#, #""choices": ["sometimes""#, "choices[0]"),
         (#""experts": 6"#, #""experts": 5"#, "remembered[0]"),
         (#""scores":"#, #""score":"#, "scores"),

@@ -296,6 +296,24 @@ struct RebalanceTests {
         #expect(checked >= 40)
     }
 
+    @Test("a plan that changes something without a gain is noGain, not belowMinGain, when no minGain is set")
+    func noGain() throws {
+        var found = 0
+        for seed in 0..<20 {
+            let problem = RandomInstances.problem(seed: UInt64(seed) &+ 95_000, maxDevices: 6, maxSlots: 3, maxLayers: 3,
+                                                  maxEpisodes: 2, withCurrent: true)
+            // An idle window: every plan is perfectly balanced, so no change gains anything.
+            let idle = try Problem(topology: problem.topology,
+                                   loads: LoadTensor(layers: problem.layers, episodes: 1, experts: problem.experts,
+                                                     values: ContiguousArray(repeating: 0, count: problem.layers * problem.experts)),
+                                   current: problem.current)
+            let plan = try Rebalancer.plan(idle, solver: GreedySolver(), options: RebalanceOptions())
+            #expect(plan.priority.isEmpty && plan.layers.allSatisfy { [.noChange, .noGain].contains($0.reason) }, "seed \(seed)")
+            found += plan.layers.filter { $0.reason == .noGain }.count
+        }
+        #expect(found > 0)
+    }
+
     @Test("relative threshold: the record of the last update decides, and is carried to the next call")
     func relativeThreshold() throws {
         let problem = RandomInstances.problem(seed: 7, maxDevices: 6, maxSlots: 3, maxLayers: 3, maxEpisodes: 3, withCurrent: true)

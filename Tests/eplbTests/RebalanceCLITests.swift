@@ -104,6 +104,11 @@ struct RebalanceCLITests {
         let arranged = try CLI.run(["rebalance", window, "--current", wide])
         #expect(arranged.status == 2 && arranged.stderr.hasPrefix("eplb: error: \(wide): topology: the placement is for 2 devices × 8 slots but the window is for 4 × 4"),
                 "\(arranged.stderr)")
+        // Stopped by the time limit: the status says so, as solve's does.
+        let hurried = try CLI.run(["rebalance", window, "--current", deployed, "--time-limit", "0.000001", "--omit-timing"])
+        #expect(hurried.status == 0, "\(hurried.stderr)")
+        let solver = try JSONParser.parse(Array(hurried.stdout.utf8)).objectValue?["solver"]?.objectValue
+        #expect(solver?["status"]?.stringValue == "timeLimit", "\(String(describing: solver))")
         // A NumPy file where a placement belongs is named as such.
         let npy = TestScratch.root.appendingPathComponent("rb-not-a-plan-\(getpid()).npy").path
         try Data(NumPyArray(shape: [2], dtype: .int64, values: [0, 1]).encode()).write(to: URL(fileURLWithPath: npy))

@@ -215,6 +215,21 @@ struct SimulateCLITests {
         }
     }
 
+    @Test("warnings: a JSON trace's episodeWeights are ignored; auto with a window no longer than the horizon takes its first candidate")
+    func warnings() throws {
+        let path = try Self.trace()
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let weights = "[" + (0..<48).map { $0 % 2 == 0 ? "1" : "2" }.joined(separator: ", ") + "]"
+        let weighted = try temporaryFile("sim-weighted.json", text.replacingOccurrences(of: "\"load\"", with: "\"episodeWeights\": \(weights), \"load\""))
+        let r = try CLI.run(["simulate", weighted, "--window", "8", "--interval", "8", "--policy", "none", "--omit-timing"])
+        #expect(r.status == 0 && r.stderr.contains("episodeWeights: ignored"), "\(r.stderr)")
+        let plain = try CLI.run(["simulate", path, "--window", "8", "--interval", "8", "--policy", "none", "--omit-timing"])
+        #expect(plain.stderr.isEmpty)
+        let auto = try CLI.run(["simulate", path, "--window", "8", "--interval", "8", "--policy", "rebalance-forecast",
+                                "--strategy", "auto", "--horizon", "8", "--omit-timing"])
+        #expect(auto.status == 0 && auto.stderr.contains("--strategy auto: a window of 8 iterations"), "\(auto.stderr)")
+    }
+
     @Test("usage errors exit 64")
     func usage() throws {
         let path = try Self.trace()

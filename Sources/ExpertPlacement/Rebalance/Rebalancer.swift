@@ -68,6 +68,9 @@ public struct LayerChange: Sendable, Equatable {
         case noChange
         /// Re-placed, but the relative gain was below `minGain`.
         case belowMinGain
+        /// Re-placed, but the plan found changes something without improving the objective on
+        /// the window (with any `minGain`, also 0 or none).
+        case noGain
         /// Re-placed and worth it, but other layers ranked higher within `maxLayers`.
         case beyondMaxLayers
         /// Changed.
@@ -114,6 +117,9 @@ public struct RebalancePlan: Sendable {
     public var notes: [String]
     /// Wall-clock time of the whole rebalance.
     public var wallTime: Duration
+    /// ``SolveStatus/timeLimit`` when re-placing stopped at the time limit (the best plans found
+    /// were used), ``SolveStatus/feasible`` otherwise.
+    public var status: SolveStatus = .feasible
     /// Where the plan was made when a ``RegimeMemory`` chose it (``Rebalancer/regimeMemory``):
     /// on the window or on the remembered windows; `nil` without a memory.
     public var plannedOn: RegimeMemory.Choice? = nil
@@ -321,7 +327,9 @@ public struct Rebalancer<Solver: LayerSolver>: Sendable {
                 let relative = score(before[l]) > 0 ? gain / score(before[l]) : 0
                 if moves == 0 {
                     change.reason = .noChange
-                } else if gain <= 0 || relative < (options.minGain ?? 0) {
+                } else if gain <= 0 {
+                    change.reason = .noGain
+                } else if relative < (options.minGain ?? 0) {
                     change.reason = .belowMinGain
                 } else {
                     change.reason = .changed
@@ -351,8 +359,10 @@ public struct Rebalancer<Solver: LayerSolver>: Sendable {
             changes[l].reason == .changed ? score(after[l]) : (recorded[l] ?? score(before[l]))
         }
         if status == .timeLimit { notes.append("re-placing stopped at the time limit: the best plans found were used") }
-        return RebalancePlan(placement: placement, layers: changes, priority: worth.map(\.layer),
-                             recordedImbalance: recordedAfter, objective: objective, method: solver.method, notes: notes,
-                             wallTime: clock.now - start)
+        var plan = RebalancePlan(placement: placement, layers: changes, priority: worth.map(\.layer),
+                                 recordedImbalance: recordedAfter, objective: objective, method: solver.method, notes: notes,
+                                 wallTime: clock.now - start)
+        plan.status = status == .timeLimit ? .timeLimit : .feasible
+        return plan
     }
 }
