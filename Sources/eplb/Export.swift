@@ -73,6 +73,9 @@ struct Export: ParsableCommand {
             let engine = format
             try PlacementCheck.requireValid(document.placement, file: file,
                                             servedBy: engine.servesDuplicateOnDevice ? engine.engineName : nil)
+            if [.sglang, .trtllm].contains(engine) && document.layerIds == nil && layers.firstMoELayer == nil {
+                printWarning("\(file): no layerIds and no --first-moe-layer: rows are written as decoder layers 0…\(document.placement.layers - 1); a model whose first K layers are dense needs --first-moe-layer K")
+            }
             let options = EngineMapFormat.Options(firstMoELayer: layers.firstMoELayer, decoderLayers: layers.decoderLayers,
                                                   layerUpdatesPerIteration: layerUpdatesPerIteration)
             let files = try engine.encode(document.placement, layerIds: document.layerIds, options: options, file: file)

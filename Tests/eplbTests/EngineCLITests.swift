@@ -127,6 +127,11 @@ struct EngineCLITests {
         let bareExport = try CLI.run(["export", barePlan, "--format", "sglang", "--devices", "2", "--slots-per-device", "2"])
         let fullExport = try CLI.run(["export", plan, "--format", "sglang"])
         #expect(bareExport.status == 0 && bareExport.stdout == fullExport.stdout, "\(bareExport.stderr)")
+        // Without layerIds or --first-moe-layer the rows are decoder layers from 0: said, not guessed silently.
+        #expect(bareExport.stderr.contains("no layerIds and no --first-moe-layer"), "\(bareExport.stderr)")
+        let withK = try CLI.run(["export", barePlan, "--format", "sglang", "--devices", "2", "--slots-per-device", "2",
+                                 "--first-moe-layer", "1"])
+        #expect(withK.status == 0 && withK.stderr.isEmpty, "\(withK.stderr)")
 
         let missing = try CLI.run(["import", map, "--format", "trtllm"])
         #expect(missing.status == 2 && missing.stderr.contains("invalid YAML") || missing.stderr.contains("num_slots"))

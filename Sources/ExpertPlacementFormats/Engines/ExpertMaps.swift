@@ -13,10 +13,9 @@ public import ExpertPlacement
 ///   `n` replicas. Sending ranks are thereby spread over the replicas.
 ///
 /// With one node (the default) and no local replica, the choice is the `(r mod n)`-th holder,
-/// which is vllm-ascend's `generate_log2phy_map` (`vllm_ascend/eplb/core/eplb_utils.py`) with
-/// `tp_size = 1`; its unit tests' expected maps are reproduced by this rule. (vllm-ascend's
-/// `tp_size > 1` rotation may pick a remote replica although a local one exists; this rule
-/// never does.)
+/// which is vllm-ascend's `generate_log2phy_map` (`vllm_ascend/eplb/core/eplb_utils.py`); its
+/// unit tests' expected maps are reproduced by this rule. (vllm-ascend's `ep_rank % n` choice
+/// may pick a remote replica although a local one exists; this rule never does.)
 ///
 /// Invariants (``violations(_:layer:)`` checks them): every expert reachable from every rank,
 /// every `log2phy` entry in `0..<P` and holding that expert, `expert_map` the exact inverse of
