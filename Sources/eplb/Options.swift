@@ -263,7 +263,17 @@ struct DeployedInputOptions: ParsableArguments {
             // with the instance's is reported below, not chosen between.
             overrides.fallback = document.placement.topology
         }
-        let (name, loaded) = try input.load(overrides: overrides)
+        let name: String, loaded: Problem
+        do {
+            (name, loaded) = try input.load(overrides: overrides)
+        } catch var error as InputError {
+            // A window without a topology takes the --current plan's: name that plan's experts
+            // when the topology does not fit the window's.
+            if let deployed, let current, error.field?.hasPrefix("topology") == true, input.topology.overrides.topology == nil {
+                error.reason += " (--current \(InputSource.displayName(current)) is a placement for \(deployed.experts) experts on \(deployed.topology.devices) × \(deployed.topology.slotsPerDevice) slots)"
+            }
+            throw error
+        }
         var problem = loaded
         if let deployed {
             let t = loaded.topology, d = deployed.topology

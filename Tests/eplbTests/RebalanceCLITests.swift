@@ -104,6 +104,11 @@ struct RebalanceCLITests {
         let arranged = try CLI.run(["rebalance", window, "--current", wide])
         #expect(arranged.status == 2 && arranged.stderr.hasPrefix("eplb: error: \(wide): topology: the placement is for 2 devices × 8 slots but the window is for 4 × 4"),
                 "\(arranged.stderr)")
+        // A window of 3 experts without a topology takes the 12-expert --current plan's 4 × 4: the plan is named.
+        let small = try temporaryFile("rb-small-window.json", #"{"load": [[[1, 2, 3]], [[1, 2, 3]], [[1, 2, 3]]]}"#)
+        let misfit = try CLI.run(["rebalance", small, "--current", deployed])
+        #expect(misfit.status == 2 && misfit.stderr.contains("(--current \(deployed) is a placement for 12 experts on 4 × 4 slots)"),
+                "\(misfit.stderr)")
         // Stopped by the time limit: the status says so, as solve's does.
         let hurried = try CLI.run(["rebalance", window, "--current", deployed, "--time-limit", "0.000001", "--omit-timing"])
         #expect(hurried.status == 0, "\(hurried.stderr)")
