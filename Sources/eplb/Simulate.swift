@@ -193,7 +193,17 @@ struct Simulate: ParsableCommand {
                 overrides.fallback = plan.topology
                 deployed = (bytes, plan)
             }
-            let (name, problem) = try input.load(overrides: overrides)
+            let name: String, problem: Problem
+            do {
+                (name, problem) = try input.load(overrides: overrides)
+            } catch var error as InputError {
+                // A trace without a topology takes the --current plan's: name that plan.
+                if let (_, plan) = deployed, let currentFile, error.field?.hasPrefix("topology") == true,
+                   input.topology.overrides.topology == nil {
+                    error.reason += " (--current \(currentFile) is a placement for \(plan.experts) experts on \(plan.topology.devices) × \(plan.topology.slotsPerDevice) slots)"
+                }
+                throw error
+            }
             var start = problem.current
             var origin = start == nil ? "plain" : "instance"
             if let (bytes, plan) = deployed, let currentFile {

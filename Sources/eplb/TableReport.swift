@@ -143,7 +143,11 @@ enum TableReport {
         return out
     }
 
-    static func fixed(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", x) }
+    /// `x` with `digits` decimals; a value that rounds to zero prints without a sign (not "-0.0").
+    static func fixed(_ x: Double, _ digits: Int) -> String {
+        let text = String(format: "%.\(digits)f", x)
+        return text.hasPrefix("-") && text.dropFirst().allSatisfy({ $0 == "0" || $0 == "." }) ? String(text.dropFirst()) : text
+    }
 
     static func format(seconds d: Duration) -> String {
         let s = d.inSeconds

@@ -75,7 +75,9 @@ struct Validate: ParsableCommand {
                 found = Validation.violations(of: plan, topology: problem?.topology, experts: problem?.experts,
                                               layers: problem?.layers, limit: maxViolations)
             }
-            if let current, found.isEmpty {
+            // With --current, an expert twice on a device counts only in layers the change touches
+            // (changeViolations decides): a layer left as deployed is the engine's business.
+            if let current, found.allSatisfy({ $0.rule == .noDuplicateOnDevice }) {
                 let deployedFile = InputSource.displayName(current)
                 let deployed = try PlacementFile.decode(try InputSource.read(current), file: deployedFile, experts: plan.experts)
                 found = Validation.changeViolations(of: plan, from: deployed, limit: maxViolations)

@@ -81,6 +81,18 @@ struct RebalanceTests {
                 if let cap = moves.maxMoves { #expect(placement.moves(from: twice, layer: 0) <= cap) }
             }
         }
+        // Every device doubles an expert and each expert already has D replicas (2 experts on
+        // 2 × 2 slots): the repair still finds the balanced plan (1.75 → 1.0 in 2 moves).
+        let doubled = try Placement(topology: Topology(devices: 2, slotsPerDevice: 2), experts: 2, layers: [[0, 0, 1, 1]])
+        let skewed = try Problem(topology: doubled.topology, loads: LoadTensor(layers: 1, episodes: 1, experts: 2, values: [7, 1]),
+                                 current: doubled)
+        for moves in [MovePolicy(cost: 0.001), MovePolicy(maxMoves: 2), MovePolicy(cost: 0.001, maxMoves: 2)] {
+            for solver in [AnyLayerSolverBox.search, .greedy] {
+                let placement = try solver.solve(skewed, moves: moves).placement
+                let m = try Metrics.layerMetrics(placement, on: skewed, layer: 0)
+                #expect(m.meanImbalance == 1 && m.moves == 2, "\(solver) \(moves): \(placement.physicalToLogical)")
+            }
+        }
         // When no change pays, the deployed plan stays as it is, duplicate and all.
         for solver in [AnyLayerSolverBox.search, .greedy] {
             #expect(try solver.solve(problem, moves: MovePolicy(cost: 100)).placement == twice, "\(solver)")
@@ -193,6 +205,28 @@ struct RebalanceTests {
         }
         #expect(total >= 40)
         #expect(Double(equal) >= 0.85 * Double(total), "at the capped optimum in \(equal) of \(total)")
+    }
+
+    @Test("move cap with a small move cost: within the cap, never below the brute-force optimum of objective + λ·moves, at it in most cases")
+    func moveCapWithCost() throws {
+        var total = 0, equal = 0
+        let cost = 0.00001
+        for seed in 0..<60 {
+            guard let problem = Self.tiny(seed) else { continue }
+            let plans = BruteForce.everyPlan(problem, objective: .meanImbalance)
+            for cap in [1, 2] {
+                let best = plans.filter { $0.moves <= cap }.map { $0.value + cost * Double($0.moves) }.min()!
+                let report = try SearchSolver().solve(problem, options: SolveOptions(moves: MovePolicy(cost: cost, maxMoves: cap)))
+                let m = try Metrics.layerMetrics(report.placement, on: problem, layer: 0)
+                let penalised = m.meanImbalance + cost * Double(m.moves!)
+                #expect(m.moves! <= cap, "seed \(seed) cap \(cap)")
+                #expect(penalised >= best * (1 - 1e-9), "seed \(seed) cap \(cap): below the optimum?")
+                total += 1
+                if penalised <= best * (1 + 1e-9) { equal += 1 }
+            }
+        }
+        #expect(total >= 40)
+        #expect(Double(equal) >= 0.85 * Double(total), "at the optimum in \(equal) of \(total)")
     }
 
     @Test("move cost: objective + λ·moves never below the brute-force optimum, at it in most cases, for every method",

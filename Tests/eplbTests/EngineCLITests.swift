@@ -84,9 +84,14 @@ struct EngineCLITests {
                 + "(1 such replica in 1 layer); SGLang serves this, vllm-ascend does not, and this tool's plans never do it: "
                 + "rebalancing re-places such a layer only when that pays\n")
         let twicePlan = try temporaryFile("engine-twice-plan.json", twice.stdout)
+        // As a plan it breaks the rule; left as deployed it is no change.
+        #expect(try CLI.run(["validate", twicePlan]).status == 1)
+        let unchanged = try CLI.run(["validate", twicePlan, "--current", twicePlan])
+        #expect(unchanged.status == 0, "\(unchanged.stdout)")
         let ascend = try CLI.run(["export", twicePlan, "--format", "vllm-ascend", "--output", out])
         #expect(ascend.status == 2 && ascend.stdout.isEmpty && ascend.stderr.hasPrefix("eplb: error: \(twicePlan): phy2log[0]: invalid placement:"))
         #expect(ascend.stderr.split(separator: "\n").count == 1)
+        #expect(ascend.stderr.contains("vllm-ascend cannot load an expert twice on a device"), "\(ascend.stderr)")
         #expect(!FileManager.default.fileExists(atPath: out))
         let deepseek = try CLI.run(["export", twicePlan, "--format", "vllm-mapping"])
         #expect(deepseek.status == 0 && deepseek.stderr.contains("vLLM serves this"), "\(deepseek.stderr)")

@@ -14,9 +14,10 @@ import HeapModule
 /// 3. iterated local search (the search solver's swap and replica-transfer neighbourhoods, see
 ///    `Search.md`) from the deployed plan on the penalised objective: a swap changes two slots, a
 ///    transfer one, and each candidate is charged `cost · Δmoves` (a move back to the deployed
-///    expert earns the cost back); moves beyond the cap are never taken. Under a cap alone the
-///    descent is run at a few Lagrangian prices `λ` around the target's gain per move (the price
-///    that makes the cheapest gains go first), then at price 0 to spend what is left of the cap;
+///    expert earns the cost back); moves beyond the cap are never taken. Under a cap the descent
+///    is also run at those of a few Lagrangian prices `λ` around the target's gain per move that
+///    exceed the cost (the price that makes the cheapest gains go first), each followed by a
+///    descent at the cost itself to spend what is left of the cap;
 /// 4. from the target, a reverse path: undo its moves one at a time (putting a slot's deployed
 ///    expert back by a replica transfer or a swap with a device that holds it), always the undo
 ///    that costs the least objective per move saved, until the plan fits the cap (or, with a cost,
@@ -97,8 +98,7 @@ public enum MigrationSearch {
         // move, valued as ``Metrics`` values it), and the descents start from its repair, each
         // second replica replaced by the replica that relieves the most load.
         let duplicated = Validation.hasDuplicateOnDevice(deployed, slotsPerDevice: layer.topology.slotsPerDevice)
-        let start = duplicated ? repaired(deployed, model: model) : deployed
-        guard let start else { return deployed }
+        guard let start = duplicated ? repaired(deployed, model: model) ?? target : deployed else { return deployed }
         best.load(physicalToLogical: start)
         // Whether `best` holds a candidate (a repaired row may need more moves than the cap).
         var holdsCandidate = fits(best)
@@ -117,12 +117,12 @@ public enum MigrationSearch {
             consider(state)
         }
         let seed = UInt64(layer.index) &* 0x9E37_79B9 &+ 7
-        // Descents from the deployed plan: at the policy's price, or (a cap alone) at a few
-        // Lagrangian prices and then at price 0 within the cap.
+        // Descents from the deployed plan: at the policy's price, and under a cap first at a few
+        // higher Lagrangian prices, each then continued at the policy's price within the cap.
         var prices = [policy.cost]
-        if policy.cost == 0, policy.maxMoves != nil, targetMoves > 0, targetGain > 0 {
+        if policy.maxMoves != nil, targetMoves > 0, targetGain > 0 {
             let unit = targetGain / Double(targetMoves)
-            prices = [2 * unit, unit, unit / 2, 0]
+            prices = [2 * unit, unit, unit / 2].filter { $0 > policy.cost } + [policy.cost]
         }
         for price in prices {
             if context.shouldStop() { break }
@@ -130,10 +130,10 @@ public enum MigrationSearch {
             var priced = search
             priced.moveCost = price
             priced.iterate(state: state, best: scratch, seed: seed, stop: context)
-            if price > 0 && policy.cost == 0 {
-                // Spend what is left of the cap at price 0.
+            if price > policy.cost {
+                // Spend what is left of the cap at the policy's own price.
                 var rest = search
-                rest.moveCost = 0
+                rest.moveCost = policy.cost
                 rest.iterate(state: state, best: scratch, seed: seed &+ 1, stop: context)
             }
             consider(state)
@@ -153,28 +153,30 @@ public enum MigrationSearch {
     }
 
     /// A deployed row with every second replica of an expert on a device replaced, device by
-    /// device in slot order, by a replica of the expert not on that device whose next replica
-    /// relieves the most load (`w/(r·(r+1))` on the model's summed rows; ties to the lower id).
-    /// `nil` when some device has no such expert.
+    /// device in slot order, by a replica of an expert not on that device whose next replica
+    /// relieves the most load (`w/(r·(r+1))` on the model's summed rows, `r` the devices holding
+    /// it; ties to the lower id). Counting devices, not replicas, an expert missing from a device
+    /// is on fewer than `D` devices, so a replacement exists whenever `E ≥ S`; `nil` otherwise.
     static func repaired(_ row: ContiguousArray<Int32>, model: LayerModel) -> ContiguousArray<Int32>? {
         let d = model.devices, s = model.slotsPerDevice, e = model.experts, t = model.episodes
         var out = row
-        var counts = [Int](repeating: 0, count: e)
-        for x in row { counts[Int(x)] += 1 }
+        var holders = [Int](repeating: 0, count: e)  // devices holding each expert
+        for dev in 0..<d {
+            for k in 0..<s where !row[dev * s ..< dev * s + k].contains(row[dev * s + k]) { holders[Int(row[dev * s + k])] += 1 }
+        }
         var total = [Double](repeating: 0, count: e)
         for x in 0..<e { for i in 0..<t { total[x] += model.u[x * t + i] } }
         for dev in 0..<d {
             let slots = dev * s ..< (dev + 1) * s
             for i in slots where out[slots.lowerBound ..< i].contains(out[i]) {
                 var chosen = -1, relief = -Double.infinity
-                for y in 0..<e where counts[y] < d && !out[slots].contains(Int32(y)) {
-                    let r = Double(Swift.max(1, counts[y]))
+                for y in 0..<e where !out[slots].contains(Int32(y)) {
+                    let r = Double(Swift.max(1, holders[y]))
                     let gain = total[y] / (r * (r + 1))
                     if gain > relief { (chosen, relief) = (y, gain) }
                 }
                 guard chosen >= 0 else { return nil }
-                counts[Int(out[i])] -= 1
-                counts[chosen] += 1
+                holders[chosen] += 1
                 out[i] = Int32(chosen)
             }
         }
