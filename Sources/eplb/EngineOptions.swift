@@ -43,22 +43,25 @@ struct LayerIdOptions: ParsableArguments {
 enum PlacementCheck {
     /// Throws an ``InputError`` naming the first broken rule when `placement` is invalid.
     ///
-    /// - Parameter engine: with the name of an engine that serves two replicas of one expert on a
-    ///   device (``EngineMapFormat/servesDuplicateOnDevice``), such a map passes with a warning
-    ///   instead of being refused.
-    static func requireValid(_ placement: Placement, file: String, servedBy engine: String? = nil) throws(InputError) {
-        let found = engine == nil ? Validation.violations(of: placement, limit: 1)
-            : Validation.deployedViolations(of: placement, limit: 1)
-        if let first = found.first {
-            throw InputError(file: file, field: first.layer.map { "phy2log[\($0)]" } ?? "phy2log",
-                             reason: "invalid placement: \(first)")
+    /// - Parameter format: the engine format the map is read from or written to. One that serves
+    ///   two replicas of an expert on a device (``EngineMapFormat/servesDuplicateOnDevice``) lets
+    ///   such a map pass with a warning; one that does not refuses it and says so when nothing
+    ///   else is wrong with the map.
+    static func requireValid(_ placement: Placement, file: String, format: EngineMapFormat? = nil) throws(InputError) {
+        let all = Validation.violations(of: placement, limit: Int.max)
+        let duplicates = all.filter { $0.rule == .noDuplicateOnDevice }
+        let serves = format?.servesDuplicateOnDevice == true
+        if let first = serves ? all.first(where: { $0.rule != .noDuplicateOnDevice }) : all.first {
+            var reason = "invalid placement: \(first)"
+            if let format, duplicates.count == all.count {
+                reason += "; \(format.engineName) cannot load an expert twice on a device (a map DeepSeek EPLB, vLLM or SGLang may serve): re-place those layers first, e.g. eplb rebalance WINDOW --current \(file)"
+            }
+            throw InputError(file: file, field: first.layer.map { "phy2log[\($0)]" } ?? "phy2log", reason: reason)
         }
-        guard let engine else { return }
-        let twice = Validation.violations(of: placement, limit: Int.max).filter { $0.rule == .noDuplicateOnDevice }
-        if let first = twice.first {
-            let layers = Set(twice.compactMap(\.layer)).count
-            printWarning("\(file): \(first) (\(twice.count) such replica\(twice.count == 1 ? "" : "s") in \(layers) "
-                         + "layer\(layers == 1 ? "" : "s")); \(engine) serves this, vllm-ascend does not, and this tool's "
+        if serves, let format, let first = duplicates.first {
+            let layers = Set(duplicates.compactMap(\.layer)).count
+            printWarning("\(file): \(first) (\(duplicates.count) such replica\(duplicates.count == 1 ? "" : "s") in \(layers) "
+                         + "layer\(layers == 1 ? "" : "s")); \(format.engineName) serves this, vllm-ascend does not, and this tool's "
                          + "plans never do it: rebalancing re-places such a layer only when that pays")
         }
     }

@@ -71,13 +71,7 @@ struct Export: ParsableCommand {
             let document = try PlacementFile.decodeDocument(try InputSource.read(placement), file: file,
                                                             topology: TopologyOverrides(devices: devices, slotsPerDevice: slotsPerDevice).topology)
             let engine = format
-            if !engine.servesDuplicateOnDevice, Validation.deployedViolations(of: document.placement, limit: 1).isEmpty,
-               let twice = Validation.violations(of: document.placement, limit: 1).first {
-                throw InputError(file: file, field: twice.layer.map { "phy2log[\($0)]" } ?? "phy2log",
-                                 reason: "invalid placement: \(twice); \(engine.engineName) cannot load an expert twice on a device (a map DeepSeek EPLB, vLLM or SGLang may serve): re-place those layers first, e.g. eplb rebalance WINDOW --current \(file)")
-            }
-            try PlacementCheck.requireValid(document.placement, file: file,
-                                            servedBy: engine.servesDuplicateOnDevice ? engine.engineName : nil)
+            try PlacementCheck.requireValid(document.placement, file: file, format: engine)
             if [.sglang, .trtllm].contains(engine) && document.layerIds == nil && layers.firstMoELayer == nil {
                 printWarning("\(file): no layerIds and no --first-moe-layer: rows are written as decoder layers 0…\(document.placement.layers - 1); a model whose first K layers are dense needs --first-moe-layer K")
             }

@@ -68,8 +68,7 @@ struct Import: ParsableCommand {
             do { try result.placement.topology.validate(experts: result.placement.experts) } catch let error as ExpertPlacementError {
                 throw InputError(file: name, error)
             }
-            try PlacementCheck.requireValid(result.placement, file: name,
-                                            servedBy: engine.servesDuplicateOnDevice ? engine.engineName : nil)
+            try PlacementCheck.requireValid(result.placement, file: name, format: engine)
             try OutputSink.write(JSONWriter.string(PlacementFile.encode(result.placement, layerIds: result.layerIds)), to: output)
         }
     }

@@ -142,10 +142,10 @@ struct ImportLoads: ParsableCommand {
             if let current = dump.current, dump.topology != nil {
                 switch format {
                 case .trtllm:
-                    try PlacementCheck.requireValid(current, file: InputSource.displayName(slotMap!))
+                    try PlacementCheck.requireValid(current, file: InputSource.displayName(slotMap!), format: .trtllm)
                 default:
                     try PlacementCheck.requireValid(current, file: format == .vllm ? InputSource.displayName(phy2log!) : display,
-                                                    servedBy: "vLLM")
+                                                    format: .vllmMapping)
                 }
             }
             if let topology = dump.topology {
