@@ -184,38 +184,16 @@ public enum MigrationSearch {
     }
 
     /// The model's value of a row that may hold an expert twice on a device: each expert's load
-    /// split evenly over all its replicas, as ``Metrics`` does. O(T'·P).
+    /// split evenly over all its replicas, as ``Metrics`` does (``ObjectiveModel``'s one
+    /// evaluation of a plan, on the model's rows). O(T'·P).
+    ///
+    /// - Precondition: a sum or max model (the migration search never uses a risk-mode model).
     static func value(of row: ContiguousArray<Int32>, model: LayerModel) -> Double {
-        let d = model.devices, s = model.slotsPerDevice, e = model.experts, t = model.episodes
-        var counts = [Double](repeating: 0, count: e)
-        for x in row { counts[Int(x)] += 1 }
-        var loads = [Double](repeating: 0, count: d * t)
-        for dev in 0..<d {
-            for k in 0..<s {
-                let x = Int(row[dev * s + k])
-                for i in 0..<t { loads[dev * t + i] += model.u[x * t + i] / counts[x] }
-            }
-        }
-        switch model.mode {
-        case .sum, .max:
-            var f = model.constant
-            for i in 0..<t {
-                var peak = 0.0
-                for dev in 0..<d { peak = Swift.max(peak, loads[dev * t + i]) }
-                f = model.mode == .sum ? f + peak : Swift.max(f, peak)
-            }
-            return f
-        case .risk:
-            var worst = 0.0
-            for dev in 0..<d {
-                var mean = 0.0
-                for i in 0..<t { mean += model.weights[i] * loads[dev * t + i] }
-                var variance = 0.0
-                for i in 0..<t { variance += model.weights[i] * (loads[dev * t + i] - mean) * (loads[dev * t + i] - mean) }
-                worst = Swift.max(worst, mean + model.riskZ * variance.squareRoot())
-            }
-            return worst
-        }
+        precondition(model.mode != .risk, "MigrationSearch.value: a risk-mode model")
+        let e = model.experts, t = model.episodes
+        let rows = (0..<t).lazy.map { i in (0..<e).lazy.map { x in model.u[x * t + i] } }
+        let peaks = ObjectiveModel.rowPeaks(row, rows: rows, experts: e, slotsPerDevice: model.slotsPerDevice)
+        return model.mode == .sum ? peaks.reduce(model.constant, +) : peaks.reduce(model.constant) { Swift.max($0, $1) }
     }
 
     /// One undo of the reverse path.
