@@ -107,29 +107,31 @@ public struct SearchSolver: LayerSolver {
                                       model: r.model.flatMap { $0.mode == .risk ? nil : $0 }, context: context)
     }
 
-    /// The search's outcome, proven optimal on tiny layers by the exhaustive branch and bound.
+    /// The search's outcome, proven optimal on tiny layers by the exhaustive branch and bound, or
+    /// by meeting its bound.
     private func proved(_ r: LayerResult, layer: ProblemLayer, context: LayerContext) -> LayerOutcome {
-        // Tiny layers: the exhaustive branch and bound proves the optimum (or finds it) within a
-        // node budget of a few milliseconds, and the optimum becomes the bound.
         let limit = configuration.proofNodeLimit
-        if context.options.computesBounds && !r.hitLimit && limit > 0 {
+        let tryProof = !r.hitLimit && limit > 0
+        // The bound-meeting check costs O(T·P): done on layers whose episodes the model did not block.
+        let checkValue = layer.problem.episodes <= configuration.episodeCap
+        if context.options.computesBounds && (tryProof || checkValue) {
             let model = ObjectiveModel(layer, objective: context.options.objective)
-            if ExhaustiveSearch.isCandidate(model), !context.shouldStop(),
+            // Tiny layers: the exhaustive branch and bound proves the optimum (or finds it) within
+            // a node budget of a few milliseconds, and the optimum becomes the bound.
+            if tryProof, ExhaustiveSearch.isCandidate(model), !context.shouldStop(),
                let proof = ExhaustiveSearch.prove(model, slotsPerDevice: layer.topology.slotsPerDevice, incumbent: r.slots,
                                                   nodeLimit: limit, deadline: context.deadline) {
                 return LayerOutcome(physicalToLogical: ContiguousArray(proof.improvedPlan ?? r.slots), status: .optimal,
                                     lowerBound: Swift.max(r.bound, proof.optimum))
             }
-        }
-        // A plan that meets its bound is optimal, whatever the bound's family (e.g. one hot
-        // expert's replica as heavy as the allotment bound in every episode). Checked on layers
-        // whose episodes the model did not block, where the check costs O(T·P) with T ≤ the cap.
-        if context.options.computesBounds && layer.problem.episodes <= configuration.episodeCap {
-            let value = ObjectiveModel(layer, objective: context.options.objective)
-                .value(of: r.slots, slotsPerDevice: layer.topology.slotsPerDevice)
-            if value <= r.bound * (1 + 1e-12) {
-                return LayerOutcome(physicalToLogical: ContiguousArray(r.slots), status: .optimal,
-                                    lowerBound: Swift.min(r.bound, value), boundSource: .optimum)
+            // A plan that meets its bound is optimal, whatever the bound's family (e.g. one hot
+            // expert's replica as heavy as the allotment bound in every episode).
+            if checkValue {
+                let value = model.value(of: r.slots, slotsPerDevice: layer.topology.slotsPerDevice)
+                if value <= r.bound * (1 + 1e-12) {
+                    return LayerOutcome(physicalToLogical: ContiguousArray(r.slots), status: .optimal,
+                                        lowerBound: Swift.min(r.bound, value), boundSource: .optimum)
+                }
             }
         }
         return LayerOutcome(physicalToLogical: ContiguousArray(r.slots), status: r.hitLimit ? .timeLimit : .feasible,
