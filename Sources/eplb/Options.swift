@@ -91,6 +91,24 @@ struct InstanceOptions: ParsableArguments {
         return (name, problem)
     }
 
+    /// ``load(overrides:)`` for a window served by the deployed plan read from `deployed.file`
+    /// (`rebalance`, `pareto` and `simulate`'s `--current`): an input without a topology takes the
+    /// plan's, and an error about the topology also names the plan, which may be where it came from.
+    func load(overrides: TopologyOverrides, deployed: (file: String, plan: Placement)?) throws -> (name: String, problem: Problem) {
+        guard let deployed else { return try load(overrides: overrides) }
+        var overrides = overrides
+        overrides.fallback = deployed.plan.topology
+        do {
+            return try load(overrides: overrides)
+        } catch var error as InputError {
+            if error.field?.hasPrefix("topology") == true, topology.overrides.topology == nil {
+                let t = deployed.plan.topology
+                error.reason += " (--current \(deployed.file) is a placement for \(deployed.plan.experts) experts on \(t.devices) × \(t.slotsPerDevice) slots)"
+            }
+            throw error
+        }
+    }
+
     /// Loads the instance and its `layerIds` (decoder-layer ids; `nil` when the file has none).
     func loadWithLayerIds(overrides: TopologyOverrides) throws -> (name: String, problem: Problem, layerIds: [Int]?) {
         if let instance {
@@ -250,30 +268,19 @@ struct DeployedInputOptions: ParsableArguments {
         var deployed: Placement? = nil
         var recorded: [Double]? = nil
         var recordedObjective: Objective? = nil
-        var overrides = input.topology.overrides
         if let current {
             // A bare {"phy2log": …} plan takes its topology from --devices/--slots-per-device.
             let file = InputSource.displayName(current)
             let value = try PlacementFile.parse(try InputSource.read(current), file: file)
-            let document = try PlacementFile.decodeDocument(value, file: file, topology: overrides.topology)
+            let document = try PlacementFile.decodeDocument(value, file: file, topology: input.topology.overrides.topology)
             deployed = document.placement
             recorded = document.recordedImbalance
             recordedObjective = value.objectValue?["solver"]?.objectValue?["objective"]?.stringValue.flatMap(Objective.init(rawValue:))
-            // Its topology serves an instance without one (a .npy window); one that disagrees
-            // with the instance's is reported below, not chosen between.
-            overrides.fallback = document.placement.topology
         }
-        let name: String, loaded: Problem
-        do {
-            (name, loaded) = try input.load(overrides: overrides)
-        } catch var error as InputError {
-            // A window without a topology takes the --current plan's: name that plan's experts
-            // when the topology does not fit the window's.
-            if let deployed, let current, error.field?.hasPrefix("topology") == true, input.topology.overrides.topology == nil {
-                error.reason += " (--current \(InputSource.displayName(current)) is a placement for \(deployed.experts) experts on \(deployed.topology.devices) × \(deployed.topology.slotsPerDevice) slots)"
-            }
-            throw error
-        }
+        // Its topology serves an instance without one (a .npy window); one that disagrees with
+        // the instance's is reported below, not chosen between.
+        let (name, loaded) = try input.load(overrides: input.topology.overrides,
+                                            deployed: deployed.map { (InputSource.displayName(current!), $0) })
         var problem = loaded
         if let deployed {
             let t = loaded.topology, d = deployed.topology

@@ -137,9 +137,7 @@ struct Rebalance: ParsableCommand {
             let ((name, window), recorded, recordedObjective) = try deployed.loadRecords()
             // Errors name the window's file (the instance's name is a label, kept for the table).
             let windowFile = deployed.input.instance.map(InputSource.displayName) ?? name
-            if planning.strategy == "auto" && window.episodes <= planning.horizon {
-                printWarning("--strategy auto: a window of \(window.episodes) episodes leaves no inner origin to score the candidates on with --horizon \(planning.horizon); auto takes its first candidate")
-            }
+            planning.warnIfAutoCannotChoose(windowLength: window.episodes, unit: "episodes")
             // With --strategy, the selected layers are planned (and scored) on the loads to come.
             let (problem, chosen): (Problem, String)
             do throws(ExpertPlacementError) {

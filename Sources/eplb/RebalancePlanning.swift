@@ -40,6 +40,13 @@ struct RebalancePlanningOptions: ParsableArguments {
         return (planned, strategy.reportedName(chosen: chosen))
     }
 
+    /// Warns that `auto` cannot score its candidates on a window of `length` episodes (or
+    /// iterations, `unit`) no longer than the horizon, and so takes its first candidate.
+    func warnIfAutoCannotChoose(windowLength length: Int, unit: String) {
+        guard strategy == "auto" && length <= horizon else { return }
+        printWarning("--strategy auto: a window of \(length) \(unit) leaves no inner origin to score the candidates on with --horizon \(horizon); auto takes its first candidate")
+    }
+
     func record(into settings: inout JSONObject, chosen: String) {
         guard strategy != "window" else { return }
         settings["strategy"] = .string(chosen)

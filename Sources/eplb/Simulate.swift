@@ -185,25 +185,14 @@ struct Simulate: ParsableCommand {
             // --current is read first: its topology serves a trace that has none (a .npy), as in
             // rebalance; a bare {"phy2log": …} plan takes the flags' topology.
             let currentFile = current.map(InputSource.displayName)
-            var overrides = input.topology.overrides
+            let overrides = input.topology.overrides
             var deployed: (bytes: [UInt8], plan: Placement)? = nil
             if let current, let currentFile {
                 let bytes = try InputSource.read(current)
-                let plan = try PlacementFile.decode(bytes, file: currentFile, topology: overrides.topology)
-                overrides.fallback = plan.topology
-                deployed = (bytes, plan)
+                deployed = (bytes, try PlacementFile.decode(bytes, file: currentFile, topology: overrides.topology))
             }
-            let name: String, problem: Problem
-            do {
-                (name, problem) = try input.load(overrides: overrides)
-            } catch var error as InputError {
-                // A trace without a topology takes the --current plan's: name that plan.
-                if let (_, plan) = deployed, let currentFile, error.field?.hasPrefix("topology") == true,
-                   input.topology.overrides.topology == nil {
-                    error.reason += " (--current \(currentFile) is a placement for \(plan.experts) experts on \(plan.topology.devices) × \(plan.topology.slotsPerDevice) slots)"
-                }
-                throw error
-            }
+            let (name, problem) = try input.load(overrides: overrides,
+                                                 deployed: deployed.map { (currentFile!, $0.plan) })
             var start = problem.current
             var origin = start == nil ? "plain" : "instance"
             if let (bytes, plan) = deployed, let currentFile {
@@ -232,9 +221,7 @@ struct Simulate: ParsableCommand {
                 }
                 throw InputError(file: file, error)
             }
-            if policies.contains(.rebalanceForecast) && planning.strategy == "auto" && window <= planning.horizon {
-                printWarning("--strategy auto: a window of \(window) iterations leaves no inner origin to score the candidates on with --horizon \(planning.horizon); auto takes its first candidate")
-            }
+            if policies.contains(.rebalanceForecast) { planning.warnIfAutoCannotChoose(windowLength: window, unit: "iterations") }
             if problem.episodeWeights.contains(where: { $0 != 1 }) {
                 printWarning("\(input.instance.map(InputSource.displayName) ?? name): episodeWeights: ignored: the simulation serves every iteration of the trace alike")
             }
