@@ -253,6 +253,30 @@ struct RebalanceTests {
         #expect(Double(equal) >= 0.8 * Double(total), "at the optimum in \(equal) of \(total)")
     }
 
+    /// One layer's record of a rebalance against its deployed (`old`) and new rows: a layer left
+    /// alone is byte-identical with no transfer; a changed one is realised exactly by its
+    /// transfers, each sent by a device that holds the expert, within the options' cap and gain.
+    static func expectRealised(_ change: LayerChange, old: [Int32], new: [Int32], slotsPerDevice s: Int,
+                               options: RebalanceOptions, seed: Int) {
+        let l = change.layer
+        guard change.reason == .changed else {
+            #expect(old == new, "seed \(seed) layer \(l): untouched layer changed")
+            #expect(change.transfers.isEmpty)
+            return
+        }
+        var applied = old
+        for t in change.transfers {
+            #expect(old[t.source * s ..< (t.source + 1) * s].contains(Int32(t.expert)), "seed \(seed) layer \(l): source lacks the expert")
+            applied[t.destination * s + t.slot] = Int32(t.expert)
+        }
+        #expect(applied == new, "seed \(seed) layer \(l)")
+        #expect(change.moves == change.transfers.count)
+        if let cap = options.moves.maxMoves { #expect(change.moves <= cap) }
+        if let g = options.minGain {
+            #expect(change.gain(options.objective) >= g * change.before.value(of: options.objective) - 1e-12)
+        }
+    }
+
     @Test("rebalance: untouched layers are byte-identical, transfers realise the changed ones, worker rules hold, priority by gain per move")
     func cherryPicking() throws {
         for seed in 0..<40 {
@@ -266,21 +290,9 @@ struct RebalanceTests {
                 let p = problem.topology.slotCount, s = problem.topology.slotsPerDevice
                 for change in plan.layers {
                     let l = change.layer
-                    let old = Array(current.physicalToLogical[l * p ..< (l + 1) * p])
-                    let new = Array(plan.placement.physicalToLogical[l * p ..< (l + 1) * p])
-                    if change.reason != .changed {
-                        #expect(old == new, "seed \(seed) layer \(l): untouched layer changed")
-                        #expect(change.transfers.isEmpty)
-                        continue
-                    }
-                    var applied = old
-                    for t in change.transfers { applied[t.destination * s + t.slot] = Int32(t.expert) }
-                    #expect(applied == new, "seed \(seed) layer \(l)")
-                    #expect(change.moves == change.transfers.count)
-                    if let cap = options.moves.maxMoves { #expect(change.moves <= cap) }
-                    if let g = options.minGain {
-                        #expect(change.gain(options.objective) >= g * change.before.value(of: options.objective) - 1e-12)
-                    }
+                    Self.expectRealised(change, old: Array(current.physicalToLogical[l * p ..< (l + 1) * p]),
+                                        new: Array(plan.placement.physicalToLogical[l * p ..< (l + 1) * p]),
+                                        slotsPerDevice: s, options: options, seed: seed)
                 }
                 if let k = options.maxLayers { #expect(plan.priority.count <= k) }
                 let perMove = plan.priority.map { plan.layers[$0].gain(options.objective) / Double(plan.layers[$0].moves) }
@@ -307,21 +319,12 @@ struct RebalanceTests {
                 let plan = try Rebalancer.plan(window, solver: SearchSolver(), options: options)
                 for change in plan.layers {
                     let l = change.layer
-                    let old = Array(flat[l * p ..< (l + 1) * p]), new = Array(plan.placement.physicalToLogical[l * p ..< (l + 1) * p])
-                    if change.reason != .changed {
-                        #expect(old == new, "seed \(seed) layer \(l)")
-                        continue
-                    }
+                    let new = Array(plan.placement.physicalToLogical[l * p ..< (l + 1) * p])
+                    Self.expectRealised(change, old: Array(flat[l * p ..< (l + 1) * p]), new: new, slotsPerDevice: s,
+                                        options: options, seed: seed)
+                    guard change.reason == .changed else { continue }
                     let row = try Placement(topology: problem.topology, experts: problem.experts, physicalToLogical: ContiguousArray(new))
                     #expect(Validation.violations(of: row).isEmpty, "seed \(seed) layer \(l)")
-                    var applied = old
-                    for t in change.transfers {
-                        #expect(old[t.source * s ..< (t.source + 1) * s].contains(Int32(t.expert)))
-                        applied[t.destination * s + t.slot] = Int32(t.expert)
-                    }
-                    #expect(applied == new, "seed \(seed) layer \(l)")
-                    #expect(change.moves == change.transfers.count)
-                    if let cap = options.moves.maxMoves { #expect(change.moves <= cap) }
                     #expect(change.after.value(of: options.objective) < change.before.value(of: options.objective))
                 }
                 checked += 1
