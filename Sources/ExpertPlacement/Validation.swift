@@ -83,6 +83,7 @@ public enum Validation {
         let d = placement.topology.devices, p = placement.slotsPerLayer
         var seen = [Int](repeating: -1, count: e)  // device that last held the expert in this layer
         var present = [Bool](repeating: false, count: e)
+        var onDevice = [Int](repeating: 0, count: e)  // replicas of the expert on device `seen` so far
         layerLoop: for l in 0..<placement.layers {
             for i in 0..<e { seen[i] = -1; present[i] = false }
             for dev in 0..<d {
@@ -95,9 +96,12 @@ public enum Validation {
                         if out.count >= limit { break layerLoop }
                         continue
                     }
-                    if seen[x] == dev {
-                        out.append(Violation(rule: .noDuplicateOnDevice, layer: l, device: dev, expert: x,
-                                             message: "two replicas on one device (second in slot \(slot))"))
+                    onDevice[x] = seen[x] == dev ? onDevice[x] + 1 : 1
+                    if onDevice[x] > 1 {
+                        let k = onDevice[x]
+                        out.append(Violation(rule: .noDuplicateOnDevice, layer: l, device: dev, expert: x, message: k == 2
+                            ? "two replicas on one device (second in slot \(slot))"
+                            : "\(k) replicas on one device (replica \(k) in slot \(slot))"))
                         if out.count >= limit { break layerLoop }
                     }
                     seen[x] = dev

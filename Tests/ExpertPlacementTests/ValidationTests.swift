@@ -22,6 +22,18 @@ struct ValidationTests {
         #expect(v[0].description == "layer 1, device 2, expert 2: two replicas on one device (second in slot 5)")
     }
 
+    @Test("more than two replicas of one expert on a device: each extra one is counted, and an expert back on a device after another is not")
+    func manyOnOneDevice() throws {
+        // Device 0 holds expert 0 four times; device 1 holds 1, 2, 0, 3 (expert 0 once there).
+        let plan = try Placement(topology: Topology(devices: 2, slotsPerDevice: 4), experts: 4,
+                                 layers: [[0, 0, 0, 0, 1, 2, 0, 3]])
+        #expect(Validation.violations(of: plan).map(\.message) == [
+            "two replicas on one device (second in slot 1)",
+            "3 replicas on one device (replica 3 in slot 2)",
+            "4 replicas on one device (replica 4 in slot 3)",
+        ])
+    }
+
     @Test("a deployed plan may hold an expert twice on a device: deployedViolations leaves that rule out, a change keeps either slot")
     func deployedDuplicate() throws {
         let twice = try Placement(topology: topology, experts: 4, layers: [[0, 0, 1, 2, 3, 1]])
