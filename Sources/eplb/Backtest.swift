@@ -116,6 +116,9 @@ struct BacktestCommand: ParsableCommand {
     func run() throws {
         try reportingInputErrors {
             let (name, problem) = try input.load()
+            if problem.episodeWeights.contains(where: { $0 != 1 }) {
+                printWarning("\(input.instance.map(InputSource.displayName) ?? name): episodeWeights: ignored: the backtest plans on and scores every episode of the trace alike")
+            }
             let results: [BacktestResult]
             let origins: [Int]
             do throws(ExpertPlacementError) {

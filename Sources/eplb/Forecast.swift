@@ -108,6 +108,9 @@ struct ForecastCommand: ParsableCommand {
             if let full = try Self.instanceWithTopology(bytes, file: file, axes: axes.order) {
                 topology = full.problem.topology
                 name = full.name ?? file
+                if full.problem.episodeWeights.contains(where: { $0 != 1 }) {
+                    printWarning("\(file): episodeWeights: ignored: the models fit the episodes as equally spaced steps, and the forecast has none")
+                }
             }
             if let window {
                 guard window <= loads.episodes else {

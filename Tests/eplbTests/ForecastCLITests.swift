@@ -47,6 +47,25 @@ struct ForecastCLITests {
         #expect(r.stdout.contains("\"historyEpisodes\": 6"))
     }
 
+    @Test("episodeWeights in the history: forecast and backtest say they are ignored (and not without them)")
+    func episodeWeightsIgnored() throws {
+        let text = try String(contentsOfFile: try Self.history(topology: true), encoding: .utf8)
+        let weights = "[" + (0..<12).map { $0 % 2 == 0 ? "1" : "3" }.joined(separator: ", ") + "]"
+        let weighted = try temporaryFile("history-weighted.json",
+                                         text.replacingOccurrences(of: "\"load\"", with: "\"episodeWeights\": \(weights), \"load\""))
+        let forecast = try CLI.run(["forecast", weighted, "--horizon", "2", "--model", "mean"])
+        #expect(forecast.status == 0 && forecast.stderr.hasPrefix("eplb: warning: \(weighted): episodeWeights: ignored"),
+                "\(forecast.stderr)")
+        let backtest = try CLI.run(["backtest", weighted, "--window", "4", "--horizon", "2", "--strategy", "last", "--omit-timing"])
+        #expect(backtest.status == 0 && backtest.stderr.hasPrefix("eplb: warning: \(weighted): episodeWeights: ignored"),
+                "\(backtest.stderr)")
+        let plain = try CLI.run(["backtest", try Self.history(topology: true), "--window", "4", "--horizon", "2",
+                                 "--strategy", "last", "--omit-timing"])
+        #expect(plain.status == 0 && plain.stderr.isEmpty, "\(plain.stderr)")
+        // The weights change nothing but the warning.
+        #expect(backtest.stdout.replacingOccurrences(of: "history-weighted", with: "history-topo") == plain.stdout)
+    }
+
     @Test("forecast of a bad file: exit 2, one line naming the file and the field, no stdout, no output file")
     func forecastBadInput() throws {
         let bad = try temporaryFile("bad-history.json", #"{"load": [[[1, 2], [3, -4]]]}"#)
