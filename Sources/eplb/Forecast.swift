@@ -105,12 +105,13 @@ struct ForecastCommand: ParsableCommand {
             // Keep the input's topology when it has one (a history without one is a valid instance too).
             var topology: Topology? = nil
             var name = file
-            if let full = try Self.instanceWithTopology(bytes, file: file, axes: axes.order) {
+            let (full, hasTopology) = try Self.instance(bytes, file: file, axes: axes.order, experts: loads.experts)
+            if hasTopology {
                 topology = full.problem.topology
                 name = full.name ?? file
-                if full.problem.episodeWeights.contains(where: { $0 != 1 }) {
-                    printWarning("\(file): episodeWeights: ignored: the models fit the episodes as equally spaced steps, and the forecast has none")
-                }
+            }
+            if full.problem.episodeWeights.contains(where: { $0 != 1 }) {
+                printWarning("\(file): episodeWeights: ignored: the models fit the episodes as equally spaced steps, and the forecast has none")
             }
             if let window {
                 guard window <= loads.episodes else {
@@ -170,14 +171,19 @@ struct ForecastCommand: ParsableCommand {
     }
 
     /// The whole instance when it has a topology; `nil` when only the topology is missing.
-    static func instanceWithTopology(_ bytes: [UInt8], file: String, axes: LoadAxes?) throws(InputError) -> InstanceFile? {
+    /// The whole instance (its other keys checked), and whether it has a topology: a history
+    /// without one is decoded on one device holding every expert, which only the checks see.
+    static func instance(_ bytes: [UInt8], file: String, axes: LoadAxes?,
+                         experts: Int) throws(InputError) -> (instance: InstanceFile, hasTopology: Bool) {
         // (A `do`/`catch` that rethrows here crashes the Swift 6.3.1 compiler; Result does not.)
         let decoded = Result { () throws(InputError) -> InstanceFile in try InstanceFile.decode(bytes, file: file, axes: axes) }
         switch decoded {
-        case .success(let instance): return instance
+        case .success(let instance): return (instance, true)
         case .failure(let error):
-            if error.field?.hasPrefix("topology.") == true && error.reason.hasPrefix("missing") { return nil }
-            throw error
+            guard error.field?.hasPrefix("topology.") == true && error.reason.hasPrefix("missing") else { throw error }
+            var overrides = TopologyOverrides()
+            overrides.fallback = Topology(devices: 1, slotsPerDevice: experts)
+            return (try InstanceFile.decode(bytes, file: file, overrides: overrides, axes: axes), false)
         }
     }
 

@@ -59,6 +59,16 @@ struct ForecastCLITests {
         let backtest = try CLI.run(["backtest", weighted, "--window", "4", "--horizon", "2", "--strategy", "last", "--omit-timing"])
         #expect(backtest.status == 0 && backtest.stderr.hasPrefix("eplb: warning: \(weighted): episodeWeights: ignored"),
                 "\(backtest.stderr)")
+        // A history without a topology is checked the same way.
+        let bare = try String(contentsOfFile: try Self.history(topology: false), encoding: .utf8)
+        let weightedBare = try temporaryFile("history-weighted-bare.json",
+                                             bare.replacingOccurrences(of: "\"load\"", with: "\"episodeWeights\": \(weights), \"load\""))
+        let forecastBare = try CLI.run(["forecast", weightedBare, "--horizon", "2", "--model", "mean"])
+        #expect(forecastBare.status == 0 && forecastBare.stderr.contains("episodeWeights: ignored"), "\(forecastBare.stderr)")
+        #expect(!forecastBare.stdout.contains("\"topology\""))
+        let forecastPlain = try CLI.run(["forecast", try Self.history(topology: false), "--horizon", "2", "--model", "mean"])
+        #expect(forecastPlain.status == 0 && forecastPlain.stderr.isEmpty, "\(forecastPlain.stderr)")
+        #expect(forecastPlain.stdout == forecastBare.stdout.replacingOccurrences(of: "history-weighted-bare", with: "history"))
         let plain = try CLI.run(["backtest", try Self.history(topology: true), "--window", "4", "--horizon", "2",
                                  "--strategy", "last", "--omit-timing"])
         #expect(plain.status == 0 && plain.stderr.isEmpty, "\(plain.stderr)")
