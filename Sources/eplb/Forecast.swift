@@ -104,12 +104,9 @@ struct ForecastCommand: ParsableCommand {
             var loads = try InstanceFile.decodeLoads(bytes, file: file, axes: axes.order)
             // Keep the input's topology when it has one (a history without one is a valid instance too).
             var topology: Topology? = nil
-            var name = file
             let (full, hasTopology) = try Self.instance(bytes, file: file, axes: axes.order, experts: loads.experts)
-            if hasTopology {
-                topology = full.problem.topology
-                name = full.name ?? file
-            }
+            let name = full.name ?? file
+            if hasTopology { topology = full.problem.topology }
             if full.problem.episodeWeights.contains(where: { $0 != 1 }) {
                 printWarning("\(file): episodeWeights: ignored: the models fit the episodes as equally spaced steps, and the forecast has none")
             }
@@ -134,12 +131,15 @@ struct ForecastCommand: ParsableCommand {
                 throw InputError(file: file, error)
             }
             var root: JSONObject
+            // The rows keep their decoder-layer ids, so that a plan made on the forecast is
+            // exported for the right layers.
             if let topology, let problem = try? Problem(topology: topology, loads: result.loads),
-               case .object(let o) = InstanceFile.encode(problem, name: "\(name) forecast") {
+               case .object(let o) = InstanceFile.encode(problem, name: "\(name) forecast", layerIds: full.layerIds) {
                 root = o
             } else {
                 root = ["schemaVersion": .number(1), "name": .string("\(name) forecast"),
                         "load": Self.loadJSON(result.loads)]
+                if let ids = full.layerIds { root["layerIds"] = .array(ids.map { .number(Double($0)) }) }
             }
             root["forecast"] = .object(diagnostics(result, forecaster: forecaster, history: loads.episodes))
             try OutputSink.write(JSONWriter.string(.object(root)), to: output ?? "-")

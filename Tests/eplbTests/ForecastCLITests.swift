@@ -47,6 +47,19 @@ struct ForecastCLITests {
         #expect(r.stdout.contains("\"historyEpisodes\": 6"))
     }
 
+    @Test("forecast keeps the history's layerIds (with and without a topology), so a plan on it exports for the right layers")
+    func forecastKeepsLayerIds() throws {
+        for topology in [true, false] {
+            let text = try String(contentsOfFile: try Self.history(topology: topology), encoding: .utf8)
+            let path = try temporaryFile("history-ids-\(topology).json",
+                                         text.replacingOccurrences(of: "\"load\"", with: "\"layerIds\": [3, 7], \"load\""))
+            let r = try CLI.run(["forecast", path, "--horizon", "2", "--model", "mean"])
+            #expect(r.status == 0, "\(r.stderr)")
+            let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+            #expect(json["layerIds"] as? [Int] == [3, 7], "topology: \(topology)")
+        }
+    }
+
     @Test("episodeWeights in the history: forecast and backtest say they are ignored (and not without them)")
     func episodeWeightsIgnored() throws {
         let text = try String(contentsOfFile: try Self.history(topology: true), encoding: .utf8)
