@@ -99,6 +99,7 @@ struct BacktestCommand: ParsableCommand {
     }
 
     func validate() throws {
+        try refuseOutput(output, over: [("the trace", input.instance)])
         let names = Self.names(strategyLists)
         for name in names + (autoCandidates.map { Self.names([$0]) } ?? []) where parse(name, candidates: []) == nil {
             throw ValidationError("--strategy: unknown strategy '\(name)'; use last, window, hedged[:K], forecast[:MODEL], forecast+window[:MODEL] or auto (models: \(ForecastModel.names.joined(separator: ", ")))")

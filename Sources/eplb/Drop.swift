@@ -44,6 +44,7 @@ struct Drop: ParsableCommand {
     var output: String?
 
     func validate() throws {
+        try refuseOutput(output, over: [("the instance", input.instance), ("the placement", placement)])
         switch (budget, capacityFactor) {
         case (nil, nil): throw ValidationError("give --budget f or --capacity-factor γ")
         case (_?, _?): throw ValidationError("give either --budget or --capacity-factor, not both")

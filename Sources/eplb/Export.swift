@@ -50,6 +50,7 @@ struct Export: ParsableCommand {
     var output: String?
 
     func validate() throws {
+        try refuseOutput(output, over: [("the placement", placement)])
         if format == .deepseek && (output == nil || output == "-") {
             throw ValidationError("--format deepseek writes three .npy files: give --output DIRECTORY")
         }

@@ -92,6 +92,7 @@ struct ForecastCommand: ParsableCommand {
     var output: String?
 
     func validate() throws {
+        try refuseOutput(output, over: [("the history", instance)])
         if horizon < 1 { throw ValidationError("--horizon must be at least 1, got \(horizon)") }
         if horizon > 1_000_000 { throw ValidationError("--horizon must be at most 1000000, got \(horizon)") }
         if let window, window < 1 { throw ValidationError("--window must be at least 1, got \(window)") }

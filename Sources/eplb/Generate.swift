@@ -60,6 +60,7 @@ struct Generate: ParsableCommand {
     var writesNumPy: Bool { output?.lowercased().hasSuffix(".npy") ?? false }
 
     func validate() throws {
+        try refuseOutput(output, over: [("--from", regimes.from)])
         for (flag, v) in [("--layers", layers), ("--experts", experts), ("--episodes", episodes ?? 1)] where v < 1 {
             throw ValidationError("\(flag) must be at least 1, got \(v)")
         }

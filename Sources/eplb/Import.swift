@@ -45,6 +45,7 @@ struct Import: ParsableCommand {
     var output: String = "-"
 
     func validate() throws {
+        try refuseOutput(output, over: [("the map file", file)])
         for (flag, value) in [("--devices", devices), ("--nodes", nodes), ("--groups", groups), ("--experts", experts)] {
             if let value, value < 1 { throw ValidationError("\(flag) must be at least 1, got \(value)") }
         }

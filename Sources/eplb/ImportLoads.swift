@@ -64,6 +64,7 @@ struct ImportLoads: ParsableCommand {
     var output: String = "-"
 
     func validate() throws {
+        try refuseOutput(output, over: [("the dump", file), ("--slot-map", slotMap)])
         if stepsPerEpisode < 1 { throw ValidationError("--steps-per-episode must be at least 1, got \(stepsPerEpisode)") }
         if (format == .vllm) != (phy2log != nil) {
             throw ValidationError(format == .vllm ? "--format vllm needs --phy2log FILE (the map the loads were recorded under)"

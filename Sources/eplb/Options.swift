@@ -377,6 +377,17 @@ enum TimeLimit {
 
 /// Whether two paths name the same file: the same string, or (for existing files) the same
 /// resolved path. `-` (standard input or output) is never the same file as anything.
+/// Refuses an `--output` that names one of the command's inputs (`what`: how the message names
+/// it): the output would replace the data it was made from. `-` is never refused.
+func refuseOutput(_ output: String?, over inputs: [(what: String, path: String?)]) throws {
+    guard let output else { return }
+    for (what, path) in inputs {
+        if let path, sameFile(output, path) {
+            throw ValidationError("--output names \(what) (\(path)): the output would overwrite it")
+        }
+    }
+}
+
 func sameFile(_ a: String, _ b: String) -> Bool {
     guard a != "-" && b != "-" else { return false }
     if a == b { return true }

@@ -40,6 +40,7 @@ struct Pareto: ParsableCommand {
     var fractionList: [Double] { fractions.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) } }
 
     func validate() throws {
+        try refuseOutput(output, over: [("the window", deployed.input.instance), ("--current", deployed.current)])
         let parts = fractions.split(separator: ",", omittingEmptySubsequences: false)
         guard !parts.isEmpty, parts.count == fractionList.count else {
             throw ValidationError("--fractions: expected comma-separated numbers in [0, 1], got '\(fractions)'")

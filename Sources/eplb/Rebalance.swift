@@ -95,6 +95,7 @@ struct Rebalance: ParsableCommand {
     var omitTiming = false
 
     func validate() throws {
+        try refuseOutput(output, over: [("the window", deployed.input.instance)])
         try TimeLimit.check(timeLimit)
         if let n = regimeMemory {
             guard memoryFile != nil else { throw ValidationError("--regime-memory needs --memory FILE (where the windows are kept)") }

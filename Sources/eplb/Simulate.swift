@@ -172,9 +172,7 @@ struct Simulate: ParsableCommand {
                 throw ValidationError("--payback-intervals prices moves from the cost model: leave out --move-cost and --max-moves")
             }
         }
-        if let output, let trace = input.instance, sameFile(output, trace) {
-            throw ValidationError("--output names the trace (\(trace)): the report would overwrite it")
-        }
+        try refuseOutput(output, over: [("the trace", input.instance), ("--current", current)])
         if current == "-" && input.instance == "-" {
             throw ValidationError("the trace and --current cannot both come from standard input")
         }

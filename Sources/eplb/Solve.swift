@@ -84,6 +84,7 @@ struct Solve: ParsableCommand {
     var verbose = false
 
     func validate() throws {
+        try refuseOutput(output, over: [("the instance", input.instance)])
         if method != .search && method != .auto && tuning.isSet {
             throw ValidationError("the search tuning options apply to --method search and auto only")
         }

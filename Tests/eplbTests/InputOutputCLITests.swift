@@ -126,6 +126,37 @@ struct InputOutputCLITests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == expected)
     }
 
+    @Test("--output naming the command's input (also through another spelling of the path) is a usage error and leaves the input as it was")
+    func outputOverInput() throws {
+        let dir = try scratchDirectory("over-input")
+        let instance = dir + "/inst.json"
+        try toy.write(toFile: instance, atomically: true, encoding: .utf8)
+        let plan = dir + "/plan.json"
+        #expect(try CLI.run(["solve", instance, "--method", "greedy", "--output", plan]).status == 0)
+        let planText = try String(contentsOfFile: plan, encoding: .utf8)
+        let sameInstance = dir + "/./inst.json"
+        let cases: [(arguments: [String], input: String)] = [
+            (["solve", instance, "--output", sameInstance], instance),
+            (["forecast", instance, "--horizon", "1", "--output", instance], instance),
+            (["backtest", instance, "--window", "1", "--horizon", "1", "--output", instance], instance),
+            (["rebalance", instance, "--current", plan, "--output", sameInstance], instance),
+            (["pareto", instance, "--current", plan, "--output", plan], plan),
+            (["drop", instance, "--placement", plan, "--budget", "0.1", "--output", plan], plan),
+            (["export", plan, "--format", "vllm-mapping", "--output", plan], plan),
+            (["generate", "regimes", "--from", instance, "--iterations", "4", "--output", instance], instance),
+        ]
+        for c in cases {
+            let before = try String(contentsOfFile: c.input, encoding: .utf8)
+            let r = try CLI.run(c.arguments)
+            #expect(r.status == 64 && r.stderr.contains("--output names"), "\(c.arguments): \(r.stderr)")
+            #expect(try String(contentsOfFile: c.input, encoding: .utf8) == before, "\(c.arguments)")
+        }
+        #expect(try String(contentsOfFile: plan, encoding: .utf8) == planText)
+        // A rebalance may replace its --current plan: the new plan is the next call's deployed one.
+        let r = try CLI.run(["rebalance", instance, "--current", plan, "--output", plan])
+        #expect(r.status == 0, "\(r.stderr)")
+    }
+
     @Test("a reader that closes the pipe early: exit 2, no message, no SIGPIPE death")
     func brokenPipe() throws {
         let pipe = Pipe()
