@@ -104,9 +104,22 @@ struct BacktestCommand: ParsableCommand {
         for name in names + (autoCandidates.map { Self.names([$0]) } ?? []) where parse(name, candidates: []) == nil {
             throw ValidationError("--strategy: unknown strategy '\(name)'; use last, window, hedged[:K], forecast[:MODEL], forecast+window[:MODEL] or auto (models: \(ForecastModel.names.joined(separator: ", ")))")
         }
-        if Set(names).count != names.count { throw ValidationError("--strategy: a strategy is listed twice") }
-        if let autoCandidates, Self.names([autoCandidates]).contains("auto") {
-            throw ValidationError("--auto-candidates: auto cannot be its own candidate")
+        // Two spellings of one strategy (hedged and hedged:1, forecast and forecast:mean) are the
+        // same strategy under the same name in the report.
+        var seen: [String: String] = [:]
+        for name in names {
+            guard let canonical = parse(name, candidates: [])?.name else { continue }
+            if let first = seen[canonical] {
+                throw ValidationError("--strategy: \(first == name ? "'\(name)' is listed twice" : "'\(first)' and '\(name)' are the same strategy (\(canonical))")")
+            }
+            seen[canonical] = name
+        }
+        if let autoCandidates {
+            let candidates = Self.names([autoCandidates])
+            if candidates.contains("auto") { throw ValidationError("--auto-candidates: auto cannot be its own candidate") }
+            if !names.isEmpty && !names.contains("auto") {
+                throw ValidationError("--auto-candidates applies to the auto strategy, which --strategy does not list")
+            }
         }
         for (flag, value) in [("--window", window), ("--horizon", horizon), ("--auto-steps", autoSteps), ("--step", step ?? 1)] where value < 1 {
             throw ValidationError("\(flag) must be at least 1, got \(value)")

@@ -151,9 +151,13 @@ struct ForecastCLITests {
         #expect(noTopology.status == 2)
         #expect(noTopology.stderr.contains("topology.devices"))
         #expect(noTopology.stdout.isEmpty)
-        for args in [["--strategy", "nope"], ["--strategy", "last,last"], ["--window", "0"], ["--auto-candidates", "auto"]] {
+        for args in [["--strategy", "nope"], ["--strategy", "last,last"], ["--window", "0"], ["--auto-candidates", "auto"],
+                     ["--strategy", "hedged,hedged:1"], ["--strategy", "forecast,forecast:mean"],
+                     ["--strategy", "last", "--auto-candidates", "window"]] {
             let r = try CLI.run(["backtest", path, "--window", "4", "--horizon", "2"] + args)
             #expect(r.status == 64, "\(args): \(r.stderr)")
         }
+        let twice = try CLI.run(["backtest", path, "--window", "4", "--horizon", "2", "--strategy", "hedged:2.5,hedged:2.50"])
+        #expect(twice.stderr.contains("'hedged:2.5' and 'hedged:2.50' are the same strategy (hedged:2.5)"), "\(twice.stderr)")
     }
 }
