@@ -215,9 +215,14 @@ extension PlanningStrategy {
     /// of `horizon` episodes, and `auto` choosing by one inner origin with greedy plans scored on
     /// `objective`), and the strategy used.
     ///
-    /// - Throws: ``ExpertPlacementError`` on a bad horizon or threshold, or from the forecast.
+    /// - Throws: ``ExpertPlacementError`` on a bad horizon or threshold, a window of at most
+    ///   ``autoregressiveOrder`` episodes (an autoregression with no data row to fit), or from
+    ///   the forecast.
     public func rebalanceProblem(window: Problem, objective: Objective, horizon: Int,
                                  shiftThreshold: Double) throws(ExpertPlacementError) -> (problem: Problem, chosen: PlanningStrategy) {
+        if let p = autoregressiveOrder, window.episodes <= p {
+            throw .invalidValue(field: "order", reason: "an autoregression of order \(p) needs more than \(p) episodes to fit; the window holds \(window.episodes)")
+        }
         let planner = try Planner(solver: GreedySolver(), options: SolveOptions(objective: objective),
                                   topology: window.topology, window: window.episodes, horizon: horizon,
                                   shiftThreshold: shiftThreshold, autoSteps: 1)

@@ -37,6 +37,18 @@ public indirect enum PlanningStrategy: Sendable, Equatable {
         self == chosen ? chosen.name : "auto → \(chosen.name)"
     }
 
+    /// The largest autoregressive order the strategy fits (its model's, or for `auto` its
+    /// candidates'), `nil` when it fits none. A window of at most that many episodes leaves the
+    /// autoregression no data row to fit: it would forecast the window mean, so the command line
+    /// refuses such a window (as `eplb forecast` does).
+    public var autoregressiveOrder: Int? {
+        switch self {
+        case .forecast(.autoregressive(let p, _), _): p
+        case .auto(let candidates): candidates.compactMap(\.autoregressiveOrder).max()
+        default: nil
+        }
+    }
+
     private static func format(_ k: Double) -> String {
         k == k.rounded() && abs(k) < 1e6 ? String(Int(k)) : String(k)
     }

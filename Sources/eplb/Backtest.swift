@@ -125,6 +125,9 @@ struct BacktestCommand: ParsableCommand {
             throw ValidationError("\(flag) must be at least 1, got \(value)")
         }
         if !hedgeK.isFinite { throw ValidationError("--hedge-k must be a finite number") }
+        if let p = strategies.compactMap(\.autoregressiveOrder).max(), window <= p {
+            throw ValidationError("--order: " + autoregressionTooShort(order: p, window: window, unit: "episodes"))
+        }
     }
 
     func run() throws {

@@ -120,7 +120,7 @@ struct ForecastCommand: ParsableCommand {
             }
             if forecast.model == "ar" && forecast.order >= loads.episodes {
                 throw InputError(file: file, field: "--order",
-                                 reason: "an autoregression of order \(forecast.order) needs more than \(forecast.order) episodes to fit; the window holds \(loads.episodes)")
+                                 reason: autoregressionTooShort(order: forecast.order, window: loads.episodes, unit: "episodes"))
             }
             let forecaster: Forecaster
             let result: LoadForecasting.Forecast

@@ -138,6 +138,7 @@ struct Rebalance: ParsableCommand {
             let ((name, window), recorded, recordedObjective) = try deployed.loadRecords()
             // Errors name the window's file (the instance's name is a label, kept for the table).
             let windowFile = deployed.input.instance.map(InputSource.displayName) ?? name
+            try planning.checkAutoregressiveWindow(window.episodes, file: windowFile)
             planning.warnIfAutoCannotChoose(windowLength: window.episodes, unit: "episodes")
             // With --strategy, the selected layers are planned (and scored) on the loads to come.
             let (problem, chosen): (Problem, String)

@@ -40,6 +40,13 @@ struct RebalancePlanningOptions: ParsableArguments {
         return (planned, strategy.reportedName(chosen: chosen))
     }
 
+    /// Refuses a window of `length` episodes too short for the strategy's autoregression.
+    func checkAutoregressiveWindow(_ length: Int, file: String) throws(InputError) {
+        if let p = parsed()?.autoregressiveOrder, length <= p {
+            throw InputError(file: file, field: "--order", reason: autoregressionTooShort(order: p, window: length, unit: "episodes"))
+        }
+    }
+
     /// Warns that `auto` cannot score its candidates on a window of `length` episodes (or
     /// iterations, `unit`) no longer than the horizon, and so takes its first candidate.
     func warnIfAutoCannotChoose(windowLength length: Int, unit: String) {
@@ -52,4 +59,10 @@ struct RebalancePlanningOptions: ParsableArguments {
         settings["strategy"] = .string(chosen)
         settings["horizon"] = .number(Double(horizon))
     }
+}
+
+/// Why an autoregression of order `p` cannot be fitted on a window of `length` episodes or
+/// iterations (`unit`).
+func autoregressionTooShort(order p: Int, window length: Int, unit: String) -> String {
+    "an autoregression of order \(p) needs more than \(p) \(unit) to fit; the window holds \(length) (a shorter fit would only forecast the window mean)"
 }

@@ -148,6 +148,9 @@ struct Simulate: ParsableCommand {
         for (flag, value) in [("--window", window), ("--interval", interval), ("--layers-per-iteration", layersPerIteration)] where value < 1 {
             throw ValidationError("\(flag) must be at least 1, got \(value)")
         }
+        if names.contains(PolicyChoice.rebalanceForecast.rawValue), let p = planning.parsed()?.autoregressiveOrder, window <= p {
+            throw ValidationError("--order: " + autoregressionTooShort(order: p, window: window, unit: "iterations"))
+        }
         if delayIterations != nil && iterationSeconds != nil {
             throw ValidationError("--delay-iterations replaces the measured policy time that --iteration-seconds converts: give one of them")
         }

@@ -157,6 +157,9 @@ struct ForecastCLITests {
             let r = try CLI.run(["backtest", path, "--window", "4", "--horizon", "2"] + args)
             #expect(r.status == 64, "\(args): \(r.stderr)")
         }
+        let arShort = try CLI.run(["backtest", path, "--window", "4", "--horizon", "2", "--strategy", "last,forecast:ar", "--order", "4"])
+        #expect(arShort.status == 64 && arShort.stderr.contains("--order: an autoregression of order 4 needs more than 4 episodes"),
+                "\(arShort.stderr)")
         let twice = try CLI.run(["backtest", path, "--window", "4", "--horizon", "2", "--strategy", "hedged:2.5,hedged:2.50"])
         #expect(twice.stderr.contains("'hedged:2.5' and 'hedged:2.50' are the same strategy (hedged:2.5)"), "\(twice.stderr)")
     }

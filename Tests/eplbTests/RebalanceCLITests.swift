@@ -49,6 +49,15 @@ struct RebalanceCLITests {
         }
         let bad = try CLI.run(["rebalance", window, "--current", deployed, "--strategy", "crystal-ball"])
         #expect(bad.status == 64 && bad.stderr.contains("--strategy"))
+        // An autoregression of order ≥ the window's 4 episodes has nothing to fit (it would plan on
+        // the window mean): refused naming the window and --order, as eplb forecast does.
+        for strategy in ["forecast:ar", "auto"] {
+            let short = try CLI.run(["rebalance", window, "--current", deployed, "--strategy", strategy, "--model", "ar",
+                                     "--order", "4", "--omit-timing"])
+            #expect(short.status == 2 && short.stdout.isEmpty
+                    && short.stderr.hasPrefix("eplb: error: \(window): --order: an autoregression of order 4 needs more than 4 episodes"),
+                    "\(strategy): \(short.stderr)")
+        }
         // The fixture's 4 episodes leave auto nothing to score with a horizon of 4: said, not silent.
         let blind = try CLI.run(["rebalance", window, "--current", deployed, "--strategy", "auto", "--horizon", "4", "--omit-timing"])
         #expect(blind.status == 0 && blind.stderr.hasPrefix("eplb: warning: --strategy auto: a window of 4 episodes leaves no inner origin"),

@@ -234,6 +234,7 @@ struct SimulateCLITests {
     func usage() throws {
         let path = try Self.trace()
         for flags in [["--window", "8", "--interval", "8", "--policy", "none,magic"],
+                      ["--window", "8", "--interval", "8", "--policy", "rebalance-forecast", "--strategy", "forecast:ar", "--order", "8"],
                       ["--window", "0", "--interval", "8"],
                       ["--window", "8", "--interval", "8", "--bandwidth", "0"],
                       ["--interval", "8"],
