@@ -259,15 +259,19 @@ struct DeployedInputOptions: ParsableArguments {
 
     /// The instance with its deployed placement, and the file's `recordedImbalance` if any.
     func load() throws -> ((name: String, problem: Problem), [Double]?) {
-        let (loaded, recorded, _) = try loadRecords()
+        let (loaded, recorded, _, _) = try loadRecords()
         return (loaded, recorded)
     }
 
     /// ``load()`` with the objective the file's records were made under (`solver.objective`).
-    func loadRecords() throws -> ((name: String, problem: Problem), [Double]?, Objective?) {
+    /// The window, the deployed plan's `recordedImbalance`, and what the records were scored with:
+    /// the plan's `solver.objective`, and its `solver.settings.strategy` (`nil` when absent: the
+    /// window itself, or a plan not made by `eplb rebalance`).
+    func loadRecords() throws -> ((name: String, problem: Problem), [Double]?, Objective?, recordedStrategy: String?) {
         var deployed: Placement? = nil
         var recorded: [Double]? = nil
         var recordedObjective: Objective? = nil
+        var recordedStrategy: String? = nil
         if let current {
             // A bare {"phy2log": …} plan takes its topology from --devices/--slots-per-device.
             let file = InputSource.displayName(current)
@@ -275,7 +279,9 @@ struct DeployedInputOptions: ParsableArguments {
             let document = try PlacementFile.decodeDocument(value, file: file, topology: input.topology.overrides.topology)
             deployed = document.placement
             recorded = document.recordedImbalance
-            recordedObjective = value.objectValue?["solver"]?.objectValue?["objective"]?.stringValue.flatMap(Objective.init(rawValue:))
+            let solver = value.objectValue?["solver"]?.objectValue
+            recordedObjective = solver?["objective"]?.stringValue.flatMap(Objective.init(rawValue:))
+            recordedStrategy = solver?["settings"]?.objectValue?["strategy"]?.stringValue
         }
         // Its topology serves an instance without one (a .npy window); one that disagrees with
         // the instance's is reported below, not chosen between.
@@ -305,7 +311,7 @@ struct DeployedInputOptions: ParsableArguments {
             throw InputError(file: deployedFile, field: current == nil ? "current" : "phy2log",
                              reason: "the deployed placement breaks a rule: \(broken)")
         }
-        return ((name, problem), recorded, recordedObjective)
+        return ((name, problem), recorded, recordedObjective, recordedStrategy)
     }
 }
 

@@ -135,7 +135,7 @@ struct Rebalance: ParsableCommand {
 
     func run() throws {
         try reportingInputErrors {
-            let ((name, window), recorded, recordedObjective) = try deployed.loadRecords()
+            let ((name, window), recorded, recordedObjective, recordedStrategy) = try deployed.loadRecords()
             // Errors name the window's file (the instance's name is a label, kept for the table).
             let windowFile = deployed.input.instance.map(InputSource.displayName) ?? name
             try planning.checkAutoregressiveWindow(window.episodes, file: windowFile)
@@ -153,6 +153,14 @@ struct Rebalance: ParsableCommand {
             let record = recorded.map { $0.map { Optional($0) } }
             if rules.relativeThreshold != nil, record != nil, let recordedObjective, recordedObjective != objective.objective {
                 printWarning("\(deployed.current.map(InputSource.displayName) ?? name) records each layer's \(recordedObjective.rawValue) (solver.objective), but this call scores \(objective.objective.rawValue): --relative-threshold compares the two as they are; pass --objective \(recordedObjective.commandLineName) to compare like with like")
+            }
+            // Records are values on the loads their call planned for: with another strategy they
+            // are on another basis (a forecast's mean loads score ≈ 1.0, a window's per-episode
+            // peaks more), and the relative rule would fire or stay quiet for that reason alone.
+            let thisBasis = planning.parsed()?.name ?? "window"
+            let recordedBasis = recordedStrategy.map { $0.hasPrefix("auto") ? "auto" : $0 } ?? "window"
+            if rules.relativeThreshold != nil, record != nil, recordedBasis != thisBasis {
+                printWarning("\(deployed.current.map(InputSource.displayName) ?? name) records each layer's value on the loads its call planned for (--strategy \(recordedBasis)), but this call scores \(thisBasis == "window" ? "the window" : "--strategy \(thisBasis)"): --relative-threshold compares the two as they are; pass --strategy \(recordedBasis) to compare like with like")
             }
             if rules.relativeThreshold != nil && record == nil && rules.threshold == nil {
                 printWarning("\(deployed.current.map(InputSource.displayName) ?? name) records no recordedImbalance (a previous eplb rebalance writes it): --relative-threshold has no baseline, so no layer changes; this call's values become the records")

@@ -92,6 +92,18 @@ struct RebalanceCLITests {
         // Records made under another objective: compared as they are, with a warning.
         let worst = try CLI.run(["rebalance", window, "--current", next, "--relative-threshold", "0.9", "--objective", "worst"])
         #expect(worst.status == 0 && worst.stderr.hasPrefix("eplb: warning: \(next) records each layer's meanImbalance (solver.objective), but this call scores worstImbalance"), "\(worst.stderr)")
+        // Records made planning for a forecast are on that basis: a window call warns, a call with
+        // the same strategy does not.
+        let forecast = try CLI.run(["rebalance", window, "--current", deployed, "--strategy", "forecast:mean", "--horizon", "2"])
+        #expect(forecast.status == 0, "\(forecast.stderr)")
+        let planned = try temporaryFile("rb-forecast-next.json", forecast.stdout)
+        let mixed = try CLI.run(["rebalance", window, "--current", planned, "--relative-threshold", "0.9"])
+        #expect(mixed.status == 0 && mixed.stderr.hasPrefix("eplb: warning: \(planned) records each layer's value on the loads its call planned for (--strategy forecast:mean), but this call scores the window"), "\(mixed.stderr)")
+        let same = try CLI.run(["rebalance", window, "--current", planned, "--relative-threshold", "0.9",
+                                "--strategy", "forecast:mean", "--horizon", "2"])
+        #expect(same.status == 0 && same.stderr.isEmpty, "\(same.stderr)")
+        let back = try CLI.run(["rebalance", window, "--current", next, "--relative-threshold", "0.9", "--strategy", "last"])
+        #expect(back.stderr.contains("(--strategy window), but this call scores --strategy last"), "\(back.stderr)")
     }
 
     @Test("rebalance refuses what it cannot do, with the field named")
