@@ -58,8 +58,10 @@ def main():
             while t + a.horizon <= episodes:
                 window = piece(t - a.window, t, f"w{t}")
                 nxt = tmp / f"{strategy.replace(':', '_')}-{t}.json"
+                # --horizon serves the strategies that forecast or score it (eplb refuses it elsewhere).
+                horizon = ["--horizon", str(a.horizon)] if strategy.startswith(("forecast", "auto")) else []
                 run(a.eplb, "rebalance", window, *topo, "--current", deployed, "--move-cost", a.move_cost,
-                    "--strategy", strategy, "--horizon", str(a.horizon), "--omit-timing", "--output", str(nxt))
+                    "--strategy", strategy, *horizon, "--omit-timing", "--output", str(nxt))
                 plan = json.loads(nxt.read_text())
                 moves += plan["metrics"]["summary"].get("moves", {}).get("sum", 0)
                 scored = json.loads(run(a.eplb, "evaluate", piece(t, t + a.horizon, f"f{t}"), *topo,

@@ -3,27 +3,43 @@ import ExpertPlacement
 import ExpertPlacementFormats
 import LoadForecasting
 
-/// The forecast model flags shared by `eplb forecast` and `eplb backtest`.
+/// The forecast model flags shared by `eplb forecast` and `eplb backtest` (and the forecast
+/// strategies of `rebalance` and `simulate`). Optional, so that a command can tell a flag given
+/// to no effect from a default.
 struct ForecastModelOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Forecast model: \(ForecastModel.names.joined(separator: ", ")).", valueName: "name"))
-    var model = "mean"
+    @Option(name: .customLong("model"), help: ArgumentHelp("Forecast model: \(ForecastModel.names.joined(separator: ", ")). (default: mean)", valueName: "name"))
+    var modelFlag: String?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("ema: smoothing α in (0, 1].", valueName: "α"))
-    var smoothing = 0.3
+    @Option(name: .customLong("smoothing"), parsing: .unconditional, help: ArgumentHelp("ema: smoothing α in (0, 1]. (default: 0.3)", valueName: "α"))
+    var smoothingFlag: Double?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("trend: season length in episodes (0: trend only).", valueName: "P"))
-    var period = 0
+    @Option(name: .customLong("period"), parsing: .unconditional, help: ArgumentHelp("trend: season length in episodes (0: trend only). (default: 0)", valueName: "P"))
+    var periodFlag: Int?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("ar: autoregressive order.", valueName: "p"))
-    var order = 2
+    @Option(name: .customLong("order"), parsing: .unconditional, help: ArgumentHelp("ar: autoregressive order. (default: 2)", valueName: "p"))
+    var orderFlag: Int?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("ar: ridge λ relative to each lag's energy (one lag: φ = φ_OLS ÷ (1 + λ)).", valueName: "λ"))
-    var ridge = 0.1
+    @Option(name: .customLong("ridge"), parsing: .unconditional, help: ArgumentHelp("ar: ridge λ relative to each lag's energy (one lag: φ = φ_OLS ÷ (1 + λ)). (default: 0.1)", valueName: "λ"))
+    var ridgeFlag: Double?
 
     @Option(name: .customLong("shift-threshold"), parsing: .unconditional, help: ArgumentHelp(
-        "Total variation between the window's halves above which fits weigh recent episodes more (1: never).",
+        "Total variation between the window's halves above which fits weigh recent episodes more (1: never). (default: 0.1)",
         valueName: "tv"))
-    var shiftThreshold = 0.1
+    var shiftThresholdFlag: Double?
+
+    var model: String { modelFlag ?? "mean" }
+    var smoothing: Double { smoothingFlag ?? 0.3 }
+    var period: Int { periodFlag ?? 0 }
+    var order: Int { orderFlag ?? 2 }
+    var ridge: Double { ridgeFlag ?? 0.1 }
+    var shiftThreshold: Double { shiftThresholdFlag ?? 0.1 }
+
+    /// The flags given on the command line, by name.
+    var givenFlags: [String] {
+        [("--model", modelFlag != nil), ("--smoothing", smoothingFlag != nil), ("--period", periodFlag != nil),
+         ("--order", orderFlag != nil), ("--ridge", ridgeFlag != nil), ("--shift-threshold", shiftThresholdFlag != nil)]
+            .filter(\.1).map(\.0)
+    }
 
     var parameters: ForecastModel.Parameters {
         ForecastModel.Parameters(smoothing: smoothing, period: period, order: order, ridge: ridge)

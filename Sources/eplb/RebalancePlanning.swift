@@ -11,11 +11,14 @@ struct RebalancePlanningOptions: ParsableArguments {
         valueName: "name"))
     var strategy = "window"
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Episodes forecast (forecast strategies) and scored by auto's choice.", valueName: "H"))
-    var horizon = 4
+    @Option(name: .customLong("horizon"), parsing: .unconditional, help: ArgumentHelp("Episodes forecast (forecast strategies) and scored by auto's choice. (default: 4)", valueName: "H"))
+    var horizonFlag: Int?
 
-    @Option(name: .customLong("hedge-k"), parsing: .unconditional, help: ArgumentHelp("K of a bare hedged.", valueName: "K"))
-    var hedgeK = 1.0
+    @Option(name: .customLong("hedge-k"), parsing: .unconditional, help: ArgumentHelp("K of a bare hedged. (default: 1.0)", valueName: "K"))
+    var hedgeKFlag: Double?
+
+    var horizon: Int { horizonFlag ?? 4 }
+    var hedgeK: Double { hedgeKFlag ?? 1 }
 
     @OptionGroup(title: "Forecast model") var forecast: ForecastModelOptions
 
@@ -30,6 +33,36 @@ struct RebalancePlanningOptions: ParsableArguments {
         }
         if horizon < 1 { throw ValidationError("--horizon must be at least 1, got \(horizon)") }
         if !hedgeK.isFinite { throw ValidationError("--hedge-k must be a finite number") }
+        let unused = unusedFlags
+        if !unused.isEmpty {
+            throw ValidationError("\(unused.joined(separator: ", ")) \(unused.count == 1 ? "has" : "have") no effect with --strategy \(strategy) (--horizon and the forecast model's flags apply to forecast strategies and auto, --hedge-k to a bare hedged and auto)")
+        }
+    }
+
+    /// Whether the strategy forecasts or scores `--horizon` episodes (forecast strategies, auto).
+    var usesHorizon: Bool {
+        switch parsed() {
+        case .forecast?, .auto?: true
+        default: false
+        }
+    }
+
+    /// The flags given that the strategy does not use.
+    var unusedFlags: [String] {
+        guard let parsed = parsed() else { return [] }
+        // The forecast model serves exactly the strategies that use the horizon.
+        let usesModel = usesHorizon
+        let usesK: Bool
+        switch parsed {
+        case .hedged: usesK = strategy == "hedged"
+        case .auto: usesK = true
+        default: usesK = false
+        }
+        var out: [String] = []
+        if horizonFlag != nil && !usesHorizon { out.append("--horizon") }
+        if hedgeKFlag != nil && !usesK { out.append("--hedge-k") }
+        if !usesModel { out += forecast.givenFlags }
+        return out
     }
 
     /// The problem to rebalance on (the window itself for `window`) and the strategy used.
@@ -57,7 +90,7 @@ struct RebalancePlanningOptions: ParsableArguments {
     func record(into settings: inout JSONObject, chosen: String) {
         guard strategy != "window" else { return }
         settings["strategy"] = .string(chosen)
-        settings["horizon"] = .number(Double(horizon))
+        if usesHorizon { settings["horizon"] = .number(Double(horizon)) }
     }
 }
 

@@ -148,6 +148,14 @@ struct Simulate: ParsableCommand {
         for (flag, value) in [("--window", window), ("--interval", interval), ("--layers-per-iteration", layersPerIteration)] where value < 1 {
             throw ValidationError("\(flag) must be at least 1, got \(value)")
         }
+        if !names.contains(PolicyChoice.rebalanceForecast.rawValue) {
+            let given = (planning.strategy != "window" ? ["--strategy"] : [])
+                + (planning.horizonFlag != nil ? ["--horizon"] : []) + (planning.hedgeKFlag != nil ? ["--hedge-k"] : [])
+                + planning.forecast.givenFlags
+            if !given.isEmpty {
+                throw ValidationError("\(given.joined(separator: ", ")) \(given.count == 1 ? "applies" : "apply") to the rebalance-forecast policy, which --policy does not list")
+            }
+        }
         if names.contains(PolicyChoice.rebalanceForecast.rawValue), let p = planning.parsed()?.autoregressiveOrder, window <= p {
             throw ValidationError("--order: " + autoregressionTooShort(order: p, window: window, unit: "iterations"))
         }

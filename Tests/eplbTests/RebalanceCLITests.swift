@@ -39,8 +39,8 @@ struct RebalanceCLITests {
         let b = try PlacementFile.decode(Array(planned.stdout.utf8), file: "b")
         #expect(a == b)
         for strategy in ["forecast:ar", "forecast+window:trend", "hedged:1", "auto"] {
-            let r = try CLI.run(["rebalance", window, "--current", deployed, "--strategy", strategy, "--horizon", "2",
-                                 "--omit-timing"])
+            let horizon = strategy.hasPrefix("hedged") ? [] : ["--horizon", "2"]
+            let r = try CLI.run(["rebalance", window, "--current", deployed, "--strategy", strategy, "--omit-timing"] + horizon)
             #expect(r.status == 0, "\(strategy): \(r.stderr)")
             #expect(r.stdout.contains("\"strategy\""), "\(strategy): settings.strategy missing")
             let next = try temporaryFile("rb-\(strategy).json", r.stdout)
@@ -49,6 +49,13 @@ struct RebalanceCLITests {
         }
         let bad = try CLI.run(["rebalance", window, "--current", deployed, "--strategy", "crystal-ball"])
         #expect(bad.status == 64 && bad.stderr.contains("--strategy"))
+        // Flags the strategy does not use are usage errors, not silently ignored.
+        for (flags, named) in [(["--horizon", "3"], "--horizon has no effect with --strategy window"),
+                               (["--strategy", "last", "--model", "ar", "--order", "3"], "--model, --order have no effect with --strategy last"),
+                               (["--strategy", "hedged:2", "--hedge-k", "3"], "--hedge-k has no effect with --strategy hedged:2")] {
+            let r = try CLI.run(["rebalance", window, "--current", deployed] + flags)
+            #expect(r.status == 64 && r.stderr.contains(named), "\(flags): \(r.stderr)")
+        }
         // An autoregression of order ≥ the window's 4 episodes has nothing to fit (it would plan on
         // the window mean): refused naming the window and --order, as eplb forecast does.
         for strategy in ["forecast:ar", "auto"] {

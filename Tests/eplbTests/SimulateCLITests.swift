@@ -98,8 +98,16 @@ struct SimulateCLITests {
         #expect(plain["name"] == .string("rebalance") && planned["name"] == .string("rebalance-forecast"))
         #expect(plainCalls.count == plannedCalls.count && !plannedCalls.isEmpty)
         for strategy in ["forecast:ema", "hedged", "auto"] {
-            let s = try CLI.run(["simulate", path, "--policy", "rebalance-forecast", "--strategy", strategy, "--horizon", "2"] + flags)
+            let horizon = strategy == "hedged" ? [] : ["--horizon", "2"]
+            let s = try CLI.run(["simulate", path, "--policy", "rebalance-forecast", "--strategy", strategy] + horizon + flags)
             #expect(s.status == 0, "\(strategy): \(s.stderr)")
+        }
+        // Planning flags with no effect are usage errors: a horizon for hedged, any without the policy.
+        for extra in [["--policy", "rebalance-forecast", "--strategy", "hedged", "--horizon", "2"],
+                      ["--policy", "rebalance", "--strategy", "last"], ["--policy", "rebalance", "--horizon", "2"],
+                      ["--policy", "greedy", "--model", "ar"]] {
+            let s = try CLI.run(["simulate", path] + extra + flags)
+            #expect(s.status == 64 && (s.stderr.contains("no effect") || s.stderr.contains("rebalance-forecast policy")), "\(extra): \(s.stderr)")
         }
     }
 
