@@ -84,8 +84,9 @@ public struct Forecaster: Sendable {
     ///
     /// - Throws: ``ExpertPlacementError/solverFailure(reason:)`` if LAPACK fails (it does not on
     ///   finite input; reported, never trapped).
-    /// - Complexity: per layer O(T · E) for the flat models, one `dgelsd` of T × (2 + period) with
-    ///   E right-hand sides for `trend`, one of ((T − p) · E + p) × p for `ar`. Layers run in parallel.
+    /// - Complexity: per layer O(T · E) for the flat models, one `dgelsd` of T × 2 (T × (1 + period)
+    ///   with a season) with E right-hand sides for `trend`, one of ((T − p) · E + p) × p for `ar`.
+    ///   Layers run in parallel.
     public func forecast(_ history: LoadTensor) throws(ExpertPlacementError) -> Forecast {
         let l = history.layers, e = history.experts, h = horizon
         let fits = try LayerParallelism.map(count: l, work: l * history.episodes * e * 8) {
