@@ -139,6 +139,9 @@ struct Rebalance: ParsableCommand {
             // Errors name the window's file (the instance's name is a label, kept for the table).
             let windowFile = deployed.input.instance.map(InputSource.displayName) ?? name
             try planning.checkAutoregressiveWindow(window.episodes, file: windowFile)
+            if planning.strategy != "window" && window.episodeWeights.contains(where: { $0 != 1 }) {
+                printWarning("\(windowFile): episodeWeights: ignored: --strategy \(planning.strategy) plans on loads made from every episode alike (only the window itself weighs them, also when auto chooses it)")
+            }
             planning.warnIfAutoCannotChoose(windowLength: window.episodes, unit: "episodes")
             // With --strategy, the selected layers are planned (and scored) on the loads to come.
             let (problem, chosen): (Problem, String)

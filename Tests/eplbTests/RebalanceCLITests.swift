@@ -49,6 +49,14 @@ struct RebalanceCLITests {
         }
         let bad = try CLI.run(["rebalance", window, "--current", deployed, "--strategy", "crystal-ball"])
         #expect(bad.status == 64 && bad.stderr.contains("--strategy"))
+        // Episode weights serve the window strategy only: another says it ignores them.
+        let weights = "[" + Array(repeating: "2", count: loads.episodes).joined(separator: ", ") + "]"
+        let weighted = try temporaryFile("rb-weighted.json", text.replacingOccurrences(of: "\"load\"", with: "\"episodeWeights\": \(weights), \"load\""))
+        let lastWeighted = try CLI.run(["rebalance", weighted, "--current", deployed, "--strategy", "last", "--omit-timing"])
+        #expect(lastWeighted.status == 0 && lastWeighted.stderr.hasPrefix("eplb: warning: \(weighted): episodeWeights: ignored: --strategy last"),
+                "\(lastWeighted.stderr)")
+        let windowWeighted = try CLI.run(["rebalance", weighted, "--current", deployed, "--omit-timing"])
+        #expect(windowWeighted.status == 0 && windowWeighted.stderr.isEmpty, "\(windowWeighted.stderr)")
         // Flags the strategy does not use are usage errors, not silently ignored.
         for (flags, named) in [(["--horizon", "3"], "--horizon has no effect with --strategy window"),
                                (["--strategy", "last", "--model", "ar", "--order", "3"], "--model, --order have no effect with --strategy last"),
