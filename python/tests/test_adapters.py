@@ -50,6 +50,32 @@ def test_sglang_entry_point_takes_the_per_step_history(rng):
     assert np.array_equal(called[0], phy2log)
 
 
+def test_engine_entry_points_balance_globally_when_groups_do_not_divide_over_nodes(rng):
+    # vLLM's and SGLang's default policy (DeepSeek EPLB's) falls back to global balancing there.
+    weight = rng.lognormal(size=(2, 64)) * 100
+    for groups, nodes in [(8, 3), (7, 2)]:
+        vllm, _, _ = ep.VllmPolicy.rebalance_experts(weight, 72, groups, nodes, 12)
+        assert np.array_equal(vllm, ep.solve(weight, 72, 12).phy2log)
+
+        class Hierarchical(ep.VllmPolicy):
+            method = "hierarchical"
+
+        flat, _, _ = Hierarchical.rebalance_experts(weight, 72, groups, nodes, 12)
+        assert np.array_equal(flat, ep.solve(weight, 72, 12, method="hierarchical").phy2log)
+        sglang, _, _ = ep.sglang_rebalance_experts(weight, 72, 6, groups, nodes)
+        assert np.array_equal(sglang, vllm)
+
+
+def test_sglang_entry_point_leaves_out_the_unused_steps_of_the_buffer(rng):
+    steps = rng.lognormal(size=(1, 3, 32)) * rng.lognormal(sigma=0.7, size=(16, 3, 32)) * 100
+    buffer = np.concatenate([steps, np.zeros((48, 3, 32))])  # a partly filled recorder buffer
+    assert np.array_equal(ep.sglang_rebalance_experts(buffer, 40, 5, None, 1)[0],
+                          ep.sglang_rebalance_experts(steps, 40, 5, None, 1)[0])
+    # A buffer with no load at all yet (a rebalance right after start) still gets a valid plan.
+    empty, _, _ = ep.sglang_rebalance_experts(np.zeros((4, 3, 32)), 40, 5, None, 1)
+    ep.validate(empty, 32, 8)
+
+
 def test_ascend_policy_keeps_the_worker_rules(rng):
     layers, ranks, slots, experts = 5, 8, 5, 32
     weight = rng.lognormal(size=(layers, experts)) * 100

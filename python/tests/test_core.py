@@ -297,3 +297,20 @@ def test_the_rebalancer_never_aliases_the_callers_arrays():
     kept = stateful.deployed.copy()
     np.asarray(result.phy2log)[:] = 0  # the caller edits the result it was handed
     assert np.array_equal(stateful.deployed, kept)
+    recorded = stateful.recorded.copy()
+    np.asarray(result.recorded)[:] = 1.0  # nor the records it carries to the next call
+    assert np.array_equal(stateful.recorded, recorded, equal_nan=True)
+
+
+def test_arguments_out_of_range_or_of_the_wrong_kind_are_named():
+    weight = README_WEIGHT
+    for kwargs, named in [({"max_moves": 2**64}, "max_moves"), ({"num_groups": 2**64 + 2}, "num_groups"),
+                          ({"time_limit": "abc"}, "time_limit"), ({"drop_budget": "x"}, "drop_budget"),
+                          ({"method": "greedy\x00x"}, "method")]:
+        extra = {"current": README_PHY2LOG} if "max_moves" in kwargs else {}
+        with pytest.raises(ep.PlacementError, match=named):
+            ep.solve(weight, 16, 8, **kwargs, **extra)
+    with pytest.raises(ep.PlacementError, match="threshold"):
+        ep.rebalance(weight, README_PHY2LOG, 8, threshold="x")
+    # More threads than a C int holds is all cores, not a wrapped count.
+    assert np.array_equal(ep.solve(weight, 16, 8, threads=2**40).phy2log, ep.solve(weight, 16, 8).phy2log)

@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _native
 from ._native import PlacementError
-from .core import _is_torch, _like, _to_numpy, rebalance, solve
+from .core import _is_torch, _like, _policy_shape, _to_numpy, rebalance, solve
 
 
 class VllmPolicy:
@@ -45,8 +45,9 @@ class VllmPolicy:
         num_ranks: int,
         old_global_expert_indices: Any = None,
     ):
+        groups, nodes = _policy_shape(cls.method, num_groups, num_nodes)
         plan = solve(
-            weight, num_replicas, num_ranks, num_groups=num_groups, num_nodes=num_nodes, method=cls.method,
+            weight, num_replicas, num_ranks, num_groups=groups, num_nodes=nodes, method=cls.method,
             objective=cls.objective, time_limit=cls.time_limit, current=old_global_expert_indices,
             move_cost=cls.move_cost if old_global_expert_indices is not None else 0.0,
         )
@@ -78,7 +79,12 @@ def sglang_rebalance_experts(
     [L, E]). Unlike SGLang's DeepSeek algorithms, which sum over steps, every step is an episode of
     the objective (mean per-step imbalance by default). SGLang's ``algorithm`` (its
     ``EplbAlgorithm`` choice) is accepted so that SGLang's own call works; ``method`` decides how
-    this library places. Returns ``(phy2log, log2phy, logcnt)``."""
+    this library places. Returns ``(phy2log, log2phy, logcnt)``.
+
+    Steps that carry no load in any layer (the unused part of SGLang's step buffer, sized by
+    ``--eplb-rebalance-num-iterations``) are left out: they would count as perfectly balanced
+    episodes. Groups and nodes shape ``method='hierarchical'`` only, as in SGLang's DeepSeek
+    algorithm (global balancing when the groups do not divide over the nodes)."""
     if num_local_physical_experts < 1 or num_physical_experts % num_local_physical_experts:
         raise PlacementError(
             _native.EP_INVALID_ARGUMENT,
@@ -86,11 +92,25 @@ def sglang_rebalance_experts(
         )
     num_gpus = num_physical_experts // num_local_physical_experts
     dims = np.ndim(tokens_per_expert) if not _is_torch(tokens_per_expert) else tokens_per_expert.dim()
+    if dims == 3:
+        tokens_per_expert = _recorded_steps(tokens_per_expert)
+    groups, nodes = _policy_shape(method, num_groups, num_nodes)
     plan = solve(
-        tokens_per_expert, num_physical_experts, num_gpus, num_groups=num_groups or 1, num_nodes=num_nodes,
+        tokens_per_expert, num_physical_experts, num_gpus, num_groups=groups, num_nodes=nodes,
         method=method, objective=objective, time_limit=time_limit, axes="tle" if dims == 3 else None,
     )
     return plan.phy2log, plan.log2phy, plan.logcnt
+
+
+def _recorded_steps(history: Any) -> Any:
+    """The steps of a [T, L, E] history that carry load somewhere (numpy or torch, kept as given);
+    all of them when none does (the solver then names the problem)."""
+    if _is_torch(history):
+        recorded = history.reshape(history.shape[0], -1).ne(0).any(dim=1)
+        return history[recorded] if bool(recorded.any()) and not bool(recorded.all()) else history
+    array = np.asarray(history)
+    recorded = array.reshape(array.shape[0], -1).astype(bool).any(axis=1)
+    return array[recorded] if recorded.any() and not recorded.all() else history
 
 
 class AscendPolicy:

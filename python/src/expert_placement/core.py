@@ -98,13 +98,15 @@ def _text(value: Optional[str], name: str) -> Optional[bytes]:
         return None
     if not isinstance(value, str):
         raise PlacementError(_native.EP_INVALID_ARGUMENT, f"{name}: must be a string, got {value!r}")
+    if "\x00" in value:  # C would read only up to it ("greedy\x00x" would run as greedy)
+        raise PlacementError(_native.EP_INVALID_ARGUMENT, f"{name}: contains a NUL character: {value!r}")
     return value.encode()
 
 
 def _seconds(time_limit: Optional[float]) -> float:
     if time_limit is None:
         return 0.0
-    value = float(time_limit)
+    value = _number(time_limit, "time_limit")
     if not value > 0:
         raise PlacementError(_native.EP_INVALID_ARGUMENT, f"time_limit: must be a positive number of seconds, got {time_limit!r}")
     return value
@@ -207,7 +209,7 @@ def solve(
         code = _native.lib.ep_solve_ex(*arguments, budget, *outputs, codes, capped, seconds, buffer, len(buffer))
         _native.check(code, buffer)
         sources = [_BOUND_SOURCES.get(int(k)) for k in codes]
-        if drop_budget is None or float(drop_budget) == 0:
+        if drop_budget is None or budget == 0:
             capped = None
     else:  # a library built before ep_solve_ex
         if drop_budget is not None:
@@ -243,12 +245,7 @@ def rebalance_experts(
     num_replicas − E + 1], logcnt [L, E])``, int64, ``log2phy`` padded with −1; torch in → torch
     out. The default ``method='search'`` gives a better balance than DeepSeek's greedy policy.
     """
-    groups = 1 if num_groups is None else _positive(num_groups, "num_groups")
-    nodes = _positive(num_nodes, "num_nodes")
-    if method != "hierarchical" or groups % nodes:
-        # As DeepSeek EPLB: groups and nodes shape the hierarchical policy only, and when the
-        # groups do not divide over the nodes it balances globally instead.
-        groups = nodes = 1
+    groups, nodes = _policy_shape(method, num_groups, num_nodes)
     plan = solve(weight, num_replicas, num_gpus, num_groups=groups, num_nodes=nodes, method=method,
                  objective=objective, time_limit=time_limit, axes=axes)
     return plan.phy2log, plan.log2phy, plan.logcnt
@@ -348,10 +345,24 @@ class RegimeMemory:
         return None if value.value != value.value else value.value
 
 
+def _policy_shape(method: str, num_groups: Optional[int], num_nodes: int) -> tuple:
+    """Groups and nodes as DeepSeek EPLB (and vLLM's and SGLang's ports of it) use them: they shape
+    the hierarchical policy only, and when the groups do not divide over the nodes it balances
+    globally (one group, one node). ``None`` groups (as SGLang passes them) mean one."""
+    groups = 1 if num_groups is None else _positive(num_groups, "num_groups")
+    nodes = _positive(num_nodes, "num_nodes")
+    if method != "hierarchical" or groups % nodes:
+        return 1, 1
+    return groups, nodes
+
+
 def _optional(value: Optional[float], name: str) -> float:
     if value is None:
         return float("nan")
-    v = float(value)
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise PlacementError(_native.EP_INVALID_ARGUMENT, f"{name}: must be a number or None, got {value!r}") from None
     if v != v:
         raise PlacementError(_native.EP_INVALID_ARGUMENT, f"{name}: is NaN (pass None for no rule)")
     return v
@@ -360,7 +371,11 @@ def _optional(value: Optional[float], name: str) -> float:
 def _integer(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise PlacementError(_native.EP_INVALID_ARGUMENT, f"{name}: must be an integer, got {value!r}")
-    return int(value)
+    v = int(value)
+    # ctypes would wrap a larger value modulo 2^64 (2**64 + 2 groups would be 2).
+    if not -(2**63) <= v < 2**63:
+        raise PlacementError(_native.EP_INVALID_ARGUMENT, f"{name}: {v} is outside the 64-bit range")
+    return v
 
 
 def _positive(value: Any, name: str) -> int:
@@ -374,7 +389,7 @@ def _threads(value: Any) -> int:
     v = _integer(value, "threads")
     if v < 0:
         raise PlacementError(_native.EP_INVALID_ARGUMENT, f"threads: must be 0 (all cores) or more, got {v}")
-    return v
+    return min(v, 2**31 - 1)  # a 32-bit C argument; more threads than that is all cores anyway
 
 
 def _limit(value: Any, name: str) -> int:
@@ -598,5 +613,6 @@ class Rebalancer:
     def step(self, window: Any) -> RebalanceResult:
         result = rebalance(window, self.deployed, self.num_gpus, recorded=self.recorded, memory=self.memory, **self.options)
         self.deployed = _to_numpy(result.phy2log, np.int64, "phy2log").copy()
-        self.recorded = result.recorded
+        # A copy: the caller may edit the result's arrays without changing the rebalancer's state.
+        self.recorded = np.array(result.recorded, dtype=np.float64, copy=True)
         return result
