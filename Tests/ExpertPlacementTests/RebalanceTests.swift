@@ -66,6 +66,70 @@ struct RebalanceTests {
         }
     }
 
+    @Test("alignment within nodes: every planned node's devices land on one deployed node, with the fewest moves of any such relabelling (brute force), never fewer than unrestricted")
+    func alignmentWithinNodes() throws {
+        func permutations(_ n: Int) -> [[Int]] {
+            n == 0 ? [[]] : permutations(n - 1).flatMap { p in (0...p.count).map { i in var q = p; q.insert(n - 1, at: i); return q } }
+        }
+        for seed in 0..<200 {
+            let pair = Self.randomPair(seed: UInt64(seed) &+ 500, devices: 2...6, slots: 1...3)
+            let (d, s, e, plan, deployed) = (pair.d, pair.s, pair.e, pair.plan, pair.deployed)
+            guard let nodes = (2...d).first(where: { d % $0 == 0 }) else { continue }
+            let m = d / nodes
+            let aligned = Alignment.align(plan, onto: deployed, slotsPerDevice: s, experts: e, nodes: nodes)
+            // Device sets are kept, and each planned node's sets sit on one deployed node.
+            func deviceSet(_ row: some Collection<Int32>, _ dev: Int) -> [Int32] { Array(row).dropFirst(dev * s).prefix(s).sorted() }
+            func blocks(_ row: some Collection<Int32>) -> [[[Int32]]] {
+                (0..<nodes).map { b in (0..<m).map { deviceSet(row, b * m + $0) }.sorted { $0.lexicographicallyPrecedes($1) } }
+                    .sorted { $0.lexicographicallyPrecedes($1) { $0.lexicographicallyPrecedes($1) } }
+            }
+            #expect(blocks(aligned) == blocks(plan), "seed \(seed): a node's device sets were split")
+            // Brute force: the fewest moves over node-preserving relabellings (devices, then slots
+            // as the alignment keeps them: moves are P − Σ common experts of matched devices).
+            func common(_ a: Int, _ b: Int) -> Int {
+                var left = deviceSet(plan, a)
+                var n = 0
+                for y in deviceSet(deployed, b) { if let i = left.firstIndex(of: y) { left.remove(at: i); n += 1 } }
+                return n
+            }
+            var best = 0
+            for nodeMap in permutations(nodes) {
+                var total = 0
+                for a in 0..<nodes {
+                    total += permutations(m).map { dev in (0..<m).reduce(0) { $0 + common(a * m + $1, nodeMap[a] * m + dev[$1]) } }.max()!
+                }
+                best = max(best, total)
+            }
+            #expect(Alignment.moves(aligned, from: deployed) == d * s - best, "seed \(seed)")
+            #expect(Alignment.moves(aligned, from: deployed)
+                    >= Alignment.moves(Alignment.align(plan, onto: deployed, slotsPerDevice: s, experts: e), from: deployed))
+        }
+    }
+
+    @Test("hierarchical from a deployed plan keeps each expert group on one node; trading moves with it is refused")
+    func hierarchicalKeepsNodesWhenAligned() throws {
+        let topology = Topology(devices: 8, slotsPerDevice: 3, nodes: 2, expertGroups: 4)
+        var rng = SeededGenerator(seed: 41)
+        func loads() throws -> LoadTensor {
+            try LoadTensor(layers: 3, episodes: 1, experts: 16,
+                           values: ContiguousArray((0..<48).map { _ in Double.random(in: 1...100, using: &rng) }))
+        }
+        let deployed = try HierarchicalSolver().solve(Problem(topology: topology, loads: loads())).placement
+        let problem = try Problem(topology: topology, loads: loads(), current: deployed)
+        let report = try HierarchicalSolver().solve(problem, options: SolveOptions(alignsToCurrent: true))
+        for l in 0..<3 {
+            let row = report.placement.physicalToLogical(layer: l)
+            for g in 0..<4 {
+                let nodes = Set((0..<24).filter { row[$0] / 4 == g }.map { $0 / 12 })
+                #expect(nodes.count == 1, "layer \(l), group \(g) on nodes \(nodes)")
+            }
+        }
+        #expect(Validation.changeViolations(of: report.placement, from: deployed).isEmpty)
+        #expect(throws: ExpertPlacementError.self) {
+            try HierarchicalSolver().solve(problem, options: SolveOptions(moves: MovePolicy(cost: 0.001)))
+        }
+    }
+
     @Test("a deployed plan with an expert twice on a device (DeepSeek EPLB, vLLM and SGLang serve one) is rebalanced from; one without some expert is refused, naming current")
     func duplicatedCurrent() throws {
         let topology = Topology(devices: 2, slotsPerDevice: 3)

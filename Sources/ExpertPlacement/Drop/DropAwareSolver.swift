@@ -57,6 +57,9 @@ public struct DropAwareSolver<Base: LayerSolver>: LayerSolver {
     public var handlesMovePolicy: Bool { true }
     /// The base method's estimate.
     public func estimatedWork(_ problem: Problem) -> Int { base.estimatedWork(problem) }
+    /// The base method's nodes without a budget; with one, the refinement moves replicas
+    /// between any devices, so none.
+    public func nodesKept(on topology: Topology) -> Int { budget > 0 ? 1 : base.nodesKept(on: topology) }
 
     /// One layer: the base plan, fitted to the move policy, refined on the capped objective.
     ///

@@ -131,7 +131,8 @@ public enum LayerDriver {
         }
         if options.alignsToCurrent || options.moves.isActive {
             outcome.physicalToLogical = Alignment.align(outcome.physicalToLogical, onto: deployed,
-                                                        slotsPerDevice: layer.topology.slotsPerDevice, experts: layer.experts)
+                                                        slotsPerDevice: layer.topology.slotsPerDevice, experts: layer.experts,
+                                                        nodes: solver.nodesKept(on: layer.topology))
         }
         return outcome
     }

@@ -111,6 +111,10 @@ public protocol LayerSolver: PlacementSolver {
     /// A rough count of element operations for the whole problem; small problems are solved on
     /// one thread (dispatching costs more than it saves).
     func estimatedWork(_ problem: Problem) -> Int
+
+    /// The nodes whose device sets the method's plans keep apart (expert groups on nodes), 1
+    /// when it keeps none: ``Alignment`` then relabels devices within matched nodes only.
+    func nodesKept(on topology: Topology) -> Int
 }
 
 extension LayerSolver {
@@ -124,6 +128,8 @@ extension LayerSolver {
     public var handlesMovePolicy: Bool { false }
     /// Always worth running in parallel.
     public func estimatedWork(_ problem: Problem) -> Int { .max }
+    /// No node structure to keep.
+    public func nodesKept(on topology: Topology) -> Int { 1 }
 
     /// Solves every layer through ``LayerDriver``.
     public func solve(_ problem: Problem, options: SolveOptions = SolveOptions()) throws(ExpertPlacementError) -> SolveReport {

@@ -38,6 +38,10 @@ public struct HierarchicalSolver: LayerSolver {
         guard problem.experts / used.nodes >= used.slotsPerDevice else {
             throw .infeasible(reason: "hierarchical placement gives each of the \(used.nodes) nodes \(problem.experts / used.nodes) experts, fewer than the \(used.slotsPerDevice) slots per device: a device would hold an expert twice (use --method greedy)")
         }
+        // Trading moves (MigrationSearch) would move replicas between nodes and spread groups.
+        if options.moves.isActive && used.nodes > 1 {
+            throw .invalidValue(field: "moves", reason: "the hierarchical method keeps each expert group on one node, and trading moves (a move cost or cap) would spread groups across nodes: leave them out (the plan is still relabelled onto the deployed one within nodes, so that experts staying on a device keep their slot) or use another method")
+        }
         guard used != original else { return [] }
         return ["expertGroups (\(original.expertGroups)) is not divisible by nodes (\(original.nodes)): used the global policy (1 group, 1 node), as DeepSeek EPLB does"]
     }
@@ -46,6 +50,10 @@ public struct HierarchicalSolver: LayerSolver {
     public func solveLayer(_ layer: ProblemLayer, context: LayerContext) -> LayerOutcome {
         LayerOutcome(physicalToLogical: Self.solveLayer(loads: layer.aggregateLoad, topology: Self.effectiveTopology(layer.topology)))
     }
+
+    /// The nodes of the policy's topology: each group's replicas stay on one node, so a plan is
+    /// relabelled onto a deployed one within matched nodes.
+    public func nodesKept(on topology: Topology) -> Int { Self.effectiveTopology(topology).nodes }
 
     /// O(L·(T·E + P·D/N)).
     public func estimatedWork(_ problem: Problem) -> Int {

@@ -25,7 +25,8 @@ class VllmPolicy:
     ``old_global_expert_indices`` ([L, num_replicas], the plan in force) the new plan is relabelled
     onto the deployed ranks, so an expert that stays keeps its slot, and ``move_cost`` trades
     balance against moved replicas. A plan in force with an expert twice on a GPU (vLLM's default
-    policy can make one) is rebalanced from.
+    policy can make one) is rebalanced from. With ``method = "hierarchical"`` on several nodes the
+    relabelling keeps each node whole (groups stay on one node) and ``move_cost`` must be 0.
     """
 
     method = "search"
