@@ -41,6 +41,14 @@ public func ep_forecast(_ loads: UnsafePointer<Double>?, _ layers: Int64, _ epis
         let forecastModel = try forecastModel(model, parameters: parameters)
         let threshold = try checkedShiftThreshold(shiftThreshold)
         guard let predicted else { throw .invalid("predicted", "is NULL") }
+        // As eplb forecast: a window longer than the history, or too short for an autoregression,
+        // is refused rather than cut down or fitted to the mean.
+        guard Int(window) <= t else {
+            throw .invalid("window", "\(window) episodes asked for, the history holds \(t)")
+        }
+        if case .autoregressive(let p, _) = forecastModel, p >= (window > 0 ? Int(window) : t) {
+            throw .invalid("order", "an autoregression of order \(p) needs more than \(p) episodes to fit; the window holds \(window > 0 ? Int(window) : t)")
+        }
         var history = try loadTensor(loads, layers: l, episodes: t, experts: e, episodesFirst: episodesFirst)
         if window > 0 && Int(window) < t { history = history.slice(t - Int(window) ..< t) }
         try checkFitSize(forecastModel, episodes: history.episodes, experts: e)

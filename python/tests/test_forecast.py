@@ -95,6 +95,9 @@ def test_a_regime_change_is_detected_and_weighted():
     ({"ridge": -1.0}, "ridge"),
     ({"shift_threshold": float("nan")}, "shift_threshold"),
     ({"window": 0}, "window"),
+    ({"window": 5}, "window"),  # longer than the 4-episode history: refused, not cut down
+    ({"order": 4}, "order"),  # no data row to fit on 4 episodes: refused, not the window mean
+    ({"window": 2}, "order"),  # order 2 on a 2-episode window
 ])
 def test_bad_arguments_name_the_argument(kwargs, field):
     history = np.ones((2, 4, 3))

@@ -236,7 +236,9 @@ def rebalance_experts(
     time_limit: Optional[float] = None,
     axes: Optional[str] = None,
 ):
-    """A drop-in for DeepSeek EPLB's ``rebalance_experts``: same arguments, same shapes.
+    """A drop-in for DeepSeek EPLB's ``rebalance_experts``: same arguments, same outputs, with
+    ``log2phy`` as wide as vLLM's port makes it (``num_replicas − E + 1``, the most replicas an
+    expert can have; DeepSeek's own is as wide as the largest replica count).
 
     ``weight`` [L, E] (or a window [T, L, E] with ``axes='tle'``); ``num_replicas`` physical
     slots in all, ``num_gpus`` devices, ``num_groups``/``num_nodes`` as in DeepSeek EPLB (used by
@@ -536,7 +538,9 @@ def rebalance(
 
 def evaluate(weight: Any, phy2log: Any, num_gpus: int, *, axes: Optional[str] = None) -> dict:
     """Scores a plan on loads: per-layer arrays ``meanImbalance``, ``worstImbalance``,
-    ``aggregateImbalance``, ``peakSum`` (the metrics of ``eplb evaluate``)."""
+    ``aggregateImbalance``, ``peakSum`` (the metrics of ``eplb evaluate``). A plan with a layer
+    that lacks some expert raises :class:`PlacementError` naming it (``eplb evaluate`` reports
+    such a layer as null instead)."""
     w, layers, episodes, experts, episodes_first = _loads(weight, axes)
     p = _to_numpy(phy2log, np.int64, "phy2log")
     if p.ndim != 2 or p.shape[0] != layers:

@@ -99,7 +99,7 @@ def forecast(
     )
     _native.check(code, buffer)
     return Forecast(
-        loads=_like(weight, predicted), model=model, shift=diagnostics[:, 0].copy(),
+        loads=_like(weight, predicted), model="mean" if model is None else model, shift=diagnostics[:, 0].copy(),
         shifted=diagnostics[:, 1] == 1, change_point=_whole(diagnostics[:, 2]), rank=_whole(diagnostics[:, 3]),
         parameters=_whole(diagnostics[:, 4]), relative_residual=diagnostics[:, 5].copy(),
     )
