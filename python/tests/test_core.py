@@ -312,5 +312,10 @@ def test_arguments_out_of_range_or_of_the_wrong_kind_are_named():
             ep.solve(weight, 16, 8, **kwargs, **extra)
     with pytest.raises(ep.PlacementError, match="threshold"):
         ep.rebalance(weight, README_PHY2LOG, 8, threshold="x")
+    for args in [(16.9, 8), (12, 4.7), (12, "8"), (12, True), (2**64 + 12, 8)]:
+        with pytest.raises(ep.PlacementError, match="num_"):
+            ep.validate(README_PHY2LOG, *args)
+    with pytest.raises(ep.PlacementError, match="num_gpus"):
+        ep.solve(weight, 16, True)
     # More threads than a C int holds is all cores, not a wrapped count.
     assert np.array_equal(ep.solve(weight, 16, 8, threads=2**40).phy2log, ep.solve(weight, 16, 8).phy2log)

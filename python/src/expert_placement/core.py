@@ -78,9 +78,10 @@ def _loads(weight: Any, axes: Optional[str]) -> Tuple[np.ndarray, int, int, int,
 
 
 def _topology(num_replicas: int, num_gpus: int, experts: int) -> Tuple[int, int]:
-    if not isinstance(num_gpus, (int, np.integer)) or num_gpus < 1:
+    if isinstance(num_gpus, bool) or not isinstance(num_gpus, (int, np.integer)) or num_gpus < 1:
         raise PlacementError(_native.EP_INVALID_ARGUMENT, f"num_gpus: must be a positive integer, got {num_gpus!r}")
-    if not isinstance(num_replicas, (int, np.integer)) or num_replicas < 1 or num_replicas % num_gpus:
+    if isinstance(num_replicas, bool) or not isinstance(num_replicas, (int, np.integer)) or num_replicas < 1 \
+            or num_replicas % num_gpus:
         raise PlacementError(
             _native.EP_INVALID_ARGUMENT,
             f"num_replicas: must be a positive multiple of num_gpus ({num_gpus}), got {num_replicas!r}",
@@ -563,12 +564,12 @@ def validate(phy2log: Any, num_experts: int, num_gpus: int, *, current: Any = No
     if p.ndim != 2:
         raise PlacementError(_native.EP_INVALID_ARGUMENT, f"phy2log: expected [L, P], got shape {tuple(p.shape)}")
     layers, slots = p.shape
-    if slots % max(int(num_gpus), 1):
-        raise PlacementError(_native.EP_INVALID_ARGUMENT, f"phy2log: {slots} slots do not divide over {num_gpus} devices")
+    gpus, experts = _positive(num_gpus, "num_gpus"), _positive(num_experts, "num_experts")
+    if slots % gpus:
+        raise PlacementError(_native.EP_INVALID_ARGUMENT, f"phy2log: {slots} slots do not divide over {gpus} devices")
     c = _current(current, layers, slots, "current")
     buffer = _native.message_buffer()
-    code = _native.lib.ep_validate(p, layers, int(num_experts), int(num_gpus), slots // max(int(num_gpus), 1), c,
-                                   buffer, len(buffer))
+    code = _native.lib.ep_validate(p, layers, experts, gpus, slots // gpus, c, buffer, len(buffer))
     _native.check(code, buffer)
 
 
