@@ -317,5 +317,10 @@ def test_arguments_out_of_range_or_of_the_wrong_kind_are_named():
             ep.validate(README_PHY2LOG, *args)
     with pytest.raises(ep.PlacementError, match="num_gpus"):
         ep.solve(weight, 16, True)
+    # A plan whose width does not fit the GPUs is named as the plan, not as a num_replicas argument.
+    with pytest.raises(ep.PlacementError, match="^current"):
+        ep.rebalance(weight, README_PHY2LOG[:, :14], 8)
+    with pytest.raises(ep.PlacementError, match="^phy2log"):
+        ep.evaluate(weight, README_PHY2LOG, 3)
     # More threads than a C int holds is all cores, not a wrapped count.
     assert np.array_equal(ep.solve(weight, 16, 8, threads=2**40).phy2log, ep.solve(weight, 16, 8).phy2log)

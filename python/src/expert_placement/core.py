@@ -77,19 +77,21 @@ def _loads(weight: Any, axes: Optional[str]) -> Tuple[np.ndarray, int, int, int,
     )
 
 
-def _topology(num_replicas: int, num_gpus: int, experts: int) -> Tuple[int, int]:
+def _topology(num_replicas: int, num_gpus: int, experts: int, name: str = "num_replicas") -> Tuple[int, int]:
+    """Devices and slots per device; ``name`` is what errors call the slot count (the argument, or
+    the width of a plan the count comes from)."""
     if isinstance(num_gpus, bool) or not isinstance(num_gpus, (int, np.integer)) or num_gpus < 1:
         raise PlacementError(_native.EP_INVALID_ARGUMENT, f"num_gpus: must be a positive integer, got {num_gpus!r}")
     if isinstance(num_replicas, bool) or not isinstance(num_replicas, (int, np.integer)) or num_replicas < 1 \
             or num_replicas % num_gpus:
         raise PlacementError(
             _native.EP_INVALID_ARGUMENT,
-            f"num_replicas: must be a positive multiple of num_gpus ({num_gpus}), got {num_replicas!r}",
+            f"{name}: must be a positive multiple of num_gpus ({num_gpus}), got {num_replicas!r}",
         )
     if num_replicas < experts:
         raise PlacementError(
             _native.EP_INVALID_ARGUMENT,
-            f"num_replicas: {num_replicas} slots cannot hold {experts} logical experts",
+            f"{name}: {num_replicas} slots cannot hold {experts} logical experts",
         )
     return int(num_gpus), int(num_replicas) // int(num_gpus)
 
@@ -486,7 +488,7 @@ def rebalance(
     if c_any.ndim != 2 or c_any.shape[0] != layers:
         raise PlacementError(_native.EP_INVALID_ARGUMENT,
                              f"current: expected [L={layers}, P] expert ids, got shape {tuple(c_any.shape)}")
-    devices, slots_per_device = _topology(c_any.shape[1], num_gpus, experts)
+    devices, slots_per_device = _topology(c_any.shape[1], num_gpus, experts, "current (its width, the slots)")
     slots = devices * slots_per_device
     c = c_any.reshape(layers, slots)
     r = None
@@ -546,7 +548,7 @@ def evaluate(weight: Any, phy2log: Any, num_gpus: int, *, axes: Optional[str] = 
     p = _to_numpy(phy2log, np.int64, "phy2log")
     if p.ndim != 2 or p.shape[0] != layers:
         raise PlacementError(_native.EP_INVALID_ARGUMENT, f"phy2log: expected [L={layers}, P], got shape {tuple(p.shape)}")
-    devices, slots_per_device = _topology(p.shape[1], num_gpus, experts)
+    devices, slots_per_device = _topology(p.shape[1], num_gpus, experts, "phy2log (its width, the slots)")
     metrics = np.empty((layers, 4), dtype=np.float64)
     buffer = _native.message_buffer()
     code = _native.lib.ep_evaluate(w, layers, episodes, experts, episodes_first, devices, slots_per_device,
