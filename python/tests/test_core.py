@@ -317,6 +317,9 @@ def test_arguments_out_of_range_or_of_the_wrong_kind_are_named():
             ep.validate(README_PHY2LOG, *args)
     with pytest.raises(ep.PlacementError, match="num_gpus"):
         ep.solve(weight, 16, True)
+    # Sizes past the library's limit are refused before any table is allocated.
+    with pytest.raises(ep.PlacementError, match="num_replicas"):
+        ep.solve(weight, 2**40, 2**20)
     # A plan whose width does not fit the GPUs is named as the plan, not as a num_replicas argument.
     with pytest.raises(ep.PlacementError, match="^current"):
         ep.rebalance(weight, README_PHY2LOG[:, :14], 8)

@@ -190,6 +190,11 @@ def solve(
     slots = devices * slots_per_device
     c = _current(current, layers, slots, "current")
     width = max(slots - experts + 1, 1)
+    # The library's size limit (2^30 entries a table), checked before the tables are allocated.
+    if layers * experts * width > 1 << 30 or layers * slots > 1 << 30:
+        raise PlacementError(_native.EP_INVALID_ARGUMENT,
+                             f"num_replicas: layers × experts × ({slots} − experts + 1) log2phy entries, or layers × "
+                             f"{slots} slots, is above the library's limit of {1 << 30} entries")
     phy2log = np.empty((layers, slots), dtype=np.int64)
     logcnt = np.empty((layers, experts), dtype=np.int64)
     log2phy = np.empty((layers, experts, width), dtype=np.int64)
