@@ -317,6 +317,11 @@ def test_arguments_out_of_range_or_of_the_wrong_kind_are_named():
             ep.validate(README_PHY2LOG, *args)
     with pytest.raises(ep.PlacementError, match="num_gpus"):
         ep.solve(weight, 16, True)
+    # A Rebalancer with a misspelt option or a GPU count that does not fit fails when made.
+    with pytest.raises(TypeError, match="treshold"):
+        ep.Rebalancer(README_PHY2LOG, 8, treshold=1.1)
+    with pytest.raises(ep.PlacementError, match="GPUs"):
+        ep.Rebalancer(README_PHY2LOG, 3)
     # Sizes past the library's limit are refused before any table is allocated.
     with pytest.raises(ep.PlacementError, match="num_replicas"):
         ep.solve(weight, 2**40, 2**20)

@@ -9,6 +9,7 @@ S slots per device, P = D·S physical slots.
 from __future__ import annotations
 
 import ctypes
+import inspect
 import threading
 import weakref
 from dataclasses import dataclass, field
@@ -599,6 +600,11 @@ class Rebalancer:
 
     def __init__(self, current: Any, num_gpus: int, regime_memory: int = 0,
                  payback_unit_price: Optional[float] = None, **options: Any):
+        # Misspelt options and a GPU count that does not fit the plan fail here, not at the first step.
+        accepted = set(inspect.signature(rebalance).parameters) - {"weight", "current", "num_gpus", "recorded", "memory"}
+        for name in options:
+            if name not in accepted and name != "memory":
+                raise TypeError(f"Rebalancer() got an unexpected keyword argument {name!r}")
         strategy = options.get("strategy")
         windows = _integer(regime_memory, "regime_memory")
         if windows < 0 or windows == 1:
@@ -618,6 +624,10 @@ class Rebalancer:
         self.deployed = _to_numpy(current, np.int64, "current").copy()
         if self.deployed.ndim != 2:
             raise PlacementError(_native.EP_INVALID_ARGUMENT, f"current: expected [L, P], got shape {tuple(self.deployed.shape)}")
+        gpus = _positive(num_gpus, "num_gpus")
+        if self.deployed.shape[1] % gpus:
+            raise PlacementError(_native.EP_INVALID_ARGUMENT,
+                                 f"current (its width, the slots): {self.deployed.shape[1]} slots do not divide over {gpus} GPUs")
         self.num_gpus = num_gpus
         self.options = options
         self.recorded = np.full(self.deployed.shape[0], np.nan)
