@@ -137,8 +137,11 @@ struct MigrationModel {
             }
             return .stopped(plan: best)
         case .infeasible:
-            // `best` is feasible by construction; only rounding at the pattern limit excludes it.
-            return .stopped(plan: best)
+            // No valid plan within the cap uses only patterns within `upper`: none beats `best`.
+            // When `best` is a model solution (each device a pattern), only rounding at the pattern
+            // limit can exclude it, so nothing is proven; when it is not (a deployed row with an
+            // expert twice on a device, kept as staying put), infeasibility proves it optimal.
+            return initial == nil ? .proven(plan: best, bound: upper) : .stopped(plan: best)
         }
     }
 

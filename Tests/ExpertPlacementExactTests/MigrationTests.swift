@@ -93,4 +93,18 @@ struct MigrationTests {
             _ = try ExactSolver().solve(problem, options: SolveOptions(objective: .aggregateImbalance, moves: MovePolicy(maxMoves: 2)))
         }
     }
+    @Test("a deployed plan with an expert twice on a device that no valid plan within the cap beats is proven optimal, not a time limit")
+    func duplicatedCurrentProvenWithinCap() throws {
+        // Every valid plan needs 2 moves from [0, 0 | 1, 2]; with a cap of 1, staying put is the optimum.
+        let topology = Topology(devices: 2, slotsPerDevice: 2)
+        let current = try Placement(topology: topology, experts: 3, layers: [[0, 0, 1, 2]])
+        let problem = try Problem(topology: topology, loads: LoadTensor(layers: 1, episodes: 1, experts: 3, values: [3, 1, 1]),
+                                  current: current)
+        let started = ContinuousClock.now
+        let report = try ExactSolver().solve(problem, options: SolveOptions(objective: .worstImbalance, timeLimit: .seconds(20),
+                                                                            moves: MovePolicy(maxMoves: 1)))
+        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(report.status == .optimal, "\(report.notes)")
+        #expect(report.placement == current)
+    }
 }

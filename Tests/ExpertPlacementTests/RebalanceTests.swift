@@ -312,9 +312,28 @@ struct RebalanceTests {
                 #expect(penalised <= stay * (1 + 1e-12), "seed \(seed) \(report.method): worse than the deployed plan")
                 total += 1
                 if penalised <= best * (1 + 1e-9) { equal += 1 }
+                // "optimal" is a claim about objective + λ·moves: it must be at the brute force's.
+                if report.status == .optimal {
+                    #expect(penalised <= best * (1 + 1e-9), "seed \(seed) \(report.method): optimal claimed above the optimum")
+                }
             }
         }
         #expect(Double(equal) >= 0.8 * Double(total), "at the optimum in \(equal) of \(total)")
+    }
+
+    @Test("a search plan proven optimal for the objective alone is not called optimal under a move cost when a plan as good needs fewer moves")
+    func optimalUnderMoveCost() throws {
+        // The bound audit's case: 4 experts on 3 × 3 slots; a 2-move plan is as balanced as the 3-move one found.
+        let problem = try Problem(topology: Topology(devices: 3, slotsPerDevice: 3),
+                                  loads: LoadTensor(layers: 1, episodes: 1, experts: 4, values: [2, 3, 2, 4]),
+                                  current: Placement(topology: Topology(devices: 3, slotsPerDevice: 3), experts: 4,
+                                                     layers: [[3, 0, 2, 0, 1, 3, 2, 0, 3]]))
+        let cost = 0.02
+        let best = BruteForce.everyPlan(problem, objective: .aggregateImbalance).map { $0.value + cost * Double($0.moves) }.min()!
+        let report = try SearchSolver().solve(problem, options: SolveOptions(objective: .aggregateImbalance, moves: MovePolicy(cost: cost)))
+        let m = try Metrics.layerMetrics(report.placement, on: problem, layer: 0)
+        let penalised = m.aggregateImbalance + cost * Double(m.moves!)
+        #expect(report.status != .optimal || penalised <= best * (1 + 1e-9), "optimal claimed at \(penalised), optimum \(best)")
     }
 
     /// One layer's record of a rebalance against its deployed (`old`) and new rows: a layer left

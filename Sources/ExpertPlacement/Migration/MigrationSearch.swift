@@ -68,7 +68,12 @@ public enum MigrationSearch {
                                         episodeCap: c.episodeCap)
         fitted.physicalToLogical = refine(layer, model: model, deployed: deployed, target: aligned, policy: policy,
                                           configuration: c, context: context)
-        if fitted.physicalToLogical != aligned && fitted.status == .optimal { fitted.status = .feasible }
+        // A proof of the objective's optimum stays a proof for the policy only when the plan is the
+        // proven one and it pays no move cost (within a cap alone, the unconstrained optimum that
+        // fits is optimal; with a cost, a plan as good with fewer moves would beat it).
+        let proofHolds = fitted.physicalToLogical == aligned
+            && (policy.cost == 0 || Alignment.moves(aligned, from: deployed) == 0)
+        if fitted.status == .optimal && !proofHolds { fitted.status = .feasible }
         return fitted
     }
 
