@@ -100,7 +100,9 @@ public struct DropExactSolver: LayerSolver, Sendable {
             result = try model.solve(start: Array(warm.physicalToLogical), floors: floors, lower: 0, deadline: deadline,
                                      verbose: configuration.verbose)
         } catch {
-            throw .solverFailure(reason: error.description)
+            // GLPK failing on this model (numerical trouble) leaves the warm start: a plan, not a proof.
+            return LayerOutcome(physicalToLogical: warm.physicalToLogical, status: .feasible,
+                                notes: ["layer \(layer.index): exact drop-budget model failed (\(error.description)); the drop-aware search's plan is kept, not proven"])
         }
         // No `lowerBound`: the metrics' bound and gap refer to the uncapped objective.
         return LayerOutcome(physicalToLogical: ContiguousArray(result.plan), status: result.outcome == .proven ? .optimal : .timeLimit)

@@ -188,17 +188,29 @@ public struct ExactSolver: LayerSolver, Sendable {
         }
         var notes: [String] = []
         let result: LayerResult
-        if context.options.moves.isActive, let current = view.deployed {
-            result = try solveMigrationLayer(problem, layer: l, current: Array(current), policy: context.options.moves,
-                                             objective: objective, start: start, deadline: deadline, notes: &notes)
-        } else if let compact = compactModel(ObjectiveModel(view, objective: objective), slotsPerDevice: view.topology.slotsPerDevice) {
-            result = try solveCompactLayer(compact, view: view, start: start, deadline: deadline)
-        } else if let sum = Self.sumRows(problem, layer: l, objective: objective) {
-            result = try solveSumLayer(problem, layer: l, rows: sum.rows, constant: sum.constant, objective: objective,
-                                       start: start, deadline: deadline)
-        } else {
-            let rows = try Self.peakRows(problem, layer: l, objective: objective)
-            result = try solveLayer(problem, layer: l, rows: rows, objective: objective, start: start, deadline: deadline)
+        do throws(ExpertPlacementError) {
+            if context.options.moves.isActive, let current = view.deployed {
+                result = try solveMigrationLayer(problem, layer: l, current: Array(current), policy: context.options.moves,
+                                                 objective: objective, start: start, deadline: deadline, notes: &notes)
+            } else if let compact = compactModel(ObjectiveModel(view, objective: objective), slotsPerDevice: view.topology.slotsPerDevice) {
+                result = try solveCompactLayer(compact, view: view, start: start, deadline: deadline)
+            } else if let sum = Self.sumRows(problem, layer: l, objective: objective) {
+                result = try solveSumLayer(problem, layer: l, rows: sum.rows, constant: sum.constant, objective: objective,
+                                           start: start, deadline: deadline)
+            } else {
+                let rows = try Self.peakRows(problem, layer: l, objective: objective)
+                result = try solveLayer(problem, layer: l, rows: rows, objective: objective, start: start, deadline: deadline)
+            }
+        } catch .solverFailure(let reason) {
+            // GLPK failing on this model (numerical trouble) leaves the start plan (the search's,
+            // within the cap under a move policy only when it is the deployed one) and the plain bound:
+            // an answer, not a proof.
+            let moves = context.options.moves
+            let plan = moves.isActive && view.deployed != nil && !(moves.maxMoves.map { Alignment.moves(start, from: view.deployed!) <= $0 } ?? true)
+                ? Array(view.deployed!) : start
+            return LayerOutcome(physicalToLogical: ContiguousArray(plan), status: .feasible,
+                                lowerBound: LowerBounds.bound(problem, layer: l, objective: objective),
+                                notes: notes + ["layer \(l): exact solver failed (\(reason)); the start plan is kept, not proven"])
         }
         let status: SolveStatus
         switch result.outcome {

@@ -132,7 +132,9 @@ enum GLPK {
             _ = glp_term_out(GLP_ON)
         }
         guard let problem = glp_create_prob() else { throw .solverFailure(code: -1, meaning: "glp_create_prob returned NULL") }
-        defer { glp_delete_prob(problem) }
+        // A GLPK internal error frees the thread's environment, this problem with it (shim.h).
+        let generation = cglpk_generation()
+        defer { if cglpk_generation() == generation { glp_delete_prob(problem) } }
         glp_set_obj_dir(problem, GLP_MIN)
         let n = program.columns.count, m = program.rows.count
         _ = glp_add_cols(problem, Int32(n))
@@ -207,7 +209,8 @@ enum GLPK {
             _ = warm.withUnsafeBufferPointer { glp_ios_heur_sol(tree, $0.baseAddress) }
         }
         parm.cb_info = Unmanaged.passUnretained(state).toOpaque()
-        let code = withExtendedLifetime(state) { glp_intopt(problem, &parm) }
+        let code = withExtendedLifetime(state) { cglpk_intopt(problem, &parm) }
+        if code == CGLPK_FAILED { throw Self.internalError("the branch and bound (glp_intopt)") }
         let stoppedBound: Double? = state.bound.isFinite ? state.bound : nil
         let status = glp_mip_status(problem)
         func solution() -> ([Double], Double) {
@@ -251,6 +254,11 @@ enum GLPK {
         }
     }
 
+    /// GLPK stopped on an internal error (caught by shim.h's guard instead of aborting the process).
+    static func internalError(_ what: String) -> ExactSolverError {
+        .solverFailure(code: Int(CGLPK_FAILED), meaning: "GLPK stopped on an internal error in \(what), numerical trouble on this model (its message is above)")
+    }
+
     /// A time limit in GLPK's whole milliseconds (at least 1).
     static func milliseconds(_ seconds: Double) -> Int32 {
         Int32(Swift.max(1, Swift.min(Double(Int32.max), (seconds * 1000).rounded(.down))))
@@ -266,10 +274,12 @@ enum GLPK {
         smcp.msg_lev = messages
         smcp.presolve = GLP_OFF
         if let timeLimit { smcp.tm_lim = milliseconds(timeLimit) }
-        var code = glp_simplex(problem, &smcp)
+        var code = cglpk_simplex(problem, &smcp)
+        if code == CGLPK_FAILED { throw internalError("\(what) (glp_simplex)") }
         if recoverBasis && (code == GLP_EBADB || code == GLP_ESING || code == GLP_ECOND) {
             glp_adv_basis(problem, 0)
-            code = glp_simplex(problem, &smcp)
+            code = cglpk_simplex(problem, &smcp)
+            if code == CGLPK_FAILED { throw internalError("\(what) (glp_simplex)") }
         }
         switch code {
         case 0: break
@@ -334,6 +344,9 @@ enum GLPK {
 final class LinearProgramSession {
     private let problem: OpaquePointer
     private let verbose: Bool
+    /// ``cglpk_generation()`` when the problem was made: a GLPK internal error on this thread
+    /// since then freed it (shim.h).
+    private let generation: UInt
     /// Number of rows so far.
     private(set) var rowCount: Int
     /// Number of columns so far.
@@ -350,6 +363,7 @@ final class LinearProgramSession {
         guard let problem = glp_create_prob() else { throw .solverFailure(code: -1, meaning: "glp_create_prob returned NULL") }
         self.problem = problem
         self.verbose = verbose
+        generation = cglpk_generation()
         rowCount = rows.count
         glp_set_obj_dir(problem, GLP_MIN)
         _ = glp_add_rows(problem, Int32(rows.count))
@@ -358,7 +372,10 @@ final class LinearProgramSession {
         }
     }
 
-    deinit { glp_delete_prob(problem) }
+    /// Whether the problem still exists (no GLPK internal error on this thread since it was made).
+    private var alive: Bool { cglpk_generation() == generation }
+
+    deinit { if alive { glp_delete_prob(problem) } }
 
     /// Adds a continuous column `lower ≤ x ≤ upper` with cost `cost` and returns its index.
     @discardableResult
@@ -432,6 +449,7 @@ final class LinearProgramSession {
 
     /// Re-optimises from the current basis within `timeLimit` seconds.
     func solve(timeLimit: Double) throws(ExactSolverError) -> Status {
+        guard alive else { throw GLPK.internalError("an earlier solve on this thread") }
         _ = glp_term_out(verbose ? GLP_ON : GLP_OFF)
         defer { _ = glp_term_out(GLP_ON) }
         return try GLPK.simplex(problem, timeLimit: timeLimit, messages: verbose ? GLP_MSG_ERR : GLP_MSG_OFF,

@@ -41,4 +41,16 @@ struct DropExactTests {
             try DropExactSolver(budget: 0.1).solve(problem, options: SolveOptions(moves: MovePolicy(maxMoves: 1)))
         }
     }
+    @Test("GLPK stopping on an internal error (an assertion on numerical trouble) does not abort the process: the search's plan, feasible, with a note")
+    func glpkInternalErrorIsCaught() throws {
+        // The bound audit's instance: loads from 1e-100 to 1e100 make GLPK's simplex fail an assertion.
+        let loads = try LoadTensor(layers: 1, episodes: 2, experts: 4, values: [1e100, 1e-100, 1, 1e50, 1e-100, 1e-100, 1e-100, 1e100])
+        let problem = try Problem(topology: Topology(devices: 3, slotsPerDevice: 2), loads: loads, episodeWeights: [1e-100, 1e100])
+        let report = try DropExactSolver(budget: 0.05).solve(problem, options: SolveOptions(objective: .peakSum, timeLimit: .seconds(20)))
+        #expect(Validation.violations(of: report.placement).isEmpty)
+        #expect(report.status != .optimal || report.notes.isEmpty)
+        // The thread's GLPK environment was freed and made anew: later solves on it still work.
+        let again = try ExactSolver().solve(BundledExample.flashlbToy.problem, options: SolveOptions(objective: .aggregateImbalance))
+        #expect(again.status == .optimal)
+    }
 }
