@@ -28,39 +28,26 @@ static void cglpk_on_error(void *info) {
 /* The number of GLPK failures caught on this thread so far. */
 static inline unsigned long cglpk_generation(void) { return cglpk_failures; }
 
-static inline int cglpk_simplex(glp_prob *problem, const glp_smcp *parm) {
-    jmp_buf landing;
-    jmp_buf *outer = cglpk_landing;
-    if (setjmp(landing)) {
-        cglpk_landing = outer;
-        glp_error_hook(NULL, NULL);
-        glp_free_env();
-        cglpk_failures += 1;
-        return CGLPK_FAILED;
-    }
-    cglpk_landing = &landing;
-    glp_error_hook(cglpk_on_error, NULL);
-    int code = glp_simplex(problem, parm);
-    glp_error_hook(NULL, NULL);
-    cglpk_landing = outer;
+/* The body of a guarded call: `CALL` under the error hook, CGLPK_FAILED after an internal error.
+ * (setjmp is called in the wrapper itself, the frame the hook jumps back to.) */
+#define CGLPK_GUARDED(CALL) \
+    jmp_buf landing; \
+    jmp_buf *outer = cglpk_landing; \
+    if (setjmp(landing)) { \
+        cglpk_landing = outer; \
+        glp_error_hook(NULL, NULL); \
+        glp_free_env(); \
+        cglpk_failures += 1; \
+        return CGLPK_FAILED; \
+    } \
+    cglpk_landing = &landing; \
+    glp_error_hook(cglpk_on_error, NULL); \
+    int code = CALL; \
+    glp_error_hook(NULL, NULL); \
+    cglpk_landing = outer; \
     return code;
-}
 
-static inline int cglpk_intopt(glp_prob *problem, const glp_iocp *parm) {
-    jmp_buf landing;
-    jmp_buf *outer = cglpk_landing;
-    if (setjmp(landing)) {
-        cglpk_landing = outer;
-        glp_error_hook(NULL, NULL);
-        glp_free_env();
-        cglpk_failures += 1;
-        return CGLPK_FAILED;
-    }
-    cglpk_landing = &landing;
-    glp_error_hook(cglpk_on_error, NULL);
-    int code = glp_intopt(problem, parm);
-    glp_error_hook(NULL, NULL);
-    cglpk_landing = outer;
-    return code;
-}
+static inline int cglpk_simplex(glp_prob *problem, const glp_smcp *parm) { CGLPK_GUARDED(glp_simplex(problem, parm)) }
+
+static inline int cglpk_intopt(glp_prob *problem, const glp_iocp *parm) { CGLPK_GUARDED(glp_intopt(problem, parm)) }
 #endif
