@@ -10,7 +10,7 @@ struct GapReport: ParsableCommand {
         abstract: "Measure greedy, hierarchical, search (and your plan) against the proven optimum.",
         discussion: """
         The suite: instances of small shapes (E experts × D devices × S slots, --shapes), T \
-        episodes (--episodes; by default 1), loads lognormal (σ = 1, per-episode noise σ = 0.3) or \
+        episodes (--episodes; by default 1), loads lognormal (σ = 1, per-episode noise σ = 0.3 with several episodes) or \
         Zipf (s = 1.1, the same per-episode noise), seeds 0..<N. Default shapes: 6x4x2, 8x4x3, \
         8x8x2, 12x6x2, 16x8x2, 16x6x3, 16x8x3, 32x16x2 for one episode; 8x4x2, 8x2x4, 10x4x3, \
         12x4x4, 16x4x4 for several. With --instance, the instance's layers instead (and \
