@@ -105,7 +105,7 @@ def sglang_rebalance_experts(
 
 def _recorded_steps(history: Any) -> Any:
     """The steps of a [T, L, E] history that carry load somewhere (numpy or torch, kept as given);
-    all of them when none does (the solver then names the problem)."""
+    all of them when none does (a buffer with no load yet still gets a plan)."""
     if _is_torch(history):
         recorded = history.reshape(history.shape[0], -1).ne(0).any(dim=1)
         return history[recorded] if bool(recorded.any()) and not bool(recorded.all()) else history
