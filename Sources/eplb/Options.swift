@@ -263,8 +263,7 @@ struct DeployedInputOptions: ParsableArguments {
         return (loaded, recorded)
     }
 
-    /// ``load()`` with the objective the file's records were made under (`solver.objective`).
-    /// The window, the deployed plan's `recordedImbalance`, and what the records were scored with:
+    /// ``load()`` with what the records were made under: the window, the deployed plan's `recordedImbalance`, and what the records were scored with:
     /// the plan's `solver.objective`, and its `solver.settings.strategy` (`nil` when absent: the
     /// window itself, or a plan not made by `eplb rebalance`).
     func loadRecords() throws -> ((name: String, problem: Problem), [Double]?, Objective?, recordedStrategy: String?) {
@@ -381,8 +380,6 @@ enum TimeLimit {
     }
 }
 
-/// Whether two paths name the same file: the same string, or (for existing files) the same
-/// resolved path. `-` (standard input or output) is never the same file as anything.
 /// Refuses an `--output` that names one of the command's inputs (`what`: how the message names
 /// it): the output would replace the data it was made from. `-` is never refused.
 func refuseOutput(_ output: String?, over inputs: [(what: String, path: String?)]) throws {
@@ -394,6 +391,8 @@ func refuseOutput(_ output: String?, over inputs: [(what: String, path: String?)
     }
 }
 
+/// Whether two paths name the same file: the same string, or (for existing files) the same
+/// resolved path. `-` (standard input or output) is never the same file as anything.
 func sameFile(_ a: String, _ b: String) -> Bool {
     guard a != "-" && b != "-" else { return false }
     if a == b { return true }
