@@ -187,7 +187,6 @@ struct ForecastCommand: ParsableCommand {
         return settings
     }
 
-    /// The whole instance when it has a topology; `nil` when only the topology is missing.
     /// The whole instance (its other keys checked), and whether it has a topology: a history
     /// without one is decoded on one device holding every expert, which only the checks see.
     static func instance(_ bytes: [UInt8], file: String, axes: LoadAxes?,

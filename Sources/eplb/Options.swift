@@ -263,9 +263,9 @@ struct DeployedInputOptions: ParsableArguments {
         return (loaded, recorded)
     }
 
-    /// ``load()`` with what the records were made under: the window, the deployed plan's `recordedImbalance`, and what the records were scored with:
-    /// the plan's `solver.objective`, and its `solver.settings.strategy` (`nil` when absent: the
-    /// window itself, or a plan not made by `eplb rebalance`).
+    /// ``load()`` with what the records were scored with: the plan's `solver.objective`, and its
+    /// `solver.settings.strategy` (`nil` when absent: the window itself, or a plan not made by
+    /// `eplb rebalance`).
     func loadRecords() throws -> ((name: String, problem: Problem), [Double]?, Objective?, recordedStrategy: String?) {
         var deployed: Placement? = nil
         var recorded: [Double]? = nil
