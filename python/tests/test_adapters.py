@@ -76,6 +76,13 @@ def test_sglang_entry_point_leaves_out_the_unused_steps_of_the_buffer(rng):
     ep.validate(empty, 32, 8)
 
 
+def test_ascend_policy_names_a_negative_expert_id(rng):
+    table = np.arange(2 * 4 * 3).reshape(2, 4, 3) % 8
+    table[1, 2, 0] = -1
+    with pytest.raises(ep.PlacementError, match=r"current_expert_table\[1, 2, 0\]: expert id -1 is negative"):
+        ep.AscendPolicy().rebalance_experts(table, np.ones((2, 4, 3)))
+
+
 def test_ascend_policy_keeps_the_worker_rules(rng):
     layers, ranks, slots, experts = 5, 8, 5, 32
     weight = rng.lognormal(size=(layers, experts)) * 100

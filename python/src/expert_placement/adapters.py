@@ -144,6 +144,10 @@ class AscendPolicy:
         if work.shape[-3:] != table.shape or work.ndim not in (3, 4):
             raise PlacementError(_native.EP_INVALID_ARGUMENT,
                                  f"expert_workload: expected [L, G, K] or [T, L, G, K] with [L, G, K] = {table.shape}, got shape {tuple(work.shape)}")
+        if table.size and table.min() < 0:
+            where = tuple(int(i) for i in np.argwhere(table < 0)[0])
+            raise PlacementError(_native.EP_INVALID_ARGUMENT,
+                                 f"current_expert_table{list(where)}: expert id {int(table[where])} is negative (every slot holds a logical expert)")
         experts = int(table.max()) + 1 if table.size else 0
         phy = table.reshape(layers, ranks * slots)
         steps = work.reshape(-1, layers, ranks * slots)  # [T, L, P]
