@@ -46,8 +46,9 @@ public func ep_forecast(_ loads: UnsafePointer<Double>?, _ layers: Int64, _ epis
         guard Int(window) <= t else {
             throw .invalid("window", "\(window) episodes asked for, the history holds \(t)")
         }
-        if case .autoregressive(let p, _) = forecastModel, p >= (window > 0 ? Int(window) : t) {
-            throw .invalid("order", "an autoregression of order \(p) needs more than \(p) episodes to fit; the window holds \(window > 0 ? Int(window) : t)")
+        let fitted = window > 0 ? Int(window) : t
+        if case .autoregressive(let p, _) = forecastModel, p >= fitted {
+            throw .invalid("order", PlanningStrategy.autoregressionTooShort(order: p, window: fitted))
         }
         var history = try loadTensor(loads, layers: l, episodes: t, experts: e, episodesFirst: episodesFirst)
         if window > 0 && Int(window) < t { history = history.slice(t - Int(window) ..< t) }

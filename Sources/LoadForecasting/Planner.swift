@@ -221,7 +221,7 @@ extension PlanningStrategy {
     public func rebalanceProblem(window: Problem, objective: Objective, horizon: Int,
                                  shiftThreshold: Double) throws(ExpertPlacementError) -> (problem: Problem, chosen: PlanningStrategy) {
         if let p = autoregressiveOrder, window.episodes <= p {
-            throw .invalidValue(field: "order", reason: "an autoregression of order \(p) needs more than \(p) episodes to fit; the window holds \(window.episodes)")
+            throw .invalidValue(field: "order", reason: Self.autoregressionTooShort(order: p, window: window.episodes))
         }
         let planner = try Planner(solver: GreedySolver(), options: SolveOptions(objective: objective),
                                   topology: window.topology, window: window.episodes, horizon: horizon,

@@ -49,6 +49,12 @@ public indirect enum PlanningStrategy: Sendable, Equatable {
         }
     }
 
+    /// Why an autoregression of order `p` cannot be fitted on a window of `length` episodes (or
+    /// iterations, `unit`): the one message of every place that refuses such a window.
+    public static func autoregressionTooShort(order p: Int, window length: Int, unit: String = "episodes") -> String {
+        "an autoregression of order \(p) needs more than \(p) \(unit) to fit; the window holds \(length) (a shorter fit would only forecast the window mean)"
+    }
+
     private static func format(_ k: Double) -> String {
         k == k.rounded() && abs(k) < 1e6 ? String(Int(k)) : String(k)
     }

@@ -126,7 +126,7 @@ struct BacktestCommand: ParsableCommand {
         }
         if !hedgeK.isFinite { throw ValidationError("--hedge-k must be a finite number") }
         if let p = strategies.compactMap(\.autoregressiveOrder).max(), window <= p {
-            throw ValidationError("--order: " + autoregressionTooShort(order: p, window: window, unit: "episodes"))
+            throw ValidationError("--order: " + PlanningStrategy.autoregressionTooShort(order: p, window: window))
         }
     }
 

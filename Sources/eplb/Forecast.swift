@@ -118,12 +118,11 @@ struct ForecastCommand: ParsableCommand {
         try reportingInputErrors {
             let file = InputSource.displayName(instance)
             let bytes = try InputSource.read(instance)
-            var loads = try InstanceFile.decodeLoads(bytes, file: file, axes: axes.order)
             // Keep the input's topology when it has one (a history without one is a valid instance too).
-            var topology: Topology? = nil
-            let (full, hasTopology) = try Self.instance(bytes, file: file, axes: axes.order, experts: loads.experts)
+            let (full, hasTopology) = try Self.instance(bytes, file: file, axes: axes.order)
+            var loads = full.problem.loads
             let name = full.name ?? file
-            if hasTopology { topology = full.problem.topology }
+            let topology = hasTopology ? full.problem.topology : nil
             if full.problem.episodeWeights.contains(where: { $0 != 1 }) {
                 printWarning("\(file): episodeWeights: ignored: the models fit the episodes as equally spaced steps, and the forecast has none")
             }
@@ -136,7 +135,7 @@ struct ForecastCommand: ParsableCommand {
             }
             if forecast.model == "ar" && forecast.order >= loads.episodes {
                 throw InputError(file: file, field: "--order",
-                                 reason: autoregressionTooShort(order: forecast.order, window: loads.episodes, unit: "episodes"))
+                                 reason: PlanningStrategy.autoregressionTooShort(order: forecast.order, window: loads.episodes))
             }
             let forecaster: Forecaster
             let result: LoadForecasting.Forecast
@@ -188,15 +187,16 @@ struct ForecastCommand: ParsableCommand {
     }
 
     /// The whole instance (its other keys checked), and whether it has a topology: a history
-    /// without one is decoded on one device holding every expert, which only the checks see.
-    static func instance(_ bytes: [UInt8], file: String, axes: LoadAxes?,
-                         experts: Int) throws(InputError) -> (instance: InstanceFile, hasTopology: Bool) {
+    /// without one is decoded again on one device holding every expert, which only the checks see
+    /// (the loads alone, read first, say how many experts that is).
+    static func instance(_ bytes: [UInt8], file: String, axes: LoadAxes?) throws(InputError) -> (instance: InstanceFile, hasTopology: Bool) {
         // (A `do`/`catch` that rethrows here crashes the Swift 6.3.1 compiler; Result does not.)
         let decoded = Result { () throws(InputError) -> InstanceFile in try InstanceFile.decode(bytes, file: file, axes: axes) }
         switch decoded {
         case .success(let instance): return (instance, true)
         case .failure(let error):
             guard error.field?.hasPrefix("topology.") == true && error.reason.hasPrefix("missing") else { throw error }
+            let experts = try InstanceFile.decodeLoads(bytes, file: file, axes: axes).experts
             var overrides = TopologyOverrides()
             overrides.fallback = Topology(devices: 1, slotsPerDevice: experts)
             return (try InstanceFile.decode(bytes, file: file, overrides: overrides, axes: axes), false)

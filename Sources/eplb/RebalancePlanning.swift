@@ -76,7 +76,7 @@ struct RebalancePlanningOptions: ParsableArguments {
     /// Refuses a window of `length` episodes too short for the strategy's autoregression.
     func checkAutoregressiveWindow(_ length: Int, file: String) throws(InputError) {
         if let p = parsed()?.autoregressiveOrder, length <= p {
-            throw InputError(file: file, field: "--order", reason: autoregressionTooShort(order: p, window: length, unit: "episodes"))
+            throw InputError(file: file, field: "--order", reason: PlanningStrategy.autoregressionTooShort(order: p, window: length))
         }
     }
 
@@ -92,10 +92,4 @@ struct RebalancePlanningOptions: ParsableArguments {
         settings["strategy"] = .string(chosen)
         if usesHorizon { settings["horizon"] = .number(Double(horizon)) }
     }
-}
-
-/// Why an autoregression of order `p` cannot be fitted on a window of `length` episodes or
-/// iterations (`unit`).
-func autoregressionTooShort(order p: Int, window length: Int, unit: String) -> String {
-    "an autoregression of order \(p) needs more than \(p) \(unit) to fit; the window holds \(length) (a shorter fit would only forecast the window mean)"
 }

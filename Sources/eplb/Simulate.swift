@@ -157,7 +157,7 @@ struct Simulate: ParsableCommand {
             }
         }
         if names.contains(PolicyChoice.rebalanceForecast.rawValue), let p = planning.parsed()?.autoregressiveOrder, window <= p {
-            throw ValidationError("--order: " + autoregressionTooShort(order: p, window: window, unit: "iterations"))
+            throw ValidationError("--order: " + PlanningStrategy.autoregressionTooShort(order: p, window: window, unit: "iterations"))
         }
         if delayIterations != nil && iterationSeconds != nil {
             throw ValidationError("--delay-iterations replaces the measured policy time that --iteration-seconds converts: give one of them")
