@@ -103,15 +103,21 @@ def sglang_rebalance_experts(
     return plan.phy2log, plan.log2phy, plan.logcnt
 
 
+def _recorded(history: Any) -> Any:
+    """Which steps of a [T, ...] history carry load somewhere (a boolean mask, numpy or torch as
+    given): SGLang's step buffer is dumped whole, and its unused steps are all zero."""
+    if _is_torch(history):
+        return history.reshape(history.shape[0], -1).ne(0).any(dim=1)
+    return np.asarray(history).reshape(np.shape(history)[0], -1).astype(bool).any(axis=1)
+
+
 def _recorded_steps(history: Any) -> Any:
     """The steps of a [T, L, E] history that carry load somewhere (numpy or torch, kept as given);
     all of them when none does (a buffer with no load yet still gets a plan)."""
-    if _is_torch(history):
-        recorded = history.reshape(history.shape[0], -1).ne(0).any(dim=1)
-        return history[recorded] if bool(recorded.any()) and not bool(recorded.all()) else history
-    array = np.asarray(history)
-    recorded = array.reshape(array.shape[0], -1).astype(bool).any(axis=1)
-    return array[recorded] if recorded.any() and not recorded.all() else history
+    recorded = _recorded(history)
+    if not bool(recorded.any()) or bool(recorded.all()):
+        return history
+    return history[recorded] if _is_torch(history) else np.asarray(history)[recorded]
 
 
 class AscendPolicy:
@@ -221,7 +227,7 @@ def load_sglang_dump(path: Any, *, first_moe_layer: int = 0) -> SGLangDump:
     if counts.ndim == 3:
         # SGLang dumps its whole step buffer (sized by --eplb-rebalance-num-iterations): a short
         # recording comes with all-zero steps, which would score as perfectly balanced episodes.
-        recorded = counts.reshape(counts.shape[0], -1).any(axis=1)
+        recorded = _recorded(counts)
         if not recorded.any():
             raise PlacementError(_native.EP_INVALID_ARGUMENT,
                                  f"{path}: logical_count: none of its {counts.shape[0]} steps carries any load")
