@@ -205,9 +205,10 @@ public struct ExactSolver: LayerSolver, Sendable {
             // GLPK failing on this model (numerical trouble) leaves the start plan (the search's,
             // within the cap under a move policy only when it is the deployed one) and the plain bound:
             // an answer, not a proof.
-            let moves = context.options.moves
-            let plan = moves.isActive && view.deployed != nil && !(moves.maxMoves.map { Alignment.moves(start, from: view.deployed!) <= $0 } ?? true)
-                ? Array(view.deployed!) : start
+            var plan = start
+            if let deployed = view.deployed, let cap = context.options.moves.maxMoves, Alignment.moves(start, from: deployed) > cap {
+                plan = Array(deployed)
+            }
             return LayerOutcome(physicalToLogical: ContiguousArray(plan), status: .feasible,
                                 lowerBound: LowerBounds.bound(problem, layer: l, objective: objective),
                                 notes: notes + ["layer \(l): exact solver failed (\(reason)); the start plan is kept, not proven"])
