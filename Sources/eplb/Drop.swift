@@ -63,10 +63,12 @@ struct Drop: ParsableCommand {
 
     func run() throws {
         try reportingInputErrors {
-            let (_, problem) = try input.load()
+            let (name, problem, layerIds) = try input.loadWithLayerIds(overrides: input.topology.overrides)
             let file = InputSource.displayName(placement)
-            let plan = try PlacementFile.decode(try InputSource.read(placement), file: file,
-                                                experts: problem.experts, topology: problem.topology)
+            let document = try PlacementFile.decodeDocument(try InputSource.read(placement), file: file,
+                                                            experts: problem.experts, topology: problem.topology)
+            try LayerIds.requireSame(document.layerIds, file: file, as: layerIds, of: input.instance.map(InputSource.displayName) ?? name)
+            let plan = document.placement
             let layers: [LayerDrop]
             do throws(ExpertPlacementError) {
                 layers = try DropAnalysis.analyse(plan, on: problem, rule: rule)

@@ -94,12 +94,16 @@ struct InstanceOptions: ParsableArguments {
     /// ``load(overrides:)`` for a window served by the deployed plan read from `deployed.file`
     /// (`rebalance`, `pareto` and `simulate`'s `--current`): an input without a topology takes the
     /// plan's, and an error about the topology also names the plan, which may be where it came from.
-    func load(overrides: TopologyOverrides, deployed: (file: String, plan: Placement)?) throws -> (name: String, problem: Problem) {
+    func load(overrides: TopologyOverrides, deployed: (file: String, plan: Placement, layerIds: [Int]?)?) throws
+        -> (name: String, problem: Problem) {
         guard let deployed else { return try load(overrides: overrides) }
         var overrides = overrides
         overrides.fallback = deployed.plan.topology
         do {
-            return try load(overrides: overrides)
+            let (name, problem, layerIds) = try loadWithLayerIds(overrides: overrides)
+            try LayerIds.requireSame(deployed.layerIds, file: deployed.file, as: layerIds,
+                                     of: instance.map(InputSource.displayName) ?? name)
+            return (name, problem)
         } catch var error as InputError {
             if error.field?.hasPrefix("topology") == true, topology.overrides.topology == nil {
                 let t = deployed.plan.topology
@@ -268,6 +272,7 @@ struct DeployedInputOptions: ParsableArguments {
     /// `eplb rebalance`).
     func loadRecords() throws -> ((name: String, problem: Problem), [Double]?, Objective?, recordedStrategy: String?) {
         var deployed: Placement? = nil
+        var deployedLayerIds: [Int]? = nil
         var recorded: [Double]? = nil
         var recordedObjective: Objective? = nil
         var recordedStrategy: String? = nil
@@ -277,6 +282,7 @@ struct DeployedInputOptions: ParsableArguments {
             let value = try PlacementFile.parse(try InputSource.read(current), file: file)
             let document = try PlacementFile.decodeDocument(value, file: file, topology: input.topology.overrides.topology)
             deployed = document.placement
+            deployedLayerIds = document.layerIds
             recorded = document.recordedImbalance
             let solver = value.objectValue?["solver"]?.objectValue
             recordedObjective = solver?["objective"]?.stringValue.flatMap(Objective.init(rawValue:))
@@ -285,7 +291,7 @@ struct DeployedInputOptions: ParsableArguments {
         // Its topology serves an instance without one (a .npy window); one that disagrees with
         // the instance's is reported below, not chosen between.
         let (name, loaded) = try input.load(overrides: input.topology.overrides,
-                                            deployed: deployed.map { (InputSource.displayName(current!), $0) })
+                                            deployed: deployed.map { (InputSource.displayName(current!), $0, deployedLayerIds) })
         var problem = loaded
         if let deployed {
             let t = loaded.topology, d = deployed.topology

@@ -56,8 +56,10 @@ struct Validate: ParsableCommand {
     func run() throws {
         let violations: [Violation] = try reportingInputErrors {
             var problem: Problem? = nil
+            var instanceLayerIds: [Int]? = nil
             if let instance {
-                problem = try InstanceFile.load(path: instance, overrides: topology.overrides, axes: axes.order).problem
+                let loaded = try InstanceFile.load(path: instance, overrides: topology.overrides, axes: axes.order)
+                (problem, instanceLayerIds) = (loaded.problem, loaded.layerIds)
             }
             let file = InputSource.displayName(placement)
             let bytes = try InputSource.read(placement)
@@ -65,7 +67,11 @@ struct Validate: ParsableCommand {
             // and its topology when the file has none (a peer's bare {"phy2log": …}).
             let flags = topology.overrides
             let fallback = problem?.topology ?? flags.topology
-            let plan = try PlacementFile.decode(bytes, file: file, experts: problem?.experts, topology: fallback)
+            let document = try PlacementFile.decodeDocument(bytes, file: file, experts: problem?.experts, topology: fallback)
+            if let instance {
+                try LayerIds.requireSame(document.layerIds, file: file, as: instanceLayerIds, of: InputSource.displayName(instance))
+            }
+            let plan = document.placement
             var found: [Violation]
             let pt = plan.topology
             if problem == nil, (flags.devices ?? pt.devices) != pt.devices || (flags.slotsPerDevice ?? pt.slotsPerDevice) != pt.slotsPerDevice {
@@ -79,7 +85,10 @@ struct Validate: ParsableCommand {
             // (changeViolations decides): a layer left as deployed is the engine's business.
             if let current, found.allSatisfy({ $0.rule == .noDuplicateOnDevice }) {
                 let deployedFile = InputSource.displayName(current)
-                let deployed = try PlacementFile.decode(try InputSource.read(current), file: deployedFile, experts: plan.experts)
+                let deployedDocument = try PlacementFile.decodeDocument(try InputSource.read(current), file: deployedFile,
+                                                                        experts: plan.experts)
+                try LayerIds.requireSame(deployedDocument.layerIds, file: deployedFile, as: document.layerIds, of: file)
+                let deployed = deployedDocument.placement
                 found = Validation.changeViolations(of: plan, from: deployed, limit: maxViolations)
             }
             let text: String

@@ -316,4 +316,19 @@ struct EngineFormatTests {
         #expect(throws: InputError.self) { try LayerIds.resolve([3, 4], layers: 2, firstMoELayer: 1, file: "p") }
         #expect(try LayerIds.resolve(nil, layers: 2, firstMoELayer: 3, file: "p") == [3, 4])
     }
+
+    @Test("LayerIds.requireSame: equal or absent ids pass; other ids name the first differing row")
+    func requireSameLayerIds() throws {
+        try LayerIds.requireSame(nil, file: "p.json", as: [3, 4], of: "i.json")
+        try LayerIds.requireSame([3, 4], file: "p.json", as: nil, of: "i.json")
+        try LayerIds.requireSame([3, 4], file: "p.json", as: [3, 4], of: "i.json")
+        #expect(throws: InputError(file: "p.json", field: "layerIds", reason:
+            "row 1 is decoder layer 5 here but decoder layer 4 in i.json ([3, 5, 4] against [3, 4, 5]: the same layers in another order; rows are paired by position, so write the placement in i.json's layer order)")) {
+            try LayerIds.requireSame([3, 5, 4], file: "p.json", as: [3, 4, 5], of: "i.json")
+        }
+        #expect(throws: InputError(file: "p.json", field: "layerIds", reason:
+            "row 0 is decoder layer 0 here but decoder layer 3 in i.json ([0, 1] against [3, 4]: a placement for other layers)")) {
+            try LayerIds.requireSame([0, 1], file: "p.json", as: [3, 4], of: "i.json")
+        }
+    }
 }

@@ -180,4 +180,42 @@ struct EngineCLITests {
         // The engine formats fix their own axis order.
         #expect(try CLI.run(["import-loads", path, "--format", "sglang", "--axes", "tle"]).status == 64)
     }
+
+    @Test("a placement whose layerIds contradict the instance's is refused by every command that pairs their rows")
+    func contradictingLayerIds() throws {
+        let made = try CLI.run(["generate", "lognormal", "--layers", "4", "--episodes", "3", "--experts", "8",
+                                "--devices", "4", "--slots-per-device", "3", "--seed", "1"])
+        guard case .object(var instance) = try JSONParser.parse(made.stdout) else { Issue.record("not an object"); return }
+        instance["layerIds"] = [3, 4, 5, 6]
+        let inst = try temporaryFile("layerids-instance.json", try JSONWriter.string(.object(instance)))
+        let solved = try CLI.run(["solve", inst, "--method", "greedy", "--omit-timing"])
+        #expect(solved.status == 0, "\(solved.stderr)")
+        guard case .object(var plan) = try JSONParser.parse(solved.stdout) else { Issue.record("not an object"); return }
+        #expect(plan["layerIds"] == [3, 4, 5, 6])
+        let same = try temporaryFile("layerids-same.json", solved.stdout)
+        // The same rows, reversed, with their ids: a consistent file for other row order.
+        if case .array(let rows) = plan["phy2log"] { plan["phy2log"] = .array(rows.reversed()) }
+        plan["layerIds"] = [6, 5, 4, 3]
+        plan["metrics"] = nil
+        let reversed = try temporaryFile("layerids-reversed.json", try JSONWriter.string(.object(plan)))
+        plan["layerIds"] = [10, 11, 12, 13]
+        let other = try temporaryFile("layerids-other.json", try JSONWriter.string(.object(plan)))
+        let dir = TestScratch.root.appendingPathComponent("eplb-layerids-\(getpid())").path
+        for arguments in [["evaluate", inst, "--placement", reversed], ["drop", inst, "--placement", reversed, "--budget", "0.05"],
+                          ["validate", reversed, "--instance", inst], ["validate", same, "--current", reversed],
+                          ["gap-report", "--instance", inst, "--placement", reversed, "--output-dir", dir, "--time-limit", "1"],
+                          ["rebalance", inst, "--current", reversed], ["pareto", inst, "--current", reversed],
+                          ["simulate", inst, "--current", reversed, "--window", "1", "--interval", "1"]] {
+            let r = try CLI.run(arguments)
+            #expect(r.status == 2 && r.stdout.isEmpty, "\(arguments): \(r.status) \(r.stderr)")
+            #expect(r.stderr.contains("layerIds: row 0 is decoder layer 6 here but decoder layer 3")
+                    && r.stderr.contains("the same layers in another order"), "\(arguments): \(r.stderr)")
+        }
+        let foreign = try CLI.run(["evaluate", inst, "--placement", other])
+        #expect(foreign.status == 2 && foreign.stderr.contains("a placement for other layers"), "\(foreign.stderr)")
+        // Matching ids, or ids on one side only, pair rows as before.
+        #expect(try CLI.run(["evaluate", inst, "--placement", same]).status == 0)
+        let plain = try temporaryFile("layerids-plain.json", made.stdout)
+        #expect(try CLI.run(["evaluate", plain, "--placement", reversed]).status == 0)
+    }
 }

@@ -89,6 +89,23 @@ public enum LayerIds {
         }
     }
 
+    /// Checks that a placement read from `file` holds the layers of the instance read from
+    /// `instanceFile`, row for row, when both files name their rows' decoder layers (commands pair
+    /// rows by position; a file without `layerIds` is taken as it is).
+    ///
+    /// - Throws: ``InputError`` naming the placement's `layerIds` when the two lists differ.
+    public static func requireSame(_ ids: [Int]?, file: String, as instanceIds: [Int]?, of instanceFile: String) throws(InputError) {
+        guard let ids, let instanceIds, ids != instanceIds else { return }
+        let row = (0..<Swift.min(ids.count, instanceIds.count)).first { ids[$0] != instanceIds[$0] } ?? Swift.min(ids.count, instanceIds.count)
+        let here = row < ids.count ? "decoder layer \(ids[row])" : "missing"
+        let there = row < instanceIds.count ? "decoder layer \(instanceIds[row])" : "missing"
+        let what = Set(ids) == Set(instanceIds)
+            ? "the same layers in another order; rows are paired by position, so write the placement in \(instanceFile)'s layer order"
+            : "a placement for other layers"
+        let reason = "row \(row) is \(here) here but \(there) in \(instanceFile) (\(summary(ids)) against \(summary(instanceIds)): \(what))"
+        throw InputError(file: file, field: "layerIds", reason: reason)
+    }
+
     /// The decoder-layer id of each of `layers` rows: `ids` when the file carries them, else
     /// `firstMoELayer + l` (`firstMoELayer` defaults to 0: every layer is an MoE layer).
     ///
