@@ -101,5 +101,5 @@ with tempfile.TemporaryDirectory() as tmp:
         else:
             proven = "—"
         print(f"| {name} | {len(load)}×{len(load[0])}×{len(load[0][0])} | {d}×{s} | {r['deployed']:.4f} | "
-              f"{r['resolved']:.4f} ({r['resolveMoves']}) | {p30['moves']}, {p30['value']:.4f}, {p30['gapClosed'] * 100:.1f}% | "
+              f"{r['resolved']:.4f} ({r['resolveMoves']}) | {p30['moves']}, {p30['value']:.4f}, {'—' if p30['gapClosed'] is None else format(p30['gapClosed'] * 100, '.1f') + '%'} | "
               f"{p100['moves']}, {p100['value']:.4f} | {proven} |")

@@ -271,6 +271,34 @@ struct RebalanceTests {
         #expect(Double(equal) >= 0.85 * Double(total), "at the capped optimum in \(equal) of \(total)")
     }
 
+    @Test("pareto frontier: a larger budget never shows a worse plan, moves within each cap, the 0-move point is the deployed plan, never below the brute-force optimum within the cap")
+    func paretoMonotone() throws {
+        var checked = 0
+        for seed in 0..<40 {
+            guard let problem = Self.tiny(seed) else { continue }
+            let plans = BruteForce.everyPlan(problem, objective: .meanImbalance)
+            for solver in [0, 1] {
+                let fractions = [0, 0.2, 0.4, 0.6, 0.8, 1]
+                let result = solver == 0
+                    ? try ParetoFrontier.compute(problem, solver: GreedySolver(), options: SolveOptions(), fractions: fractions)
+                    : try ParetoFrontier.compute(problem, solver: SearchSolver(), options: SolveOptions(), fractions: fractions)
+                let layer = result.layers[0]
+                #expect(layer.points[0].moves == 0 && layer.points[0].value == layer.deployed, "seed \(seed)")
+                for (a, b) in zip(layer.points, layer.points.dropFirst()) {
+                    #expect(b.value <= a.value, "seed \(seed) solver \(solver): \(b.fraction) worse than \(a.fraction)")
+                }
+                for p in layer.points {
+                    #expect(p.moves <= p.cap, "seed \(seed): \(p.moves) moves over cap \(p.cap)")
+                    let best = plans.filter { $0.moves <= p.cap }.map(\.value).min()!
+                    #expect(p.value >= best * (1 - 1e-9), "seed \(seed) cap \(p.cap): below the optimum?")
+                }
+                if result.resolved >= result.deployed { #expect(result.gapClosed(result.model[0]) == nil) }
+                checked += 1
+            }
+        }
+        #expect(checked >= 40)
+    }
+
     @Test("move cap with a small move cost: within the cap, never below the brute-force optimum of objective + λ·moves, at it in most cases")
     func moveCapWithCost() throws {
         var total = 0, equal = 0

@@ -191,6 +191,28 @@ struct RebalanceCLITests {
         #expect(table.status == 0 && table.stdout.contains("gap closed"))
         let bad = try CLI.run(["pareto", window, "--current", deployed, "--fractions", "0,2"])
         #expect(bad.status == 64)
+        let negative = try CLI.run(["pareto", window, "--current", deployed, "--fractions", "-0.1,1"])
+        #expect(negative.status == 64 && negative.stderr.contains("-0.1 is outside [0, 1]"), "\(negative.stderr)")
+        // The objective heads the value column.
+        let peaks = try CLI.run(["pareto", window, "--current", deployed, "--objective", "peak-sum", "--format", "table"])
+        let header = peaks.stdout.split(separator: "\n").first { $0.contains("gap closed") }.map(String.init) ?? ""
+        #expect(peaks.status == 0 && header.hasSuffix("peak-sum  gap closed"), "\(peaks.stdout)")
+        #expect(try CLI.run(["pareto", window, "--current", deployed, "--time-limit", "-1"]).status == 64)
+    }
+
+    @Test("pareto: with a re-solve no better than the deployed plan, gapClosed is null and the table says why")
+    func paretoNoGap() throws {
+        let toy = try temporaryFile("pareto-toy.json", try CLI.run(["example", "flashlb-toy"]).stdout)
+        let solved = try CLI.run(["solve", toy, "--omit-timing"])
+        let plan = try temporaryFile("pareto-toy-plan.json", solved.stdout)
+        let r = try CLI.run(["pareto", toy, "--current", plan, "--method", "greedy"])
+        #expect(r.status == 0, "\(r.stderr)")
+        guard case .object(let o) = try JSONParser.parse(r.stdout), case .array(let model) = o["model"] else {
+            Issue.record("no model"); return
+        }
+        #expect(model.allSatisfy { $0.objectValue?["gapClosed"] == .null })
+        let table = try CLI.run(["pareto", toy, "--current", plan, "--method", "greedy", "--format", "table"])
+        #expect(table.stdout.contains("(no gap to close: the re-solve is no better than the deployed plan)"))
     }
 
     /// Two layers, 8 experts on 4 × 3 slots; 8-iteration windows whose hot experts alternate

@@ -4,9 +4,12 @@
 /// Per layer: the method's full re-solve of the window, relabelled onto the deployed placement
 /// (``Alignment``), needs `M` moves and reaches value `V`; the deployed plan has value `V₀` at 0
 /// moves. For each fraction `f`, the capped migration-aware search (cap `⌈f·M⌉` moves) gives a
-/// point; the re-solve itself is the point at `f = 1` when the capped search does not beat it.
-/// Model totals sum the moves and average the values over layers, and report the share of the
-/// gap `V₀ − V` closed. Layers run in parallel; results are deterministic.
+/// point; the re-solve itself is the point at `f = 1` when the capped search does not beat it. A
+/// larger cap never reports a worse plan: a point keeps the best plan of the caps up to its own
+/// (each cap is searched on its own, and a plan within a smaller cap is within the larger one).
+/// The 0-move point is the deployed plan with its value. Model totals sum the moves and average
+/// the values over layers, and report the share of the gap `V₀ − V` closed. Layers run in
+/// parallel; results are deterministic.
 public enum ParetoFrontier {
     /// One point of a frontier.
     public struct Point: Sendable, Equatable {
@@ -33,9 +36,10 @@ public enum ParetoFrontier {
         /// Summed moves of the re-solve.
         public var resolveMoves: Int
 
-        /// The share of the gap between the deployed and the re-solved mean closed by a model point.
-        public func gapClosed(_ point: Point) -> Double {
-            deployed - resolved > 0 ? (deployed - point.value) / (deployed - resolved) : 1
+        /// The share of the gap between the deployed and the re-solved mean closed by a model point,
+        /// or `nil` when there is no gap (the re-solve is no better than the deployed plan).
+        public func gapClosed(_ point: Point) -> Double? {
+            deployed - resolved > 0 ? (deployed - point.value) / (deployed - resolved) : nil
         }
     }
 
@@ -74,6 +78,7 @@ public enum ParetoFrontier {
             let total = Alignment.moves(target, from: deployed)
             let model = ObjectiveModel(layer, objective: objective)
             let resolvedValue = after[l].value(of: objective)
+            let deployedValue = before[l].value(of: objective)
             var points: [Point] = []
             for f in sorted {
                 let cap = Int((f * Double(total)).rounded(.up))
@@ -83,15 +88,20 @@ public enum ParetoFrontier {
                                                  policy: MovePolicy(maxMoves: cap),
                                                  context: LayerContext(options: refineOptions, deadline: nil))
                 }
-                var value = model.value(of: row, slotsPerDevice: s)
                 var moves = Alignment.moves(row, from: deployed)
+                // The deployed plan is valued as Metrics values it (the model's sum can differ in the last digit).
+                var value = moves == 0 ? deployedValue : model.value(of: row, slotsPerDevice: s)
                 if cap >= total && resolvedValue < value {
                     value = resolvedValue
                     moves = total
                 }
+                // A plan found within a smaller cap is within this one.
+                if let last = points.last, last.value < value || (last.value == value && last.moves < moves) {
+                    (value, moves) = (last.value, last.moves)
+                }
                 points.append(Point(fraction: f, cap: cap, moves: moves, value: value))
             }
-            return (before[l].value(of: objective), resolvedValue, total, points)
+            return (deployedValue, resolvedValue, total, points)
         }
         let n = Double(problem.layers)
         let model = sorted.indices.map { i in
