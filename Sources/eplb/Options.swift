@@ -113,6 +113,32 @@ struct InstanceOptions: ParsableArguments {
         }
     }
 
+    /// The deployed plan read from `current` (`rebalance`, `pareto` and `simulate`'s `--current`)
+    /// and the window it serves. A plan with a topology (its own or the flags') is read first, and
+    /// its topology serves a window without one (a .npy); a bare `{"phy2log": …}` plan with no
+    /// topology flags takes the window's, read first. Rows are checked to be the window's layers
+    /// (``LayerIds``), and the plan is read against the window's expert count, so that an id out
+    /// of range or a missing expert is named as such.
+    func loadServed(by current: String) throws
+        -> (name: String, problem: Problem, plan: JSONValue,
+            document: (placement: Placement, recordedImbalance: [Double]?, layerIds: [Int]?)) {
+        let file = InputSource.displayName(current)
+        let value = try PlacementFile.parse(try InputSource.read(current), file: file)
+        if topology.overrides.topology == nil, value.objectValue?["topology"] == nil {
+            let (name, problem, layerIds) = try loadWithLayerIds(overrides: topology.overrides)
+            let document = try PlacementFile.decodeDocument(value, file: file, experts: problem.experts, topology: problem.topology)
+            try LayerIds.requireSame(document.layerIds, file: file, as: layerIds, of: instance.map(InputSource.displayName) ?? name)
+            return (name, problem, value, document)
+        }
+        var document = try PlacementFile.decodeDocument(value, file: file, topology: topology.overrides.topology)
+        let (name, problem) = try load(overrides: topology.overrides, deployed: (file, document.placement, document.layerIds))
+        if document.placement.experts != problem.experts {
+            document = try PlacementFile.decodeDocument(value, file: file, experts: problem.experts,
+                                                        topology: topology.overrides.topology)
+        }
+        return (name, problem, value, document)
+    }
+
     /// Loads the instance and its `layerIds` (decoder-layer ids; `nil` when the file has none).
     func loadWithLayerIds(overrides: TopologyOverrides) throws -> (name: String, problem: Problem, layerIds: [Int]?) {
         if let instance {
@@ -272,26 +298,23 @@ struct DeployedInputOptions: ParsableArguments {
     /// `eplb rebalance`).
     func loadRecords() throws -> ((name: String, problem: Problem), [Double]?, Objective?, recordedStrategy: String?) {
         var deployed: Placement? = nil
-        var deployedLayerIds: [Int]? = nil
         var recorded: [Double]? = nil
         var recordedObjective: Objective? = nil
         var recordedStrategy: String? = nil
+        let name: String, loaded: Problem
         if let current {
-            // A bare {"phy2log": …} plan takes its topology from --devices/--slots-per-device.
-            let file = InputSource.displayName(current)
-            let value = try PlacementFile.parse(try InputSource.read(current), file: file)
-            let document = try PlacementFile.decodeDocument(value, file: file, topology: input.topology.overrides.topology)
-            deployed = document.placement
-            deployedLayerIds = document.layerIds
-            recorded = document.recordedImbalance
-            let solver = value.objectValue?["solver"]?.objectValue
+            // The plan's topology serves an instance without one (a .npy window); one that
+            // disagrees with the instance's is reported below, not chosen between.
+            let served = try input.loadServed(by: current)
+            (name, loaded) = (served.name, served.problem)
+            deployed = served.document.placement
+            recorded = served.document.recordedImbalance
+            let solver = served.plan.objectValue?["solver"]?.objectValue
             recordedObjective = solver?["objective"]?.stringValue.flatMap(Objective.init(rawValue:))
             recordedStrategy = solver?["settings"]?.objectValue?["strategy"]?.stringValue
+        } else {
+            (name, loaded) = try input.load()
         }
-        // Its topology serves an instance without one (a .npy window); one that disagrees with
-        // the instance's is reported below, not chosen between.
-        let (name, loaded) = try input.load(overrides: input.topology.overrides,
-                                            deployed: deployed.map { (InputSource.displayName(current!), $0, deployedLayerIds) })
         var problem = loaded
         if let deployed {
             let t = loaded.topology, d = deployed.topology
@@ -303,7 +326,10 @@ struct DeployedInputOptions: ParsableArguments {
                 problem = try Problem(topology: loaded.topology, loads: loaded.loads, episodeWeights: loaded.episodeWeights,
                                       current: deployed)
             } catch {
-                throw InputError(file: InputSource.displayName(current!), error)
+                // The core names the deployed plan `current`; in a placement file its rows are `phy2log`.
+                var e = InputError(file: InputSource.displayName(current!), error)
+                if let field = e.field, field.hasPrefix("current") { e.field = "phy2log" + field.dropFirst("current".count) }
+                throw e
             }
         }
         // Errors about the deployed plan name the file it came from (not the instance's label).

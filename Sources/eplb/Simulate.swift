@@ -195,21 +195,18 @@ struct Simulate: ParsableCommand {
             // rebalance; a bare {"phy2log": …} plan takes the flags' topology.
             let currentFile = current.map(InputSource.displayName)
             let overrides = input.topology.overrides
-            var deployed: (bytes: [UInt8], plan: Placement, layerIds: [Int]?)? = nil
+            let name: String, problem: Problem
+            var start: Placement?
+            var origin: String
             if let current, let currentFile {
-                let bytes = try InputSource.read(current)
-                let document = try PlacementFile.decodeDocument(bytes, file: currentFile, topology: overrides.topology)
-                deployed = (bytes, document.placement, document.layerIds)
-            }
-            let (name, problem) = try input.load(overrides: overrides,
-                                                 deployed: deployed.map { (currentFile!, $0.plan, $0.layerIds) })
-            var start = problem.current
-            var origin = start == nil ? "plain" : "instance"
-            if let (bytes, plan, _) = deployed, let currentFile {
-                // Read against the trace's expert count, so that a missing expert is named as such.
-                start = plan.experts == problem.experts ? plan
-                    : try PlacementFile.decode(bytes, file: currentFile, experts: problem.experts, topology: overrides.topology)
+                let served = try input.loadServed(by: current)
+                (name, problem) = (served.name, served.problem)
+                start = served.document.placement
                 origin = currentFile
+            } else {
+                (name, problem) = try input.load(overrides: overrides)
+                start = problem.current
+                origin = start == nil ? "plain" : "instance"
             }
             let config = OnlineSimulator.Configuration(
                 window: window, interval: interval, layersPerIteration: layersPerIteration,

@@ -200,6 +200,23 @@ struct RebalanceCLITests {
         #expect(try CLI.run(["pareto", window, "--current", deployed, "--time-limit", "-1"]).status == 64)
     }
 
+    @Test("a bare {\"phy2log\"} --current takes the window's topology; an id out of range is named in phy2log")
+    func bareCurrentTakesWindowTopology() throws {
+        let instance = #"{"schemaVersion":1,"topology":{"devices":4,"slotsPerDevice":2},"load":[[[70,137,407,204,195],[60,130,400,210,190]],[[137,22,63,20,359],[140,20,60,25,350]]]}"#
+        let window = try temporaryFile("bare-window.json", instance)
+        let bare = try temporaryFile("bare-current.json", #"{"phy2log":[[2,0,1,2,2,1,3,4],[2,0,3,2,1,4,0,3]]}"#)
+        for arguments in [["pareto", window, "--current", bare], ["rebalance", window, "--current", bare],
+                          ["simulate", window, "--current", bare, "--window", "1", "--interval", "1"]] {
+            let r = try CLI.run(arguments)
+            #expect(r.status == 0, "\(arguments): \(r.stderr)")
+        }
+        let outOfRange = try temporaryFile("bare-current-50.json", #"{"phy2log":[[2,0,1,2,2,1,3,4],[2,0,3,2,1,4,0,50]]}"#)
+        for extra in [[], ["--devices", "4", "--slots-per-device", "2"]] {
+            let r = try CLI.run(["pareto", window, "--current", outOfRange] + extra)
+            #expect(r.status == 2 && r.stderr.contains("phy2log[1][7]: expert id 50 is out of range 0..<5"), "\(r.stderr)")
+        }
+    }
+
     @Test("pareto: with a re-solve no better than the deployed plan, gapClosed is null and the table says why")
     func paretoNoGap() throws {
         let toy = try temporaryFile("pareto-toy.json", try CLI.run(["example", "flashlb-toy"]).stdout)
