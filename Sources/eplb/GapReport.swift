@@ -45,13 +45,13 @@ struct GapReport: ParsableCommand {
     @Option(parsing: .unconditional, help: "Episodes per suite instance.")
     var episodes: Int = 1
 
-    @Option(help: ArgumentHelp("Comma-separated objectives: mean, worst, aggregate, peak-sum. Default: aggregate for one episode, mean,worst,peak-sum for several.", valueName: "list"))
+    @Option(help: ArgumentHelp("Comma-separated objectives: mean, worst, aggregate, peak-sum. Default: aggregate for one episode, mean,worst,peak-sum for several (the suite's --episodes, or the instance's).", valueName: "list"))
     var objectives: String?
 
     @Option(help: ArgumentHelp("Measure this instance's layers instead of the suite (JSON v1 or .npy; '-' reads standard input).", valueName: "file"))
     var instance: String?
 
-    @Option(help: ArgumentHelp("A plan of --instance (v1 placement or bare {\"phy2log\": …}) scored against the optimum as method \"placement\".", valueName: "file"))
+    @Option(help: ArgumentHelp("A plan of --instance (v1 placement or bare {\"phy2log\": …}) scored against the optimum as method \"placement\"; a plan with an expert twice on a device is refused (the optimum is over plans without, as a serving worker requires; eplb evaluate scores it).", valueName: "file"))
     var placement: String?
 
     @OptionGroup var topology: TopologyOptions
@@ -80,28 +80,26 @@ struct GapReport: ParsableCommand {
         }
     }
 
-    /// `--objectives` parsed.
-    var parsedObjectives: [Objective] {
-        get throws {
-            guard let objectives else {
-                return episodes > 1 ? [.meanImbalance, .worstImbalance, .peakSum] : [.aggregateImbalance]
-            }
-            let list = try objectives.split(separator: ",").map { name in
-                guard let o = Objective(name: String(name)) else {
-                    throw ValidationError("--objectives: '\(name)' is not one of mean, worst, aggregate, peak-sum")
-                }
-                return o
-            }
-            guard !list.isEmpty else { throw ValidationError("--objectives: none given") }
-            return list
+    /// `--objectives` parsed; without it, the default for cases of `episodes` episodes.
+    func parsedObjectives(episodes: Int) throws -> [Objective] {
+        guard let objectives else {
+            return episodes > 1 ? [.meanImbalance, .worstImbalance, .peakSum] : [.aggregateImbalance]
         }
+        let list = try objectives.split(separator: ",").map { name in
+            guard let o = Objective(name: String(name)) else {
+                throw ValidationError("--objectives: '\(name)' is not one of mean, worst, aggregate, peak-sum")
+            }
+            return o
+        }
+        guard !list.isEmpty else { throw ValidationError("--objectives: none given") }
+        return list
     }
 
     func validate() throws {
         if seeds < 1 { throw ValidationError("--seeds must be at least 1") }
         if episodes < 1 { throw ValidationError("--episodes must be at least 1") }
         if try parsedShapes.isEmpty { throw ValidationError("--shapes: no shape given") }
-        _ = try parsedObjectives
+        _ = try parsedObjectives(episodes: episodes)
         try TimeLimit.check(timeLimit)
         if placement != nil && instance == nil { throw ValidationError("--placement needs --instance") }
         if instance != nil && (shapes != nil || episodes != 1) {
@@ -137,7 +135,9 @@ struct GapReport: ParsableCommand {
                 let violations = Validation.violations(of: decoded, topology: file.problem.topology,
                                                        experts: file.problem.experts, layers: file.problem.layers, limit: 1)
                 if let first = violations.first {
-                    throw InputError(file: name, field: "phy2log", reason: "not a valid plan of the instance: \(first.message)")
+                    let why = first.rule == .noDuplicateOnDevice
+                        ? " (the optimum it is measured against is over plans without an expert twice on a device, as a serving worker requires; eplb evaluate scores such a plan)" : ""
+                    throw InputError(file: name, field: "phy2log", reason: "not a valid plan of the instance: \(first)\(why)")
                 }
                 plan = decoded
             }
@@ -179,13 +179,14 @@ struct GapReport: ParsableCommand {
 
     func run() throws {
         try reportingInputErrors {
+            // Inputs first: a bad one leaves no directory behind.
+            let cases = try cases()
             do {
                 try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
             } catch {
                 throw InputError(file: outputDirectory, reason: "cannot be created (\(error.localizedDescription))")
             }
-            let cases = try cases()
-            let objectives = try parsedObjectives
+            let objectives = try parsedObjectives(episodes: cases.first?.problem.episodes ?? episodes)
             var methods = ["greedy", "hierarchical", "search"]
             if placement != nil { methods.append("placement") }
             var rows: [JSONValue] = []
@@ -232,7 +233,7 @@ struct GapReport: ParsableCommand {
                         total[objective, default: 0] += 1
                         if isProven { proven[objective, default: 0] += 1; provenLayers += 1 }
                         var row = item.labels
-                        if item.plan != nil || problem.layers > 1 { row["layer"] = .number(Double(l)) }
+                        if instance != nil { row["layer"] = .number(Double(l)) }  // suite cases have one layer
                         row["objective"] = .string(objective.rawValue)
                         row["exactStatus"] = .string(isProven ? "optimal" : exact.status == .optimal ? "feasible" : exact.status.rawValue)
                         row["exactSeconds"] = .number(exactSeconds / Double(problem.layers))

@@ -57,5 +57,27 @@ struct GapReportCLITests {
         try #"{"phy2log": [[0, 0, 4, 1, 3, 2]]}"#.write(toFile: plan, atomically: true, encoding: .utf8)
         let invalid = try CLI.run(["gap-report", "--instance", instance, "--placement", plan, "--output-dir", dir + "/out"])
         #expect(invalid.status == 2 && invalid.stderr.contains("plan.json") && invalid.stderr.contains("phy2log"))
+        #expect(invalid.stderr.contains("layer 0, device 0, expert 0: two replicas on one device")
+                && invalid.stderr.contains("eplb evaluate scores such a plan"), "\(invalid.stderr)")
+    }
+
+    @Test("--instance: the default objectives follow the instance's episodes; a bad input leaves no directory behind; rows name their layer")
+    func instanceDefaults() throws {
+        let dir = directory("gaps-instance")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let instance = dir + "/two.json"
+        try #"{"schemaVersion": 1, "topology": {"devices": 2, "slotsPerDevice": 3}, "load": [[[9, 7, 3, 2, 1], [2, 8, 8, 1, 1]]]}"#
+            .write(toFile: instance, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["gap-report", "--instance", instance, "--output-dir", dir + "/out", "--time-limit", "5"])
+        #expect(r.status == 0, "\(r.stderr)")
+        for key in ["Objective meanImbalance", "Objective worstImbalance", "Objective peakSum"] {
+            #expect(r.stdout.contains(key), "\(key) missing from \(r.stdout)")
+        }
+        let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/out/gaps.json"))
+        let json = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+        #expect((json["instances"] as! [[String: Any]]).allSatisfy { $0["layer"] as? Int == 0 })
+        let missing = try CLI.run(["gap-report", "--instance", dir + "/nosuch.json", "--output-dir", dir + "/fresh/sub"])
+        #expect(missing.status == 2)
+        #expect(!FileManager.default.fileExists(atPath: dir + "/fresh"))
     }
 }
