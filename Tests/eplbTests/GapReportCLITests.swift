@@ -8,6 +8,16 @@ struct GapReportCLITests {
         TestScratch.root.appendingPathComponent("eplb-\(name)-\(getpid())").path
     }
 
+    /// A fresh directory holding `small.json`: 5 experts on 2 × 3 slots, one layer, two episodes.
+    func smallInstance(_ name: String) throws -> (dir: String, instance: String) {
+        let dir = directory(name)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let instance = dir + "/small.json"
+        try #"{"schemaVersion": 1, "topology": {"devices": 2, "slotsPerDevice": 3}, "load": [[[9, 7, 3, 2, 1], [2, 8, 8, 1, 1]]]}"#
+            .write(toFile: instance, atomically: true, encoding: .utf8)
+        return (dir, instance)
+    }
+
     @Test("--episodes: every objective proven on a small suite, search measured against it")
     func episodes() throws {
         let dir = directory("gaps-episodes")
@@ -34,11 +44,7 @@ struct GapReportCLITests {
 
     @Test("--instance with --placement scores the user's plan against the optimum")
     func userPlan() throws {
-        let dir = directory("gaps-user")
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let instance = dir + "/small.json"
-        try #"{"schemaVersion": 1, "topology": {"devices": 2, "slotsPerDevice": 3}, "load": [[[9, 7, 3, 2, 1], [2, 8, 8, 1, 1]]]}"#
-            .write(toFile: instance, atomically: true, encoding: .utf8)
+        let (dir, instance) = try smallInstance("gaps-user")
         let plan = dir + "/plan.json"
         try #"{"phy2log": [[0, 2, 4, 1, 3, 0]]}"#.write(toFile: plan, atomically: true, encoding: .utf8)
         let r = try CLI.run(["gap-report", "--instance", instance, "--placement", plan, "--objectives", "mean",
@@ -63,11 +69,7 @@ struct GapReportCLITests {
 
     @Test("--instance: the default objectives follow the instance's episodes; a bad input leaves no directory behind; rows name their layer")
     func instanceDefaults() throws {
-        let dir = directory("gaps-instance")
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let instance = dir + "/two.json"
-        try #"{"schemaVersion": 1, "topology": {"devices": 2, "slotsPerDevice": 3}, "load": [[[9, 7, 3, 2, 1], [2, 8, 8, 1, 1]]]}"#
-            .write(toFile: instance, atomically: true, encoding: .utf8)
+        let (dir, instance) = try smallInstance("gaps-instance")
         let r = try CLI.run(["gap-report", "--instance", instance, "--output-dir", dir + "/out", "--time-limit", "5"])
         #expect(r.status == 0, "\(r.stderr)")
         for key in ["Objective meanImbalance", "Objective worstImbalance", "Objective peakSum"] {
