@@ -54,24 +54,40 @@ struct Reference: ParsableCommand {
             let files = try instances.map { path throws(InputError) in
                 try InstanceFile.load(path: path, overrides: topology.overrides, axes: axes.order)
             }
+            // One output per instance: two inputs with one stem (a/x.json and b/x.json, x.json and
+            // x.npy) would write one file over the other, and a target that is not a file cannot be
+            // written; both are refused before any solve.
+            let stems = zip(instances, files).map { path, file -> (name: String, stem: String) in
+                if path == "-" {
+                    let stem = Reference.fileStem(instanceName: file.name)
+                    return (stem, stem)
+                }
+                let name = (path as NSString).lastPathComponent
+                return (name, name.hasSuffix(".json") || name.hasSuffix(".npy") ? (name as NSString).deletingPathExtension : name)
+            }
+            var claimed: [String: String] = [:]
+            for (path, (_, stem)) in zip(instances, stems) {
+                let target = (outputDirectory as NSString).appendingPathComponent(stem + ".placement.json")
+                if let first = claimed[stem] {
+                    throw InputError(file: InputSource.displayName(path), reason: "its reference would be \(target), as \(InputSource.displayName(first))'s: give the instances distinct file names")
+                }
+                claimed[stem] = path
+                var isDirectory: ObjCBool = false
+                if FileManager.default.fileExists(atPath: target, isDirectory: &isDirectory), isDirectory.boolValue {
+                    throw InputError(file: target, reason: "is a directory: the reference of \(InputSource.displayName(path)) cannot be written there")
+                }
+            }
             do {
                 try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
             } catch {
                 throw InputError(file: outputDirectory, reason: "cannot be created (\(error.localizedDescription))")
             }
             var failures = 0
+            var outputs: [(path: String, text: String)] = []
             let solver = ExactSolver(configuration: .init(tolerance: 1e-9))
-            for (path, file) in zip(instances, files) {
+            for ((path, file), (name, stem)) in zip(zip(instances, files), stems) {
                 let report = try solver.solve(file.problem, options: SolveOptions(objective: objective.objective,
                                                                                    timeLimit: TimeLimit.duration(timeLimit)))
-                let name: String, stem: String
-                if path == "-" {
-                    stem = Reference.fileStem(instanceName: file.name)
-                    name = stem
-                } else {
-                    name = (path as NSString).lastPathComponent
-                    stem = name.hasSuffix(".json") || name.hasSuffix(".npy") ? (name as NSString).deletingPathExtension : name
-                }
                 guard report.status == .optimal else {
                     printError("\(path): not proven optimal within \(timeLimit) s (status \(report.status.rawValue)); no reference written")
                     failures += 1
@@ -84,8 +100,10 @@ struct Reference: ParsableCommand {
                                             ("glpk", .string(ExactSolver.libraryVersion)),
                                             ("instance", .string(name))])
                 let text = try JSONWriter.string(PlacementFile.encode(report.placement, metrics: metrics, solver: info))
-                try OutputSink.write(text, to: (outputDirectory as NSString).appendingPathComponent(stem + ".placement.json"))
+                outputs.append(((outputDirectory as NSString).appendingPathComponent(stem + ".placement.json"), text))
             }
+            // Written once every instance is solved, so that an error in any leaves none written.
+            for output in outputs { try OutputSink.write(output.text, to: output.path) }
             return failures
         }
         if failures > 0 { throw ExitCode(1) }

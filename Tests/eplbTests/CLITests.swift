@@ -199,6 +199,23 @@ struct CLITests {
         #expect(v.status == 0)
     }
 
+    @Test("reference: two instances with one output name, or a target that is a directory, are refused before anything is written")
+    func referenceCollisions() throws {
+        let toy = try CLI.run(["example", "flashlb-toy"]).stdout
+        let root = TestScratch.root.appendingPathComponent("eplb-refcol-\(getpid())").path
+        for sub in ["a", "b"] { try FileManager.default.createDirectory(atPath: "\(root)/\(sub)", withIntermediateDirectories: true) }
+        try toy.write(toFile: root + "/a/x.json", atomically: true, encoding: .utf8)
+        try toy.write(toFile: root + "/b/x.json", atomically: true, encoding: .utf8)
+        try toy.write(toFile: root + "/a/y.json", atomically: true, encoding: .utf8)
+        let clash = try CLI.run(["reference", root + "/a/x.json", root + "/b/x.json", "--output-dir", root + "/out"])
+        #expect(clash.status == 2 && clash.stderr.contains("give the instances distinct file names"), "\(clash.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: root + "/out"))
+        try FileManager.default.createDirectory(atPath: root + "/out2/y.placement.json", withIntermediateDirectories: true)
+        let blocked = try CLI.run(["reference", root + "/a/x.json", root + "/a/y.json", "--output-dir", root + "/out2"])
+        #expect(blocked.status == 2 && blocked.stderr.contains("is a directory"), "\(blocked.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: root + "/out2/x.placement.json"))
+    }
+
     @Test("gap-report writes JSON and Markdown")
     func gapReport() throws {
         let dir = TestScratch.root.appendingPathComponent("eplb-gaps-\(getpid())").path
