@@ -37,7 +37,7 @@ struct Drop: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Share of each episode's tokens that may be dropped, in [0, 1), e.g. 0.05.", valueName: "f"))
     var budget: Double?
 
-    @Option(name: .customLong("capacity-factor"), parsing: .unconditional, help: ArgumentHelp("Capacity as a multiple of the mean device load, e.g. 1.2.", valueName: "γ"))
+    @Option(name: .customLong("capacity-factor"), parsing: .unconditional, help: ArgumentHelp("Capacity as a multiple of the mean device load, e.g. 1.2 (1e-100 to 1e100).", valueName: "γ"))
     var capacityFactor: Double?
 
     @Option(help: ArgumentHelp("Write the result to FILE instead of standard output (atomically).", valueName: "file"))
@@ -51,8 +51,8 @@ struct Drop: ParsableCommand {
         default: break
         }
         if let budget, !(budget >= 0 && budget < 1) { throw ValidationError("--budget must be in [0, 1), got \(budget)") }
-        if let g = capacityFactor, !(g > 0 && g.isFinite) {
-            throw ValidationError("--capacity-factor must be a finite number > 0, got \(g)")
+        if let g = capacityFactor, !(g >= Limits.smallestMagnitude && g <= Limits.largestMagnitude) {
+            throw ValidationError("--capacity-factor must be a number in [1e-100, 1e100], got \(g)")
         }
         if placement == "-" && input.instance == "-" {
             throw ValidationError("the instance and the placement cannot both come from standard input")

@@ -139,10 +139,27 @@ struct InstanceOptions: ParsableArguments {
         return (name, problem, value, document)
     }
 
+    /// `error`, and when it is about a topology the flags changed, the flags: the file alone may be fine.
+    func withTopologyFlags(_ error: InputError) -> InputError {
+        guard error.field?.hasPrefix("topology") == true else { return error }
+        let o = topology.overrides
+        let given = [("--devices", o.devices), ("--slots-per-device", o.slotsPerDevice), ("--nodes", o.nodes),
+                     ("--groups", o.expertGroups)].compactMap { flag, value in value.map { "\(flag) \($0)" } }
+        guard !given.isEmpty else { return error }
+        var e = error
+        e.reason += " (with \(given.joined(separator: ", ")) from the command line)"
+        return e
+    }
+
     /// Loads the instance and its `layerIds` (decoder-layer ids; `nil` when the file has none).
     func loadWithLayerIds(overrides: TopologyOverrides) throws -> (name: String, problem: Problem, layerIds: [Int]?) {
         if let instance {
-            let file = try InstanceFile.load(path: instance, overrides: overrides, axes: axes.order)
+            let file: InstanceFile
+            do throws(InputError) {
+                file = try InstanceFile.load(path: instance, overrides: overrides, axes: axes.order)
+            } catch {
+                throw withTopologyFlags(error)
+            }
             return (file.name ?? InputSource.displayName(instance), file.problem, file.layerIds)
         }
         let example = BundledExample(rawValue: example ?? BundledExample.deepseekV3.rawValue)!

@@ -47,25 +47,27 @@ struct ShardPlanCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Data-parallel ranks sharing them, D.", valueName: "D"))
     var devices: Int
 
-    @Option(name: .customLong("layer-bytes"), help: ArgumentHelp("Bytes of one layer's weights, B (e.g. 96MiB).", valueName: "B"))
+    @Option(name: .customLong("layer-bytes"), parsing: .unconditional,
+            help: ArgumentHelp("Bytes of one layer's weights, B (e.g. 96MiB).", valueName: "B"), transform: ByteCount.init(parsing:))
     var layerBytes: ByteCount
 
-    @Option(help: ArgumentHelp("Layers broadcast ahead, k in 1...N − 1, or auto (needs --bandwidth and --layer-time).",
+    @Option(parsing: .unconditional, help: ArgumentHelp("Layers broadcast ahead, k in 1...N − 1, or auto (needs --bandwidth and --layer-time).",
                                valueName: "k|auto"))
     var prefetch: PrefetchArgument = .depth(1)
 
-    @Option(name: .customLong("memory-cap"), help: ArgumentHelp(
+    @Option(name: .customLong("memory-cap"), parsing: .unconditional, help: ArgumentHelp(
         "Bytes each device can give to these layers (owned plus buffers): one value, or one per device comma-separated.",
-        valueName: "bytes[,bytes…]"))
+        valueName: "bytes[,bytes…]"), transform: ByteList.init(parsing:))
     var memoryCap: ByteList?
 
-    @Option(help: ArgumentHelp("Bytes per second one broadcast of a layer achieves (e.g. 50GB/s).", valueName: "BW"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Bytes per second one broadcast of a layer achieves (e.g. 50GB/s).", valueName: "BW"),
+            transform: ByteRate.init(parsing:))
     var bandwidth: ByteRate?
 
-    @Option(name: .customLong("layer-time"), parsing: .unconditional, help: ArgumentHelp("Seconds of compute per layer, τ.", valueName: "τ"))
+    @Option(name: .customLong("layer-time"), parsing: .unconditional, help: ArgumentHelp("Seconds of compute per layer, τ (1e-100 to 1e100).", valueName: "τ"))
     var layerTime: Double?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds from a broadcast's last byte leaving the fabric to its completion, α (default 0).",
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds from a broadcast's last byte leaving the fabric to its completion, α (0, or 1e-100 to 1e100; default 0).",
                                valueName: "α"))
     var latency: Double?
 
@@ -75,11 +77,16 @@ struct ShardPlanCommand: ParsableCommand {
     @Option(help: "Output format: json or table. Default: table on a terminal, json otherwise.")
     var format: OutputFormat?
 
+    /// Most layers or devices a command prints (the library's limit is ``ShardPlanner/maximumCount``).
+    static let maximumCount = 100_000
+
     func validate() throws {
         if layers < 2 { throw ValidationError("--layers must be at least 2 (a layer cannot be prefetched ahead of itself), got \(layers)") }
         if devices < 1 { throw ValidationError("--devices must be at least 1, got \(devices)") }
-        for (flag, value) in [("--layers", layers), ("--devices", devices)] where value > ShardPlanner.maximumCount {
-            throw ValidationError("\(flag) must be at most \(ShardPlanner.maximumCount), got \(value)")
+        // The output lists every layer and device (about 1 KB of JSON each): far beyond any model,
+        // a count the library accepts would exhaust memory here.
+        for (flag, value) in [("--layers", layers), ("--devices", devices)] where value > Self.maximumCount {
+            throw ValidationError("\(flag) must be at most \(Self.maximumCount) (the output lists every one), got \(value)")
         }
         if layerBytes.bytes < 1 { throw ValidationError("--layer-bytes must be at least 1 byte, got \(layerBytes.bytes)") }
         if case .depth(let k) = prefetch, !(1...max(1, layers - 1)).contains(k) {
@@ -100,6 +107,15 @@ struct ShardPlanCommand: ParsableCommand {
         }
         if let latency, !(latency >= 0 && latency.isFinite) {
             throw ValidationError("--latency must be a finite number of seconds ≥ 0, got \(latency)")
+        }
+        // The schedule's own range (1e-100 to 1e100): a usage error, as the checks above.
+        if let bandwidth, let layerTime {
+            do throws(ExpertPlacementError) {
+                _ = try BroadcastTiming(bandwidth: Double(bandwidth.bytesPerSecond), layerSeconds: layerTime,
+                                        latencySeconds: latency ?? 0)
+            } catch {
+                throw ValidationError("\(Self.flag(for: error.field)) \(error.reason)")
+            }
         }
     }
 
@@ -284,57 +300,112 @@ enum PrefetchArgument: ExpressibleByArgument, Equatable {
     }
 }
 
-/// A whole number of bytes from the command line: `512`, `1.5e9`, `96MiB`, `80GB`, `2Ki`.
+/// A whole number of bytes from the command line: `512`, `1.5e9`, `96MiB`, `80GB`, `67.1GB`, `2Ki`.
 ///
 /// Suffixes: `k`/`K`, `M`, `G`, `T`, `P` (powers of 1000) or with `i` (powers of 1024), then an
-/// optional `B`. The value must be a whole number of bytes from 0 to 2^53.
-struct ByteCount: ExpressibleByArgument, Equatable {
+/// optional `B`. The number is read as the decimal it is written as, in exact integer arithmetic
+/// (`67.1GB` is 67,100,000,000 bytes; floating point would make it 67,099,999,999.99999 and refuse
+/// it), and must come to a whole number of bytes from 0 to 2^53.
+struct ByteCount: Equatable {
     var bytes: Int
 
-    init?(argument: String) {
-        guard let bytes = Self.parse(argument) else { return nil }
-        self.bytes = bytes
+    /// Why a byte value cannot be read.
+    struct ParseError: Error, CustomStringConvertible {
+        var description: String
     }
 
-    static func parse(_ text: String) -> Int? {
+    /// Reads `text`; the error says why not.
+    init(parsing text: String) throws(ParseError) {
+        bytes = try Self.parse(text)
+    }
+
+    static func parse(_ text: String) throws(ParseError) -> Int {
         var s = Substring(text)
         if s.hasSuffix("B") { s = s.dropLast() }
-        var scale = 1.0
-        let prefixes: [Character: Double] = ["k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15]
-        let binary: [Character: Double] = ["k": 0x1p10, "K": 0x1p10, "M": 0x1p20, "G": 0x1p30, "T": 0x1p40, "P": 0x1p50]
-        if s.hasSuffix("i"), s.count >= 2, let p = binary[s[s.index(s.endIndex, offsetBy: -2)]] {
-            scale = p
+        var decimalExponent = 0, binaryExponent = 0
+        let prefixes: [Character: Int] = ["k": 1, "K": 1, "M": 2, "G": 3, "T": 4, "P": 5]
+        if s.hasSuffix("i"), s.count >= 2, let p = prefixes[s[s.index(s.endIndex, offsetBy: -2)]] {
+            binaryExponent = 10 * p
             s = s.dropLast(2)
         } else if let last = s.last, let p = prefixes[last] {
-            scale = p
+            decimalExponent = 3 * p
             s = s.dropLast()
         }
-        guard let number = Double(s), number.isFinite, number >= 0 else { return nil }
-        let value = number * scale
-        guard value <= 0x1p53, value == value.rounded() else { return nil }
-        return Int(value)
+        // digits[.digits][e[+-]digits]
+        let parts = s.split(separator: "e", maxSplits: 1, omittingEmptySubsequences: false)
+        let number = parts[0].split(separator: "E", maxSplits: 1, omittingEmptySubsequences: false)
+        let mantissaText = number[0]
+        let exponentText = parts.count > 1 ? parts[1] : number.count > 1 ? number[1] : nil
+        if mantissaText.hasPrefix("-") {
+            throw ParseError(description: "a byte count cannot be negative")
+        }
+        let pieces = mantissaText.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        let whole = pieces[0], fraction = pieces.count > 1 ? pieces[1] : ""
+        let digits = whole + fraction
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+            throw ParseError(description: "expected a number of bytes, optionally with a suffix: 512, 1.5e9, 96MiB, 80GB")
+        }
+        if let exponentText {
+            guard let e = Int(exponentText), abs(e) < 1_000 else {
+                throw ParseError(description: "'\(exponentText)' is not an exponent")
+            }
+            decimalExponent += e
+        }
+        decimalExponent -= fraction.count
+        // The significant digits as an integer (trailing zeros moved into the exponent).
+        var significant = Substring(digits.drop { $0 == "0" })
+        while significant.last == "0" {
+            significant = significant.dropLast()
+            decimalExponent += 1
+        }
+        if significant.isEmpty { return 0 }
+        let tooLarge = ParseError(description: "more than 2^53 bytes")
+        guard significant.count <= 18, var value = Int(significant) else {
+            throw decimalExponent >= 0 ? tooLarge : ParseError(description: "too many significant digits to be exact")
+        }
+        func multiply(_ factor: Int) throws(ParseError) {
+            let (product, overflow) = value.multipliedReportingOverflow(by: factor)
+            guard !overflow, product <= 1 << 53 else { throw tooLarge }
+            value = product
+        }
+        func divide(_ divisor: Int) throws(ParseError) {
+            guard value % divisor == 0 else {
+                throw ParseError(description: "'\(text)' is not a whole number of bytes")
+            }
+            value /= divisor
+        }
+        // value × 10^d × 2^b, exactly: 10^d = 2^d·5^d.
+        var twos = binaryExponent + decimalExponent, fives = decimalExponent
+        while fives < 0 { try divide(5); fives += 1 }
+        while twos < 0 { try divide(2); twos += 1 }
+        while fives > 0 { try multiply(5); fives -= 1 }
+        while twos > 0 { try multiply(2); twos -= 1 }
+        guard value <= 1 << 53 else { throw tooLarge }
+        return value
     }
 }
 
 /// `--bandwidth 50GB/s`: a ``ByteCount`` per second (the `/s` is optional).
-struct ByteRate: ExpressibleByArgument, Equatable {
+struct ByteRate: Equatable {
     var bytesPerSecond: Int
 
-    init?(argument: String) {
-        guard let bytes = ByteCount.parse(argument.hasSuffix("/s") ? String(argument.dropLast(2)) : argument) else { return nil }
-        bytesPerSecond = bytes
+    init(parsing argument: String) throws(ByteCount.ParseError) {
+        bytesPerSecond = try ByteCount.parse(argument.hasSuffix("/s") ? String(argument.dropLast(2)) : argument)
     }
 }
 
 /// `--memory-cap 8GiB` or `--memory-cap 8GiB,4GiB,4GiB`.
-struct ByteList: ExpressibleByArgument, Equatable {
+struct ByteList: Equatable {
     var values: [Int]
 
-    init?(argument: String) {
+    init(parsing argument: String) throws(ByteCount.ParseError) {
         var values: [Int] = []
-        for part in argument.split(separator: ",", omittingEmptySubsequences: false) {
-            guard let v = ByteCount.parse(part.trimmingCharacters(in: .whitespaces)) else { return nil }
-            values.append(v)
+        for (i, part) in argument.split(separator: ",", omittingEmptySubsequences: false).enumerated() {
+            do throws(ByteCount.ParseError) {
+                values.append(try ByteCount.parse(part.trimmingCharacters(in: .whitespaces)))
+            } catch {
+                throw ByteCount.ParseError(description: "value \(i + 1) ('\(part)'): \(error.description)")
+            }
         }
         self.values = values
     }

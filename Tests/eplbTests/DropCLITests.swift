@@ -63,6 +63,9 @@ struct DropCLITests {
             (["--budget", "1"], Int32(64), "--budget must be in [0, 1)"),
             (["--budget=-0.1"], Int32(64), "--budget must be in [0, 1)"),
             (["--capacity-factor", "0"], Int32(64), "--capacity-factor must be"),
+            (["--capacity-factor", "1e303"], Int32(64), "--capacity-factor must be a number in [1e-100, 1e100]"),
+            (["--capacity-factor", "1e-320"], Int32(64), "--capacity-factor must be a number in [1e-100, 1e100]"),
+            (["--budget", "0.05", "--devices", "1"], Int32(2), "(with --devices 1 from the command line)"),
           ])
     func badUsage(flags: [String], status: Int32, message: String) throws {
         let (instance, plan) = try Self.files()

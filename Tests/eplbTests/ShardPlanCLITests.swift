@@ -83,6 +83,10 @@ struct ShardPlanCLITests {
               ["--bandwidth", "100GB"], ["--layer-time", "0.001"], ["--latency", "0.001"],
               ["--bandwidth", "0", "--layer-time", "0.001"], ["--bandwidth", "1GB", "--layer-time", "0"],
               ["--bandwidth", "1GB", "--layer-time", "-1"], ["--bandwidth", "1GB", "--layer-time", "0.1", "--latency", "-1"],
+              ["--bandwidth", "1GB", "--layer-time", "1e308"], ["--bandwidth", "1GB", "--layer-time", "1e-320"],
+              ["--bandwidth", "1GB", "--layer-time", "0.1", "--latency", "1e308"], ["--layers", "100001"],
+              ["--layer-bytes", "-1GiB"], ["--layer-bytes", "1.7GiB"], ["--layer-bytes", "1e17"], ["--layer-bytes", "0x10"],
+              ["--prefetch", "-1"], ["--memory-cap", "-4GiB"], ["--bandwidth", "-1GB/s", "--layer-time", "0.1"],
           ])
     func usageErrors(flags: [String]) throws {
         var args = ["shard-plan", "--layers", "8", "--devices", "3", "--layer-bytes", "1GiB"]
@@ -114,11 +118,21 @@ struct ShardPlanCLITests {
 
     @Test("byte values take decimal and binary suffixes")
     func byteSuffixes() throws {
-        for (text, bytes) in [("96MiB", 100_663_296), ("1.5e9", 1_500_000_000), ("2k", 2000), ("2KiB", 2048), ("3GB", 3_000_000_000), ("7", 7)] {
+        // Decimals are exact: 67.1 × 1e9 in floating point is 67099999999.99999.
+        for (text, bytes) in [("96MiB", 100_663_296), ("1.5e9", 1_500_000_000), ("2k", 2000), ("2KiB", 2048), ("3GB", 3_000_000_000), ("7", 7),
+                              ("67.1GB", 67_100_000_000), ("8.2GB", 8_200_000_000), ("4.1GB", 4_100_000_000), ("1.5GiB", 1_610_612_736),
+                              ("0.5k", 500), ("1e-3k", 1), ("2251799813685248", 2_251_799_813_685_248), ("2PB", 2_000_000_000_000_000)] {
             let r = try CLI.run(["shard-plan", "--layers", "4", "--devices", "2", "--layer-bytes", text, "--format", "json"])
             #expect(r.status == 0, "\(text): \(r.stderr)")
             let settings = try Self.object(r.stdout)["settings"] as? [String: Any]
             #expect(settings?["layerBytes"] as? Int == bytes, "\(text)")
+            // Whole numbers of bytes are written as JSON integers, also above 1e15.
+            #expect(r.stdout.contains(#""layerBytes": \#(bytes),"#), "\(text)")
         }
+        let why = try CLI.run(["shard-plan", "--layers", "4", "--devices", "2", "--layer-bytes", "1.7GiB"])
+        #expect(why.status == 64 && why.stderr.contains("'1.7GiB' is not a whole number of bytes"), "\(why.stderr)")
+        let rate = try CLI.run(["shard-plan", "--layers", "4", "--devices", "2", "--layer-bytes", "96MiB", "--bandwidth", "67.1GB/s",
+                                "--layer-time", "0.0015", "--format", "json"])
+        #expect(rate.status == 0 && rate.stdout.contains(#""bandwidth": 67100000000,"#), "\(rate.stderr)")
     }
 }

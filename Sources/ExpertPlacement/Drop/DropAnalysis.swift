@@ -5,7 +5,8 @@ public enum DropRule: Sendable, Equatable {
     /// The capacity `γ · mean_d L_d` (`γ` times the average device load).
     case capacityFactor(Double)
 
-    /// Checks the value: a budget in `[0, 1)`, a capacity factor finite and positive.
+    /// Checks the value: a budget in `[0, 1)`, a capacity factor in `[1e-100, 1e100]` (as every
+    /// magnitude in ``Limits``: the capacity `γ · mean` stays finite and the cut meaningful).
     ///
     /// - Throws: ``ExpertPlacementError/invalidValue(field:reason:)`` naming `budget` or `capacityFactor`.
     public func validate() throws(ExpertPlacementError) {
@@ -13,8 +14,8 @@ public enum DropRule: Sendable, Equatable {
         case .budget(let f):
             guard f >= 0 && f < 1 else { throw .invalidValue(field: "budget", reason: "must be in [0, 1), got \(f)") }
         case .capacityFactor(let g):
-            guard g > 0 && g.isFinite else {
-                throw .invalidValue(field: "capacityFactor", reason: "must be a finite number > 0, got \(g)")
+            guard g >= Limits.smallestMagnitude && g <= Limits.largestMagnitude else {
+                throw .invalidValue(field: "capacityFactor", reason: "must be a number in [1e-100, 1e100], got \(g)")
             }
         }
     }
@@ -56,7 +57,7 @@ public struct DropCut: Sendable, Equatable {
         let c: Double
         switch rule {
         case .budget(let f): c = TokenDrop.capacity(deviceLoads: deviceLoads, budget: f)
-        case .capacityFactor(let g): c = g * total / Double(Swift.max(1, deviceLoads.count))
+        case .capacityFactor(let g): c = g * (total / Double(Swift.max(1, deviceLoads.count)))
         }
         capacity = c
         self.total = total

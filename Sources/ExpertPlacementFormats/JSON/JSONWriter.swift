@@ -6,9 +6,10 @@
 /// Common rules for both forms:
 /// - Object keys are sorted by the byte order of their UTF-8 encoding (equivalently, by
 ///   Unicode scalar value), not by `String`'s `<`.
-/// - Numbers: an integral value with magnitude below 1e15 is written without a decimal
-///   point (`12`, `-3`, `0`; `-0.0` writes as `0`); anything else uses Swift's shortest
-///   round-trip `description` (`196.66666666666666`, `1e-07`, `1000000000000000.0`,
+/// - Numbers: an integral value with magnitude at most 2^53 (every integer a `Double` holds
+///   exactly, so byte counts and token counts stay integers for any reader) is written without
+///   a decimal point (`12`, `-3`, `0`, `1000000000000000`; `-0.0` writes as `0`); anything
+///   else uses Swift's shortest round-trip `description` (`196.66666666666666`, `1e-07`,
 ///   `1e+16`). Parsing the text gives back exactly the same `Double`.
 /// - Strings escape `"` and `\`, use `\b \f \n \r \t` for those controls and `\u00XX` for
 ///   the other control characters below U+0020; everything else (including non-ASCII) is
@@ -252,7 +253,7 @@ internal struct _JSONWriterCore {
             sawNonFinite = true
             return
         }
-        if x.magnitude < 1e15, var v = _exactInt64(x) {
+        if x.magnitude <= 0x1p53, var v = _exactInt64(x) {
             if v == 0 {
                 out.append(_ASCII.zero)
                 return
@@ -261,7 +262,7 @@ internal struct _JSONWriterCore {
                 out.append(_ASCII.minus)
                 v = -v
             }
-            // At most 15 digits.
+            // At most 16 digits (2^53 = 9007199254740992).
             var digits: (UInt64, UInt64) = (0, 0)
             var n = 0
             withUnsafeMutableBytes(of: &digits) { raw in
