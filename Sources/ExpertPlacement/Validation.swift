@@ -62,21 +62,28 @@ public enum Validation {
     public static func violations(of placement: Placement, topology: Topology? = nil,
                                   experts: Int? = nil, layers: Int? = nil,
                                   limit: Int = 1_000) -> [Violation] {
+        violations(of: placement, topology: topology, experts: experts, layers: layers, limit: limit, against: "the instance")
+    }
+
+    /// ``violations(of:topology:experts:layers:limit:)`` whose shape messages name what the plan
+    /// is checked against (`the instance`, `the deployed placement`).
+    static func violations(of placement: Placement, topology: Topology?, experts: Int?, layers: Int?, limit: Int,
+                           against reference: String) -> [Violation] {
         var out: [Violation] = []
         if let topology, topology.devices != placement.topology.devices
             || topology.slotsPerDevice != placement.topology.slotsPerDevice {
             out.append(Violation(rule: .shape, message:
-                "the placement is for \(placement.topology.devices) devices × \(placement.topology.slotsPerDevice) slots but the instance has \(topology.devices) × \(topology.slotsPerDevice)"))
+                "the placement is for \(placement.topology.devices) devices × \(placement.topology.slotsPerDevice) slots but \(reference) has \(topology.devices) × \(topology.slotsPerDevice)"))
             return out
         }
         if let experts, experts != placement.experts {
             out.append(Violation(rule: .shape, message:
-                "the placement is for \(placement.experts) experts but the instance has \(experts)"))
+                "the placement is for \(placement.experts) experts but \(reference) has \(experts)"))
             return out
         }
         if let layers, layers != placement.layers {
             out.append(Violation(rule: .shape, message:
-                "the placement has \(placement.layers) layers but the instance has \(layers)"))
+                "the placement has \(placement.layers) layers but \(reference) has \(layers)"))
             return out
         }
         let e = placement.experts, s = placement.topology.slotsPerDevice
@@ -131,7 +138,7 @@ public enum Validation {
             current.physicalToLogical[l * p ..< (l + 1) * p] == placement.physicalToLogical[l * p ..< (l + 1) * p]
         }
         var out = Array(violations(of: placement, topology: current.topology, experts: current.experts,
-                                   layers: current.layers, limit: Int.max).lazy
+                                   layers: current.layers, limit: Int.max, against: "the deployed placement").lazy
             .filter { $0.rule != .noDuplicateOnDevice || !unchanged($0.layer!) }.prefix(limit))
         guard out.allSatisfy({ $0.rule != .shape && $0.rule != .expertIdInRange }) else { return out }
         let s = placement.topology.slotsPerDevice, d = placement.topology.devices

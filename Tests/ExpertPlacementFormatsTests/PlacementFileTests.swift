@@ -47,6 +47,9 @@ struct PlacementFileTests {
             (#"{"topology": {"devices": 2, "slotsPerDevice": 1}, "phy2log": [[0, "a"]]}"#, "p.json: phy2log[0][1]: expected an integer expert id, found a string"),
             (#"{"schemaVersion": 3, "topology": {"devices": 2, "slotsPerDevice": 1}, "phy2log": [[0, 1]]}"#, "p.json: schemaVersion: unsupported version 3"),
             (#"{"topology": {"devices": 2, "slotsPerDevice": 1}, "phy2log": [[0, 1]], "layers": 2}"#, "p.json: layers: says 2 but phy2log has 1 layers"),
+            (#"{"topology": {"devices": 2, "slotsPerDevice": 1, "nodes": -1}, "phy2log": [[0, 1]]}"#, "p.json: topology.nodes: must be at least 1, got -1"),
+            (#"{"topology": {"devices": 2, "slotsPerDevice": 1, "expertGroups": 0}, "phy2log": [[0, 1]]}"#, "p.json: topology.expertGroups: must be at least 1, got 0"),
+            (#"{"topology": {"devices": 2, "slotsPerDevice": 1, "nodes": 3}, "phy2log": [[0, 1]]}"#, "p.json: topology.nodes: devices (2) is not divisible by nodes (3)"),
         ]
         for (json, expected) in cases {
             do {

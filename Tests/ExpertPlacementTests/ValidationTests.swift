@@ -55,6 +55,10 @@ struct ValidationTests {
         let twoLayers = try Placement(topology: topology, experts: 4, layers: [[0, 0, 1, 2, 3, 1], [0, 1, 2, 3, 0, 1]])
         #expect(Validation.changeViolations(of: twoLayers, from: twoLayers).isEmpty)
         #expect(Validation.changeViolations(of: twoLayers, from: valid).first?.rule == .noDuplicateOnDevice)
+        // A shape mismatch names what the plan is checked against.
+        #expect(Validation.changeViolations(of: twoLayers, from: twice).first?.message
+                == "the placement has 2 layers but the deployed placement has 1")
+        #expect(Validation.violations(of: twoLayers, layers: 1).first?.message == "the placement has 2 layers but the instance has 1")
     }
 
     @Test("a missing expert is named")
