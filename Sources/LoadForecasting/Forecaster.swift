@@ -82,13 +82,17 @@ public struct Forecaster: Sendable {
 
     /// Forecasts `[L][horizon][E]` from `history` (`[L][T][E]`).
     ///
-    /// - Throws: ``ExpertPlacementError/solverFailure(reason:)`` if LAPACK fails (it does not on
-    ///   finite input; reported, never trapped).
+    /// - Throws: ``ExpertPlacementError/invalidValue(field:reason:)`` naming `horizon` when the
+    ///   forecast `L · horizon · E` is above ``Limits/maximumCells`` (an instance no reader here
+    ///   accepts, and memory a machine may not have), checked before any work;
+    ///   ``ExpertPlacementError/solverFailure(reason:)`` if LAPACK fails (it does not on finite
+    ///   input; reported, never trapped).
     /// - Complexity: per layer O(T · E) for the flat models, one `dgelsd` of T × 2 (T × (1 + period)
     ///   with a season) with E right-hand sides for `trend`, one of ((T − p) · E + p) × p for `ar`.
     ///   Layers run in parallel.
     public func forecast(_ history: LoadTensor) throws(ExpertPlacementError) -> Forecast {
         let l = history.layers, e = history.experts, h = horizon
+        try Limits.checkCells([l, h, e], what: "the forecast's layers × horizon × experts", field: "horizon")
         let fits = try LayerParallelism.map(count: l, work: l * history.episodes * e * 8) {
             (layer: Int) throws(ExpertPlacementError) -> (ContiguousArray<Double>, LayerFitDiagnostics) in
             try forecastLayer(history, layer: layer)

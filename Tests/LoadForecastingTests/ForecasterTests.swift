@@ -15,6 +15,19 @@ func tensor(layers: Int, episodes: Int, experts: Int, _ f: (Int, Int, Int) -> Do
 
 @Suite("Forecast models")
 struct ForecasterTests {
+    @Test("a forecast larger than the cell limit is refused before any work, naming horizon")
+    func horizonCellLimit() throws {
+        let history = try tensor(layers: 2, episodes: 4, experts: 1024) { _, t, e in Double(t + e) }
+        let forecaster = try Forecaster(model: .windowMean, horizon: 1_000_000)
+        #expect(throws: ExpertPlacementError.self) { try forecaster.forecast(history) }
+        do {
+            _ = try forecaster.forecast(history)
+        } catch {
+            #expect(error.field == "horizon" && error.reason.contains("2 × 1000000 × 1024"), "\(error)")
+        }
+        #expect(try Forecaster(model: .windowMean, horizon: 1_000).forecast(history).loads.episodes == 1_000)
+    }
+
     @Test("trend recovers exact per-expert lines and extrapolates them H steps")
     func trend() throws {
         let history = try tensor(layers: 2, episodes: 12, experts: 5) { l, t, e in
