@@ -32,15 +32,30 @@ package struct CError: Error {
         self.message = message
     }
 
-    /// The code and message of a core error.
+    /// The code and message of a core error, its field named as the C parameter is
+    /// (`relativeThreshold[2]` → `relative_threshold[2]`, `topology.nodes` → `nodes`).
     package init(_ error: ExpertPlacementError) {
         switch error {
         case .invalidValue, .shapeMismatch: code = Self.invalidArgument
         case .infeasible, .unsupported: code = Self.infeasible
         case .solverFailure: code = Self.internalError
         }
-        message = error.description
+        guard let field = error.field else {
+            message = error.reason
+            return
+        }
+        let base = field.prefix { $0 != "[" }
+        message = "\(Self.parameterNames[String(base)] ?? String(base))\(field.dropFirst(base.count)): \(error.reason)"
     }
+
+    /// The core's field names that are not the C parameters' own.
+    static let parameterNames: [String: String] = [
+        "relativeThreshold": "relative_threshold", "minGain": "min_gain", "maxLayers": "max_layers",
+        "maxMoves": "max_moves", "moveCost": "move_cost", "dropBudget": "drop_budget", "timeLimit": "time_limit",
+        "recordedImbalance": "recorded", "topology.expertGroups": "groups", "topology.nodes": "nodes",
+        "topology.devices": "devices", "topology.slotsPerDevice": "slots_per_device", "topology": "devices, slots_per_device",
+        "load": "loads", "hedgeK": "hedge_k", "shiftThreshold": "shift_threshold", "autoSteps": "auto_steps",
+    ]
 }
 
 /// The largest count the API accepts for one dimension: the core's table limit
@@ -276,7 +291,7 @@ func dropBudgetArgument(_ value: Double) throws(CError) -> Double? {
     do throws(ExpertPlacementError) {
         try DropAwareSolver<GreedySolver>.check(budget: value)
     } catch {
-        throw .invalid("drop_budget", "\(error.description) (NaN or 0: no drop budget)")
+        throw .invalid("drop_budget", "\(error.reason) (NaN or 0: no drop budget)")
     }
     return value
 }
@@ -653,7 +668,12 @@ public func ep_validate(_ phy2log: UnsafePointer<Int64>?, _ layers: Int64, _ exp
         let shape = try Shape(layers: layers, episodes: 1, experts: experts, devices: devices, slotsPerDevice: slotsPerDevice)
         // Ids out of range are a broken rule here, reported by the validator, not a bad argument.
         let source = try required(phy2log, "phy2log")
-        let ids = ContiguousArray((0..<shape.layers * shape.slots).map { Int32(clamping: source[$0]) })
+        // An id the core's Int32 cannot hold is out of range too: reported with its own value.
+        if let i = (0..<shape.layers * shape.slots).first(where: { Int32(exactly: source[$0]) == nil }) {
+            throw CError(code: CError.invalidPlacement,
+                         message: "layer \(i / shape.slots), device \(i % shape.slots / shape.topology.slotsPerDevice): slot \(i % shape.slots) holds expert id \(source[i]), out of range 0..<\(shape.experts)")
+        }
+        let ids = ContiguousArray((0..<shape.layers * shape.slots).map { Int32(source[$0]) })
         let plan: Placement
         do throws(ExpertPlacementError) {
             plan = try Placement(topology: shape.topology, experts: shape.experts, physicalToLogical: ids)

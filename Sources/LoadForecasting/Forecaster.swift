@@ -84,7 +84,9 @@ public struct Forecaster: Sendable {
     ///
     /// - Throws: ``ExpertPlacementError/invalidValue(field:reason:)`` naming `horizon` when the
     ///   forecast `L · horizon · E` is above ``Limits/maximumCells`` (an instance no reader here
-    ///   accepts, and memory a machine may not have), checked before any work;
+    ///   accepts, and memory a machine may not have), checked before any work, or when a
+    ///   prediction is not finite or above ``Limits/largestMagnitude`` (an `ar` recursion that
+    ///   diverges far ahead);
     ///   ``ExpertPlacementError/solverFailure(reason:)`` if LAPACK fails (it does not on finite
     ///   input; reported, never trapped).
     /// - Complexity: per layer O(T · E) for the flat models, one `dgelsd` of T × 2 (T × (1 + period)
@@ -99,7 +101,14 @@ public struct Forecaster: Sendable {
         }
         var values = ContiguousArray<Double>()
         values.reserveCapacity(l * h * e)
-        for (rows, _) in fits { values.append(contentsOf: rows) }
+        for (layer, (rows, _)) in fits.enumerated() {
+            // A diverging recursion (ar on an oscillating window, far ahead) can overflow: every
+            // load handed on is finite and in range, so that no solver ever sees one that is not.
+            if let i = rows.firstIndex(where: { !($0 <= Limits.largestMagnitude) }) {
+                throw .invalidValue(field: "horizon", reason: "the \(model.name) forecast diverges: layer \(layer), step \(i / e + 1) of \(h), expert \(i % e) predicts \(rows[i]), above 1e100; use a shorter horizon, a larger ridge or another model")
+            }
+            values.append(contentsOf: rows)
+        }
         return Forecast(loads: LoadTensor(layers: l, episodes: h, experts: e, checkedValues: values),
                         layers: fits.map(\.1))
     }

@@ -63,7 +63,7 @@ public struct Planner<Solver: LayerSolver>: Sendable {
         case .window:
             return (past, nil)
         case .hedged(let k):
-            return (past.hedged(k: k), nil)
+            return (try past.hedged(k: k), nil)
         case .forecast(let model, let includesWindow):
             let forecaster = try Forecaster(model: model, horizon: horizon, shiftThreshold: shiftThreshold)
             let predicted = try forecaster.forecast(past).loads
@@ -164,7 +164,11 @@ extension LoadTensor {
     }
 
     /// One episode per layer of `max(0, μ_e + k·σ_e)` over the episodes (population σ).
-    func hedged(k: Double) -> LoadTensor {
+    ///
+    /// - Throws: ``ExpertPlacementError/invalidValue(field:reason:)`` naming `hedgeK` when a load
+    ///   comes out above ``Limits/largestMagnitude`` (a huge `k` overflows; every load a solver
+    ///   sees is in range).
+    func hedged(k: Double) throws(ExpertPlacementError) -> LoadTensor {
         var out = ContiguousArray<Double>(repeating: 0, count: layers * experts)
         let n = Double(episodes)
         for l in 0..<layers {
@@ -178,7 +182,11 @@ extension LoadTensor {
                 }
                 let mu = sum / n
                 let sigma = max(0, sq / n - mu * mu).squareRoot()
-                out[l * experts + e] = max(0, mu + k * sigma)
+                let v = max(0, mu + k * sigma)
+                guard v <= Limits.largestMagnitude else {
+                    throw .invalidValue(field: "hedgeK", reason: "\(k) makes layer \(l) expert \(e)'s hedged load μ + k·σ = \(v), above 1e100: use a smaller K")
+                }
+                out[l * experts + e] = v
             }
         }
         return LoadTensor(layers: layers, episodes: 1, experts: experts, checkedValues: out)

@@ -90,6 +90,31 @@ struct BacktestTests {
         #expect(weights.map(Array.init) == [1, 1, 1, 1, 2, 2])
     }
 
+    @Test("planned loads stay in range: a huge K and a diverging ar forecast are refused, never handed to a solver")
+    func planningLoadsInRange() throws {
+        let trace = try tensor(layers: 1, episodes: 4, experts: 2) { _, t, e in e == 0 ? Double(t % 2) * 2 : 3 }
+        let planner = try Planner(solver: GreedySolver(), topology: Topology(devices: 2, slotsPerDevice: 1), window: 4, horizon: 2)
+        #expect(throws: ExpertPlacementError.invalidValue(field: "hedgeK", reason:
+            "1e+308 makes layer 0 expert 0's hedged load μ + k·σ = 1e+308, above 1e100: use a smaller K")) {
+            _ = try planner.planningLoads(.hedged(k: 1e308), trace: trace, origin: 4)
+        }
+        // Expert 0 oscillates with a growing amplitude: an order-2 autoregression diverges far ahead.
+        let growing = try tensor(layers: 1, episodes: 8, experts: 4) { _, t, e in
+            e == 0 ? 1e6 + (t % 2 == 1 ? -1 : 1) * Double(1 << t) * 1000 : 1e6
+        }
+        let ar = ForecastModel.autoregressive(order: 2, ridge: 0.1)
+        let far = try Planner(solver: GreedySolver(), topology: Topology(devices: 2, slotsPerDevice: 2), window: 8, horizon: 2000)
+        do {
+            _ = try far.planningLoads(.forecast(ar, includesWindow: false), trace: growing, origin: 8)
+            Issue.record("a diverging forecast was planned on")
+        } catch {
+            #expect(error.field == "horizon" && error.reason.contains("the ar forecast diverges"), "\(error)")
+        }
+        let near = try Planner(solver: GreedySolver(), topology: Topology(devices: 2, slotsPerDevice: 2), window: 8, horizon: 100)
+        let (loads, _) = try near.planningLoads(.forecast(ar, includesWindow: false), trace: growing, origin: 8)
+        #expect(loads.values.allSatisfy { $0.isFinite && $0 <= 1e100 })
+    }
+
     @Test("a trace shorter than window + horizon is refused, naming load")
     func tooShort() throws {
         let planner = try Planner(solver: GreedySolver(), topology: Self.topology, window: 20, horizon: 5)

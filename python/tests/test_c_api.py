@@ -42,6 +42,17 @@ int main(void) {
                        phy2log, NULL, NULL, 0, stats, sources, NULL, NULL, message, sizeof message);
     if (code != EP_OK) { fprintf(stderr, "%s\n", message); return 13; }
     printf("%d %d %d\n", sources[0] == EP_BOUND_OPTIMUM, sources[1] == EP_BOUND_OPTIMUM, stats[1] == stats[0]);
+    /* Errors name the C parameters, not the library's fields. */
+    code = ep_solve(loads, 2, 1, 12, 0, 8, 2, 3, 1, "search", NULL, 0, 0, NULL, 0, -1,
+                    phy2log, NULL, NULL, 0, NULL, NULL, message, sizeof message);
+    printf("%d %s\n", code, message);
+    code = ep_solve(loads, 2, 1, 12, 0, 2, 2, 1, 1, "search", NULL, 0, 0, NULL, 0, -1,
+                    phy2log, NULL, NULL, 0, NULL, NULL, message, sizeof message);
+    printf("%d %s\n", code, message);
+    for (int s = 0; s < 16; s++) phy2log[s] = s % 12;
+    phy2log[5] = 4294967301LL;
+    code = ep_validate(phy2log, 1, 12, 8, 2, NULL, message, sizeof message);
+    printf("%d %s\n", code, message);
     return 0;
 }
 """
@@ -54,6 +65,10 @@ def test_a_c_program_calls_the_library(tmp_path):
     assert out[2].startswith(f"{_native.EP_INVALID_PLACEMENT} ")
     assert out[3] == f"{_native.EP_INVALID_ARGUMENT} [method:]"  # truncated to the 8-byte buffer
     assert out[4] == "1 1 1"  # 6 experts on 2 × 4 slots: proven, the bound is the optimum
+    assert out[5] == f"{_native.EP_INVALID_ARGUMENT} nodes: devices (8) is not divisible by nodes (3)"
+    assert out[6].startswith(f"{_native.EP_INVALID_ARGUMENT} devices, slots_per_device: fewer slots (2 devices × 2 slots = 4)")
+    # An id beyond 32 bits is reported as given, not clamped.
+    assert out[7] == f"{_native.EP_INVALID_PLACEMENT} layer 0, device 2: slot 5 holds expert id 4294967301, out of range 0..<12"
 
 
 def test_installed_library_needs_no_swift_toolchain():

@@ -157,6 +157,9 @@ def test_rebalance_with_a_strategy_plans_for_the_loads_to_come():
     ({"strategy": "forecast", "horizon": 0}, "horizon"),
     ({"strategy": "auto", "horizon": -1}, "horizon"),
     ({"strategy": "hedged", "hedge_k": float("inf")}, "hedge_k"),
+    # Finite, but μ + K·σ overflows: refused, not handed to the solver (it corrupted the heap).
+    ({"strategy": "hedged", "hedge_k": 1e308}, "hedge_k"),
+    ({"strategy": "hedged:1e308"}, "hedge_k"),
     ({"strategy": "forecast:ar", "order": 99}, "order"),
 ])
 def test_rebalance_strategy_errors_name_the_argument(kwargs, field):
@@ -227,3 +230,18 @@ def test_message_is_truncated_not_overrun():
     code = _native.lib.ep_forecast(loads, 1, 2, 3, 0, 0, b"nope", 1, 0.3, 0, 2, 0.1, 0.1, np.empty(3), None,
                                    small, len(small))
     assert code == _native.EP_INVALID_ARGUMENT and small.value == b"model: "
+
+
+def test_a_diverging_ar_forecast_is_refused_naming_horizon():
+    # Expert 0 oscillates with a growing amplitude: an order-2 autoregression diverges far ahead
+    # (it returned +inf, and planning on it trapped inside the solver).
+    loads = np.full((8, 1, 4), 1e6)
+    loads[:, 0, 0] += [(1 if t % 2 == 0 else -1) * 2.0 ** t * 1000 for t in range(8)]
+    with pytest.raises(ep.PlacementError) as caught:
+        ep.forecast(loads, horizon=2000, model="ar", axes="tle")
+    assert str(caught.value).startswith("horizon: the ar forecast diverges"), str(caught.value)
+    with pytest.raises(ep.PlacementError) as caught:
+        ep.rebalance(loads, np.array([[0, 1, 2, 3]]), 2, axes="tle", strategy="forecast:ar", horizon=2000)
+    assert str(caught.value).startswith("horizon:"), str(caught.value)
+    near = ep.forecast(loads, horizon=100, model="ar", axes="tle")
+    assert np.isfinite(near.loads).all()

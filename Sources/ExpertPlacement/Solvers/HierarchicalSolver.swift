@@ -36,7 +36,7 @@ public struct HierarchicalSolver: LayerSolver {
         let original = problem.topology
         let used = Self.effectiveTopology(original)
         guard problem.experts / used.nodes >= used.slotsPerDevice else {
-            throw .infeasible(reason: "hierarchical placement gives each of the \(used.nodes) nodes \(problem.experts / used.nodes) experts, fewer than the \(used.slotsPerDevice) slots per device: a device would hold an expert twice (use --method greedy)")
+            throw .infeasible(reason: "hierarchical placement gives each of the \(used.nodes) nodes \(problem.experts / used.nodes) experts, fewer than the \(used.slotsPerDevice) slots per device: a device would hold an expert twice (use the greedy method instead)")
         }
         // Trading moves (MigrationSearch) would move replicas between nodes and spread groups.
         if options.moves.isActive && used.nodes > 1 {

@@ -61,7 +61,8 @@ const char *ep_version(void);
  *                 per-iteration dumps); finite and >= 0. T = 1 for a single load matrix [L][E].
  * devices, slots_per_device, nodes, groups
  *                 the topology (nodes and groups are used by "hierarchical" only; 1 and 1 when
- *                 unknown).
+ *                 unknown). Checked for every method: slots_per_device <= E <= devices ×
+ *                 slots_per_device, nodes divides devices, groups divides E.
  * method, objective
  *                 names (see above); NULL means "search" and "mean".
  * time_limit      seconds for the whole call; <= 0 means the method's default.
@@ -136,8 +137,9 @@ int32_t ep_solve_ex(const double *loads, int64_t layers, int64_t episodes, int64
  *                 unknown), as returned in recorded_out by the previous call; NULL: all unknown.
  * threshold       re-place a layer whose deployed value is above it (NaN: no such rule).
  * relative_threshold
- *                 re-place a layer whose balance fell below r × its recorded balance (FlashLB's
- *                 rule; NaN: none). With neither rule, every layer is considered.
+ *                 r in (0, 1]: re-place a layer whose balance fell below r × its recorded balance
+ *                 (FlashLB's rule, 0.9 or 0.85 there; NaN: none). With neither rule, every layer
+ *                 is considered.
  * min_gain        keep a new layer plan only when it lowers the value by this fraction (NaN: any
  *                 gain).
  * max_layers      change at most this many layers, best gain per moved replica first (< 0: all).
@@ -227,7 +229,9 @@ int32_t ep_evaluate(const double *loads, int64_t layers, int64_t episodes, int64
 /*
  * Checks a plan against the rules a serving worker enforces: every expert has a replica, no
  * expert twice on a device, ids in range; with `current` (or NULL), also the rules of a change
- * (an expert that stays on a device keeps its slot). Returns EP_OK or EP_INVALID_PLACEMENT with
+ * (an expert that stays on a device keeps its slot), and a layer identical to its deployed row
+ * is not checked for an expert twice on a device (a worker checks the layers it changes;
+ * DeepSeek EPLB's packing can deploy such a row). Returns EP_OK or EP_INVALID_PLACEMENT with
  * the first broken rule in `message`.
  */
 int32_t ep_validate(const int64_t *phy2log, int64_t layers, int64_t experts,

@@ -56,7 +56,8 @@ int32_t ep_forecast_abi_version(void);
  * the same forecast as `eplb forecast --horizon H --model M [--window W]`.
  *
  * loads           float64, [L][T][E] when episodes_first == 0, [T][L][E] when 1; finite and >= 0.
- * window          use only the last `window` episodes (0: all; more than T: all).
+ * window          use only the last `window` episodes (0: all); more than T is refused, as
+ *                 `eplb forecast --window` does.
  * model           a model name (see above); NULL means "mean".
  * horizon         H, the episodes to predict, 1...1000000.
  * smoothing, period, order, ridge, shift_threshold
@@ -64,19 +65,23 @@ int32_t ep_forecast_abi_version(void);
  *
  * Outputs (caller-allocated):
  * predicted       float64 [L][H][E] when episodes_first == 0, [H][L][E] when 1 (the input's
- *                 order); >= 0 (forecasts are clamped at 0). Required.
+ *                 order); >= 0 (forecasts are clamped at 0) and at most 1e100: a forecast that
+ *                 diverges beyond (an ar recursion far ahead) is refused with a message naming
+ *                 `horizon`, as is one of more than 2^30 values. Required.
  * diagnostics     float64 [L][EP_FORECAST_DIAGNOSTICS], or NULL: per layer
  *                   [0] shift: total variation between the window halves' load mix (0 below 4 episodes),
  *                   [1] shifted: 1 when shift > shift_threshold (recency weights used), else 0,
- *                   [2] the estimated change point (first episode of the new regime) when shifted, else NaN,
+ *                   [2] the estimated change point (first episode of the new regime, counted from the
+ *                       window's first episode) when shifted, else NaN,
  *                   [3] the effective rank of the design matrix (trend, ar), else NaN,
  *                   [4] its columns (trend, ar), else NaN,
  *                   [5] the in-sample RMS residual ÷ the layer's mean load (trend, ar), else NaN.
  *
- * Any window length of at least one episode is accepted by every model: a regression on fewer
- * episodes than parameters is the minimum-norm least-squares fit (LAPACK's dgelsd), so a trend on
- * one episode is that episode and an ar fit without lagged rows is the window mean. A fit whose
- * matrices exceed LAPACK's 32-bit indices is refused with a message naming `window`.
+ * Any window length of at least one episode is accepted by last, mean, ema and trend: a regression
+ * on fewer episodes than parameters is the minimum-norm least-squares fit (LAPACK's dgelsd), so a
+ * trend on one episode is that episode. An ar fit of order p needs more than p episodes (with
+ * fewer it would only forecast the window mean) and is refused with a message naming `order`. A
+ * fit whose matrices exceed LAPACK's 32-bit indices is refused with a message naming `window`.
  */
 int32_t ep_forecast(const double *loads, int64_t layers, int64_t episodes, int64_t experts,
                     int32_t episodes_first, int64_t window,
@@ -103,7 +108,9 @@ int32_t ep_forecast(const double *loads, int64_t layers, int64_t episodes, int64
  * horizon         H, 1...1000000: the episodes forecast, and those auto scores on (4 in eplb).
  * model           the model of a bare "forecast" / "forecast+window" and of auto's forecast
  *                 candidate; NULL means "mean".
- * hedge_k         K of a bare "hedged" and of auto's hedged candidate (1 in eplb); finite.
+ * hedge_k         K of a bare "hedged" and of auto's hedged candidate (1 in eplb); finite, and
+ *                 small enough that every hedged load μ + K·σ stays at most 1e100 (else refused,
+ *                 naming hedge_k).
  * smoothing, period, order, ridge, shift_threshold
  *                 the model parameters (see above).
  *

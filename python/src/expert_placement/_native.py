@@ -271,6 +271,9 @@ _ARGUMENT_NAMES = {
     "topology.expertGroups": "num_groups", "topology.nodes": "num_nodes", "topology.devices": "num_gpus",
     "unit_price": "payback_unit_price", "min_intervals": "payback_range", "max_intervals": "payback_range",
     "loads": "weight", "load": "weight", "layers": "weight",
+    # The C library's own parameter names, where Python's differ.
+    "nodes": "num_nodes", "groups": "num_groups", "devices": "num_gpus", "slots_per_device": "num_replicas",
+    "devices, slots_per_device": "num_replicas",
 }
 
 
