@@ -15,7 +15,11 @@ struct GapReport: ParsableCommand {
         8x8x2, 12x6x2, 16x8x2, 16x6x3, 16x8x3, 32x16x2 for one episode; 8x4x2, 8x2x4, 10x4x3, \
         12x4x4, 16x4x4 for several. With --instance, the instance's layers instead (and \
         --placement scores your plan too). Each case is solved by the exact solver for every \
-        objective of --objectives and by every method; the gap is (value − optimum) / optimum \
+        objective of --objectives and by every method (hierarchical only where the topology has \
+        several nodes or expert groups: suite shapes with even D and E and E/2 ≥ S get 2 and 2; \
+        with --instance, give them with --nodes and --groups; with one of each it would be \
+        greedy); the gap is \
+        (value − optimum) / optimum \
         where the exact solver proved the optimum. The search's own reported bound is checked \
         against the optimum (reportedGap next to the true gap). Writes gaps.json and gaps.md into \
         the output directory and the table to standard output; progress on standard error.
