@@ -105,7 +105,7 @@ public enum Metrics {
         let work = problem.layers * (problem.episodes * placement.slotsPerLayer + problem.experts)
         let layers = try LayerParallelism.map(count: problem.layers, work: work) {
             (l: Int) throws(ExpertPlacementError) -> LayerMetrics in
-            var m = try layerMetrics(placement, on: problem, layer: l)
+            var m = try fittedLayerMetrics(placement, on: problem, layer: l)
             if let lowerBounds {
                 // A bound proven in another summation order can sit a few ulps above the value it
                 // proves optimal: it is that value (a larger excess is a solver's bug, left visible).
@@ -121,10 +121,22 @@ public enum Metrics {
 
     /// The metrics of one layer. See ``LayerMetrics`` for the definitions.
     ///
-    /// - Throws: as ``evaluate(_:on:objective:lowerBounds:)``.
+    /// - Throws: as ``evaluate(_:on:objective:lowerBounds:)`` (checking the shape and this
+    ///   layer's ids), and naming `layer` when it is outside `0..<problem.layers`.
     /// - Complexity: O(T·P + E).
     public static func layerMetrics(_ placement: Placement, on problem: Problem,
                                     layer: Int) throws(ExpertPlacementError) -> LayerMetrics {
+        try checkShape(placement, problem)
+        guard layer >= 0 && layer < problem.layers else {
+            throw .invalidValue(field: "layer", reason: "\(layer) is outside 0..<\(problem.layers)")
+        }
+        try checkIds(placement, problem, slots: layer * placement.slotsPerLayer ..< (layer + 1) * placement.slotsPerLayer)
+        return try fittedLayerMetrics(placement, on: problem, layer: layer)
+    }
+
+    /// ``layerMetrics(_:on:layer:)`` on a placement already checked to fit the problem.
+    static func fittedLayerMetrics(_ placement: Placement, on problem: Problem,
+                                   layer: Int) throws(ExpertPlacementError) -> LayerMetrics {
         let topology = placement.topology
         let p = topology.slotCount, d = topology.devices, s = topology.slotsPerDevice
         let e = problem.experts, tCount = problem.episodes
@@ -206,6 +218,12 @@ public enum Metrics {
     }
 
     static func checkFit(_ placement: Placement, _ problem: Problem) throws(ExpertPlacementError) {
+        try checkShape(placement, problem)
+        try checkIds(placement, problem, slots: 0 ..< placement.physicalToLogical.count)
+    }
+
+    /// The placement's topology, experts and layers are the problem's.
+    static func checkShape(_ placement: Placement, _ problem: Problem) throws(ExpertPlacementError) {
         let pt = placement.topology, qt = problem.topology
         guard pt.devices == qt.devices, pt.slotsPerDevice == qt.slotsPerDevice else {
             throw .shapeMismatch(field: "topology",
@@ -219,8 +237,12 @@ public enum Metrics {
             throw .shapeMismatch(field: "phy2log",
                                  reason: "the placement has \(placement.layers) layers but the instance has \(problem.layers)")
         }
-        let p = pt.slotCount
-        if let bad = placement.physicalToLogical.firstIndex(where: { $0 < 0 || Int($0) >= problem.experts }) {
+    }
+
+    /// The ids in `slots` (flat indices) are in `0..<problem.experts`.
+    static func checkIds(_ placement: Placement, _ problem: Problem, slots: Range<Int>) throws(ExpertPlacementError) {
+        let p = placement.topology.slotCount
+        if let bad = placement.physicalToLogical[slots].firstIndex(where: { $0 < 0 || Int($0) >= problem.experts }) {
             throw .invalidValue(field: "phy2log[\(bad / p)][\(bad % p)]",
                                 reason: "expert id \(placement.physicalToLogical[bad]) is out of range 0..<\(problem.experts)")
         }

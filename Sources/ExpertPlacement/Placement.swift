@@ -26,6 +26,11 @@ public struct Placement: Sendable, Hashable {
             throw .shapeMismatch(field: "phy2log",
                                  reason: "\(physicalToLogical.count) entries is not a whole number of layers of \(p) slots")
         }
+        // Sizes every per-expert table (replica counts, log2phy, the validator's): at least one,
+        // and within the limit every reader applies.
+        guard experts >= 1 && experts <= Limits.maximumCells else {
+            throw .invalidValue(field: "experts", reason: "must be in 1...\(Limits.maximumCells), got \(experts)")
+        }
         self.topology = topology
         self.experts = experts
         self.physicalToLogical = physicalToLogical
@@ -34,11 +39,17 @@ public struct Placement: Sendable, Hashable {
     /// Creates a placement from one `phy2log` row per layer.
     public init(topology: Topology, experts: Int, layers rows: [[Int]]) throws(ExpertPlacementError) {
         let p = try Limits.slotCount(devices: topology.devices, slotsPerDevice: topology.slotsPerDevice)
-        for (l, row) in rows.enumerated() where row.count != p {
-            throw .shapeMismatch(field: "phy2log[\(l)]", reason: "has \(row.count) slots, expected \(p)")
+        for (l, row) in rows.enumerated() {
+            guard row.count == p else {
+                throw .shapeMismatch(field: "phy2log[\(l)]", reason: "has \(row.count) slots, expected \(p)")
+            }
+            // An id the 32-bit table cannot hold is named as given (the validator reports the others).
+            if let s = row.firstIndex(where: { Int32(exactly: $0) == nil }) {
+                throw .invalidValue(field: "phy2log[\(l)][\(s)]", reason: "expert id \(row[s]) is out of range 0..<\(experts)")
+            }
         }
         try self.init(topology: topology, experts: experts,
-                      physicalToLogical: ContiguousArray(rows.joined().map { Int32(clamping: $0) }))
+                      physicalToLogical: ContiguousArray(rows.joined().map { Int32($0) }))
     }
 
     /// Number of physical slots per layer, `P`.

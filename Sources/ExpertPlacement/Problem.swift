@@ -54,6 +54,11 @@ public struct Problem: Sendable {
                 throw .shapeMismatch(field: "current[0]",
                                      reason: "has \(current.slotsPerLayer) slots but the topology has \(topology.slotCount) (\(topology.devices) devices × \(topology.slotsPerDevice))")
             }
+            // The same slots on other devices (2 × 10 for 4 × 5) would be read in the wrong rows.
+            guard current.topology.devices == topology.devices else {
+                throw .shapeMismatch(field: "current",
+                                     reason: "is for \(current.topology.devices) devices × \(current.topology.slotsPerDevice) slots but the topology has \(topology.devices) × \(topology.slotsPerDevice)")
+            }
             guard current.experts == loads.experts else {
                 throw .shapeMismatch(field: "current",
                                      reason: "is for \(current.experts) experts but the loads have \(loads.experts)")

@@ -25,14 +25,14 @@ struct AsyncSearchTests {
         let problem = BundledExample.deepseekV3.problem
         let batch = try Self.syncSolve(problem).placement
         var seen: [Int] = []
-        for await plan in SearchSolver().layerPlans(problem, options: SolveOptions(maxThreads: 1)) {
+        for await plan in try SearchSolver().layerPlans(problem, options: SolveOptions(maxThreads: 1)) {
             seen.append(plan.layer)
             #expect(plan.physicalToLogical.map(Int.init) == batch.physicalToLogical(layer: plan.layer))
             #expect(plan.status == .feasible)
         }
         #expect(seen == Array(0..<problem.layers))
         var parallel = Set<Int>()
-        for await plan in SearchSolver().layerPlans(problem) { parallel.insert(plan.layer) }
+        for await plan in try SearchSolver().layerPlans(problem) { parallel.insert(plan.layer) }
         #expect(parallel == Set(0..<problem.layers))
     }
 

@@ -39,19 +39,36 @@ public enum LayerDriver {
                                                   layers selection: [Int]? = nil) throws(ExpertPlacementError) -> SolveReport {
         let clock = ContinuousClock()
         let start = clock.now
-        let order = try checked(selection, problem)
-        let notes = try solver.prepare(problem, options: options)
-        try checkMovePolicy(problem, options: options, solver: solver)
-        let outcomes = try run(problem, with: solver, options: options, layers: order, start: start)
+        let (order, notes) = try checkInputs(problem, with: solver, options: options, layers: selection)
+        let outcomes = try runChecked(problem, with: solver, options: options, layers: order, start: start)
         return try report(problem, solver: solver, options: options, layers: order, outcomes: outcomes,
                           notes: notes, wallTime: clock.now - start)
     }
 
-    /// Solves the layers `layers` (default all) and returns their outcomes in that order.
+    /// Solves the layers `layers` and returns their outcomes in that order.
     ///
-    /// - Throws: as ``solve(_:with:options:layers:)``.
+    /// - Throws: as ``solve(_:with:options:layers:)`` (the same checks of the inputs first).
     public static func run<Solver: LayerSolver>(_ problem: Problem, with solver: Solver, options: SolveOptions,
                                                 layers: [Int], start: ContinuousClock.Instant = .now)
+    throws(ExpertPlacementError) -> [LayerOutcome] {
+        let (order, _) = try checkInputs(problem, with: solver, options: options, layers: layers)
+        return try runChecked(problem, with: solver, options: options, layers: order, start: start)
+    }
+
+    /// Every check a solve makes before its first layer: the selection, the method's own
+    /// (``LayerSolver/prepare(_:options:)``, whose notes it returns) and the deployed placement
+    /// and move policy.
+    static func checkInputs<Solver: LayerSolver>(_ problem: Problem, with solver: Solver, options: SolveOptions,
+                                                 layers selection: [Int]?) throws(ExpertPlacementError) -> ([Int], [String]) {
+        let order = try checked(selection, problem)
+        let notes = try solver.prepare(problem, options: options)
+        try checkMovePolicy(problem, options: options, solver: solver)
+        return (order, notes)
+    }
+
+    /// ``run(_:with:options:layers:start:)`` on inputs already checked.
+    static func runChecked<Solver: LayerSolver>(_ problem: Problem, with solver: Solver, options: SolveOptions,
+                                                layers: [Int], start: ContinuousClock.Instant)
     throws(ExpertPlacementError) -> [LayerOutcome] {
         let deadline = (options.timeLimit ?? solver.defaultTimeLimit).map { start + $0 }
         let cores = LayerParallelism.processorCount
@@ -77,9 +94,7 @@ public enum LayerDriver {
                                                   deadline: ContinuousClock.Instant?) async throws(ExpertPlacementError) -> SolveReport {
         let clock = ContinuousClock()
         let start = clock.now
-        let order = Array(0..<problem.layers)
-        let notes = try solver.prepare(problem, options: options)
-        try checkMovePolicy(problem, options: options, solver: solver)
+        let (order, notes) = try checkInputs(problem, with: solver, options: options, layers: nil)
         var outcomes = [LayerOutcome?](repeating: nil, count: problem.layers)
         var failure: ExpertPlacementError? = nil
         await runAsync(problem, with: solver, options: options, deadline: deadline) { layer, result in
@@ -102,9 +117,15 @@ public enum LayerDriver {
     /// lowers that), and yielded in completion order — with one thread, exactly index order.
     /// Dropping the stream cancels the remaining work. A layer whose solver throws is left out
     /// of the stream (use ``solve(_:with:options:deadline:)`` to see errors).
+    ///
+    /// - Throws: before streaming, what ``solve(_:with:options:layers:)`` throws for these inputs
+    ///   (the method's checks, a deployed placement a worker would refuse, a bad move policy): a
+    ///   stream never carries a plan the synchronous solve would have refused to make.
     public static func plans<Solver: LayerSolver>(_ problem: Problem, with solver: Solver, options: SolveOptions,
-                                                  deadline: ContinuousClock.Instant?) -> AsyncStream<LayerPlan> {
-        AsyncStream { continuation in
+                                                  deadline: ContinuousClock.Instant?) throws(ExpertPlacementError)
+        -> AsyncStream<LayerPlan> {
+        _ = try checkInputs(problem, with: solver, options: options, layers: nil)
+        return AsyncStream { continuation in
             let task = Task {
                 await runAsync(problem, with: solver, options: options, deadline: deadline) { layer, result in
                     guard case .success(let outcome) = result else { return }

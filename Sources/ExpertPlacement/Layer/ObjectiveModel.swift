@@ -19,7 +19,7 @@
 /// | `peakSum` | `ω_t·w[t]` per episode | 1 | 0 |
 ///
 /// Episodes with `ω_t = 0` are left out, as every metric ignores them. So for a valid plan,
-/// ``value(of:)`` equals the objective's value in ``Metrics`` (a property test holds the two
+/// ``value(of:slotsPerDevice:)`` equals the objective's value in ``Metrics`` (a property test holds the two
 /// together). With an episode cap, more than `cap` episodes are summed into `cap` consecutive
 /// blocks (weights folded in) and the model is that of the blocked loads — what the search
 /// optimises on long traces; reports always evaluate on every episode.

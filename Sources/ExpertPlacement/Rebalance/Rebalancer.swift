@@ -230,12 +230,39 @@ public struct Rebalancer<Solver: LayerSolver>: Sendable {
     /// - Throws: as ``plan(_:recordedImbalance:solver:options:)``, and for bad memory settings.
     public static func plan(_ problem: Problem, remembering memory: inout RegimeMemory, recordedImbalance: [Double?]? = nil,
                             solver: Solver, options: RebalanceOptions) throws(ExpertPlacementError) -> RebalancePlan {
+        // Inputs first: a call refused for them leaves the memory as it was.
+        _ = try checkInputs(problem, recordedImbalance: recordedImbalance, options: options)
         var (plan, plannedOn) = try memory.step(problem) {
             (planned: Problem, _: RegimeMemory.Choice) throws(ExpertPlacementError) -> RebalancePlan in
             try Self.plan(planned, recordedImbalance: recordedImbalance, solver: solver, options: options)
         }
         plan.plannedOn = plannedOn
         return plan
+    }
+
+    /// The checks of a rebalance's inputs; returns the deployed placement.
+    static func checkInputs(_ problem: Problem, recordedImbalance: [Double?]?,
+                            options: RebalanceOptions) throws(ExpertPlacementError) -> Placement {
+        try options.validate()
+        guard let current = problem.current else {
+            throw .invalidValue(field: "current", reason: "is missing: rebalancing needs the deployed placement")
+        }
+        if let broken = Validation.deployedViolations(of: current, limit: 1).first {
+            throw .invalidValue(field: "current", reason: "the deployed placement breaks a rule: \(broken)")
+        }
+        if let recordedImbalance {
+            guard recordedImbalance.count == problem.layers else {
+                throw .shapeMismatch(field: "recordedImbalance",
+                                     reason: "has \(recordedImbalance.count) entries for \(problem.layers) layers")
+            }
+            // A record is state a service persists and restores: NaN would silence the relative
+            // rule for good, a negative value fire it at every call.
+            if let l = recordedImbalance.firstIndex(where: { $0.map { !($0.isFinite && $0 >= 0) } ?? false }) {
+                throw .invalidValue(field: "recordedImbalance[\(l)]",
+                                    reason: "must be a finite number ≥ 0 (nil: unknown), got \(recordedImbalance[l]!)")
+            }
+        }
+        return current
     }
 
     /// One rebalance of `problem` (its `current` is the deployed placement, its episodes the
@@ -247,17 +274,7 @@ public struct Rebalancer<Solver: LayerSolver>: Sendable {
                             options: RebalanceOptions) throws(ExpertPlacementError) -> RebalancePlan {
         let clock = ContinuousClock()
         let start = clock.now
-        try options.validate()
-        guard let current = problem.current else {
-            throw .invalidValue(field: "current", reason: "is missing: rebalancing needs the deployed placement")
-        }
-        if let broken = Validation.deployedViolations(of: current, limit: 1).first {
-            throw .invalidValue(field: "current", reason: "the deployed placement breaks a rule: \(broken)")
-        }
-        if let recordedImbalance, recordedImbalance.count != problem.layers {
-            throw .shapeMismatch(field: "recordedImbalance",
-                                 reason: "has \(recordedImbalance.count) entries for \(problem.layers) layers")
-        }
+        let current = try checkInputs(problem, recordedImbalance: recordedImbalance, options: options)
         let objective = options.objective
         var deployedMetrics = try Metrics.evaluate(current, on: problem)
         if let f = options.dropBudget {

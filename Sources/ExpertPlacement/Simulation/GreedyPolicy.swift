@@ -8,7 +8,7 @@
 ///
 /// Complexity per call: that of ``GreedySolver`` on `[L][W][E]` loads plus O(L·P) to find the
 /// changed layers.
-public struct GreedyPolicy: SimulationPolicy {
+public struct GreedyPolicy: SimulationPolicy, Sendable {
     /// Options handed to the solver (threads; the objective only labels the report).
     public var options: SolveOptions
 

@@ -2,7 +2,7 @@
 ///
 /// Every call returns the deployed placement with an empty priority, so the plan the simulation
 /// starts from stays in force for the whole trace and costs no moves.
-public struct NoRebalancePolicy: SimulationPolicy {
+public struct NoRebalancePolicy: SimulationPolicy, Sendable {
     /// `"none"`.
     public var name: String { "none" }
 

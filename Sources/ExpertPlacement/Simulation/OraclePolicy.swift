@@ -34,3 +34,5 @@ public struct OraclePolicy<Inner: SimulationPolicy>: SimulationPolicy {
         try inner.decide(window: window)
     }
 }
+
+extension OraclePolicy: Sendable where Inner: Sendable {}

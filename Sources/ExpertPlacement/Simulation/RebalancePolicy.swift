@@ -11,7 +11,7 @@
 /// layer's mean imbalance by Δ for one interval saves `c · Δ / L · I / T` seconds of the modelled
 /// compute. By default a move must pay for itself within two intervals: a layer's plan usually
 /// stays longer than one (its regime persists, or returns and the regime memory keeps serving it).
-public struct RebalancePolicy: SimulationPolicy {
+public struct RebalancePolicy: SimulationPolicy, Sendable {
     /// The rebalancing options (threshold rules, move cost or cap, …).
     public var options: RebalanceOptions
     /// Tuning of the search that re-places layers.
@@ -51,10 +51,12 @@ public struct RebalancePolicy: SimulationPolicy {
     /// with the regime memory, policy time fixed at 5 iterations) the mean cost ÷ greedy's was
     /// 0.868 at `k` = 1, 0.866 at 1.43, 0.864 at 2 and 0.867 at 4.
     ///
-    /// - Precondition: `k` > 0 and finite (programmer error).
+    /// - Precondition: `k` > 0 and finite, `interval` > 0 (programmer errors: the price would be
+    ///   infinite or not a number).
     public static func priceOfMove(cost: OnlineSimulator.CostModel, layers: Int, iterations: Int, interval: Int,
                                    paybackIntervals k: Double = 2) -> Double {
         precondition(k > 0 && k.isFinite, "paybackIntervals must be positive and finite")
+        precondition(interval > 0, "interval must be positive")
         return cost.expertBytes / cost.bandwidth * Double(layers) * Double(iterations) / (cost.computeSeconds * k * Double(interval))
     }
 

@@ -8,7 +8,7 @@
 /// that the layers that help most are moved first when only a few layers move per iteration.
 ///
 /// Complexity per call: that of ``SearchSolver`` plus two evaluations of the window, O(L·W·P).
-public struct ResolvePolicy: SimulationPolicy {
+public struct ResolvePolicy: SimulationPolicy, Sendable {
     /// Tuning of the search.
     public var configuration: SearchSolver.Configuration
     /// Objective, time limit and threads of each solve.

@@ -1,9 +1,9 @@
 /// The greedy baseline: min-max replica allotment, then largest-first placement.
 ///
 /// For each layer, on the episode-weighted aggregate load `Σ_t ω_t w[t]`:
-/// 1. ``ReplicaAllotment``: each redundant slot goes to the expert with the highest per-replica
+/// 1. `ReplicaAllotment`: each redundant slot goes to the expert with the highest per-replica
 ///    load (heap-based), at most one replica per device.
-/// 2. ``LargestFirstPacking``: replicas, largest per-replica load first, each onto the
+/// 2. `LargestFirstPacking`: replicas, largest per-replica load first, each onto the
 ///    least-loaded device with a free slot that does not hold that expert.
 ///
 /// This is the policy DeepSeek EPLB, vLLM and SGLang run in "global" mode, with one fix: it never

@@ -5,7 +5,7 @@
 /// - the average `W_t / D` (the loads must go somewhere), and
 /// - `M*_t`, the smallest achievable largest per-replica load: a device holds whole replicas, and
 ///   no allotment of the `P` slots (at most `D` replicas per expert) makes every replica lighter
-///   than `M*_t`. Min-max allotment (``ReplicaAllotment``) computes it exactly.
+///   than `M*_t`. Min-max allotment (`ReplicaAllotment`) computes it exactly.
 ///
 /// Each episode may use its own allotment in the bound (a relaxation), so the bound of the
 /// objective combines these per-episode bounds the way the objective combines peaks

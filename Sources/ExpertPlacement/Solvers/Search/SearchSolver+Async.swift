@@ -24,8 +24,12 @@ extension SearchSolver {
     /// plan equals the corresponding layer of ``solve(_:options:)`` unless the search was stopped.
     /// Dropping the stream (or cancelling its consumer) cancels the remaining work; after
     /// `deadline` every remaining layer gets its greedy plan at once.
+    ///
+    /// - Throws: before streaming, what ``solve(_:options:)`` throws for these inputs (a deployed
+    ///   placement a worker would refuse, a bad move policy or configuration), so that the stream
+    ///   never carries a plan the synchronous solve would have refused to make.
     public func layerPlans(_ problem: Problem, options: SolveOptions = SolveOptions(),
-                           deadline: ContinuousClock.Instant? = nil) -> AsyncStream<LayerPlan> {
-        LayerDriver.plans(problem, with: self, options: options, deadline: deadline)
+                           deadline: ContinuousClock.Instant? = nil) throws(ExpertPlacementError) -> AsyncStream<LayerPlan> {
+        try LayerDriver.plans(problem, with: self, options: options, deadline: deadline)
     }
 }

@@ -2,13 +2,13 @@
 /// with look-ahead, followed by local improvement, on the exact multi-episode objective.
 ///
 /// Per layer (layers in parallel):
-/// 1. Build the ``LayerModel`` of the objective (episodes beyond ``SearchOptions/episodeCap``
+/// 1. Build the `LayerModel` of the objective (episodes beyond ``Configuration/episodeCap``
 ///    are summed into blocks).
-/// 2. ``TreeSearch`` over the number of redundant replicas per group of experts (by risk weight
+/// 2. `TreeSearch` over the number of redundant replicas per group of experts (by risk weight
 ///    `μ + z·σ`), scoring each branch by a look-ahead completion and placement.
 /// 3. Place the best allotments with the vector-aware greedy (every episode seen) and keep the
 ///    better of it and the scalar placement.
-/// 4. ``LocalSearch``: swaps from critical devices and replica transfers between experts.
+/// 4. `LocalSearch`: swaps from critical devices and replica transfers between experts.
 /// 5. Keep the greedy baseline's plan if, against expectation, it scores better.
 /// 6. With a deployed placement and a move cost or cap (``SolveOptions/moves``): relabel the plan
 ///    onto the deployed devices (``Alignment``) and trade it against moves with
@@ -90,6 +90,33 @@ public struct SearchSolver: LayerSolver {
     /// Creates the solver.
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
+    }
+
+    /// Checks the configuration (every solve does, before its first layer).
+    ///
+    /// - Throws: ``ExpertPlacementError/invalidValue(field:reason:)`` naming the field:
+    ///   `depth`, `beam` and `episodeCap` at least 1; `width`, `maxMoves`, `maxEvaluations`,
+    ///   the limits and `proofNodeLimit` at least 0; `riskZ` finite; `projections` non-empty,
+    ///   each in [0, 1].
+    public func prepare(_ problem: Problem, options: SolveOptions) throws(ExpertPlacementError) -> [String] {
+        let c = configuration
+        for (field, value) in [("depth", c.depth), ("beam", c.beam), ("episodeCap", c.episodeCap)] where value < 1 {
+            throw .invalidValue(field: "configuration.\(field)", reason: "must be at least 1, got \(value)")
+        }
+        for (field, value) in [("width", c.width), ("maxMoves", c.maxMoves), ("maxEvaluations", c.maxEvaluations),
+                               ("treeLimit", c.treeLimit), ("exhaustiveLimit", c.exhaustiveLimit),
+                               ("proofNodeLimit", c.proofNodeLimit), ("vectorGreedyLimit", c.vectorGreedyLimit)] where value < 0 {
+            throw .invalidValue(field: "configuration.\(field)", reason: "must be at least 0, got \(value)")
+        }
+        guard c.riskZ.isFinite else {
+            throw .invalidValue(field: "configuration.riskZ", reason: "must be a finite number, got \(c.riskZ)")
+        }
+        if let p = c.projections {
+            guard !p.isEmpty, p.allSatisfy({ $0 >= 0 && $0 <= 1 }) else {
+                throw .invalidValue(field: "configuration.projections", reason: "must be one or more weights in [0, 1], got \(p)")
+            }
+        }
+        return []
     }
 
     /// One layer: the plan, its proven lower bound, and ``SolveStatus/timeLimit`` when the
