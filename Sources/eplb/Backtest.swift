@@ -145,7 +145,7 @@ struct BacktestCommand: ParsableCommand {
                 }
             } catch {
                 // Errors name the file (the instance's name is a label, kept for the report).
-                throw InputError(file: input.instance.map(InputSource.displayName) ?? name, error)
+                throw InputError(file: input.instance.map(InputSource.displayName) ?? name, planning: error)
             }
             let text: String
             switch format ?? (output == nil && isatty(STDOUT_FILENO) == 1 ? .table : .json) {

@@ -144,7 +144,7 @@ struct ForecastCommand: ParsableCommand {
                                             shiftThreshold: forecast.shiftThreshold)
                 result = try forecaster.forecast(loads)
             } catch {
-                throw InputError(file: file, error)
+                throw InputError(file: file, planning: error)
             }
             var root: JSONObject
             // The rows keep their decoder-layer ids, so that a plan made on the forecast is

@@ -148,7 +148,7 @@ struct Rebalance: ParsableCommand {
             do throws(ExpertPlacementError) {
                 (problem, chosen) = try planning.planningProblem(window, objective: objective.objective)
             } catch {
-                throw InputError(file: windowFile, error)
+                throw InputError(file: windowFile, planning: error)
             }
             var options = rules.options(objective: objective.objective, moves: moves.policy)
             if let timeLimit { options.timeLimit = TimeLimit.duration(timeLimit) }

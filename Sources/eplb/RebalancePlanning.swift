@@ -93,3 +93,14 @@ struct RebalancePlanningOptions: ParsableArguments {
         if usesHorizon { settings["horizon"] = .number(Double(horizon)) }
     }
 }
+
+extension InputError {
+    /// An error of the forecasting and planning code on `file`'s loads, its field named as the
+    /// command-line flag that sets it (`hedgeK` → `--hedge-k`: a K so large that μ + K·σ
+    /// overflows; `horizon` → `--horizon`: a forecast that diverges or is too large).
+    init(file: String, planning error: ExpertPlacementError) {
+        let flags = ["hedgeK": "--hedge-k", "horizon": "--horizon", "order": "--order", "ridge": "--ridge",
+                     "smoothing": "--smoothing", "period": "--period", "shiftThreshold": "--shift-threshold"]
+        self.init(file: file, field: error.field.map { flags[$0] ?? $0 }, reason: error.reason)
+    }
+}

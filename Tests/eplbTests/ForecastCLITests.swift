@@ -106,6 +106,10 @@ struct ForecastCLITests {
         let order = try CLI.run(["forecast", history, "--horizon", "2", "--window", "3", "--model", "ar", "--order", "3", "--output", out])
         #expect(order.status == 2 && order.stderr.contains("--order: an autoregression of order 3 needs more than 3 episodes"), "\(order.stderr)")
         #expect(!FileManager.default.fileExists(atPath: out))
+        // Planned loads out of range are refused, naming the flag: a K for which μ + K·σ overflows.
+        let topo = try Self.history(topology: true)
+        let huge = try CLI.run(["backtest", topo, "--window", "4", "--horizon", "2", "--strategy", "hedged", "--hedge-k", "1e308"])
+        #expect(huge.status == 2 && huge.stderr.hasPrefix("eplb: error: \(topo): --hedge-k: 1e+308 makes layer 0 expert"), "\(huge.stderr)")
     }
 
     @Test("forecast usage errors exit 64")
