@@ -88,6 +88,22 @@ struct SearchTests {
         }
     }
 
+    @Test("worst over more episodes than the model keeps (summed blocks): never worse than greedy on every episode", arguments: 0..<8)
+    func worstBeyondEpisodeCap(seed: Int) throws {
+        let loads = seed % 2 == 0
+            ? try SyntheticLoads.lognormal(layers: 3, episodes: 48, experts: 32, seed: UInt64(seed))
+            : try SyntheticLoads.spiky(layers: 3, episodes: 48, experts: 32, seed: UInt64(seed))
+        let problem = try Problem(topology: Topology(devices: 8, slotsPerDevice: 5), loads: loads)
+        let solver = SearchSolver(configuration: .init(episodeCap: 6))
+        let report = try solver.solve(problem, options: SolveOptions(objective: .worstImbalance))
+        let search = try Metrics.evaluate(report.placement, on: problem, objective: .worstImbalance)
+        let greedy = try Metrics.evaluate(GreedySolver().solve(problem).placement, on: problem)
+        for l in 0..<problem.layers {
+            #expect(search.layers[l].worstImbalance <= greedy.layers[l].worstImbalance * (1 + 1e-12),
+                    "seed \(seed) layer \(l): search \(search.layers[l].worstImbalance) > greedy \(greedy.layers[l].worstImbalance)")
+        }
+    }
+
     @Test("deterministic and independent of the thread count")
     func deterministic() throws {
         let problem = BundledExample.deepseekV3.problem
