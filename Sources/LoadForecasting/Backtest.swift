@@ -53,8 +53,10 @@ public struct Backtester<Solver: LayerSolver>: Sendable {
     public init(planner: Planner<Solver>, trace: LoadTensor, step: Int? = nil) throws(ExpertPlacementError) {
         let s = step ?? planner.horizon
         guard s >= 1 else { throw .invalidValue(field: "step", reason: "must be at least 1, got \(s)") }
-        guard trace.episodes >= planner.window + planner.horizon else {
-            throw .invalidValue(field: "load", reason: "has \(trace.episodes) episodes; window \(planner.window) + horizon \(planner.horizon) needs at least \(planner.window + planner.horizon)")
+        // Compared by subtraction: window + horizon can overflow (both are at most Int.max).
+        guard planner.window <= trace.episodes && trace.episodes - planner.window >= planner.horizon else {
+            let (needed, overflow) = planner.window.addingReportingOverflow(planner.horizon)
+            throw .invalidValue(field: "load", reason: "has \(trace.episodes) episodes; window \(planner.window) + horizon \(planner.horizon) needs at least \(overflow ? "more than \(Int.max)" : "\(needed)")")
         }
         self.planner = planner
         self.trace = trace

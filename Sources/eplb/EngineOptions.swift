@@ -36,6 +36,13 @@ struct LayerIdOptions: ParsableArguments {
     func validate() throws {
         if let k = firstMoELayer, k < 0 { throw ValidationError("--first-moe-layer must be at least 0, got \(k)") }
         if let n = decoderLayers, n < 1 { throw ValidationError("--decoder-layers must be at least 1, got \(n)") }
+        // Layer ids far beyond any model (DeepSeek-V3 has 61 decoder layers): K + i and a map of N
+        // rows must stay small enough to compute and to write.
+        for (flag, value) in [("--first-moe-layer", firstMoELayer), ("--decoder-layers", decoderLayers)] {
+            if let value, value > LayerIds.maximum {
+                throw ValidationError("\(flag) must be at most \(LayerIds.maximum), got \(value)")
+            }
+        }
     }
 }
 

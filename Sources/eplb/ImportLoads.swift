@@ -127,6 +127,12 @@ struct ImportLoads: ParsableCommand {
                     throw InputError(file: display, field: "topology",
                                      reason: "the dump does not record one: give both --devices and --slots-per-device, or neither")
                 }
+                // The product is checked before anything computes it (it can overflow).
+                do throws(ExpertPlacementError) {
+                    _ = try Limits.slotCount(devices: d, slotsPerDevice: s)
+                } catch {
+                    throw InputError(file: display, field: "--devices, --slots-per-device", reason: error.reason)
+                }
                 let resolved = Topology(devices: d, slotsPerDevice: s, nodes: t.nodes ?? base?.nodes ?? 1,
                                         expertGroups: t.groups ?? base?.expertGroups ?? 1)
                 if let current = dump.current, current.topology != resolved {

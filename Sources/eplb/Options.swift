@@ -254,6 +254,9 @@ struct SearchTuning: ParsableArguments {
             if let value, value < 1 { throw ValidationError("\(flag) must be at least 1, got \(value)") }
         }
         if let width, width < 0 { throw ValidationError("--width must be at least 0, got \(width)") }
+        for (flag, value) in [("--depth", depth), ("--width", width), ("--beam", beam)] {
+            if let value, value > Limits.maximumCells { throw ValidationError("\(flag) must be at most \(Limits.maximumCells), got \(value)") }
+        }
         if let maxEvaluations, maxEvaluations < 0 { throw ValidationError("--max-evaluations must be at least 0") }
         if let riskZ, !riskZ.isFinite { throw ValidationError("--risk-z must be a finite number") }
     }

@@ -330,5 +330,9 @@ struct EngineFormatTests {
             "row 0 is decoder layer 0 here but decoder layer 3 in i.json ([0, 1] against [3, 4]: a placement for other layers)")) {
             try LayerIds.requireSame([0, 1], file: "p.json", as: [3, 4], of: "i.json")
         }
+        // Ids beyond any model are refused (an SGLang map has a row per id up to the largest).
+        #expect(throws: InputError(file: "p.json", field: "layerIds[1]", reason: "layer id 100001 is above 100000")) {
+            try LayerIds.check([3, 100_001], layers: 2, file: "p.json")
+        }
     }
 }

@@ -259,4 +259,33 @@ struct CLITests {
             #expect(r.stdout.contains("eplb \(command)"), "\(command)")
         }
     }
+
+    @Test("integer flags at Int.max or 2^62: a usage or input error, never an overflow trap (found by fuzzing)")
+    func hugeIntegerFlags() throws {
+        let max = String(Int.max)
+        let tiny = try temporaryFile("huge-tiny.json", #"{"load":[[[1,2],[3,4]]],"topology":{"devices":1,"slotsPerDevice":2}}"#)
+        let plan = try temporaryFile("huge-plan.json", #"{"phy2log":[[0,1],[1,0]]}"#)
+        let stats = try temporaryFile("huge-stats.jsonl", """
+            {"record_type": "eplb_load_meta", "version": 1, "num_ranks": 1, "num_layers": 1, "num_redundant_experts": 0}
+            {"record_type": "eplb_load_stats", "version": 1, "step": 1, "expert_load": [[1, 2]], "p2l_map": [[0, 1]]}
+            """)
+        let dump = try temporaryFile("huge-dump.json", #"{"logical_count":[[1,2]]}"#)
+        let small = try temporaryFile("huge-small.json", #"{"load":[1,2,3],"topology":{"devices":2,"slotsPerDevice":2}}"#)
+        let cases: [[String]] = [
+            ["backtest", tiny, "--window", "1", "--horizon", max],
+            ["backtest", tiny, "--window", max, "--horizon", "1"],
+            ["import-loads", stats, "--format", "vllm-stats", "--devices", "2", "--slots-per-device", String(1 << 62)],
+            ["export", plan, "--format", "sglang", "--devices", "1", "--slots-per-device", "2", "--first-moe-layer", max],
+            ["export", plan, "--format", "sglang", "--devices", "1", "--slots-per-device", "2", "--decoder-layers", max],
+            ["solve", small, "--width", max],
+        ]
+        for arguments in cases {
+            let r = try CLI.run(arguments)
+            #expect(r.status == 2 || r.status == 64, "\(arguments): exit \(r.status) \(r.stderr)")
+            #expect(!r.stderr.contains("overflow") && !r.stderr.contains("crashed"), "\(arguments): \(r.stderr)")
+        }
+        // Steps per episode beyond the recording: one episode of every step.
+        let grouped = try CLI.run(["import-loads", dump, "--format", "sglang", "--steps-per-episode", max])
+        #expect(grouped.status == 0, "\(grouped.stderr)")
+    }
 }

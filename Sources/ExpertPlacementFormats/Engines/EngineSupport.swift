@@ -48,6 +48,11 @@ public struct EnginePlacement: Sendable, Equatable {
 /// Converting between the two numberings is always explicit: `--first-moe-layer K` says that
 /// MoE layer `i` is decoder layer `K + i`.
 public enum LayerIds {
+    /// The largest layer id read or written (models have tens to hundreds of decoder layers; an
+    /// SGLang map has one row per id up to the largest, so ids far beyond would be rows no one
+    /// could write or load).
+    public static let maximum = 100_000
+
     /// Checks a `layerIds` value read from JSON: an array of `layers` distinct non-negative integers.
     ///
     /// - Throws: ``InputError`` naming `field`.
@@ -82,6 +87,9 @@ public enum LayerIds {
         for (i, id) in ids.enumerated() {
             guard id >= 0 else {
                 throw InputError(file: file, field: "\(field)[\(i)]", reason: "layer id \(id) is negative")
+            }
+            guard id <= maximum else {
+                throw InputError(file: file, field: "\(field)[\(i)]", reason: "layer id \(id) is above \(maximum)")
             }
             guard seen.insert(id).inserted else {
                 throw InputError(file: file, field: "\(field)[\(i)]", reason: "layer id \(id) appears twice")
@@ -251,7 +259,7 @@ enum EngineIO {
         precondition(steps >= 1, "stepsPerEpisode must be at least 1 (checked by the caller)")
         if steps == 1 { return loads }
         let (l, t, e) = (loads.layers, loads.episodes, loads.experts)
-        let episodes = (t + steps - 1) / steps
+        let episodes = t / steps + (t % steps == 0 ? 0 : 1)  // ⌈t / steps⌉ without overflow
         var out = ContiguousArray<Double>(repeating: 0, count: l * episodes * e)
         loads.values.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in

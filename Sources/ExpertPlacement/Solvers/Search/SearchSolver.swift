@@ -96,8 +96,8 @@ public struct SearchSolver: LayerSolver {
     ///
     /// - Throws: ``ExpertPlacementError/invalidValue(field:reason:)`` naming the field:
     ///   `depth`, `beam` and `episodeCap` at least 1; `width`, `maxMoves`, `maxEvaluations`,
-    ///   the limits and `proofNodeLimit` at least 0; `riskZ` finite; `projections` non-empty,
-    ///   each in [0, 1].
+    ///   the limits and `proofNodeLimit` at least 0; `depth`, `width` and `beam` at most
+    ///   ``Limits/maximumCells``; `riskZ` finite; `projections` non-empty, each in [0, 1].
     public func prepare(_ problem: Problem, options: SolveOptions) throws(ExpertPlacementError) -> [String] {
         let c = configuration
         for (field, value) in [("depth", c.depth), ("beam", c.beam), ("episodeCap", c.episodeCap)] where value < 1 {
@@ -107,6 +107,11 @@ public struct SearchSolver: LayerSolver {
                                ("treeLimit", c.treeLimit), ("exhaustiveLimit", c.exhaustiveLimit),
                                ("proofNodeLimit", c.proofNodeLimit), ("vectorGreedyLimit", c.vectorGreedyLimit)] where value < 0 {
             throw .invalidValue(field: "configuration.\(field)", reason: "must be at least 0, got \(value)")
+        }
+        // Counts the tree adds to slot counts and budgets: anything larger is meaningless and
+        // would overflow (--width Int.max trapped in the tree search).
+        for (field, value) in [("depth", c.depth), ("width", c.width), ("beam", c.beam)] where value > Limits.maximumCells {
+            throw .invalidValue(field: "configuration.\(field)", reason: "must be at most \(Limits.maximumCells), got \(value)")
         }
         guard c.riskZ.isFinite else {
             throw .invalidValue(field: "configuration.riskZ", reason: "must be a finite number, got \(c.riskZ)")
@@ -291,7 +296,7 @@ public struct SearchSolver: LayerSolver {
         state.copy(from: best)
         let scale = Swift.max(1, 32 / Swift.max(1, model.episodes))
         let (budget, overflow) = c.maxEvaluations.multipliedReportingOverflow(by: scale)
-        LocalSearch(maxMoves: c.maxMoves * scale, maxEvaluations: overflow ? .max : budget)
+        LocalSearch(maxMoves: c.maxMoves.multipliedReportingOverflow(by: scale).overflow ? .max : c.maxMoves * scale, maxEvaluations: overflow ? .max : budget)
             .iterate(state: state, best: best, seed: UInt64(layer) &* 0x9E37_79B9 &+ 1, stop: stop)
         let hitLimit = stop.shouldStop()
         return LayerResult(slots: best.physicalToLogical(), bound: bound, hitLimit: hitLimit, model: model)
