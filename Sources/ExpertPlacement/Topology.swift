@@ -40,20 +40,28 @@ public struct Topology: Sendable, Hashable, Codable {
     /// The node that holds `device`.
     @inlinable public func node(ofDevice device: Int) -> Int { device / devicesPerNode }
 
-    /// Checks the invariants listed on the type for a model with `experts` logical experts.
+    /// The invariants that do not depend on the experts: every count at least 1, `devices`
+    /// divisible by `nodes` (what a placement file's topology is checked for).
     ///
     /// - Throws: ``ExpertPlacementError`` naming the `topology.*` field at fault.
-    public func validate(experts: Int) throws(ExpertPlacementError) {
+    public func validateCounts() throws(ExpertPlacementError) {
         for (name, value) in [("devices", devices), ("slotsPerDevice", slotsPerDevice),
                               ("nodes", nodes), ("expertGroups", expertGroups)] where value < 1 {
             throw .invalidValue(field: "topology.\(name)", reason: "must be at least 1, got \(value)")
         }
-        guard experts >= 1 else {
-            throw .invalidValue(field: "load", reason: "holds no experts (the innermost arrays are empty)")
-        }
         guard devices % nodes == 0 else {
             throw .invalidValue(field: "topology.nodes",
                                 reason: "devices (\(devices)) is not divisible by nodes (\(nodes))")
+        }
+    }
+
+    /// Checks the invariants listed on the type for a model with `experts` logical experts.
+    ///
+    /// - Throws: ``ExpertPlacementError`` naming the `topology.*` field at fault.
+    public func validate(experts: Int) throws(ExpertPlacementError) {
+        try validateCounts()
+        guard experts >= 1 else {
+            throw .invalidValue(field: "load", reason: "holds no experts (the innermost arrays are empty)")
         }
         guard experts % expertGroups == 0 else {
             throw .invalidValue(field: "topology.expertGroups",

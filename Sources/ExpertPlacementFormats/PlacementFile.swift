@@ -194,14 +194,7 @@ public enum PlacementFile {
         let topology = Topology(devices: try int("devices"), slotsPerDevice: try int("slotsPerDevice"),
                                 nodes: try int("nodes", default: 1), expertGroups: try int("expertGroups", default: 1))
         // The rules of an instance's topology that do not depend on the experts.
-        for (key, value) in [("devices", topology.devices), ("slotsPerDevice", topology.slotsPerDevice),
-                             ("nodes", topology.nodes), ("expertGroups", topology.expertGroups)] where value < 1 {
-            throw InputError(file: file, field: "topology.\(key)", reason: "must be at least 1, got \(value)")
-        }
-        guard topology.devices % topology.nodes == 0 else {
-            throw InputError(file: file, field: "topology.nodes",
-                             reason: "devices (\(topology.devices)) is not divisible by nodes (\(topology.nodes))")
-        }
+        do { try topology.validateCounts() } catch { throw InputError(file: file, error) }
         let p: Int
         do { p = try Limits.slotCount(devices: topology.devices, slotsPerDevice: topology.slotsPerDevice) } catch {
             throw InputError(file: file, error)

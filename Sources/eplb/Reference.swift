@@ -57,17 +57,14 @@ struct Reference: ParsableCommand {
             // One output per instance: two inputs with one stem (a/x.json and b/x.json, x.json and
             // x.npy) would write one file over the other, and a target that is not a file cannot be
             // written; both are refused before any solve.
-            let stems = zip(instances, files).map { path, file -> (name: String, stem: String) in
-                if path == "-" {
-                    let stem = Reference.fileStem(instanceName: file.name)
-                    return (stem, stem)
-                }
-                let name = (path as NSString).lastPathComponent
-                return (name, name.hasSuffix(".json") || name.hasSuffix(".npy") ? (name as NSString).deletingPathExtension : name)
+            let stems = zip(instances, files).map { path, file -> (name: String, stem: String, target: String) in
+                let name = path == "-" ? Reference.fileStem(instanceName: file.name) : (path as NSString).lastPathComponent
+                let stem = path != "-" && (name.hasSuffix(".json") || name.hasSuffix(".npy"))
+                    ? (name as NSString).deletingPathExtension : name
+                return (name, stem, (outputDirectory as NSString).appendingPathComponent(stem + ".placement.json"))
             }
             var claimed: [String: String] = [:]
-            for (path, (_, stem)) in zip(instances, stems) {
-                let target = (outputDirectory as NSString).appendingPathComponent(stem + ".placement.json")
+            for (path, (_, stem, target)) in zip(instances, stems) {
                 if let first = claimed[stem] {
                     throw InputError(file: InputSource.displayName(path), reason: "its reference would be \(target), as \(InputSource.displayName(first))'s: give the instances distinct file names")
                 }
@@ -85,7 +82,7 @@ struct Reference: ParsableCommand {
             var failures = 0
             var outputs: [(path: String, text: String)] = []
             let solver = ExactSolver(configuration: .init(tolerance: 1e-9))
-            for ((path, file), (name, stem)) in zip(zip(instances, files), stems) {
+            for ((path, file), (name, _, target)) in zip(zip(instances, files), stems) {
                 let report = try solver.solve(file.problem, options: SolveOptions(objective: objective.objective,
                                                                                    timeLimit: TimeLimit.duration(timeLimit)))
                 guard report.status == .optimal else {
@@ -100,7 +97,7 @@ struct Reference: ParsableCommand {
                                             ("glpk", .string(ExactSolver.libraryVersion)),
                                             ("instance", .string(name))])
                 let text = try JSONWriter.string(PlacementFile.encode(report.placement, metrics: metrics, solver: info))
-                outputs.append(((outputDirectory as NSString).appendingPathComponent(stem + ".placement.json"), text))
+                outputs.append((target, text))
             }
             // Written once every instance is solved, so that an error in any leaves none written.
             for output in outputs { try OutputSink.write(output.text, to: output.path) }

@@ -84,9 +84,7 @@ public enum MigrationSearch {
                        context: LayerContext) -> ContiguousArray<Int32> {
         let state = SearchState(model: model), best = SearchState(model: model), scratch = SearchState(model: model)
         for st in [state, best, scratch] { st.setDeployed(deployed) }
-        let scale = Swift.max(1, 32 / Swift.max(1, model.episodes))
-        let (budget, overflow) = c.maxEvaluations.multipliedReportingOverflow(by: scale)
-        var search = LocalSearch(maxMoves: c.maxMoves.multipliedReportingOverflow(by: scale).overflow ? .max : c.maxMoves * scale, maxEvaluations: overflow ? .max : budget)
+        var search = LocalSearch(configuration: c, episodes: model.episodes)
         search.moveCost = policy.cost
         search.moveCap = policy.maxMoves
 

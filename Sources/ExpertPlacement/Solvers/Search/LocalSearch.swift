@@ -248,3 +248,17 @@ struct LocalSearch {
         return (moves, evaluations)
     }
 }
+
+extension LocalSearch {
+    /// The budgets of `configuration` for a model of `episodes` episodes: they are set for a
+    /// 32-episode model and a move costs O(T), so fewer episodes get `32/T` times as many
+    /// (saturating instead of overflowing).
+    init(configuration c: SearchSolver.Configuration, episodes: Int) {
+        let scale = Swift.max(1, 32 / Swift.max(1, episodes))
+        func scaled(_ n: Int) -> Int {
+            let (product, overflow) = n.multipliedReportingOverflow(by: scale)
+            return overflow ? .max : product
+        }
+        self.init(maxMoves: scaled(c.maxMoves), maxEvaluations: scaled(c.maxEvaluations))
+    }
+}

@@ -146,10 +146,8 @@ public struct SearchSolver: LayerSolver {
             let s = layer.topology.slotsPerDevice
             var value = exact.value(of: r.slots, slotsPerDevice: s)
             let greedy = GreedySolver.solveLayer(loads: layer.problem.aggregateLoad(layer: layer.index), topology: layer.topology)
-            if exact.value(of: greedy, slotsPerDevice: s) < value {
-                r.slots = Array(greedy)
-                value = exact.value(of: greedy, slotsPerDevice: s)
-            }
+            let greedyValue = exact.value(of: greedy, slotsPerDevice: s)
+            if greedyValue < value { (r.slots, value) = (Array(greedy), greedyValue) }
             if layer.problem.episodes <= Self.fullWorstEpisodes && !context.shouldStop() {
                 var full = configuration
                 full.episodeCap = layer.problem.episodes
@@ -312,9 +310,7 @@ public struct SearchSolver: LayerSolver {
 
         // 3. Iterated local search from the best placement.
         state.copy(from: best)
-        let scale = Swift.max(1, 32 / Swift.max(1, model.episodes))
-        let (budget, overflow) = c.maxEvaluations.multipliedReportingOverflow(by: scale)
-        LocalSearch(maxMoves: c.maxMoves.multipliedReportingOverflow(by: scale).overflow ? .max : c.maxMoves * scale, maxEvaluations: overflow ? .max : budget)
+        LocalSearch(configuration: c, episodes: model.episodes)
             .iterate(state: state, best: best, seed: UInt64(layer) &* 0x9E37_79B9 &+ 1, stop: stop)
         let hitLimit = stop.shouldStop()
         return LayerResult(slots: best.physicalToLogical(), bound: bound, hitLimit: hitLimit, model: model)
