@@ -263,23 +263,19 @@ def message_buffer():
     return ctypes.create_string_buffer(512)
 
 
-#: The library's field names (Swift and the C header's) → this package's argument names, for the
-#: field a message starts with.
+#: The C library's parameter names (its messages start with them) → this package's argument
+#: names, where they differ.
 _ARGUMENT_NAMES = {
-    "relativeThreshold": "relative_threshold", "minGain": "min_gain", "maxLayers": "max_layers",
-    "maxMoves": "max_moves", "moveCost": "move_cost", "dropBudget": "drop_budget", "timeLimit": "time_limit",
-    "topology.expertGroups": "num_groups", "topology.nodes": "num_nodes", "topology.devices": "num_gpus",
     "unit_price": "payback_unit_price", "min_intervals": "payback_range", "max_intervals": "payback_range",
-    "loads": "weight", "load": "weight", "layers": "weight",
-    # The C library's own parameter names, where Python's differ.
+    "loads": "weight", "layers": "weight",
     "nodes": "num_nodes", "groups": "num_groups", "devices": "num_gpus", "slots_per_device": "num_replicas",
     "devices, slots_per_device": "num_replicas",
 }
 
 
 def argument_names(text: str) -> str:
-    """``text`` with its leading field named as the Python argument is (``minGain: …`` →
-    ``min_gain: …``; ``loads[3][0][17]`` → ``weight[3][0][17]``), a repeated prefix removed."""
+    """``text`` with its leading field named as the Python argument is (``nodes: …`` →
+    ``num_nodes: …``; ``loads[3][0][17]`` → ``weight[3][0][17]``)."""
     head, sep, rest = text.partition(": ")
     if not sep:
         return text
@@ -287,10 +283,6 @@ def argument_names(text: str) -> str:
     name = _ARGUMENT_NAMES.get(base)
     if name is not None:
         head = name + bracket + index
-    # "drop_budget: dropBudget: …" → "drop_budget: …"
-    inner, sep2, tail = rest.partition(": ")
-    if sep2 and _ARGUMENT_NAMES.get(inner, inner) == head:
-        rest = tail
     return f"{head}: {rest}"
 
 
