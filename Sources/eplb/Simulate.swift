@@ -32,8 +32,10 @@ struct Simulate: ParsableCommand {
           rebalance  eplb rebalance: cherry-picked layers (--threshold,
                      --relative-threshold, --min-gain, --max-layers), moves
                      traded against balance at --move-cost λ (default: the
-                     price at which a move pays for itself within two
-                     intervals under the cost model) and/or --max-moves N
+                     price at which a move pays for itself under the cost
+                     model within as many intervals as the last plan's gain
+                     lasted, measured at every call: --payback-intervals)
+                     and/or --max-moves N
           rebalance-forecast
                      the rebalance policy planning for the loads to come
                      (--strategy, as eplb rebalance --strategy)
@@ -105,12 +107,13 @@ struct Simulate: ParsableCommand {
     var recencyHalfLife: Double?
 
     @Option(name: .customLong("payback-intervals"), help: ArgumentHelp(
-        "rebalance: the default move cost is the price at which a move pays for itself within K intervals under the cost model (default 2); auto measures K at every call from how much of the last plan's gain survived into the next window (within 2…8). Not with --move-cost or --max-moves.",
+        "rebalance: the move cost is the price at which a move pays for itself within K intervals under the cost model; auto (the default without --move-cost and --max-moves) measures K at every call from how much of the last plan's gain survived into the next window (within 2…8, 2 until measured); a number fixes it. Not with --move-cost or --max-moves.",
         valueName: "K|auto"))
     var paybackIntervals: String?
 
-    /// `--payback-intervals auto`: the horizon measured at every call.
-    var measuresPayback: Bool { paybackIntervals == "auto" }
+    /// `--payback-intervals auto`, or neither it nor a move cost or cap given: the horizon
+    /// measured at every call.
+    var measuresPayback: Bool { paybackIntervals == "auto" || (paybackIntervals == nil && !moves.isGiven) }
 
     /// `--payback-intervals K`'s `K` (``validate()`` refused anything but a number or `auto`).
     var fixedPaybackIntervals: Double? { paybackIntervals.flatMap(Double.init) }

@@ -119,7 +119,7 @@ struct SimulateCLITests {
         #expect(policies.map { $0["name"]?.stringValue } == ["rebalance", "oracle"])
         #expect(policies[0]["delayIterations"]?.intValue == 15 && policies[1]["delayIterations"]?.intValue == 0)
         #expect(policies[1]["rebalances"]?.intValue == policies[0]["rebalances"]?.intValue)
-        #expect(root["settings"]?.objectValue?["rebalance"]?.objectValue?["moveCost"]?.doubleValue != nil)
+        #expect(root["settings"]?.objectValue?["rebalance"]?.objectValue?["unitMoveCost"]?.doubleValue != nil)
         let alone = try CLI.run(["simulate", path, "--policy", "oracle"] + flags)
         #expect(alone.status == 0 && alone.stdout.contains(#""rebalance""#), "the oracle's move cost is recorded")
     }
@@ -173,7 +173,7 @@ struct SimulateCLITests {
         #expect(bad.status == 64 && bad.stderr.contains("--regime-memory"))
     }
 
-    @Test("--payback-intervals: K prices moves at K intervals; auto records each call's measured horizon; conflicts exit 64")
+    @Test("--payback-intervals: auto (the default) records each call's measured horizon; K prices moves at K intervals; conflicts exit 64")
     func paybackIntervals() throws {
         let path = try Self.trace()
         let flags = ["--window", "8", "--interval", "8", "--delay-iterations", "1", "--omit-timing", "--policy", "rebalance"]
@@ -185,18 +185,20 @@ struct SimulateCLITests {
                     (policy["calls"]?.arrayValue ?? []).compactMap(\.objectValue), try JSONWriter.string(.object(policy)))
         }
         let standard = try run([]), two = try run(["--payback-intervals", "2"]), four = try run(["--payback-intervals", "4"])
-        #expect(two.report == standard.report, "2 intervals is the default price")
-        #expect(two.settings?["paybackIntervals"]?.doubleValue == 2)
-        let price2 = try #require(standard.settings?["moveCost"]?.doubleValue)
-        #expect(abs((four.settings?["moveCost"]?.doubleValue ?? 0) - price2 / 2) < 1e-15)
         let auto = try run(["--payback-intervals", "auto"])
-        #expect(auto.settings?["paybackIntervals"]?.stringValue == "auto")
+        #expect(auto.report == standard.report, "the measured horizon is the default")
+        #expect(standard.settings?["paybackIntervals"]?.stringValue == "auto")
+        #expect(two.settings?["paybackIntervals"]?.doubleValue == 2)
+        let price2 = try #require(two.settings?["moveCost"]?.doubleValue)
+        #expect(abs((four.settings?["moveCost"]?.doubleValue ?? 0) - price2 / 2) < 1e-15)
         #expect(abs((auto.settings?["unitMoveCost"]?.doubleValue ?? 0) - 2 * price2) < 1e-15)
         #expect(auto.settings?["moveCost"] == nil)
         let horizons = auto.calls.compactMap { $0["paybackIntervals"]?.doubleValue }
         #expect(horizons.count == auto.calls.count && horizons.first == 2)
         #expect(horizons.allSatisfy { (2...8).contains($0) })
-        #expect(standard.calls.allSatisfy { $0["paybackIntervals"] == nil })
+        #expect(two.calls.allSatisfy { $0["paybackIntervals"] == nil })
+        // Until a horizon is measured, auto prices as 2 intervals: the first calls agree.
+        #expect(auto.calls.first?["moves"] == two.calls.first?["moves"])
         // --move-cost 0 is given: free moves, not the default price.
         let free = try run(["--move-cost", "0"])
         #expect(free.settings?["moveCost"]?.doubleValue == 0)

@@ -18,11 +18,12 @@
 /// Cost: three evaluations of the window per call: the placement the previous call replaced, the
 /// deployed one (for the update and the record) and the plan.
 ///
-/// Measured (`eplb simulate --payback-intervals auto` against the fixed default of 2, regime traces
-/// of the README's simulation table, seeds 1–4, 16 cases, policy time fixed at 5 iterations): mean
-/// modelled cost ÷ greedy's 0.866 against 0.864, with a mean PAR below greedy's in all 16 cases
-/// (14 with the fixed price); on 12 held-out regime traces (Qwen1.5-MoE, OLMoE, ESFT tasks) 0.894
-/// against 0.895. See the Rebalancing guide.
+/// `eplb simulate`'s `rebalance` policy uses it by default. Measured (against a fixed price of
+/// two intervals, `--payback-intervals 2`; regime traces of the README's simulation table, policy
+/// time fixed at 5 iterations): mean modelled cost ÷ greedy's 0.866 against 0.864 on seeds 1–4 and
+/// 0.848 against 0.848 on seeds 5–8, with a mean PAR below greedy's in all 32 cases (30 with the
+/// fixed price); on 12 held-out regime traces (Qwen1.5-MoE, OLMoE, ESFT tasks) 0.894 against 0.895.
+/// See the Rebalancing guide.
 public struct PaybackEstimate: Sendable {
     /// The move cost at which a move pays for itself within one interval; a call's cost is
     /// `unitPrice / k` (``price``).

@@ -11,6 +11,8 @@
 /// layer's mean imbalance by Δ for one interval saves `c · Δ / L · I / T` seconds of the modelled
 /// compute. By default a move must pay for itself within two intervals: a layer's plan usually
 /// stays longer than one (its regime persists, or returns and the regime memory keeps serving it).
+/// With ``payback`` set (as `eplb simulate` does unless given a price) the horizon is measured at
+/// every call instead (``PaybackEstimate``).
 public struct RebalancePolicy: SimulationPolicy, Sendable {
     /// The rebalancing options (threshold rules, move cost or cap, …).
     public var options: RebalanceOptions

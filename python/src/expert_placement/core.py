@@ -307,12 +307,12 @@ class RegimeMemory:
     Calls through one memory are serialised (a lock). Needs a library with ``ep_rebalance_ex``.
 
     ``payback_unit_price=p`` also measures the move price, as ``eplb simulate
-    --payback-intervals auto`` does: at each call the plan the previous call deployed is scored on
+    --payback-intervals auto`` (its default) does: at each call the plan the previous call deployed is scored on
     the new window against the one it replaced; the share of its gain that survived (smoothed)
     gives a payback horizon ``k`` in ``payback_range`` (2 to 8 by default), and the call's move
     cost is ``p / k`` instead of ``move_cost``. ``p`` is the move cost at which a move pays for
-    itself within one interval (twice the two-interval price ``eplb simulate`` records as
-    ``settings.rebalance.moveCost``). :attr:`payback_intervals` is the horizon of the last call.
+    itself within one interval (what ``eplb simulate`` records as ``settings.rebalance.unitMoveCost``).
+    :attr:`payback_intervals` is the horizon of the last call.
     """
 
     def __init__(self, windows: int = 8, payback_unit_price: Optional[float] = None,
@@ -591,11 +591,12 @@ class Rebalancer:
     raises :class:`ForecastingUnavailableError` here, not at the first step).
 
     ``regime_memory=N`` (N ≥ 2; 8 is what ``eplb simulate``'s ``rebalance`` policy uses, 0 the
-    default: off) keeps a :class:`RegimeMemory` of the last N windows (``self.memory``): together
-    with the move cost ``eplb simulate`` prices (its JSON's ``settings.rebalance.moveCost``), the
-    steps are then the simulated policy's decisions. ``payback_unit_price=p`` (with a memory)
-    measures the move price as ``eplb simulate --payback-intervals auto`` does (see
-    :class:`RegimeMemory`; ``p`` is twice that JSON's two-interval ``moveCost``).
+    default: off) keeps a :class:`RegimeMemory` of the last N windows (``self.memory``).
+    ``payback_unit_price=p`` (with a memory) measures the move price as ``eplb simulate``'s
+    ``rebalance`` policy does by default (see :class:`RegimeMemory`; ``p`` is that JSON's
+    ``settings.rebalance.unitMoveCost``): the steps are then the simulated policy's decisions. With
+    a fixed price instead (``move_cost=`` the JSON's ``settings.rebalance.moveCost`` of
+    ``eplb simulate --payback-intervals K``) they are those of that run.
     """
 
     def __init__(self, current: Any, num_gpus: int, regime_memory: int = 0,
