@@ -45,8 +45,10 @@ public struct Forecast: Sendable {
 /// Models: ``ForecastModel``. Before fitting, a shift detector compares the normalised load mix
 /// of the window's two halves by total variation; above ``shiftThreshold`` it estimates the change
 /// point `c` (the split of the window whose two load mixes differ most, see `changePoint`) and the fit weighs episodes from `c` on by 1
-/// and episode `t < c` by `2^(−(c − t) / h)` (h = ``recencyHalfLife``, default 1), so that a
-/// regime change is not averaged away. `last` and `ema` are recency models already and ignore the weights.
+/// and episode `t < c` by `2^(−(c − t) / h)` (h = ``recencyHalfLife``, default 0.1: the episode
+/// before `c` weighs 1/1024), so that the old regime drops out of the fit; the tiny weights only keep
+/// `trend` and `ar` determined when few episodes follow `c`. `last` and `ema` are recency models
+/// already and ignore the weights.
 public struct Forecaster: Sendable {
     /// The model.
     public var model: ForecastModel
@@ -55,7 +57,7 @@ public struct Forecaster: Sendable {
     /// Total variation between the halves above which recency weights are used (default 0.1;
     /// `1` switches the detector off, since TV never exceeds 1).
     public var shiftThreshold: Double
-    /// Half-life, in episodes, of the weights before the change point after a shift; `nil`: 1.
+    /// Half-life, in episodes, of the weights before the change point after a shift; `nil`: 0.1.
     public var recencyHalfLife: Double?
 
     /// Creates a forecaster.
@@ -126,7 +128,7 @@ public struct Forecaster: Sendable {
             // Episodes from the estimated change point on weigh 1; earlier ones fade by half
             // every `recencyHalfLife` episodes before it.
             let c = Self.changePoint(x, episodes: t, experts: e)
-            let halfLife = recencyHalfLife ?? 1
+            let halfLife = recencyHalfLife ?? 0.1
             for i in 0..<c { weights[i] = exp2(-Double(c - i) / halfLife) }
             changePoint = c
         }

@@ -99,6 +99,15 @@ public struct Planner<Solver: LayerSolver>: Sendable {
     /// most recent inner origins `s = t − H, t − 2H, …` whose future `[s, s + H)` ends by `t` and whose
     /// window is full (or, when none is, the single origin `t − H`). Ties go to the earlier
     /// candidate; with no inner origin at all (`t ≤ H`), the first candidate.
+    ///
+    /// After a regime change the inner backtest only counts what it can learn about the new
+    /// regime: when the shift detector (``Forecaster``'s, on the window `[t − W, t)`) fires in at
+    /// least half the layers, the inner origins whose window holds nothing of the new regime (at or
+    /// before the change point, the median of those layers' change points) are dropped. When none is
+    /// left (the change is at most `H` episodes old), `auto` takes the first forecast candidate whose
+    /// fit drops the old regime (`forecast` or `forecast+window` with `mean`, `trend` or `ar`), else
+    /// `last` if it is a candidate, else the first candidate: on the old regime's origins the
+    /// candidates that average the window win, and they are the ones that lose right after a switch.
     public func choose(among candidates: [PlanningStrategy], trace: LoadTensor,
                        origin t: Int) throws(ExpertPlacementError) -> PlanningStrategy {
         let plain = candidates.filter { if case .auto = $0 { false } else { true } }
@@ -112,6 +121,10 @@ public struct Planner<Solver: LayerSolver>: Sendable {
             s -= horizon
         }
         if origins.isEmpty { return first }
+        if let change = regimeChange(trace: trace, origin: t) {
+            origins.removeAll { $0 <= change }
+            if origins.isEmpty { return Self.afterChange(plain) ?? first }
+        }
         var best = first, bestScore = Double.infinity
         for candidate in plain {
             var score = 0.0
@@ -123,6 +136,37 @@ public struct Planner<Solver: LayerSolver>: Sendable {
             if score < bestScore { best = candidate; bestScore = score }
         }
         return best
+    }
+
+    /// The episode (an index of `trace`) at which the window before `t` changed regime: the median
+    /// change point of the layers whose detector fires, when at least half of them do; else `nil`.
+    func regimeChange(trace: LoadTensor, origin t: Int) -> Int? {
+        let start = max(0, t - window), episodes = t - start, e = trace.experts
+        guard episodes >= 4 else { return nil }
+        var points: [Int] = []
+        for l in 0..<trace.layers {
+            let base = trace.layerOffset(l)
+            let x = ContiguousArray(trace.values[base + start * e ..< base + t * e])
+            if Forecaster.halvesTotalVariation(x, episodes: episodes, experts: e) > shiftThreshold {
+                points.append(Forecaster.changePoint(x, episodes: episodes, experts: e))
+            }
+        }
+        guard !points.isEmpty, 2 * points.count >= trace.layers else { return nil }
+        points.sort()
+        return start + points[(points.count - 1) / 2]
+    }
+
+    /// `auto`'s choice right after a regime change (see ``choose(among:trace:origin:)``).
+    static func afterChange(_ candidates: [PlanningStrategy]) -> PlanningStrategy? {
+        let dropsOldRegime = candidates.first {
+            if case .forecast(let model, _) = $0 {
+                switch model {
+                case .last, .exponentialMovingAverage: false
+                case .windowMean, .trendSeasonal, .autoregressive: true
+                }
+            } else { false }
+        }
+        return dropsOldRegime ?? candidates.first { if case .last = $0 { true } else { false } }
     }
 
     /// The mean over layers of the per-episode mean imbalance of `placement` on `loads`.

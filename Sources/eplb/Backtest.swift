@@ -21,7 +21,10 @@ struct BacktestCommand: ParsableCommand {
           forecast[:MODEL]  the forecast of the next H episodes as scenarios (MODEL default --model)
           forecast+window[:MODEL]  the forecast and the window, weighted equally
           auto              per origin, the candidate (--auto-candidates) with the lowest realised \
-        mean imbalance over the last --auto-steps origins of a backtest on the history before t
+        mean imbalance over the last --auto-steps origins of a backtest on the history before t; \
+        after a regime change (the shift detector fires in half the layers of the window) only \
+        the origins whose window saw the new regime count, and with none yet, the first forecast \
+        candidate with mean, trend or ar (their fits drop the old regime), else last
 
         Per strategy: realizedMeanImbalance (mean over steps of the mean over layers of per-episode \
         peak ÷ average device load), realizedWorstImbalance, moves between consecutive plans, \

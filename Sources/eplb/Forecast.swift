@@ -23,7 +23,7 @@ struct ForecastModelOptions: ParsableArguments {
     var ridgeFlag: Double?
 
     @Option(name: .customLong("shift-threshold"), parsing: .unconditional, help: ArgumentHelp(
-        "Total variation between the window's halves above which fits weigh recent episodes more (1: never). (default: 0.1)",
+        "Total variation between the window's halves above which fits drop the episodes before the detected change point (1: never). (default: 0.1)",
         valueName: "tv"))
     var shiftThresholdFlag: Double?
 

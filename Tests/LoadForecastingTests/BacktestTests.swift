@@ -79,6 +79,35 @@ struct BacktestTests {
         #expect(auto.realizedMeanImbalance < 0.9 * last.realizedMeanImbalance)
     }
 
+    @Test("after a regime change auto scores only origins that saw the new regime; right after it, a forecast that drops the old one")
+    func autoAfterRegimeChange() throws {
+        // Experts 0–1 hot before episode 14, experts 6–7 from it on, a little noise throughout.
+        var rng = SeededGenerator(seed: 9)
+        let trace = try tensor(layers: 2, episodes: 26, experts: 8) { _, t, e in
+            let hot = t < 14 ? e < 2 : e >= 6
+            return (hot ? 40 : 5) * (0.95 + 0.1 * rng.nextUnit())
+        }
+        let candidates: [PlanningStrategy] = [.window, .last, .forecast(.windowMean, includesWindow: false)]
+        let planner = try Planner(solver: GreedySolver(), topology: Self.topology, window: 8, horizon: 2)
+        #expect(planner.regimeChange(trace: trace, origin: 12) == nil, "no change in [4, 12)")
+        #expect(planner.regimeChange(trace: trace, origin: 16) == 14)
+        #expect(planner.regimeChange(trace: trace, origin: 20) == 14)
+        // At 16 every inner origin (14, 12, 10) planned on the old regime alone: the forecast is taken.
+        #expect(try planner.choose(among: candidates, trace: trace, origin: 16) == candidates[2])
+        // Without a forecast candidate, last.
+        #expect(try planner.choose(among: Array(candidates.prefix(2)), trace: trace, origin: 16) == .last)
+        // Switched off (threshold 1), no change is seen.
+        let blind = try Planner(solver: GreedySolver(), topology: Self.topology, window: 8, horizon: 2, shiftThreshold: 1)
+        #expect(blind.regimeChange(trace: trace, origin: 16) == nil)
+        // Over the run, auto is within 0.1% of the best candidate and better than the window.
+        let backtester = try Backtester(planner: planner, trace: trace)
+        let auto = try backtester.run(.auto(candidates))
+        let results = try candidates.map { try backtester.run($0).realizedMeanImbalance }
+        #expect(auto.realizedMeanImbalance <= 1.001 * results.min()!, "\(auto.realizedMeanImbalance) against \(results)")
+        #expect(auto.realizedMeanImbalance < results[0], "\(auto.realizedMeanImbalance) against \(results)")
+        #expect(auto.steps.first { $0.origin == 16 }?.chosen == candidates[2].name)
+    }
+
     @Test("hedged is μ + kσ per expert; forecast+window weighs the forecast like the window")
     func planningLoads() throws {
         let trace = try tensor(layers: 1, episodes: 4, experts: 2) { _, t, e in e == 0 ? Double(t % 2) * 2 : 3 }

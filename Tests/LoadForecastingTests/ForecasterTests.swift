@@ -131,15 +131,21 @@ struct ForecasterTests {
         #expect(close(on.layers[0].shift, 1) && on.layers[0].shifted)
         #expect(!off.layers[0].shifted)
         #expect(Array(off.loads.values) == [5, 5])
-        // Change point 4; weights 2^(−4) … 2^(−1) before it (sum 15/16), 1 from it on (sum 4).
+        // Change point 4; weights 2^(−40) … 2^(−10) before it (half-life 0.1), 1 from it on (sum 4).
         #expect(on.layers[0].changePoint == 4)
-        let share = 4 / (4 + 15.0 / 16)
+        let before = (1...4).reduce(0.0) { $0 + Double(sign: .plus, exponent: -10 * $1, significand: 1) }
+        let share = 4 / (4 + before)
         #expect(close(on.loads[0, 0, 1], 10 * share) && close(on.loads[0, 0, 0], 10 * (1 - share)), "\(Array(on.loads.values))")
+        // Half-life 1: weights 2^(−4) … 2^(−1) before it (sum 15/16).
+        let soft = try Forecaster(model: .windowMean, horizon: 1, recencyHalfLife: 1).forecast(history)
+        let softShare = 4 / (4 + 15.0 / 16)
+        #expect(close(soft.loads[0, 0, 1], 10 * softShare) && close(soft.loads[0, 0, 0], 10 * (1 - softShare)))
         // A switch two episodes before the end is found where it is, and the mean follows the new mix.
         let late = try tensor(layers: 1, episodes: 8, experts: 3) { _, t, e in (t < 6 ? [6.0, 3, 1] : [1.0, 3, 6])[e] }
         let lateFit = try Forecaster(model: .windowMean, horizon: 1).forecast(late)
         #expect(lateFit.layers[0].shifted && lateFit.layers[0].changePoint == 6)
-        let newShare = 2 / (2 + 63.0 / 64)
+        let lateBefore = (1...6).reduce(0.0) { $0 + Double(sign: .plus, exponent: -10 * $1, significand: 1) }
+        let newShare = 2 / (2 + lateBefore)
         #expect(close(lateFit.loads[0, 0, 2], 6 * newShare + (1 - newShare)), "\(Array(lateFit.loads.values))")
         #expect(close(lateFit.loads[0, 0, 0], newShare + 6 * (1 - newShare)))
         // No shift: the same mix in both halves.

@@ -27,7 +27,7 @@
  *   period           trend's season in episodes, 0...10000; 0 or 1: trend only   (0)
  *   order            ar's order, 1...64                            (2)
  *   ridge            ar's ridge λ >= 0, relative to each lag's energy   (0.1)
- *   shift_threshold  total variation >= 0 above which fits weigh recent episodes more;
+ *   shift_threshold  total variation >= 0 above which fits drop the episodes before the change point;
  *                    1 switches the detector off                  (0.1)
  */
 #ifndef EXPERT_PLACEMENT_FORECAST_H

@@ -70,7 +70,7 @@ def forecast(
     (``smoothing`` α in (0, 1]); ``"trend"`` (least-squares linear trend, plus a season of
     ``period`` episodes when ``period >= 2``); ``"ar"`` (autoregression of ``order`` on deviations
     from the window mean, ridge ``ridge``). Above ``shift_threshold`` (total variation between the
-    window's halves; 1: never) the fits weigh recent episodes more.
+    window's halves; 1: never) the fits drop the episodes before the detected change point.
 
     Raises :class:`PlacementError` naming a bad argument (an unknown model, ``horizon < 1``, a
     parameter out of range) and :class:`ForecastingUnavailableError` when the forecasting library
