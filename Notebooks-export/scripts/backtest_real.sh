@@ -5,7 +5,8 @@
 # synthesised from ESFT and Switch-128 (eplb generate regimes).
 # Usage: bash Notebooks-export/scripts/backtest_real.sh ../shared/data/real [path/to/eplb] [extra backtest flags]
 # Prints one markdown row per data set and strategy: realised mean imbalance, ratio to last, moves,
-# and what auto chose.
+# and what auto chose; then the oracle (--oracle: the method's plan on the scored episodes
+# themselves, a reference no strategy can reach without seeing the future).
 set -euo pipefail
 data=${1:-../shared/data/real}
 eplb=${2:-.build/release/eplb}
@@ -23,7 +24,7 @@ echo "| data set | W / H | strategy | realised mean imbalance | ÷ last | moves 
 echo "|---|---|---|---|---|---|---|"
 # name | file | topology flags | window | horizon
 while IFS='|' read -r name file topo w hz; do
-    "$eplb" backtest $file $topo --window "$w" --horizon "$hz" --strategy "$strategies" --omit-timing "$@" \
+    "$eplb" backtest $file $topo --window "$w" --horizon "$hz" --strategy "$strategies" --oracle --omit-timing "$@" \
         --output "$tmp/out.json"
     python3 - "$tmp/out.json" "$name" "$w" "$hz" <<'PY'
 import json, sys, collections

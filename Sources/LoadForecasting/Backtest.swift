@@ -73,13 +73,36 @@ public struct Backtester<Solver: LayerSolver>: Sendable {
     /// - Parameter progress: called before each origin with (step index, step count).
     public func run(_ strategy: PlanningStrategy,
                     progress: (Int, Int) -> Void = { _, _ in }) throws(ExpertPlacementError) -> BacktestResult {
+        try roll(name: strategy.name, progress: progress) { t, previous throws(ExpertPlacementError) in
+            try planner.plan(strategy, trace: trace, origin: t, current: previous)
+        }
+    }
+
+    /// The oracle, a reference and not a strategy: at each origin the planner's method plans on
+    /// `[t, t + H)` itself, the future every strategy is scored on and none sees (relabelled onto
+    /// the previous plan, as the strategies' plans are). What the method gives when it knows the
+    /// loads to come: a strategy's distance from it is what better forecasting could still win,
+    /// the rest is the method's own (``BacktestStep/chosen`` is `"oracle"`).
+    public func runOracle(progress: (Int, Int) -> Void = { _, _ in }) throws(ExpertPlacementError) -> BacktestResult {
+        try roll(name: "oracle", progress: progress) { t, previous throws(ExpertPlacementError) in
+            let future = try Problem(topology: planner.topology, loads: trace.slice(t ..< t + planner.horizon),
+                                     current: previous)
+            let report = try planner.solver.solve(future, options: planner.options)
+            return PlannedPlacement(placement: report.placement, chosen: "oracle")
+        }
+    }
+
+    /// Plans with `plan(t, previous)` at every origin and scores each plan on `[t, t + H)`.
+    private func roll(name: String, progress: (Int, Int) -> Void,
+                      plan: (Int, Placement?) throws(ExpertPlacementError) -> PlannedPlacement)
+        throws(ExpertPlacementError) -> BacktestResult {
         let origins = self.origins
         var steps: [BacktestStep] = []
         var previous: Placement? = nil
         for (i, t) in origins.enumerated() {
             progress(i, origins.count)
             let started = ContinuousClock.now
-            let planned = try planner.plan(strategy, trace: trace, origin: t, current: previous)
+            let planned = try plan(t, previous)
             let elapsed = ContinuousClock.now - started
             let future = trace.slice(t ..< t + planner.horizon)
             let metrics = try Metrics.evaluate(planned.placement, on: Problem(topology: planner.topology, loads: future))
@@ -95,6 +118,6 @@ public struct Backtester<Solver: LayerSolver>: Sendable {
             previous = planned.placement
         }
         progress(origins.count, origins.count)
-        return BacktestResult(strategy: strategy.name, steps: steps)
+        return BacktestResult(strategy: name, steps: steps)
     }
 }

@@ -79,6 +79,11 @@ struct BacktestCommand: ParsableCommand {
     @Flag(name: .customLong("omit-timing"), help: "Leave planning wall times out of the output.")
     var omitTiming = false
 
+    @Flag(help: ArgumentHelp(
+        "Add the oracle, a reference and not a strategy: at each origin the method's plan on [t, t + H) itself, the future the strategies are scored on and never see.",
+        discussion: "What the method gives when it knows the loads to come: a strategy's distance from it is what better forecasting could still win. It is never \"best\"."))
+    var oracle = false
+
     enum BacktestMethod: String, ExpressibleByArgument, CaseIterable { case greedy, search }
 
     static let defaultStrategies = ["last", "window", "hedged", "forecast", "auto"]
@@ -172,8 +177,18 @@ struct BacktestCommand: ParsableCommand {
                 FileHandle.standardError.write(Data(text.utf8))
             })
         }
+        if oracle {
+            results.append(try backtester.runOracle { i, n in
+                guard showProgress else { return }
+                let text = i < n ? "\r\u{1B}[Keplb backtest: oracle at step \(i + 1) of \(n)" : "\r\u{1B}[K"
+                FileHandle.standardError.write(Data(text.utf8))
+            })
+        }
         return (results, backtester.origins)
     }
+
+    /// The oracle's result (the last one with --oracle), a reference rather than a strategy.
+    func isOracle(_ result: BacktestResult) -> Bool { oracle && result.strategy == "oracle" }
 
     func json(_ results: [BacktestResult], origins: [Int], problem: Problem, name: String) -> JSONValue {
         func number(_ x: Int) -> JSONValue { .number(Double(x)) }
@@ -194,15 +209,17 @@ struct BacktestCommand: ParsableCommand {
                 if !omitTiming { o["planSeconds"] = .number(s.planSeconds) }
                 return .object(o)
             }
-            return .object(["name": .string(r.strategy), "summary": .object(summary), "steps": .array(steps)])
+            var entry: JSONObject = ["name": .string(r.strategy), "summary": .object(summary), "steps": .array(steps)]
+            if isOracle(r) { entry["reference"] = .bool(true) }
+            return .object(entry)
         }
-        let best = results.min { $0.realizedMeanImbalance < $1.realizedMeanImbalance }
+        let best = results.filter { !isOracle($0) }.min { $0.realizedMeanImbalance < $1.realizedMeanImbalance }
         let t = problem.topology
         var settings: JSONObject = [
             "window": number(window), "horizon": number(horizon), "step": number(step ?? horizon),
             "method": .string(method.rawValue), "model": .string(forecast.forecastModel.name),
             "shiftThreshold": .number(forecast.shiftThreshold), "hedgeK": .number(hedgeK), "autoSteps": number(autoSteps),
-            "origins": number(origins.count),
+            "origins": number(origins.count), "oracle": .bool(oracle),
         ]
         if let s = strategies.first(where: { if case .auto = $0 { true } else { false } }), case .auto(let c) = s {
             settings["autoCandidates"] = .array(c.map { .string($0.name) })
@@ -238,6 +255,7 @@ struct BacktestCommand: ParsableCommand {
         }
         out += TableReport.grid(header, rows)
         out += "(realized mean: mean over steps and layers of per-episode peak ÷ average device load on [t, t + H))\n"
+        if oracle { out += "(oracle: a reference, planned on [t, t + H) itself, which no strategy sees)\n" }
         return out
     }
 }

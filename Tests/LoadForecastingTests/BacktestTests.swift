@@ -108,6 +108,33 @@ struct BacktestTests {
         #expect(auto.steps.first { $0.origin == 16 }?.chosen == candidates[2].name)
     }
 
+    @Test("the oracle plans on the scored episodes themselves: each step is the method's plan on [t, t + H), relabelled onto the previous one")
+    func oracle() throws {
+        let trace = try Self.alternating(episodes: 20)
+        let planner = try Planner(solver: GreedySolver(), topology: Self.topology, window: 4, horizon: 2)
+        let backtester = try Backtester(planner: planner, trace: trace)
+        let oracle = try backtester.runOracle()
+        #expect(oracle.strategy == "oracle" && oracle.steps.map(\.origin) == backtester.origins)
+        #expect(oracle.steps.allSatisfy { $0.chosen == "oracle" })
+        var previous: Placement? = nil
+        for step in oracle.steps {
+            let future = trace.slice(step.origin ..< step.origin + 2)
+            let plan = try GreedySolver().solve(Problem(topology: Self.topology, loads: future, current: previous),
+                                                options: SolveOptions()).placement
+            let value = try Planner<GreedySolver>.realizedMeanImbalance(plan, topology: Self.topology, loads: future)
+            #expect(abs(step.realizedMeanImbalance - value) < 1e-12)
+            if let previous {
+                #expect(step.moves == (0 ..< trace.layers).reduce(0) { $0 + plan.moves(from: previous, layer: $1) })
+            }
+            previous = plan
+        }
+        // Knowing the future, greedy does at least as well as every strategy on these loads.
+        for strategy in Self.candidates {
+            let result = try backtester.run(strategy)
+            #expect(oracle.realizedMeanImbalance <= result.realizedMeanImbalance + 1e-12, "\(strategy.name)")
+        }
+    }
+
     @Test("hedged is μ + kσ per expert; forecast+window weighs the forecast like the window")
     func planningLoads() throws {
         let trace = try tensor(layers: 1, episodes: 4, experts: 2) { _, t, e in e == 0 ? Double(t % 2) * 2 : 3 }

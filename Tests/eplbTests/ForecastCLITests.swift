@@ -144,6 +144,27 @@ struct ForecastCLITests {
         #expect(table.stdout.contains("realized mean") && table.stdout.contains("forecast:trend"))
     }
 
+    @Test("backtest --oracle: a last entry marked as a reference, never best, recorded in settings and named in the table")
+    func backtestOracle() throws {
+        let path = try Self.history(topology: true)
+        let args = ["backtest", path, "--window", "4", "--horizon", "2", "--strategy", "last,window", "--omit-timing"]
+        let plain = try CLI.run(args), with = try CLI.run(args + ["--oracle"])
+        #expect(with.status == 0, "\(with.stderr)")
+        let a = try JSONSerialization.jsonObject(with: Data(plain.stdout.utf8)) as! [String: Any]
+        let b = try JSONSerialization.jsonObject(with: Data(with.stdout.utf8)) as! [String: Any]
+        let strategies = b["strategies"] as! [[String: Any]]
+        #expect(strategies.map { $0["name"] as! String } == ["last", "window", "oracle"])
+        #expect(strategies[2]["reference"] as? Bool == true && strategies[0]["reference"] == nil)
+        #expect((strategies[2]["steps"] as! [[String: Any]]).allSatisfy { $0["strategy"] as? String == "oracle" })
+        #expect(b["best"] as? String == a["best"] as? String && b["best"] as? String != "oracle")
+        #expect((b["settings"] as! [String: Any])["oracle"] as? Bool == true)
+        #expect((a["settings"] as! [String: Any])["oracle"] as? Bool == false)
+        // The strategies' own entries are unchanged by the reference.
+        #expect(NSDictionary(dictionary: (a["strategies"] as! [[String: Any]])[1]) == NSDictionary(dictionary: strategies[1]))
+        let table = try CLI.run(args + ["--oracle", "--format", "table"])
+        #expect(table.stdout.contains("oracle: a reference"), "\(table.stdout)")
+    }
+
     @Test("backtest errors: a too-short trace and a topology that does not fit exit 2 naming the file; usage errors exit 64")
     func backtestErrors() throws {
         let path = try Self.history(topology: true)
