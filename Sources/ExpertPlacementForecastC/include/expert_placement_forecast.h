@@ -104,7 +104,8 @@ int32_t ep_forecast(const double *loads, int64_t layers, int64_t episodes, int64
  *                 and the forecast's, weighted W / H each so both count equally) or "auto" (the
  *                 one of last, window, hedged and forecast whose greedy plan did best on the
  *                 window's last H episodes, planned on the episodes before them; "last" when
- *                 the window has no more than H episodes).
+ *                 the window has no more than H episodes; the forecast when half the layers
+ *                 switched regime within the window's last H episodes, as eplb detects it).
  * horizon         H, 1...1000000: the episodes forecast, and those auto scores on (4 in eplb).
  * model           the model of a bare "forecast" / "forecast+window" and of auto's forecast
  *                 candidate; NULL means "mean".

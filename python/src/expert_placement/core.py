@@ -307,8 +307,8 @@ class RegimeMemory:
     Calls through one memory are serialised (a lock). Needs a library with ``ep_rebalance_ex``.
 
     ``payback_unit_price=p`` also measures the move price, as ``eplb simulate
-    --payback-intervals auto`` (its default) does: at each call the plan the previous call deployed is scored on
-    the new window against the one it replaced; the share of its gain that survived (smoothed)
+    --payback-intervals auto`` (its default) does: at each call the plan the previous call
+    deployed is scored on the new window against the one it replaced; the share of its gain that survived (smoothed)
     gives a payback horizon ``k`` in ``payback_range`` (2 to 8 by default), and the call's move
     cost is ``p / k`` instead of ``move_cost``. ``p`` is the move cost at which a move pays for
     itself within one interval (what ``eplb simulate`` records as ``settings.rebalance.unitMoveCost``).
