@@ -147,7 +147,7 @@ public struct Planner<Solver: LayerSolver>: Sendable {
         for l in 0..<trace.layers {
             let base = trace.layerOffset(l)
             let x = ContiguousArray(trace.values[base + start * e ..< base + t * e])
-            if Forecaster.halvesTotalVariation(x, episodes: episodes, experts: e) > shiftThreshold {
+            if Forecaster.detectShift(x, episodes: episodes, experts: e, threshold: shiftThreshold).shifted {
                 points.append(Forecaster.changePoint(x, episodes: episodes, experts: e))
             }
         }

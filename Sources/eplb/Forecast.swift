@@ -23,7 +23,7 @@ struct ForecastModelOptions: ParsableArguments {
     var ridgeFlag: Double?
 
     @Option(name: .customLong("shift-threshold"), parsing: .unconditional, help: ArgumentHelp(
-        "Total variation between the window's halves above which fits drop the episodes before the detected change point (1: never). (default: 0.1)",
+        "Total variation between the window's halves above which (and above twice the sampling noise) fits drop the episodes before the detected change point (1: never). (default: 0.1)",
         valueName: "tv"))
     var shiftThresholdFlag: Double?
 
@@ -74,7 +74,9 @@ struct ForecastCommand: ParsableCommand {
         Reads the history [L][T][E] (the last --window episodes, default all) and writes the \
         predicted loads [L][H][E] as an instance (JSON v1, the input's topology kept when it has \
         one), plus a "forecast" key with the settings and per-layer fit diagnostics: shift (total \
-        variation between the window's halves), shifted (recency weights used), rank and parameters \
+        variation between the window's halves), noise (what sampling noise alone gives there: the \
+        median variation between consecutive episodes × √(2/T)), shifted (shift above \
+        --shift-threshold and above twice noise: the fit drops the episodes before changePoint), rank and parameters \
         of the design matrix and relativeResidual (in-sample RMS residual ÷ mean load). Forecasts \
         are clamped at 0.
 
@@ -176,7 +178,7 @@ struct ForecastCommand: ParsableCommand {
             settings["ridge"] = .number(r)
         }
         settings["layers"] = .array(result.layers.map { d in
-            var o: JSONObject = ["shift": .number(d.shift), "shifted": .bool(d.shifted)]
+            var o: JSONObject = ["shift": .number(d.shift), "noise": .number(d.noise), "shifted": .bool(d.shifted)]
             if let c = d.changePoint { o["changePoint"] = .number(Double(c)) }
             if let r = d.rank { o["rank"] = .number(Double(r)) }
             if let n = d.parameters { o["parameters"] = .number(Double(n)) }

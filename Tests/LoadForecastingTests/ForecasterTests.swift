@@ -148,6 +148,16 @@ struct ForecasterTests {
         let newShare = 2 / (2 + lateBefore)
         #expect(close(lateFit.loads[0, 0, 2], 6 * newShare + (1 - newShare)), "\(Array(lateFit.loads.values))")
         #expect(close(lateFit.loads[0, 0, 0], newShare + 6 * (1 - newShare)))
+        // Noise, not a shift: every episode differs from the next far more than the halves differ
+        // (halves 0.25 apart, consecutive episodes 1 apart but for one pair: noise 1 · √(2/8) = 0.5).
+        let noisy = try tensor(layers: 1, episodes: 8, experts: 2) { _, t, e in
+            let hot = t == 7 ? 0 : t % 2
+            return e == hot ? 10 : 0
+        }
+        let noisyFit = try Forecaster(model: .windowMean, horizon: 1).forecast(noisy)
+        #expect(close(noisyFit.layers[0].shift, 0.25) && close(noisyFit.layers[0].noise, 0.5))
+        #expect(!noisyFit.layers[0].shifted && noisyFit.layers[0].changePoint == nil)
+        #expect(on.layers[0].noise < 1e-12 && lateFit.layers[0].noise < 1e-12, "one changed pair is not noise")
         // No shift: the same mix in both halves.
         let steady = try tensor(layers: 1, episodes: 8, experts: 2) { _, t, e in Double(e + 1) * Double(1 + t % 2) }
         #expect(try Forecaster(model: .windowMean, horizon: 1).forecast(steady).layers[0].shift < 1e-12)
