@@ -249,16 +249,19 @@ struct SearchTuning: ParsableArguments {
         return c
     }
 
+    /// The flag that sets each field ``SearchSolver/Configuration/validate()`` can name here.
+    static let flags = ["configuration.depth": "--depth", "configuration.width": "--width", "configuration.beam": "--beam",
+                        "configuration.episodeCap": "--episode-cap", "configuration.riskZ": "--risk-z",
+                        "configuration.maxEvaluations": "--max-evaluations"]
+
+    /// The library's checks of the configuration, as usage errors naming the flag.
     func validate() throws {
-        for (flag, value) in [("--depth", depth), ("--beam", beam), ("--episode-cap", episodeCap)] {
-            if let value, value < 1 { throw ValidationError("\(flag) must be at least 1, got \(value)") }
+        do throws(ExpertPlacementError) {
+            try configuration.validate()
+        } catch {
+            let field = error.field ?? ""
+            throw ValidationError("\(Self.flags[field] ?? field) \(error.reason)")
         }
-        if let width, width < 0 { throw ValidationError("--width must be at least 0, got \(width)") }
-        for (flag, value) in [("--depth", depth), ("--width", width), ("--beam", beam)] {
-            if let value, value > Limits.maximumCells { throw ValidationError("\(flag) must be at most \(Limits.maximumCells), got \(value)") }
-        }
-        if let maxEvaluations, maxEvaluations < 0 { throw ValidationError("--max-evaluations must be at least 0") }
-        if let riskZ, !riskZ.isFinite { throw ValidationError("--risk-z must be a finite number") }
     }
 }
 

@@ -76,6 +76,38 @@ public struct SearchSolver: LayerSolver {
             self.maxMoves = maxMoves
             self.maxEvaluations = maxEvaluations
         }
+
+        /// Checks the values (``SearchSolver/prepare(_:options:)`` does before a solve; the
+        /// command line before reading any input).
+        ///
+        /// - Throws: ``ExpertPlacementError/invalidValue(field:reason:)`` naming the field
+        ///   (`configuration.depth`, …): `depth`, `beam` and `episodeCap` at least 1; `width`,
+        ///   `maxMoves`, `maxEvaluations`, the limits and `proofNodeLimit` at least 0; `depth`,
+        ///   `width` and `beam` at most ``Limits/maximumCells``; `riskZ` finite; `projections`
+        ///   non-empty, each in [0, 1].
+        public func validate() throws(ExpertPlacementError) {
+            for (field, value) in [("depth", depth), ("beam", beam), ("episodeCap", episodeCap)] where value < 1 {
+                throw .invalidValue(field: "configuration.\(field)", reason: "must be at least 1, got \(value)")
+            }
+            for (field, value) in [("width", width), ("maxMoves", maxMoves), ("maxEvaluations", maxEvaluations),
+                                   ("treeLimit", treeLimit), ("exhaustiveLimit", exhaustiveLimit),
+                                   ("proofNodeLimit", proofNodeLimit), ("vectorGreedyLimit", vectorGreedyLimit)] where value < 0 {
+                throw .invalidValue(field: "configuration.\(field)", reason: "must be at least 0, got \(value)")
+            }
+            // Counts the tree adds to slot counts and budgets: anything larger is meaningless and
+            // would overflow (--width Int.max trapped in the tree search).
+            for (field, value) in [("depth", depth), ("width", width), ("beam", beam)] where value > Limits.maximumCells {
+                throw .invalidValue(field: "configuration.\(field)", reason: "must be at most \(Limits.maximumCells), got \(value)")
+            }
+            guard riskZ.isFinite else {
+                throw .invalidValue(field: "configuration.riskZ", reason: "must be a finite number, got \(riskZ)")
+            }
+            if let p = projections {
+                guard !p.isEmpty, p.allSatisfy({ $0 >= 0 && $0 <= 1 }) else {
+                    throw .invalidValue(field: "configuration.projections", reason: "must be one or more weights in [0, 1], got \(p)")
+                }
+            }
+        }
     }
 
     /// The tuning in use.
@@ -95,35 +127,9 @@ public struct SearchSolver: LayerSolver {
     /// Most episodes for which `worst` also searches the unblocked model (see `solveLayer`).
     static let fullWorstEpisodes = 1_024
 
-    /// Checks the configuration (every solve does, before its first layer).
-    ///
-    /// - Throws: ``ExpertPlacementError/invalidValue(field:reason:)`` naming the field:
-    ///   `depth`, `beam` and `episodeCap` at least 1; `width`, `maxMoves`, `maxEvaluations`,
-    ///   the limits and `proofNodeLimit` at least 0; `depth`, `width` and `beam` at most
-    ///   ``Limits/maximumCells``; `riskZ` finite; `projections` non-empty, each in [0, 1].
+    /// Checks the configuration (every solve does, before its first layer): ``Configuration/validate()``.
     public func prepare(_ problem: Problem, options: SolveOptions) throws(ExpertPlacementError) -> [String] {
-        let c = configuration
-        for (field, value) in [("depth", c.depth), ("beam", c.beam), ("episodeCap", c.episodeCap)] where value < 1 {
-            throw .invalidValue(field: "configuration.\(field)", reason: "must be at least 1, got \(value)")
-        }
-        for (field, value) in [("width", c.width), ("maxMoves", c.maxMoves), ("maxEvaluations", c.maxEvaluations),
-                               ("treeLimit", c.treeLimit), ("exhaustiveLimit", c.exhaustiveLimit),
-                               ("proofNodeLimit", c.proofNodeLimit), ("vectorGreedyLimit", c.vectorGreedyLimit)] where value < 0 {
-            throw .invalidValue(field: "configuration.\(field)", reason: "must be at least 0, got \(value)")
-        }
-        // Counts the tree adds to slot counts and budgets: anything larger is meaningless and
-        // would overflow (--width Int.max trapped in the tree search).
-        for (field, value) in [("depth", c.depth), ("width", c.width), ("beam", c.beam)] where value > Limits.maximumCells {
-            throw .invalidValue(field: "configuration.\(field)", reason: "must be at most \(Limits.maximumCells), got \(value)")
-        }
-        guard c.riskZ.isFinite else {
-            throw .invalidValue(field: "configuration.riskZ", reason: "must be a finite number, got \(c.riskZ)")
-        }
-        if let p = c.projections {
-            guard !p.isEmpty, p.allSatisfy({ $0 >= 0 && $0 <= 1 }) else {
-                throw .invalidValue(field: "configuration.projections", reason: "must be one or more weights in [0, 1], got \(p)")
-            }
-        }
+        try configuration.validate()
         return []
     }
 
@@ -145,9 +151,8 @@ public struct SearchSolver: LayerSolver {
             let exact = ObjectiveModel(layer, objective: .worstImbalance)
             let s = layer.topology.slotsPerDevice
             var value = exact.value(of: r.slots, slotsPerDevice: s)
-            let greedy = GreedySolver.solveLayer(loads: layer.problem.aggregateLoad(layer: layer.index), topology: layer.topology)
-            let greedyValue = exact.value(of: greedy, slotsPerDevice: s)
-            if greedyValue < value { (r.slots, value) = (Array(greedy), greedyValue) }
+            let greedyValue = exact.value(of: r.baseline, slotsPerDevice: s)
+            if greedyValue < value { (r.slots, value) = (Array(r.baseline), greedyValue) }
             if layer.problem.episodes <= Self.fullWorstEpisodes && !context.shouldStop() {
                 var full = configuration
                 full.episodeCap = layer.problem.episodes
@@ -229,6 +234,8 @@ public struct SearchSolver: LayerSolver {
         var hitLimit: Bool
         /// The model the layer was searched on (`nil`: stopped before it was built).
         var model: LayerModel?
+        /// The greedy plan on the layer's summed load, the search's start.
+        var baseline: ContiguousArray<Int32>
     }
 
     static func solveLayer(_ problem: Problem, layer: Int, objective: Objective, configuration c: Configuration,
@@ -239,7 +246,7 @@ public struct SearchSolver: LayerSolver {
         if stop.shouldStop() {
             return LayerResult(slots: Array(baseline),
                                bound: computesBound ? LowerBounds.bound(problem, layer: layer, objective: objective) : 0,
-                               hitLimit: true, model: nil)
+                               hitLimit: true, model: nil, baseline: baseline)
         }
         let model = LayerModel(problem: problem, layer: layer, objective: objective, episodeCap: c.episodeCap,
                                riskZ: c.riskAware ? c.riskZ : nil)
@@ -313,6 +320,6 @@ public struct SearchSolver: LayerSolver {
         LocalSearch(configuration: c, episodes: model.episodes)
             .iterate(state: state, best: best, seed: UInt64(layer) &* 0x9E37_79B9 &+ 1, stop: stop)
         let hitLimit = stop.shouldStop()
-        return LayerResult(slots: best.physicalToLogical(), bound: bound, hitLimit: hitLimit, model: model)
+        return LayerResult(slots: best.physicalToLogical(), bound: bound, hitLimit: hitLimit, model: model, baseline: baseline)
     }
 }
