@@ -146,6 +146,19 @@ public enum PlacementFile {
         try decodeDocument(parse(bytes, file: file), file: file, experts: experts, topology: fallback)
     }
 
+    /// A plan of an instance's layers: decoded against the instance's expert count and topology
+    /// (``decodeDocument(_:file:experts:topology:)``), and refused when both files name their
+    /// decoder layers and they differ, since rows are paired by position
+    /// (``LayerIds/requireSame(_:file:as:of:)``).
+    ///
+    /// - Throws: ``InputError`` naming the file and field.
+    public static func decodePlan(_ bytes: [UInt8], file: String, of problem: Problem, layerIds instanceLayerIds: [Int]?,
+                                  instanceFile: String) throws(InputError) -> Placement {
+        let document = try decodeDocument(bytes, file: file, experts: problem.experts, topology: problem.topology)
+        try LayerIds.requireSame(document.layerIds, file: file, as: instanceLayerIds, of: instanceFile)
+        return document.placement
+    }
+
     /// A placement file's JSON (a NumPy file is named as such, not as bad JSON).
     ///
     /// - Throws: ``InputError`` naming the file.

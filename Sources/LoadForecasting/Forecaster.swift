@@ -335,11 +335,11 @@ public struct Forecaster: Sendable {
                             threshold: Double) -> (shift: Double, noise: Double, shifted: Bool) {
         let shift = halvesTotalVariation(x, episodes: t, experts: e)
         guard t >= 4 else { return (shift, 0, false) }
+        let sums = (0..<t).map { i in (0..<e).reduce(0.0) { $0 + x[i * e + $1] } }
         var steps: [Double] = []
         steps.reserveCapacity(t - 1)
         for i in 0 ..< t - 1 {
-            var a = 0.0, b = 0.0
-            for j in 0..<e { a += x[i * e + j]; b += x[(i + 1) * e + j] }
+            let a = sums[i], b = sums[i + 1]
             guard a > 0, b > 0 else { continue }
             var tv = 0.0
             for j in 0..<e { tv += abs(x[i * e + j] / a - x[(i + 1) * e + j] / b) }

@@ -65,10 +65,8 @@ struct Drop: ParsableCommand {
         try reportingInputErrors {
             let (name, problem, layerIds) = try input.loadWithLayerIds(overrides: input.topology.overrides)
             let file = InputSource.displayName(placement)
-            let document = try PlacementFile.decodeDocument(try InputSource.read(placement), file: file,
-                                                            experts: problem.experts, topology: problem.topology)
-            try LayerIds.requireSame(document.layerIds, file: file, as: layerIds, of: input.instance.map(InputSource.displayName) ?? name)
-            let plan = document.placement
+            let plan = try PlacementFile.decodePlan(try InputSource.read(placement), file: file, of: problem, layerIds: layerIds,
+                                                    instanceFile: input.instance.map(InputSource.displayName) ?? name)
             let layers: [LayerDrop]
             do throws(ExpertPlacementError) {
                 layers = try DropAnalysis.analyse(plan, on: problem, rule: rule)

@@ -48,9 +48,8 @@ struct Evaluate: ParsableCommand {
             let (name, problem, layerIds) = try input.loadWithLayerIds(overrides: input.topology.overrides)
             let bytes = try InputSource.read(placement)
             let file = InputSource.displayName(placement)
-            let document = try PlacementFile.decodeDocument(bytes, file: file, experts: problem.experts, topology: problem.topology)
-            try LayerIds.requireSame(document.layerIds, file: file, as: layerIds, of: input.instance.map(InputSource.displayName) ?? name)
-            let plan = document.placement
+            let plan = try PlacementFile.decodePlan(bytes, file: file, of: problem, layerIds: layerIds,
+                                                    instanceFile: input.instance.map(InputSource.displayName) ?? name)
             let violations = Validation.violations(of: plan, topology: problem.topology, experts: problem.experts,
                                                    layers: problem.layers, limit: Int.max)
             if let shape = violations.first(where: { $0.rule == .shape }) {

@@ -132,10 +132,8 @@ struct GapReport: ParsableCommand {
             if let placement {
                 let bytes = try InputSource.read(placement)
                 let name = InputSource.displayName(placement)
-                let document = try PlacementFile.decodeDocument(bytes, file: name, experts: file.problem.experts,
-                                                                topology: file.problem.topology)
-                try LayerIds.requireSame(document.layerIds, file: name, as: file.layerIds, of: InputSource.displayName(instance))
-                let decoded = document.placement
+                let decoded = try PlacementFile.decodePlan(bytes, file: name, of: file.problem, layerIds: file.layerIds,
+                                                           instanceFile: InputSource.displayName(instance))
                 let violations = Validation.violations(of: decoded, topology: file.problem.topology,
                                                        experts: file.problem.experts, layers: file.problem.layers, limit: 1)
                 if let first = violations.first {
