@@ -80,6 +80,29 @@ struct ExactTimeLimitTests {
         }
     }
 
+    @Test("auto on layers too large to polish anneals the search's plan in their time: better, valid, in time")
+    func autoAnnealsLargeLayers() throws {
+        let loads = try SyntheticLoads.lognormal(layers: 2, episodes: 8, experts: 64, assignments: 16_384, seed: 7)
+        let problem = try Problem(topology: Topology(devices: 8, slotsPerDevice: 9), loads: loads)
+        var exact = ExactSolver.Configuration(defaultTimeLimit: .seconds(10))
+        exact.maxCompactBinaries = 100  // every layer too large for the compact model
+        let auto = AutoSolver(exact: exact)
+        #expect(try auto.prepare(problem, options: SolveOptions()).first?.contains("the search and annealing") == true)
+        let started = ContinuousClock.now
+        let report = try auto.solve(problem, options: SolveOptions(objective: .meanImbalance, timeLimit: .seconds(1)))
+        let elapsed = Self.seconds(ContinuousClock.now - started)
+        #expect(elapsed < 2.5, "\(elapsed) s for a 1 s limit")
+        #expect(Validation.violations(of: report.placement, topology: problem.topology, experts: problem.experts,
+                                      layers: problem.layers).isEmpty)
+        let search = try SearchSolver().solve(problem)
+        let a = try Metrics.evaluate(report.placement, on: problem).layers
+        let b = try Metrics.evaluate(search.placement, on: problem).layers
+        for l in 0..<problem.layers {
+            #expect(a[l].meanImbalance < b[l].meanImbalance, "layer \(l): auto \(a[l].meanImbalance), search \(b[l].meanImbalance)")
+            #expect(report.lowerBounds![l] <= a[l].meanImbalance)
+        }
+    }
+
     @Test("auto with a move cap over several episodes: the search's trade, not an error")
     func autoWithMovesOverEpisodes() throws {
         let loads = try SyntheticLoads.lognormal(layers: 2, episodes: 3, experts: 8, seed: 4)

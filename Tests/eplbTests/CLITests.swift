@@ -136,6 +136,25 @@ struct CLITests {
         #expect(t.status == 64)
     }
 
+    @Test("--anneal-moves: a negative budget is a usage error naming the flag; a budget lowers the mean imbalance")
+    func annealMoves() throws {
+        let bad = try CLI.run(["solve", "--example", "flashlb-toy", "--anneal-moves", "-1"])
+        #expect(bad.status == 64 && bad.stdout.isEmpty)
+        #expect(bad.stderr.contains("--anneal-moves must be at least 0, got -1"), "\(bad.stderr)")
+        let instance = try temporaryFile("anneal.json", String(decoding: try CLI.run(
+            ["generate", "lognormal", "--layers", "1", "--episodes", "8", "--experts", "64", "--devices", "8",
+             "--slots-per-device", "9", "--assignments", "16384", "--seed", "7"]).stdout.utf8, as: UTF8.self))
+        func mean(_ extra: [String]) throws -> Double {
+            let r = try CLI.run(["solve", instance] + extra)
+            #expect(r.status == 0, "\(r.stderr)")
+            let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+            let metrics = json["metrics"] as! [String: Any]
+            return ((metrics["summary"] as! [String: Any])["meanImbalance"] as! [String: Any])["mean"] as! Double
+        }
+        let plain = try mean([]), annealed = try mean(["--anneal-moves", "200000"])
+        #expect(annealed < plain, "annealed \(annealed), search \(plain)")
+    }
+
     @Test("topology flags override the file; infeasible hierarchical is reported")
     func flags() throws {
         let r = try CLI.run(["solve", "--example", "flashlb-toy", "--devices", "4", "--slots-per-device", "4", "--format", "json"])
