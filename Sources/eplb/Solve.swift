@@ -16,17 +16,19 @@ struct Solve: ParsableCommand {
         Methods:
           search        (default) joint replica allotment and placement: pruned tree search with \
         look-ahead, vector-aware greedy placement, iterated local search, on the exact multi-episode \
-        objective; reports a proven lower bound and the gap per layer
+        objective; reports a proven lower bound and the gap per layer; --anneal-moves N adds \
+        simulated annealing (for several noisy episodes: tighter plans on the episodes given)
           greedy        min-max replica allotment + largest-first placement (DeepSeek/vLLM/SGLang \
         "global" policy, never two replicas of an expert on one device)
           exact         proven optimum (GLPK, warm-started by search) on small instances: \
         branch-and-price inside a search on the peak for aggregate/worst/one episode; for mean/peak-sum \
         over several episodes each episode's own optimum as a floor, then a compact MILP (replica \
-        counts and placement jointly; up to ~16 experts × 16 slots × 4 episodes); --max-moves/--move-weight add a \
+        counts and placement jointly; up to ~16 experts × 16 slots × 4 episodes); --max-moves/--move-cost add a \
         migration term against the instance's "current" placement (small instances); --time-limit \
         (default 60 s) stops it with the best plan and the bound reached
           auto          search for every layer, then exact polishing (proofs where the instance is \
-        small enough) while --time-limit (default 10 s) lasts
+        small enough) while --time-limit (default 10 s) lasts; layers too large for the exact \
+        models (mean/peak-sum over many episodes) get simulated annealing in their share instead
           hierarchical  DeepSeek EPLB's node-aware policy (groups → nodes → devices), vLLM's and \
         SGLang's default on multi-node DeepSeek-V3; like DeepSeek's rebalance_experts it uses the \
         global policy when the groups do not divide evenly over the nodes (a note says so)
