@@ -63,11 +63,11 @@ public struct SearchSolver: LayerSolver {
         /// normalised loads ≥ 0.2, as in every real trace we have) and `α = 0` when they are
         /// close to independent draws (spiky synthetic loads).
         public var projections: [Double]? = nil
-        /// Swap proposals of the simulated annealing run after the local search (``Annealing``-
-        /// style phase, replica counts kept; then the local search again), or 0 for none (the
-        /// default). Worth it where one plan must serve several noisy episodes: on the bundled
-        /// `deepseek-v3` example 10⁶ proposals per layer (≈ 0.15 s) take the mean imbalance
-        /// from 1.0481 to 1.031. Ignored in risk-aware mode.
+        /// Swap proposals of the simulated annealing run after the local search (swaps with the
+        /// replica counts kept, then the local search again; see the Search guide), or 0 for none
+        /// (the default). Worth it where one plan must serve several noisy episodes: on the bundled
+        /// `deepseek-v3` example 10⁶ proposals per layer (≈ 0.13 s) take the mean imbalance
+        /// from 1.0481 to 1.0299. Ignored in risk-aware mode.
         public var annealingMoves: Int = 0
         /// Instead of a proposal budget: anneal for this fraction of the time the layer has left
         /// after the local search (when it has a deadline), the temperature falling with the time
