@@ -94,6 +94,19 @@ let benchmarks: @Sendable () -> Void = {
             blackHole(try SearchSolver().solve(v3Aggregate))
         }
     }
+    // Annealing (issue 12): the bundled deepseek-v3 example (8 noisy episodes), the search alone
+    // as the same-process baseline; 10⁵ proposals per layer.
+    Benchmark("Search deepseek-v3 example 58x8x256 (baseline)") { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(try SearchSolver().solve(BundledExample.deepseekV3.problem))
+        }
+    }
+    Benchmark("Search + annealing 1e5 proposals, deepseek-v3 example 58x8x256",
+              configuration: .init(metrics: metrics, maxDuration: .seconds(10), maxIterations: 10)) { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(try SearchSolver(configuration: .init(annealingMoves: 100_000)).solve(BundledExample.deepseekV3.problem))
+        }
+    }
     Benchmark("Search Kimi-K2 61x64 steps x384 256x2 (all cores)",
               configuration: .init(metrics: metrics, maxDuration: .seconds(10), maxIterations: 10)) { benchmark in
         for _ in benchmark.scaledIterations {
