@@ -32,6 +32,28 @@ struct AnnealingTests {
         }
     }
 
+    @Test("tiny instances with annealing: never below the brute-force optimum, at it in ≥ 95% of seeded cases",
+          arguments: [Objective.meanImbalance, .worstImbalance])
+    func againstBruteForce(objective: Objective) throws {
+        var equal = 0, total = 0
+        for seed in 0..<80 {
+            let problem = SearchTests.tinyProblem(seed: seed)
+            guard problem.experts <= 7 else { continue }
+            let (optimum, _) = BruteForce.optimum(problem, layer: 0, objective: objective)
+            // The exhaustive proof would settle these layers before annealing matters: off.
+            var configuration = SearchSolver.Configuration(annealingMoves: 5_000)
+            configuration.proofNodeLimit = 0
+            let report = try SearchSolver(configuration: configuration).solve(problem, options: SolveOptions(objective: objective))
+            BaselineTests.checkInvariants(report, problem, seed: seed)
+            let achieved = try Metrics.layerMetrics(report.placement, on: problem, layer: 0).value(of: objective)
+            #expect(achieved >= optimum * (1 - 1e-9) - 1e-12, "seed \(seed): below the optimum?")
+            total += 1
+            if achieved <= optimum * (1 + 1e-9) + 1e-12 { equal += 1 }
+        }
+        #expect(total >= 60)
+        #expect(Double(equal) >= 0.95 * Double(total), "\(objective): optimal in \(equal) of \(total)")
+    }
+
     @Test("several noisy episodes: annealing lowers the mean imbalance below the local search's, deterministically")
     func noisyEpisodes() throws {
         // The bundled deepseek-v3 example's shape in small: 64 experts on 8 × 9 slots, 8 episodes of
