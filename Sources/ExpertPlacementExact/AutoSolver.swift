@@ -39,7 +39,7 @@ public struct AutoSolver: LayerSolver {
         let solver = ExactSolver(configuration: exact)
         let skipped = (0..<problem.layers).filter { !solver.polishes(ProblemLayer(problem, layer: $0), objective: options.objective) }
         guard let first = skipped.first else { return [] }
-        return ["exact polishing skipped on \(skipped.count) layer\(skipped.count == 1 ? "" : "s") (first: layer \(first)): \(options.objective.commandLineName) over several episodes with a compact model above \(exact.maxCompactBinaries) binaries; the search and annealing in the layer's time"]
+        return ["exact polishing skipped on \(skipped.count) layer\(skipped.count == 1 ? "" : "s") (first: layer \(first)): \(options.objective.commandLineName) over several episodes with a compact model above \(exact.maxCompactBinaries) binaries; \(options.moves.isActive ? "the search alone" : "the search and annealing in the layer's time")"]
     }
 
     /// One layer: the search, then exact polishing when the objective is a single peak.
@@ -47,15 +47,16 @@ public struct AutoSolver: LayerSolver {
     /// - Throws: ``ExpertPlacementError/solverFailure(reason:)`` when GLPK fails.
     public func solveLayer(_ layer: ProblemLayer, context: LayerContext) throws(ExpertPlacementError) -> LayerOutcome {
         let solver = ExactSolver(configuration: exact)
+        let moves = context.options.moves.isActive
         guard solver.polishes(layer, objective: context.options.objective) else {
-            // Too large to polish: the layer's time goes to annealing the search's plan (the
-            // search's own deadline check ends it; a tenth is left for the rest of the layer).
+            // Too large to polish: the layer's time goes to annealing the search's plan (a tenth
+            // is left for the rest of the layer). Not under a move policy: the search then trades
+            // its plan against moves, and annealing the plan it trades from would leave that no time.
             var annealed = search
-            if annealed.annealingMoves == 0 && annealed.annealingTimeShare == 0 { annealed.annealingTimeShare = 0.9 }
+            if !moves && annealed.annealingMoves == 0 && annealed.annealingTimeShare == 0 { annealed.annealingTimeShare = 0.9 }
             return SearchSolver(configuration: annealed).solveLayer(layer, context: context)
         }
         let searched = SearchSolver(configuration: search).solveLayer(layer, context: context)
-        let moves = context.options.moves.isActive
         // Proven by the search already: nothing to polish (it spent seconds re-proving it).
         if searched.status == .optimal && !moves { return searched }
         // The exact migration model takes single-peak objectives only; the search has traded the

@@ -101,6 +101,12 @@ struct ExactTimeLimitTests {
             #expect(a[l].meanImbalance < b[l].meanImbalance, "layer \(l): auto \(a[l].meanImbalance), search \(b[l].meanImbalance)")
             #expect(report.lowerBounds![l] <= a[l].meanImbalance)
         }
+        // Under a move policy the search trades its own plan against the moves: no annealing.
+        let deployed = try Problem(topology: problem.topology, loads: loads, current: search.placement)
+        let capped = SolveOptions(objective: .meanImbalance, timeLimit: .seconds(1), moves: MovePolicy(maxMoves: 4))
+        #expect(try auto.prepare(deployed, options: capped).first?.hasSuffix("the search alone") == true)
+        let traded = try auto.solve(deployed, options: capped)
+        for l in 0..<problem.layers { #expect(traded.placement.moves(from: search.placement, layer: l) <= 4) }
     }
 
     @Test("auto with a move cap over several episodes: the search's trade, not an error")
