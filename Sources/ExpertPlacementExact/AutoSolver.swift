@@ -7,10 +7,10 @@ public import ExpertPlacement
 ///
 /// `meanImbalance`/`peakSum` over several episodes are polished by the compact multi-episode
 /// model (``CompactModel``) when it is small enough (``ExactSolver/Configuration/maxCompactBinaries``);
-/// larger layers get the search followed by simulated annealing for nine tenths of the layer's
-/// time (``SearchSolver/Configuration/annealingTimeShare``): on the bundled `deepseek-v3` example
-/// (58 such layers) `--time-limit 30` takes the mean imbalance from the search's 1.0481 to about
-/// 1.022. Status: ``SolveStatus/optimal`` when every layer was proven,
+/// larger layers get the search alone. Before polishing, sums of peaks over several episodes on
+/// layers beyond the search's exhaustive proof are annealed (see ``solveLayer(_:context:)``): on
+/// the bundled `deepseek-v3` example (58 layers too large to polish) `--time-limit 30` takes the
+/// mean imbalance from the search's 1.0481 to about 1.023. Status: ``SolveStatus/optimal`` when every layer was proven,
 /// ``SolveStatus/timeLimit`` when the budget ran out first, ``SolveStatus/feasible`` otherwise.
 public struct AutoSolver: LayerSolver {
     /// The exact solver's tuning (its default time limit is the budget when none is given).
@@ -42,26 +42,39 @@ public struct AutoSolver: LayerSolver {
         return ["exact polishing skipped on \(skipped.count) layer\(skipped.count == 1 ? "" : "s") (first: layer \(first)): \(options.objective.commandLineName) over several episodes with a compact model above \(exact.maxCompactBinaries) binaries; \(options.moves.isActive ? "the search alone" : "the search and annealing in the layer's time")"]
     }
 
-    /// One layer: the search, then exact polishing when the objective is a single peak.
+    /// One layer: the search; then, for a sum of peaks over several episodes on a layer beyond the
+    /// search's exhaustive proof, simulated annealing of its plan (``SearchSolver/annealed(_:layer:objective:until:context:)``)
+    /// for half the layer's time left (nine tenths when the exact models cannot take the layer);
+    /// then exact polishing from the best plan.
     ///
     /// - Throws: ``ExpertPlacementError/solverFailure(reason:)`` when GLPK fails.
     public func solveLayer(_ layer: ProblemLayer, context: LayerContext) throws(ExpertPlacementError) -> LayerOutcome {
-        let solver = ExactSolver(configuration: exact)
+        let searcher = SearchSolver(configuration: search)
+        let searched = searcher.solveLayer(layer, context: context)
         let moves = context.options.moves.isActive
-        guard solver.polishes(layer, objective: context.options.objective) else {
-            // Too large to polish: the layer's time goes to annealing the search's plan (a tenth
-            // is left for the rest of the layer). Not under a move policy: the search then trades
-            // its plan against moves, and annealing the plan it trades from would leave that no time.
-            var annealed = search
-            if !moves && annealed.annealingMoves == 0 && annealed.annealingTimeShare == 0 { annealed.annealingTimeShare = 0.9 }
-            return SearchSolver(configuration: annealed).solveLayer(layer, context: context)
-        }
-        let searched = SearchSolver(configuration: search).solveLayer(layer, context: context)
         // Proven by the search already: nothing to polish (it spent seconds re-proving it).
         if searched.status == .optimal && !moves { return searched }
+        let objective = context.options.objective
+        let solver = ExactSolver(configuration: exact)
+        let polishes = solver.polishes(layer, objective: objective)
+        let model = ObjectiveModel(layer, objective: objective)
+        var start = searched
+        // Annealing: not under a move policy (the search has traded its own plan against the
+        // moves), nor when the search was cut short or tuned to anneal already, nor on layers the
+        // exhaustive proof or the exact models settle in moments.
+        if !moves && searched.status != .timeLimit && search.annealingMoves == 0 && !search.riskAware
+            && !ExactSolver.isSinglePeak(model) && !ExhaustiveSearch.isCandidate(model), let deadline = context.deadline {
+            let now = ContinuousClock.now
+            if now < deadline {
+                start.physicalToLogical = searcher.annealed(searched.physicalToLogical, layer: layer, objective: objective,
+                                                            until: now + (deadline - now) * (polishes ? 0.5 : 0.9),
+                                                            context: context)
+            }
+        }
+        guard polishes else { return start }
         // The exact migration model takes single-peak objectives only; the search has traded the
         // moves already.
-        if moves && !ExactSolver.isSinglePeak(ObjectiveModel(layer, objective: context.options.objective)) { return searched }
-        return try solver.solveLayer(layer, context: context, start: searched.physicalToLogical, startBound: searched.lowerBound)
+        if moves && !ExactSolver.isSinglePeak(model) { return searched }
+        return try solver.solveLayer(layer, context: context, start: start.physicalToLogical, startBound: start.lowerBound)
     }
 }

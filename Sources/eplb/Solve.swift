@@ -27,8 +27,9 @@ struct Solve: ParsableCommand {
         migration term against the instance's "current" placement (small instances); --time-limit \
         (default 60 s) stops it with the best plan and the bound reached
           auto          search for every layer, then exact polishing (proofs where the instance is \
-        small enough) while --time-limit (default 10 s) lasts; layers too large for the exact \
-        models (mean/peak-sum over many episodes) get simulated annealing in their share instead
+        small enough) while --time-limit (default 10 s) lasts; for mean/peak-sum over several \
+        episodes on all but tiny layers, simulated annealing of the search's plan first (half the \
+        layer's share; all of it when the layer is too large for the exact models)
           hierarchical  DeepSeek EPLB's node-aware policy (groups → nodes → devices), vLLM's and \
         SGLang's default on multi-node DeepSeek-V3; like DeepSeek's rebalance_experts it uses the \
         global policy when the groups do not divide evenly over the nodes (a note says so)

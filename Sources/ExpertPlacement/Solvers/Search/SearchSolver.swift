@@ -10,8 +10,9 @@
 ///    better of it and the scalar placement.
 /// 4. `LocalSearch`: swaps from critical devices and replica transfers between experts.
 /// 5. Keep the greedy baseline's plan if, against expectation, it scores better.
-/// 6. Optionally (``Configuration/annealingMoves``, ``Configuration/annealingTimeShare``),
-///    `Annealing`: simulated annealing on swaps, then the local search again.
+/// 6. Optionally (``Configuration/annealingMoves``), `Annealing`: simulated annealing on swaps,
+///    then the local search again (``annealed(_:layer:objective:until:context:)`` does the same
+///    from a given plan until an instant).
 /// 7. With a deployed placement and a move cost or cap (``SolveOptions/moves``): relabel the plan
 ///    onto the deployed devices (``Alignment``) and trade it against moves with
 ///    ``MigrationSearch``, on the same model and budgets.
@@ -69,11 +70,6 @@ public struct SearchSolver: LayerSolver {
         /// `deepseek-v3` example 10⁶ proposals per layer (≈ 0.13 s) take the mean imbalance
         /// from 1.0481 to 1.0299. Ignored in risk-aware mode.
         public var annealingMoves: Int = 0
-        /// Instead of a proposal budget: anneal for this fraction of the time the layer has left
-        /// after the local search (when it has a deadline), the temperature falling with the time
-        /// spent; 0 (the default) for none. `--method auto` uses it on the layers the exact
-        /// solver cannot polish. Results then depend on the machine's speed.
-        public var annealingTimeShare: Double = 0
 
         /// Creates a configuration (defaults as documented).
         public init(depth: Int = 4, width: Int = 2, beam: Int = 1, episodeCap: Int = 64, riskZ: Double = 0.674,
@@ -113,9 +109,6 @@ public struct SearchSolver: LayerSolver {
             // would overflow (--width Int.max trapped in the tree search).
             for (field, value) in [("depth", depth), ("width", width), ("beam", beam)] where value > Limits.maximumCells {
                 throw .invalidValue(field: "configuration.\(field)", reason: "must be at most \(Limits.maximumCells), got \(value)")
-            }
-            guard annealingTimeShare >= 0 && annealingTimeShare <= 1 else {
-                throw .invalidValue(field: "configuration.annealingTimeShare", reason: "must be in [0, 1], got \(annealingTimeShare)")
             }
             guard riskZ.isFinite else {
                 throw .invalidValue(field: "configuration.riskZ", reason: "must be a finite number, got \(riskZ)")
@@ -218,6 +211,27 @@ public struct SearchSolver: LayerSolver {
         }
         return LayerOutcome(physicalToLogical: ContiguousArray(r.slots), status: r.hitLimit ? .timeLimit : .feasible,
                             lowerBound: context.options.computesBounds ? r.bound : nil)
+    }
+
+    /// `plan` improved by simulated annealing on swaps (the Search guide, step 5) until `until`,
+    /// the temperature falling with the time spent, then by the local search; `plan` itself when
+    /// that is no better on the layer's objective (or in risk-aware mode). `--method auto` spends
+    /// part of each layer's time this way. Results depend on the machine's speed.
+    public func annealed(_ plan: ContiguousArray<Int32>, layer: ProblemLayer, objective: Objective,
+                         until: ContinuousClock.Instant, context: LayerContext) -> ContiguousArray<Int32> {
+        guard !configuration.riskAware, ContinuousClock.now < until else { return plan }
+        let model = LayerModel(problem: layer.problem, layer: layer.index, objective: objective,
+                               episodeCap: configuration.episodeCap)
+        let state = SearchState(model: model), best = SearchState(model: model)
+        state.load(physicalToLogical: plan)
+        let seed = UInt64(layer.index) &* 0x9E37_79B9 &+ 1
+        guard Annealing(moves: .max, until: until).run(state: state, seed: seed &+ 0x5DEE_CE66, stop: context) else { return plan }
+        LocalSearch(configuration: configuration, episodes: model.episodes).iterate(state: state, best: best, seed: seed, stop: context)
+        // The model may block episodes: the exact objective decides.
+        let exact = ObjectiveModel(layer, objective: objective)
+        let improved = best.physicalToLogical()
+        let s = layer.topology.slotsPerDevice
+        return exact.value(of: improved, slotsPerDevice: s) < exact.value(of: plan, slotsPerDevice: s) ? ContiguousArray(improved) : plan
     }
 
     /// See ``Configuration/projections``.
@@ -340,16 +354,11 @@ public struct SearchSolver: LayerSolver {
 
         let hitLimit = stop.shouldStop()
 
-        // 4. Optional simulated annealing on swaps from the best plan (a proposal budget, or a
-        // share of the layer's time left), then the local search again when it improved.
-        var annealing = Annealing(moves: c.annealingMoves)
-        if c.annealingTimeShare > 0, let deadline = stop.deadline {
-            let now = ContinuousClock.now
-            if now < deadline { annealing = Annealing(moves: .max, until: now + (deadline - now) * c.annealingTimeShare) }
-        }
-        if annealing.moves > 0 && model.mode != .risk && !hitLimit {
+        // 4. Optional simulated annealing on swaps from the best plan, then the local search again
+        // when it improved.
+        if c.annealingMoves > 0 && model.mode != .risk && !hitLimit {
             state.copy(from: best)
-            if annealing.run(state: state, seed: seed &+ 0x5DEE_CE66, stop: stop) {
+            if Annealing(moves: c.annealingMoves).run(state: state, seed: seed &+ 0x5DEE_CE66, stop: stop) {
                 LocalSearch(configuration: c, episodes: model.episodes).iterate(state: state, best: best, seed: seed, stop: stop)
             }
         }
