@@ -7,11 +7,12 @@ public import ExpertPlacement
 ///
 /// `meanImbalance`/`peakSum` over several episodes are polished by the compact multi-episode
 /// model (``CompactModel``) when it is small enough (``ExactSolver/Configuration/maxCompactBinaries``);
-/// larger layers get the search alone. Before polishing, sums of peaks over several episodes on
-/// layers beyond the search's exhaustive proof are annealed (see ``solveLayer(_:context:)``): on
-/// the bundled `deepseek-v3` example (58 layers too large to polish) `--time-limit 30` takes the
-/// mean imbalance from the search's 1.0481 to about 1.023. Status: ``SolveStatus/optimal`` when every layer was proven,
-/// ``SolveStatus/timeLimit`` when the budget ran out first, ``SolveStatus/feasible`` otherwise.
+/// larger layers are not polished. Before polishing, sums of peaks over several episodes on layers
+/// beyond the search's exhaustive proof are annealed (see ``solveLayer(_:context:)``): on the
+/// bundled `deepseek-v3` example (58 layers too large to polish) `--time-limit 30` takes the mean
+/// imbalance from the search's 1.0481 to about 1.024. Status: ``SolveStatus/optimal`` when every
+/// layer was proven, ``SolveStatus/timeLimit`` when the budget ran out first,
+/// ``SolveStatus/feasible`` otherwise.
 public struct AutoSolver: LayerSolver {
     /// The exact solver's tuning (its default time limit is the budget when none is given).
     public var exact: ExactSolver.Configuration
