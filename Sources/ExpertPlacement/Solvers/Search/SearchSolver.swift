@@ -217,8 +217,23 @@ public struct SearchSolver: LayerSolver {
     /// the temperature falling with the time spent, then by the local search; `plan` itself when
     /// that is no better on the layer's objective (or in risk-aware mode). `--method auto` spends
     /// part of each layer's time this way. Results depend on the machine's speed.
+    ///
+    /// - Precondition: `plan` is a valid plan of the layer (`D·S` ids in `0..<E`, every expert
+    ///   placed, no expert twice on a device), as every solver returns.
     public func annealed(_ plan: ContiguousArray<Int32>, layer: ProblemLayer, objective: Objective,
                          until: ContinuousClock.Instant, context: LayerContext) -> ContiguousArray<Int32> {
+        let s = layer.topology.slotsPerDevice, e = layer.problem.experts
+        precondition(plan.count == layer.topology.slotCount, "annealed: \(plan.count) slots for a layer of \(layer.topology.slotCount)")
+        var placed = [Bool](repeating: false, count: e)
+        for d in 0..<layer.topology.devices {
+            let row = plan[(d * s)..<((d + 1) * s)]
+            for (k, x) in row.enumerated() {
+                precondition(x >= 0 && Int(x) < e, "annealed: expert id \(x) out of range 0..<\(e)")
+                precondition(!row.prefix(k).contains(x), "annealed: expert \(x) twice on device \(d)")
+                placed[Int(x)] = true
+            }
+        }
+        precondition(!placed.contains(false), "annealed: an expert without a replica")
         guard !configuration.riskAware, ContinuousClock.now < until else { return plan }
         let model = LayerModel(problem: layer.problem, layer: layer.index, objective: objective,
                                episodeCap: configuration.episodeCap)
@@ -230,7 +245,6 @@ public struct SearchSolver: LayerSolver {
         // The model may block episodes: the exact objective decides.
         let exact = ObjectiveModel(layer, objective: objective)
         let improved = best.physicalToLogical()
-        let s = layer.topology.slotsPerDevice
         return exact.value(of: improved, slotsPerDevice: s) < exact.value(of: plan, slotsPerDevice: s) ? ContiguousArray(improved) : plan
     }
 
