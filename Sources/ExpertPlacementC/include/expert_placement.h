@@ -104,10 +104,10 @@ int32_t ep_solve(const double *loads, int64_t layers, int64_t episodes, int64_t 
  * bound_source    int32 [L], or NULL: per layer EP_BOUND_NONE (no bound: NaN in layer_stats),
  *                 EP_BOUND_ALLOTMENT (per episode the larger of the average device load and the
  *                 min-max allotment, combined as the objective combines peaks, and raised over
- *                 2-64 episodes where one count per expert cannot serve every episode's hot
- *                 experts: the distance to it is an upper limit on the distance to the optimum), EP_BOUND_OPTIMUM (the layer's
- *                 proven optimum: the gap is the true gap) or EP_BOUND_EXACT_SEARCH (an exact
- *                 solver's best bound when it stopped unproven).
+ *                 several episodes where one count per expert cannot serve every episode's hot
+ *                 experts: the distance to it is an upper limit on the distance to the optimum),
+ *                 EP_BOUND_OPTIMUM (the layer's proven optimum: the gap is the true gap) or
+ *                 EP_BOUND_EXACT_SEARCH (an exact solver's best bound when it stopped unproven).
  * capped_imbalance
  *                 float64 [L], or NULL: per layer the objective with capped peaks at the drop
  *                 budget (the metrics' `cappedImbalance`); NaN without a budget.

@@ -138,7 +138,7 @@ class Placement:
     ``wall_seconds`` the library's own time for the call. ``lower_bound_source`` [L] says what each
     bound rests on, so that a gap is read for what it is: ``"optimum"`` (the layer's proven
     optimum: the gap is the true gap), ``"allotment"`` (per episode the larger of the average
-    device load and the min-max allotment, raised over 2–64 episodes where one replica count per
+    device load and the min-max allotment, raised over several episodes where one replica count per
     expert cannot serve every episode's hot experts: the gap is only an upper limit), ``"exactSearch"``, or
     ``None`` without a bound (the keys of ``solver.lowerBoundSources`` in ``eplb solve``'s JSON).
     ``capped_imbalance`` [L]: with a ``drop_budget``, each layer's objective with capped peaks
