@@ -153,8 +153,8 @@ public enum LowerBounds {
                 if gain > 0 { heap.insert(Gain(value: gain, expert: Int32(x))) }
             }
             var left = extra
-            while left > 0, let top = heap.popMax() {
-                let x = Int(top.expert)
+            while left > 0, let gift = heap.popMax() {
+                let x = Int(gift.expert)
                 counts[x] += 1
                 left -= 1
                 if counts[x] < cap {
