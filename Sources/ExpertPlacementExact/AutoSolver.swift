@@ -57,8 +57,8 @@ public struct AutoSolver: LayerSolver {
         if searched.status == .optimal && !moves { return searched }
         let objective = context.options.objective
         let solver = ExactSolver(configuration: exact)
-        let polishes = solver.polishes(layer, objective: objective)
         let model = ObjectiveModel(layer, objective: objective)
+        let polishes = solver.polishes(model, slotsPerDevice: layer.topology.slotsPerDevice)
         var start = searched
         // Annealing: not under a move policy (the search has traded its own plan against the
         // moves), nor when the search was cut short or tuned to anneal already, nor on layers the

@@ -231,8 +231,12 @@ public struct ExactSolver: LayerSolver, Sendable {
     /// Whether this solver models `layer` under `objective` without falling back to the capped
     /// pattern MIP (which only tiny layers fit): single-peak objectives, or a compact model.
     func polishes(_ layer: ProblemLayer, objective: Objective) -> Bool {
-        let model = ObjectiveModel(layer, objective: objective)
-        return ExactSolver.isSinglePeak(model) || compactModel(model, slotsPerDevice: layer.topology.slotsPerDevice) != nil
+        polishes(ObjectiveModel(layer, objective: objective), slotsPerDevice: layer.topology.slotsPerDevice)
+    }
+
+    /// ``polishes(_:objective:)`` on a layer's objective model already built.
+    func polishes(_ model: ObjectiveModel, slotsPerDevice: Int) -> Bool {
+        ExactSolver.isSinglePeak(model) || compactModel(model, slotsPerDevice: slotsPerDevice) != nil
     }
 
     /// The compact model of a multi-episode layer's objective model when

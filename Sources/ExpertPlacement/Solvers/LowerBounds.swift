@@ -87,11 +87,9 @@ public enum LowerBounds {
             var largest = [Double](repeating: 0, count: e)
             for t in 0..<rows { for x in 0..<e { largest[x] = Swift.max(largest[x], model.rows[t * e + x]) } }
             var counts = [Int32](repeating: 1, count: e)
-            largest.withUnsafeBufferPointer { loads in
-                counts.withUnsafeMutableBufferPointer { ReplicaAllotment.minMax(loads: loads, slots: p, cap: d, counts: $0) }
+            let peak = largest.withUnsafeBufferPointer { loads in
+                counts.withUnsafeMutableBufferPointer { heaviestReplica(loads, $0, devices: d, slots: p) }
             }
-            var peak = 0.0
-            for x in 0..<e { peak = Swift.max(peak, largest[x] / Double(counts[x])) }
             return model.value(peaks: [peak])
         }
         guard rows <= sharedCountRows else { return 0 }
@@ -195,9 +193,16 @@ public enum LowerBounds {
             }
             if fits && needed <= p { return (average, total) }
         }
-        ReplicaAllotment.minMax(loads: UnsafeBufferPointer(row), slots: p, cap: d, counts: counts)
+        return (Swift.max(total / Double(d), heaviestReplica(UnsafeBufferPointer(row), counts, devices: d, slots: p)), total)
+    }
+
+    /// `M*`: the heaviest replica under the min-max allotment of `loads` over `p` slots (at most
+    /// `d` replicas an expert), the allotment left in `counts`.
+    static func heaviestReplica(_ loads: UnsafeBufferPointer<Double>, _ counts: UnsafeMutableBufferPointer<Int32>,
+                                devices d: Int, slots p: Int) -> Double {
+        ReplicaAllotment.minMax(loads: loads, slots: p, cap: d, counts: counts)
         var largest = 0.0
-        for x in 0..<row.count { largest = Swift.max(largest, row[x] / Double(counts[x])) }
-        return (Swift.max(total / Double(d), largest), total)
+        for x in 0..<loads.count { largest = Swift.max(largest, loads[x] / Double(counts[x])) }
+        return largest
     }
 }

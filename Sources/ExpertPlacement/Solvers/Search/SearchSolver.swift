@@ -222,30 +222,40 @@ public struct SearchSolver: LayerSolver {
     ///   placed, no expert twice on a device), as every solver returns.
     public func annealed(_ plan: ContiguousArray<Int32>, layer: ProblemLayer, objective: Objective,
                          until: ContinuousClock.Instant, context: LayerContext) -> ContiguousArray<Int32> {
-        let s = layer.topology.slotsPerDevice, e = layer.problem.experts
-        precondition(plan.count == layer.topology.slotCount, "annealed: \(plan.count) slots for a layer of \(layer.topology.slotCount)")
-        var placed = [Bool](repeating: false, count: e)
-        for d in 0..<layer.topology.devices {
-            let row = plan[(d * s)..<((d + 1) * s)]
-            for (k, x) in row.enumerated() {
-                precondition(x >= 0 && Int(x) < e, "annealed: expert id \(x) out of range 0..<\(e)")
-                precondition(!row.prefix(k).contains(x), "annealed: expert \(x) twice on device \(d)")
-                placed[Int(x)] = true
-            }
+        let s = layer.topology.slotsPerDevice
+        let single = plan.count == layer.topology.slotCount
+            ? try? Placement(topology: layer.topology, experts: layer.problem.experts, physicalToLogical: plan) : nil
+        if let single {
+            let broken = Validation.violations(of: single, limit: 1)
+            precondition(broken.isEmpty, "annealed: not a valid plan of the layer: \(broken)")
+        } else {
+            preconditionFailure("annealed: \(plan.count) slots for a layer of \(layer.topology.slotCount)")
         }
-        precondition(!placed.contains(false), "annealed: an expert without a replica")
         guard !configuration.riskAware, ContinuousClock.now < until else { return plan }
         let model = LayerModel(problem: layer.problem, layer: layer.index, objective: objective,
                                episodeCap: configuration.episodeCap)
         let state = SearchState(model: model), best = SearchState(model: model)
         state.load(physicalToLogical: plan)
-        let seed = UInt64(layer.index) &* 0x9E37_79B9 &+ 1
-        guard Annealing(moves: .max, until: until).run(state: state, seed: seed &+ 0x5DEE_CE66, stop: context) else { return plan }
-        LocalSearch(configuration: configuration, episodes: model.episodes).iterate(state: state, best: best, seed: seed, stop: context)
+        guard Self.annealAndSearch(Annealing(moves: .max, until: until), state: state, best: best,
+                                   configuration: configuration, layer: layer.index, stop: context) else { return plan }
         // The model may block episodes: the exact objective decides.
         let exact = ObjectiveModel(layer, objective: objective)
         let improved = best.physicalToLogical()
         return exact.value(of: improved, slotsPerDevice: s) < exact.value(of: plan, slotsPerDevice: s) ? ContiguousArray(improved) : plan
+    }
+
+    /// The layer's seed for the local search's restarts (annealing uses it offset).
+    static func seed(layer: Int) -> UInt64 { UInt64(layer) &* 0x9E37_79B9 &+ 1 }
+
+    /// Anneals `state` and, when that found a better plan, runs the local search from it, its best
+    /// plan left in `best`. Returns whether the annealing improved on `state`'s plan.
+    @discardableResult
+    static func annealAndSearch(_ annealing: Annealing, state: SearchState, best: SearchState, configuration: Configuration,
+                                layer: Int, stop: LayerContext) -> Bool {
+        let seed = seed(layer: layer)
+        guard annealing.run(state: state, seed: seed &+ 0x5DEE_CE66, stop: stop) else { return false }
+        LocalSearch(configuration: configuration, episodes: state.t).iterate(state: state, best: best, seed: seed, stop: stop)
+        return true
     }
 
     /// See ``Configuration/projections``.
@@ -363,8 +373,7 @@ public struct SearchSolver: LayerSolver {
 
         // 3. Iterated local search from the best placement.
         state.copy(from: best)
-        let seed = UInt64(layer) &* 0x9E37_79B9 &+ 1
-        LocalSearch(configuration: c, episodes: model.episodes).iterate(state: state, best: best, seed: seed, stop: stop)
+        LocalSearch(configuration: c, episodes: model.episodes).iterate(state: state, best: best, seed: Self.seed(layer: layer), stop: stop)
 
         let hitLimit = stop.shouldStop()
 
@@ -372,9 +381,7 @@ public struct SearchSolver: LayerSolver {
         // when it improved.
         if c.annealingMoves > 0 && model.mode != .risk && !hitLimit {
             state.copy(from: best)
-            if Annealing(moves: c.annealingMoves).run(state: state, seed: seed &+ 0x5DEE_CE66, stop: stop) {
-                LocalSearch(configuration: c, episodes: model.episodes).iterate(state: state, best: best, seed: seed, stop: stop)
-            }
+            Self.annealAndSearch(Annealing(moves: c.annealingMoves), state: state, best: best, configuration: c, layer: layer, stop: stop)
         }
         return LayerResult(slots: best.physicalToLogical(), bound: bound, hitLimit: hitLimit, model: model, baseline: baseline)
     }
