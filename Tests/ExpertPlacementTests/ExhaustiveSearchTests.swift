@@ -15,25 +15,58 @@ struct ExhaustiveSearchTests {
             let problem = RandomInstances.problem(seed: UInt64(seed) &+ 31_000, maxDevices: 4, maxSlots: 3,
                                                   maxLayers: 1, maxEpisodes: 3)
             guard problem.experts <= 6, problem.topology.slotCount <= 8 else { continue }
-            let (optimum, _) = BruteForce.optimum(problem, layer: 0, objective: objective)
-            let layer = ProblemLayer(problem, layer: 0)
-            let model = ObjectiveModel(layer, objective: objective)
-            let greedy = try GreedySolver().solve(problem, options: SolveOptions(objective: objective))
-            guard let proof = ExhaustiveSearch.prove(model, slotsPerDevice: problem.topology.slotsPerDevice,
-                                                     incumbent: greedy.placement.physicalToLogical, nodeLimit: 1_000_000)
-            else { continue }
-            proven += 1
-            #expect(proof.optimum.isApproximatelyEqual(to: optimum, absoluteTolerance: 1e-12, relativeTolerance: 1e-9),
-                    "seed \(seed): \(proof.optimum) vs brute force \(optimum)")
-            if let plan = proof.improvedPlan {
-                let placement = try Placement(topology: problem.topology, experts: problem.experts,
-                                              physicalToLogical: ContiguousArray(plan))
-                #expect(Validation.violations(of: placement).isEmpty, "seed \(seed)")
-                let value = try Metrics.layerMetrics(placement, on: problem, layer: 0).value(of: objective)
-                #expect(value.isApproximatelyEqual(to: optimum, absoluteTolerance: 1e-12, relativeTolerance: 1e-9))
-            }
+            if try Self.provesBruteForceOptimum(problem, objective: objective, label: "seed \(seed)") { proven += 1 }
         }
         #expect(proven >= 20)
+    }
+
+    /// Proves `problem`'s only layer from the greedy plan and checks the optimum, and any improved
+    /// plan, against brute force; whether the proof completed within 10⁶ nodes.
+    static func provesBruteForceOptimum(_ problem: Problem, objective: Objective, label: String) throws -> Bool {
+        let (optimum, _) = BruteForce.optimum(problem, layer: 0, objective: objective)
+        let model = ObjectiveModel(ProblemLayer(problem, layer: 0), objective: objective)
+        let greedy = try GreedySolver().solve(problem, options: SolveOptions(objective: objective))
+        guard let proof = ExhaustiveSearch.prove(model, slotsPerDevice: problem.topology.slotsPerDevice,
+                                                 incumbent: greedy.placement.physicalToLogical, nodeLimit: 1_000_000)
+        else { return false }
+        #expect(proof.optimum.isApproximatelyEqual(to: optimum, absoluteTolerance: 1e-12, relativeTolerance: 1e-9),
+                "\(label) (\(objective)): \(proof.optimum) vs brute force \(optimum)")
+        if let plan = proof.improvedPlan {
+            let placement = try Placement(topology: problem.topology, experts: problem.experts,
+                                          physicalToLogical: ContiguousArray(plan))
+            #expect(Validation.violations(of: placement).isEmpty, "\(label)")
+            let value = try Metrics.layerMetrics(placement, on: problem, layer: 0).value(of: objective)
+            #expect(value.isApproximatelyEqual(to: optimum, absoluteTolerance: 1e-12, relativeTolerance: 1e-9))
+        }
+        return true
+    }
+
+    @Test("the completion bound keeps proofs exact where redundant replicas can be split: brute force on seeded instances")
+    func completionBoundWithSpares() throws {
+        var proven = 0
+        for seed in 0..<160 {
+            let problem = RandomInstances.problem(seed: UInt64(seed) &+ 33_000, maxDevices: 4, maxSlots: 3,
+                                                  maxLayers: 1, maxEpisodes: 3)
+            let p = problem.topology.slotCount
+            guard problem.experts < p, problem.experts <= 7, p <= 10 else { continue }
+            let objective = Objective.allCases[seed % Objective.allCases.count]
+            if try Self.provesBruteForceOptimum(problem, objective: objective, label: "seed \(seed)") { proven += 1 }
+        }
+        #expect(proven >= 30)
+    }
+
+    @Test("the completion bound prunes: 16 experts on 4 × 5 over 4 lognormal episodes proven within 1M nodes (the floors alone need over 4M)")
+    func completionBoundPrunes() throws {
+        let loads = try SyntheticLoads.lognormal(layers: 1, episodes: 4, experts: 16, seed: 3)
+        let problem = try Problem(topology: Topology(devices: 4, slotsPerDevice: 5), loads: loads)
+        let model = ObjectiveModel(ProblemLayer(problem, layer: 0), objective: .meanImbalance)
+        let greedy = try GreedySolver().solve(problem, options: SolveOptions())
+        let proof = try #require(ExhaustiveSearch.prove(model, slotsPerDevice: 5, incumbent: greedy.placement.physicalToLogical,
+                                                        nodeLimit: 1_000_000))
+        let search = try SearchSolver().solve(problem, options: SolveOptions())
+        let value = try Metrics.evaluate(search.placement, on: problem, objective: .meanImbalance).layers[0].meanImbalance
+        #expect(proof.optimum <= value * (1 + 1e-12))
+        #expect(proof.optimum >= LowerBounds.bound(problem, layer: 0, objective: .meanImbalance) * (1 - 1e-12))
     }
 
     @Test("the search reports a proven optimum as its bound, never above brute force")
