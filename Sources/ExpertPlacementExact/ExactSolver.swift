@@ -41,9 +41,11 @@ public struct ExactSolver: LayerSolver, Sendable {
         /// How multi-episode layers are modelled.
         public var multiEpisode: MultiEpisodeFormulation = .automatic
 
-        /// Node budget of the exhaustive branch and bound (``ExhaustiveSearch``) tried on
-        /// multi-episode sums before the compact model; 0 skips it.
-        public var exhaustiveNodeLimit: Int = 20_000_000
+        /// Node budget of each run of the exhaustive branch and bound (``ExhaustiveSearch``) tried
+        /// on multi-episode sums before the compact model (a tenth of the layer's time before the
+        /// episodes' own optima, a fifth of what is left after them); 0 skips it. The default,
+        /// 10⁹ nodes (about 30 s), leaves the time shares to decide.
+        public var exhaustiveNodeLimit: Int = 1_000_000_000
 
         /// Most binary columns of the compact multi-episode model (``MultiEpisodeFormulation/compact``)
         /// chosen automatically.
@@ -272,12 +274,13 @@ public struct ExactSolver: LayerSolver, Sendable {
         return (floors, plans)
     }
 
-    /// Sum objectives over several episodes with the compact model: floors from each episode's
-    /// own optimum; candidate plans from those optima and from the plan that keeps every episode
-    /// closest to its own optimum (the θ search on rows scaled by their floors); proven at once
-    /// when the best candidate meets the floors, else by ``ExpertPlacement/ExhaustiveSearch`` within
-    /// ``Configuration/exhaustiveNodeLimit`` nodes and a fifth of the time left, else by
-    /// ``CompactModel`` from the best plan.
+    /// Sum objectives over several episodes with the compact model: first
+    /// ``ExpertPlacement/ExhaustiveSearch`` from the start plan in a tenth of the time; then floors
+    /// from each episode's own optimum; candidate plans from those optima and from the plan that
+    /// keeps every episode closest to its own optimum (the θ search on rows scaled by their
+    /// floors); proven at once when the best candidate meets the floors, else by the branch and
+    /// bound again (within ``Configuration/exhaustiveNodeLimit`` nodes and a fifth of the time
+    /// left), else by ``CompactModel`` from the best plan.
     func solveCompactLayer(_ compact: CompactModel, view: ProblemLayer, start: [Int32],
                            deadline: ContinuousClock.Instant) throws(ExpertPlacementError) -> LayerResult {
         let e = compact.experts, d = compact.devices, s = compact.slotsPerDevice
@@ -294,6 +297,24 @@ public struct ExactSolver: LayerSolver, Sendable {
         }
         func proven() -> Bool { upper <= lower() * (1 + configuration.tolerance) }
         if proven() { return LayerResult(plan: best, bound: Swift.min(lower(), upper), outcome: .proven) }
+        /// The combinatorial branch and bound from the best plan with the floors known, within its
+        /// node budget and `1/share` of the time left: the layer's result when it completes.
+        func exhaustive(share: Int) -> LayerResult? {
+            guard configuration.exhaustiveNodeLimit > 0, model.experts * model.devices * model.rowCount <= 1 << 20 else {
+                return nil
+            }
+            let now = ContinuousClock.now
+            guard now < deadline,
+                  let proof = ExhaustiveSearch.prove(model, slotsPerDevice: s, incumbent: best,
+                                                     nodeLimit: configuration.exhaustiveNodeLimit, floors: floors,
+                                                     deadline: now + (deadline - now) / share) else { return nil }
+            if let plan = proof.improvedPlan { consider(plan) }
+            return LayerResult(plan: best, bound: Swift.min(upper, proof.optimum), outcome: .proven)
+        }
+        // The branch and bound first, in a tenth of the time, with the floors already known: it
+        // proves most layers in milliseconds, before the episodes' own optima (θ searches of
+        // seconds each on 16 experts × 4 × 5 over 4 episodes) are worth computing.
+        if let result = exhaustive(share: 10) { return result }
         if compact.combination == .sum {
             let optima = try episodeOptima(rows: rows, floors: floors, experts: e, devices: d, slotsPerDevice: s,
                                            start: start, layer: view.index, deadline: deadline)
@@ -310,19 +331,10 @@ public struct ExactSolver: LayerSolver, Sendable {
                 if proven() { return LayerResult(plan: best, bound: Swift.min(lower(), upper), outcome: .proven) }
             }
         }
-        // The combinatorial branch and bound next: heavy experts make partial peaks grow fast,
-        // so it often proves in milliseconds what the MILP's LP bound cannot (it stops at its node
-        // budget or at a fifth of the time left).
-        if configuration.exhaustiveNodeLimit > 0 && model.experts * model.devices * model.rowCount <= 1 << 20 {
-            let now = ContinuousClock.now
-            if now < deadline,
-               let proof = ExhaustiveSearch.prove(model, slotsPerDevice: s, incumbent: best,
-                                                  nodeLimit: configuration.exhaustiveNodeLimit, floors: floors,
-                                                  deadline: now + (deadline - now) / 5) {
-                if let plan = proof.improvedPlan { consider(plan) }
-                return LayerResult(plan: best, bound: Swift.min(upper, proof.optimum), outcome: .proven)
-            }
-        }
+        // The combinatorial branch and bound again, with the episodes' optima as floors and the
+        // best candidate: heavy experts make partial peaks grow fast, so it often proves what the
+        // MILP's LP bound cannot.
+        if let result = exhaustive(share: 5) { return result }
         do {
             return try compact.solve(start: best, floors: floors, lower: lower(), deadline: deadline,
                                      verbose: configuration.verbose)
