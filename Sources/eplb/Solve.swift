@@ -21,9 +21,10 @@ struct Solve: ParsableCommand {
           greedy        min-max replica allotment + largest-first placement (DeepSeek/vLLM/SGLang \
         "global" policy, never two replicas of an expert on one device)
           exact         proven optimum (GLPK, warm-started by search) on small instances: \
-        branch-and-price inside a search on the peak for aggregate/worst/one episode; for mean/peak-sum \
-        over several episodes each episode's own optimum as a floor, then a compact MILP (replica \
-        counts and placement jointly; up to ~16 experts × 16 slots × 4 episodes); --max-moves/--move-cost add a \
+        branch-and-price inside a search on the peak for aggregate/worst/one episode; over several \
+        episodes a combinatorial branch and bound first, then for mean/peak-sum each episode's own \
+        optimum as a floor and a compact MILP (replica counts and placement jointly; 4 episodes of up \
+        to ~20 experts × 6 devices × 4 slots in seconds); --max-moves/--move-cost add a \
         migration term against the instance's "current" placement (small instances); --time-limit \
         (default 60 s) stops it with the best plan and the bound reached
           auto          search for every layer, then exact polishing (proofs where the instance is \

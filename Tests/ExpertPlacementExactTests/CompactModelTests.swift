@@ -39,6 +39,7 @@ struct CompactModelTests {
         compact.multiEpisode = .compact
         var patterns = ExactSolver.Configuration()
         patterns.multiEpisode = .patterns
+        patterns.exhaustiveNodeLimit = 0  // the θ search itself, not the combinatorial proof
         for seed in 0..<6 {
             let loads = try SyntheticLoads.lognormal(layers: 1, episodes: 3, experts: 8, assignments: 4_000, seed: UInt64(seed))
             let problem = try Problem(topology: Topology(devices: 4, slotsPerDevice: 3), loads: loads)
@@ -49,6 +50,27 @@ struct CompactModelTests {
             let va = try Metrics.layerMetrics(a.placement, on: problem, layer: 0).worstImbalance
             let vb = try Metrics.layerMetrics(b.placement, on: problem, layer: 0).worstImbalance
             #expect(va.isApproximatelyEqual(to: vb, relativeTolerance: 1e-7), "seed \(seed): \(va) vs \(vb)")
+        }
+    }
+
+    @Test("worst over several episodes: the branch and bound run first proves what the θ search alone proves")
+    func worstBranchAndBoundAgreesWithThetaSearch() throws {
+        var theta = ExactSolver.Configuration()
+        theta.exhaustiveNodeLimit = 0
+        for seed in 0..<6 {
+            let loads = try SyntheticLoads.lognormal(layers: 1, episodes: 3, experts: 10, assignments: 4_000, seed: UInt64(seed) &+ 40)
+            let problem = try Problem(topology: Topology(devices: 3, slotsPerDevice: 4), loads: loads)
+            let options = SolveOptions(objective: .worstImbalance, timeLimit: .seconds(30))
+            // From the greedy plan, so that neither keeps a proof of the search's.
+            let greedy = try GreedySolver().solve(problem, options: options)
+            let a = try ExactSolver().solve(problem, options: options, warmStart: greedy)
+            let b = try ExactSolver(configuration: theta).solve(problem, options: options, warmStart: greedy)
+            #expect(a.status == .optimal && b.status == .optimal, "seed \(seed)")
+            #expect(Validation.violations(of: a.placement).isEmpty)
+            let va = try Metrics.layerMetrics(a.placement, on: problem, layer: 0).worstImbalance
+            let vb = try Metrics.layerMetrics(b.placement, on: problem, layer: 0).worstImbalance
+            #expect(va.isApproximatelyEqual(to: vb, relativeTolerance: 1e-7), "seed \(seed): \(va) vs \(vb)")
+            #expect(a.lowerBounds![0] <= vb * (1 + 1e-7), "seed \(seed)")
         }
     }
 

@@ -47,10 +47,12 @@ public enum ExhaustiveSearch {
     ///   - floors: lower bounds on each row's peak in every plan, when stronger ones than
     ///     ``LowerBounds/rowBounds(_:slots:)`` are known (each episode's own optimum, say).
     ///   - deadline: when to give up (checked every 65,536 nodes), besides the node limit.
-    /// - Returns: the proof, or `nil` when the budget ran out first.
+    /// - Returns: the proof, or `nil` when the budget ran out first or the layer has more than
+    ///   ``maxSlots`` slots.
     public static func prove(_ model: ObjectiveModel, slotsPerDevice s: Int, incumbent: some Collection<Int32>,
                              nodeLimit: Int, floors: [Double]? = nil,
                              deadline: ContinuousClock.Instant? = nil) -> Proof? {
+        guard model.devices * s <= maxSlots else { return nil }
         var search = Search(model: model, slotsPerDevice: s, incumbent: Array(incumbent), nodeLimit: nodeLimit)
         search.deadline = deadline
         if let floors, floors.count == model.rowCount {
@@ -59,6 +61,10 @@ public enum ExhaustiveSearch {
         guard search.run() else { return nil }
         return Proof(optimum: search.bestValue, improvedPlan: search.improved ? search.bestPlan : nil)
     }
+
+    /// Most slots of a layer the search takes on: it recurses once per replica placed (and no
+    /// tree over more slots finishes in any budget).
+    public static let maxSlots = 1_024
 
     /// The layers small enough to try: `E·D·T' ≤ 2,048` and at most 16 devices (the scratch
     /// buffers are `E·D·T'`).
