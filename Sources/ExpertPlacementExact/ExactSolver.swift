@@ -44,9 +44,10 @@ public struct ExactSolver: LayerSolver, Sendable {
         public var multiEpisode: MultiEpisodeFormulation = .automatic
 
         /// Node budget of each run of the exhaustive branch and bound (``ExhaustiveSearch``) tried
-        /// on multi-episode sums before the compact model (a tenth of the layer's time before the
-        /// episodes' own optima, a fifth of what is left after them); 0 skips it. The default,
-        /// 10⁹ nodes (about 30 s), leaves the time shares to decide.
+        /// on multi-episode layers: for sums, in a tenth of the layer's time before the episodes'
+        /// own optima and a fifth of what is left after them, before the compact model; for
+        /// `worst`, in a tenth before the θ search. 0 skips it. The default, 10⁹ nodes (about
+        /// 30 s), leaves the time shares to decide.
         public var exhaustiveNodeLimit: Int = 1_000_000_000
 
         /// Most binary columns of the compact multi-episode model (``MultiEpisodeFormulation/compact``)
