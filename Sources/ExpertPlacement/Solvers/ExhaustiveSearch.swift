@@ -46,7 +46,7 @@ public enum ExhaustiveSearch {
     ///   - nodeLimit: most search nodes; `nil` comes back when the tree is larger.
     ///   - floors: lower bounds on each row's peak in every plan, when stronger ones than
     ///     ``LowerBounds/rowBounds(_:slots:)`` are known (each episode's own optimum, say).
-    ///   - deadline: when to give up (checked every 65,536 nodes), besides the node limit.
+    ///   - deadline: when to give up (checked every 4,096 nodes), besides the node limit.
     /// - Returns: the proof, or `nil` when the budget ran out first or the layer has more than
     ///   ``maxSlots`` slots.
     public static func prove(_ model: ObjectiveModel, slotsPerDevice s: Int, incumbent: some Collection<Int32>,
@@ -100,6 +100,8 @@ public enum ExhaustiveSearch {
         var fill: ContiguousArray<Double> = []
         /// Replicas placed so far, to know the redundant ones left.
         var placed = 0
+        /// The node count at which the deadline is next read.
+        var nextCheck = 4_096
         /// [k][t]: the completion bound on each row's final peak, valid below `branch(k)`.
         var completion: ContiguousArray<Double>
 
@@ -206,13 +208,22 @@ public enum ExhaustiveSearch {
             return value
         }
 
+        /// Whether the node budget or the deadline (read every 4,096 nodes, whichever of
+        /// ``branch(_:)`` and ``choose(_:depth:r:from:index:)`` counts them) is spent.
+        mutating func outOfBudget() -> Bool {
+            if nodes > nodeLimit { return true }
+            guard nodes >= nextCheck else { return false }
+            nextCheck = nodes + 4_096
+            if let deadline, ContinuousClock.now >= deadline { return true }
+            return false
+        }
+
         func prunes(_ value: Double) -> Bool { value >= bestValue - 1e-12 * Swift.abs(bestValue) }
 
         /// Places `order[k...]`; `false` when the node budget ran out.
         mutating func branch(_ k: Int) -> Bool {
             nodes += 1
-            if nodes > nodeLimit { return false }
-            if nodes & 0xFFFF == 0, let deadline, ContinuousClock.now >= deadline { return false }
+            if outOfBudget() { return false }
             complete(k)
             if prunes(bound(k)) { return true }
             if k == e {
@@ -272,7 +283,7 @@ public enum ExhaustiveSearch {
                 if d - dev < r - index { break }
                 // Every placement is a node of the budget (a unit of work).
                 nodes += 1
-                if nodes > nodeLimit { return false }
+                if outOfBudget() { return false }
                 chosen[k * d + index] = dev
                 place(x, share: 1 / Double(r), on: dev, slot: k * d + index)
                 // Redundant replicas left for `order[k+1...]` once `x` has its `r`.
