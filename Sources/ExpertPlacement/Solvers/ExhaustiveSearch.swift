@@ -23,11 +23,12 @@
 /// into, an expert's replica carries at least `u/(1 + j)` for the `j ≤ σ` it is given, so the least
 /// sum is a small knapsack over the experts left, tabulated once per proof (O(E·T·S·σ²), skipped
 /// above 2²¹ entries). Peaks only grow as replicas are added, so the bound is valid for every
-/// completion. It makes proofs on 16 experts × 4 devices × 5 slots over 4 episodes, where the
-/// partial peaks stay below the floors for most of the tree, milliseconds instead of seconds.
+/// completion. On 16 experts × 4 devices × 5 slots over 4 lognormal episodes, where the partial
+/// peaks stay below the floors for most of the tree, it cuts proofs from 0.2–2.6 s to 0.01–0.4 s.
 /// Feasibility pruning: a device cannot have more free slots than experts left (each adds at most
-/// one replica to it), and every expert left needs one slot. When the whole tree is explored within the budget, the
-/// best value found is the optimum (the incumbent's value if nothing better exists).
+/// one replica to it), and every expert left needs one slot. When the whole tree is explored
+/// within the budget, the best value found is the optimum (the incumbent's value if nothing
+/// better exists).
 public enum ExhaustiveSearch {
     /// What the search concluded.
     public struct Proof: Sendable, Equatable {
@@ -62,8 +63,9 @@ public enum ExhaustiveSearch {
         return Proof(optimum: search.bestValue, improvedPlan: search.improved ? search.bestPlan : nil)
     }
 
-    /// Most slots of a layer the search takes on: it recurses once per replica placed (and no
-    /// tree over more slots finishes in any budget).
+    /// Most slots of a layer ``prove(_:slotsPerDevice:incumbent:nodeLimit:floors:deadline:)``
+    /// takes on: it recurses once per replica placed (and no tree over more slots finishes in any
+    /// budget).
     public static let maxSlots = 1_024
 
     /// The layers small enough to try: `E·D·T' ≤ 2,048` and at most 16 devices (the scratch
