@@ -197,14 +197,19 @@ public struct ExactSolver: LayerSolver, Sendable {
             if context.options.moves.isActive, let current = view.deployed {
                 result = try solveMigrationLayer(problem, layer: l, current: Array(current), policy: context.options.moves,
                                                  objective: objective, start: start, deadline: deadline, notes: &notes)
-            } else if let compact = compactModel(ObjectiveModel(view, objective: objective), slotsPerDevice: view.topology.slotsPerDevice) {
-                result = try solveCompactLayer(compact, view: view, start: start, deadline: deadline)
-            } else if let sum = Self.sumRows(problem, layer: l, objective: objective) {
-                result = try solveSumLayer(problem, layer: l, rows: sum.rows, constant: sum.constant, objective: objective,
-                                           start: start, deadline: deadline)
             } else {
-                let rows = try Self.peakRows(problem, layer: l, objective: objective)
-                result = try solveLayer(problem, layer: l, rows: rows, objective: objective, start: start, deadline: deadline)
+                // The layer's objective model, built once: scaled rows whose peaks the objective
+                // sums (`meanImbalance`/`peakSum` over several episodes) or takes the largest of.
+                let model = ObjectiveModel(view, objective: objective)
+                if let compact = compactModel(model, slotsPerDevice: view.topology.slotsPerDevice) {
+                    result = try solveCompactLayer(compact, view: view, start: start, deadline: deadline)
+                } else if !Self.isSinglePeak(model) {
+                    result = try solveSumLayer(problem, layer: l, rows: model.rowArrays, constant: model.constant,
+                                               objective: objective, start: start, deadline: deadline)
+                } else {
+                    result = try solveLayer(problem, layer: l, model: model, objective: objective, start: start,
+                                            deadline: deadline)
+                }
             }
         } catch .solverFailure(let reason) {
             // GLPK failing on this model (numerical trouble) leaves the start plan (the search's,
@@ -385,15 +390,6 @@ public struct ExactSolver: LayerSolver, Sendable {
         model.combination == .max || (model.rowCount == 1 && model.constant == 0)
     }
 
-    /// For `meanImbalance`/`peakSum` over several episodes: loads scaled so that the objective is
-    /// `constant + Σ_t max_d (scaled load)` (the layer's ``ObjectiveModel``); `nil` for the
-    /// single-peak cases.
-    static func sumRows(_ problem: Problem, layer: Int, objective: Objective) -> (rows: [[Double]], constant: Double)? {
-        let model = ObjectiveModel(ProblemLayer(problem, layer: layer), objective: objective)
-        guard !isSinglePeak(model) else { return nil }
-        return (model.rowArrays, model.constant)
-    }
-
     /// Sum objectives: one MIP over the device patterns that fit under per-episode caps derived
     /// from the warm start (`z_t ≥ load_t(p)` for every pattern in use, minimise `Σ z_t`).
     ///
@@ -550,9 +546,12 @@ public struct ExactSolver: LayerSolver, Sendable {
         ObjectiveModel.rowPeaks(plan, rows: rows, experts: experts, slotsPerDevice: s).max() ?? 0
     }
 
-    func solveLayer(_ problem: Problem, layer: Int, rows: [[Double]], objective: Objective, start: [Int32],
+    /// A single-peak layer (``isSinglePeak(_:)`` holds for `model`, the layer's objective model):
+    /// the branch and bound first over several episodes, then the θ search.
+    func solveLayer(_ problem: Problem, layer: Int, model: ObjectiveModel, objective: Objective, start: [Int32],
                     deadline: ContinuousClock.Instant) throws(ExpertPlacementError) -> LayerResult {
         let e = problem.experts, s = problem.topology.slotsPerDevice
+        let rows = model.rowArrays
         let upper = Self.peak(start, rows: rows, experts: e, slotsPerDevice: s)
         let lower = LowerBounds.bound(problem, layer: layer, objective: objective)
         // The objective of a plan is max(1, peak) in ρ units (peak ≥ 1 whenever there is load).
@@ -564,8 +563,7 @@ public struct ExactSolver: LayerSolver, Sendable {
         // the time (16 experts × 4 × 5 over 4 lognormal episodes: milliseconds where the θ search
         // took 27–30 s).
         if rows.count > 1,
-           let proof = branchAndBound(ObjectiveModel(ProblemLayer(problem, layer: layer), objective: objective),
-                                      slotsPerDevice: s, incumbent: start, floors: nil, share: 10, deadline: deadline) {
+           let proof = branchAndBound(model, slotsPerDevice: s, incumbent: start, floors: nil, share: 10, deadline: deadline) {
             return LayerResult(plan: proof.improvedPlan ?? start, bound: proof.optimum, outcome: .proven)
         }
         return try minimizePeak(rows: rows, experts: e, devices: problem.topology.devices, slotsPerDevice: s,

@@ -177,14 +177,14 @@ public enum ExhaustiveSearch {
 
         /// Every device with free slots ends at least `f` replicas of the experts left heavier:
         /// the completion bound of each row at `branch(k)`, kept for the whole subtree.
+        /// Without the fill table the completion bound stays 0.
         mutating func complete(_ k: Int) {
+            guard !fill.isEmpty else { return }
             let sigma = Swift.max(0, spare - (placed - k))
             for t in 0..<rows {
                 var c = 0.0
-                if !fill.isEmpty {
-                    for dev in 0..<d where free[dev] > 0 {
-                        c = Swift.max(c, loads[dev * rows + t] + least(k, t, free[dev], sigma))
-                    }
+                for dev in 0..<d where free[dev] > 0 {
+                    c = Swift.max(c, loads[dev * rows + t] + least(k, t, free[dev], sigma))
                 }
                 completion[k * rows + t] = c
             }
