@@ -306,12 +306,14 @@ public struct ExactSolver: LayerSolver, Sendable {
         func proven() -> Bool { upper <= lower() * (1 + configuration.tolerance) }
         if proven() { return LayerResult(plan: best, bound: Swift.min(lower(), upper), outcome: .proven) }
         /// The combinatorial branch and bound from the best plan with the floors known, within its
-        /// node budget and `1/share` of the time left: the layer's result when it completes.
+        /// node budget and `1/share` of the time left: the layer's result when it completes, and
+        /// the better plan it reached (the next stages' start) when it does not.
         func exhaustive(share: Int) -> LayerResult? {
-            guard let proof = branchAndBound(model, slotsPerDevice: s, incumbent: best, floors: floors, share: share,
-                                             deadline: deadline) else { return nil }
-            if let plan = proof.improvedPlan { consider(plan) }
-            return LayerResult(plan: best, bound: Swift.min(upper, proof.optimum), outcome: .proven)
+            guard let run = branchAndBound(model, slotsPerDevice: s, incumbent: best, floors: floors, share: share,
+                                           deadline: deadline) else { return nil }
+            if let plan = run.improvedPlan { consider(plan) }
+            guard let optimum = run.optimum else { return nil }
+            return LayerResult(plan: best, bound: Swift.min(upper, optimum), outcome: .proven)
         }
         // The branch and bound first, in a tenth of the time, with the floors already known: it
         // proves most layers in milliseconds, before the episodes' own optima (θ searches of
@@ -562,26 +564,33 @@ public struct ExactSolver: LayerSolver, Sendable {
         // `worst` over several episodes: the combinatorial branch and bound first, in a tenth of
         // the time (16 experts × 4 × 5 over 4 lognormal episodes: milliseconds where the θ search
         // took 27–30 s).
+        var start = start
         if rows.count > 1,
-           let proof = branchAndBound(model, slotsPerDevice: s, incumbent: start, floors: nil, share: 10, deadline: deadline) {
-            return LayerResult(plan: proof.improvedPlan ?? start, bound: proof.optimum, outcome: .proven)
+           let run = branchAndBound(model, slotsPerDevice: s, incumbent: start, floors: nil, share: 10, deadline: deadline) {
+            if let optimum = run.optimum {
+                return LayerResult(plan: run.improvedPlan ?? start, bound: optimum, outcome: .proven)
+            }
+            // Stopped: the θ search starts from the better plan it reached.
+            if let plan = run.improvedPlan { start = plan }
         }
         return try minimizePeak(rows: rows, experts: e, devices: problem.topology.devices, slotsPerDevice: s,
                                 start: start, lower: lower, layer: layer, deadline: deadline)
     }
 
     /// ``ExpertPlacement/ExhaustiveSearch`` on a multi-episode layer from `incumbent`, within
-    /// ``Configuration/exhaustiveNodeLimit`` nodes and `1/share` of the time left; `nil` when it is
-    /// off, the layer is too large (`E·D·T > 2²⁰`), the time is out, or it did not finish.
+    /// ``Configuration/exhaustiveNodeLimit`` nodes and `1/share` of the time left: what it found
+    /// (an optimum when it finished, a better plan if it reached one); `nil` when it is off, the
+    /// layer is too large (`E·D·T > 2²⁰`, or more than ``ExpertPlacement/ExhaustiveSearch/maxSlots``
+    /// slots) or the time is out.
     func branchAndBound(_ model: ObjectiveModel, slotsPerDevice s: Int, incumbent: [Int32], floors: [Double]?,
-                        share: Int, deadline: ContinuousClock.Instant) -> ExhaustiveSearch.Proof? {
+                        share: Int, deadline: ContinuousClock.Instant) -> ExhaustiveSearch.Exploration? {
         guard configuration.exhaustiveNodeLimit > 0, model.experts * model.devices * model.rowCount <= 1 << 20 else {
             return nil
         }
         let now = ContinuousClock.now
         guard now < deadline else { return nil }
-        return ExhaustiveSearch.prove(model, slotsPerDevice: s, incumbent: incumbent, nodeLimit: configuration.exhaustiveNodeLimit,
-                                      floors: floors, deadline: now + (deadline - now) / share)
+        return ExhaustiveSearch.explore(model, slotsPerDevice: s, incumbent: incumbent, nodeLimit: configuration.exhaustiveNodeLimit,
+                                        floors: floors, deadline: now + (deadline - now) / share)
     }
 
     /// The smallest peak over `rows` from `start` (its peak is the first upper bound) and a proven

@@ -100,6 +100,35 @@ struct ExhaustiveSearchTests {
                                        nodeLimit: 1_000) == nil)
     }
 
+    @Test("a run that runs out keeps the better plans it reached: valid, below the incumbent, and the search's plan no worse for it")
+    func stoppedRunImproves() throws {
+        // 20 experts on 6 × 4 over 4 noisy lognormal episodes: far too large a tree for 20,000
+        // nodes, and the greedy plan is well above the optimum.
+        let loads = try SyntheticLoads.lognormal(layers: 1, episodes: 4, experts: 20, noise: 0.3, assignments: 10_000, seed: 0)
+        let problem = try Problem(topology: Topology(devices: 6, slotsPerDevice: 4), loads: loads)
+        let model = ObjectiveModel(ProblemLayer(problem, layer: 0), objective: .meanImbalance)
+        let greedy = try GreedySolver().solve(problem, options: SolveOptions())
+        let run = try #require(ExhaustiveSearch.explore(model, slotsPerDevice: 4, incumbent: greedy.placement.physicalToLogical,
+                                                        nodeLimit: 20_000))
+        #expect(run.optimum == nil && run.proof == nil)
+        let plan = try #require(run.improvedPlan)
+        let placement = try Placement(topology: problem.topology, experts: problem.experts, physicalToLogical: ContiguousArray(plan))
+        #expect(Validation.violations(of: placement).isEmpty)
+        #expect(model.value(of: plan, slotsPerDevice: 4) < model.value(of: greedy.placement.physicalToLogical, slotsPerDevice: 4))
+        // The search hands its plan to a run of its own proof budget that cannot finish here: the
+        // plan it returns is never worse than without that run, and is reported as not proven.
+        var unproven = SearchSolver.Configuration()
+        unproven.proofNodeLimit = 0
+        for objective in [Objective.meanImbalance, .worstImbalance] {
+            let with = try SearchSolver().solve(problem, options: SolveOptions(objective: objective))
+            let without = try SearchSolver(configuration: unproven).solve(problem, options: SolveOptions(objective: objective))
+            #expect(Validation.violations(of: with.placement).isEmpty)
+            let exact = ObjectiveModel(ProblemLayer(problem, layer: 0), objective: objective)
+            #expect(exact.value(of: with.placement.physicalToLogical, slotsPerDevice: 4)
+                    <= exact.value(of: without.placement.physicalToLogical, slotsPerDevice: 4), "\(objective)")
+        }
+    }
+
     @Test("DeepSeek EPLB's README example: the search proves both layers (172/144.5 on layer 1)")
     func readmeExample() throws {
         let problem = BundledExample.deepseekReadme.problem

@@ -189,27 +189,32 @@ public struct SearchSolver: LayerSolver {
         let tryProof = !r.hitLimit && limit > 0
         // The bound-meeting check costs O(T·P): done on layers whose episodes the model did not block.
         let checkValue = layer.problem.episodes <= configuration.episodeCap
+        var slots = r.slots
         if context.options.computesBounds && (tryProof || checkValue) {
             let model = ObjectiveModel(layer, objective: context.options.objective)
             // Tiny layers: the exhaustive branch and bound proves the optimum (or finds it) within
-            // a node budget of a few milliseconds, and the optimum becomes the bound.
+            // a node budget of a few milliseconds, and the optimum becomes the bound. A run that
+            // ran out still hands back the best plan it reached.
             if tryProof, ExhaustiveSearch.isCandidate(model), !context.shouldStop(),
-               let proof = ExhaustiveSearch.prove(model, slotsPerDevice: layer.topology.slotsPerDevice, incumbent: r.slots,
+               let run = ExhaustiveSearch.explore(model, slotsPerDevice: layer.topology.slotsPerDevice, incumbent: r.slots,
                                                   nodeLimit: limit, deadline: context.deadline) {
-                return LayerOutcome(physicalToLogical: ContiguousArray(proof.improvedPlan ?? r.slots), status: .optimal,
-                                    lowerBound: Swift.max(r.bound, proof.optimum))
+                if let optimum = run.optimum {
+                    return LayerOutcome(physicalToLogical: ContiguousArray(run.improvedPlan ?? r.slots), status: .optimal,
+                                        lowerBound: Swift.max(r.bound, optimum))
+                }
+                if let plan = run.improvedPlan { slots = plan }
             }
             // A plan that meets its bound is optimal, whatever the bound's family (e.g. one hot
             // expert's replica as heavy as the allotment bound in every episode).
             if checkValue {
-                let value = model.value(of: r.slots, slotsPerDevice: layer.topology.slotsPerDevice)
+                let value = model.value(of: slots, slotsPerDevice: layer.topology.slotsPerDevice)
                 if value <= r.bound * (1 + 1e-12) {
-                    return LayerOutcome(physicalToLogical: ContiguousArray(r.slots), status: .optimal,
+                    return LayerOutcome(physicalToLogical: ContiguousArray(slots), status: .optimal,
                                         lowerBound: Swift.min(r.bound, value), boundSource: .optimum)
                 }
             }
         }
-        return LayerOutcome(physicalToLogical: ContiguousArray(r.slots), status: r.hitLimit ? .timeLimit : .feasible,
+        return LayerOutcome(physicalToLogical: ContiguousArray(slots), status: r.hitLimit ? .timeLimit : .feasible,
                             lowerBound: context.options.computesBounds ? r.bound : nil)
     }
 
