@@ -100,7 +100,7 @@ struct ExhaustiveSearchTests {
                                        nodeLimit: 1_000) == nil)
     }
 
-    @Test("a run that runs out keeps the better plans it reached: valid, below the incumbent, and the search's plan no worse for it")
+    @Test("a run that runs out keeps the better plan it reached: valid, below the incumbent; the search returns it, not as proven")
     func stoppedRunImproves() throws {
         // 20 experts on 6 × 4 over 4 noisy lognormal episodes: far too large a tree for 20,000
         // nodes, and the greedy plan is well above the optimum.
@@ -115,17 +115,20 @@ struct ExhaustiveSearchTests {
         let placement = try Placement(topology: problem.topology, experts: problem.experts, physicalToLogical: ContiguousArray(plan))
         #expect(Validation.violations(of: placement).isEmpty)
         #expect(model.value(of: plan, slotsPerDevice: 4) < model.value(of: greedy.placement.physicalToLogical, slotsPerDevice: 4))
-        // The search hands its plan to a run of its own proof budget that cannot finish here: the
-        // plan it returns is never worse than without that run, and is reported as not proven.
+        // The search hands its plan to a run of its own proof budget (150,000 nodes), which cannot
+        // finish here either: the plan it returns is below the plan without that run (by 0.18 %
+        // for mean, 0.75 % for worst when this test was written), and is not reported as proven.
         var unproven = SearchSolver.Configuration()
         unproven.proofNodeLimit = 0
         for objective in [Objective.meanImbalance, .worstImbalance] {
             let with = try SearchSolver().solve(problem, options: SolveOptions(objective: objective))
             let without = try SearchSolver(configuration: unproven).solve(problem, options: SolveOptions(objective: objective))
             #expect(Validation.violations(of: with.placement).isEmpty)
+            #expect(with.status == .feasible, "\(objective)")
             let exact = ObjectiveModel(ProblemLayer(problem, layer: 0), objective: objective)
-            #expect(exact.value(of: with.placement.physicalToLogical, slotsPerDevice: 4)
-                    <= exact.value(of: without.placement.physicalToLogical, slotsPerDevice: 4), "\(objective)")
+            let value = exact.value(of: with.placement.physicalToLogical, slotsPerDevice: 4)
+            #expect(value < exact.value(of: without.placement.physicalToLogical, slotsPerDevice: 4), "\(objective)")
+            #expect(try #require(with.lowerBounds)[0] < value, "\(objective)")
         }
     }
 
