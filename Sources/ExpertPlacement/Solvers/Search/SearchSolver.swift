@@ -46,7 +46,8 @@ public struct SearchSolver: LayerSolver {
         public var exhaustiveLimit: Int = 4_096
         /// Node budget of the exhaustive proof on tiny layers (``ExhaustiveSearch``; every replica
         /// placement counts; a few milliseconds); 0 turns it off. A proof makes the layer's bound
-        /// its optimum and its status ``SolveStatus/optimal``.
+        /// its optimum and its status ``SolveStatus/optimal``; a run that runs out first still
+        /// replaces the plan with the best one it reached, when better.
         public var proofNodeLimit: Int = 150_000
         /// Most improving local moves per layer.
         public var maxMoves: Int = 400
