@@ -229,13 +229,11 @@ public struct SearchSolver: LayerSolver {
     public func annealed(_ plan: ContiguousArray<Int32>, layer: ProblemLayer, objective: Objective,
                          until: ContinuousClock.Instant, context: LayerContext) -> ContiguousArray<Int32> {
         let s = layer.topology.slotsPerDevice
-        let single = plan.count == layer.topology.slotCount
-            ? try? Placement(topology: layer.topology, experts: layer.problem.experts, physicalToLogical: plan) : nil
-        if let single {
+        precondition(plan.count == layer.topology.slotCount, "annealed: \(plan.count) slots for a layer of \(layer.topology.slotCount)")
+        // One layer's slots of a valid topology: the placement cannot fail to build.
+        if let single = try? Placement(topology: layer.topology, experts: layer.problem.experts, physicalToLogical: plan) {
             let broken = Validation.violations(of: single, limit: 1)
             precondition(broken.isEmpty, "annealed: not a valid plan of the layer: \(broken)")
-        } else {
-            preconditionFailure("annealed: \(plan.count) slots for a layer of \(layer.topology.slotCount)")
         }
         guard !configuration.riskAware, ContinuousClock.now < until else { return plan }
         let model = LayerModel(problem: layer.problem, layer: layer.index, objective: objective,
